@@ -1,0 +1,2 @@
+"""kubetask_client."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""kubetask_local."""
+__all__: list[str] = []

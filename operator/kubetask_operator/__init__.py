@@ -1,0 +1,2 @@
+"""kubetask_operator."""
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kubetask: run typed Python tasks on Kubernetes."""
+
+__all__: list[str] = []
