@@ -1,0 +1,69 @@
+"""``kubetask-operator`` / ``python -m kubetask_operator``: run the TaskRun operator (kopf underneath).
+
+It authenticates with KUBECONFIG (or ~/.kube/config) outside a cluster and with the pod's service account
+inside one, reads its settings once from ``KUBETASK_*`` variables, and stops cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import kopf
+
+from kubetask_operator._errors import SettingsError
+from kubetask_operator._handlers import build_memo, registry
+from kubetask_operator._settings import Settings, load_settings
+
+_LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kubetask-operator",
+        description="Run the kubetask operator: reconcile TaskRuns into pods. "
+        "Configured by KUBETASK_* environment variables (see the README's operator section).",
+    )
+    return parser.parse_args(argv)
+
+
+def _configure_logging(settings: Settings) -> None:
+    kopf.configure(log_format=_LOG_FORMATS[settings.log_format], log_refkey="taskrun")
+    logging.getLogger().setLevel(settings.log_level)
+    # kopf's own per-event chatter is DEBUG-worthy at thousands of TaskRuns; keep our INFO lines readable.
+    logging.getLogger("kopf").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop_flag``); the coroutine form for embedding in an existing loop."""
+    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    await kopf.operator(
+        registry=registry,
+        memo=build_memo(settings),
+        standalone=True,
+        clusterwide=settings.clusterwide,
+        namespaces=settings.namespaces,
+        liveness_endpoint=liveness,
+        stop_flag=stop_flag,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the process exit status."""
+    _parse_args(argv)
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as error:
+        print(f"kubetask-operator: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    try:
+        asyncio.run(run_operator(settings))
+    except KeyboardInterrupt:  # a second Ctrl-C while kopf is already stopping
+        return 130
+    return 0

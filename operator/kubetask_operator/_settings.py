@@ -1,0 +1,151 @@
+"""The operator's configuration: one frozen object read once from ``KUBETASK_*`` environment variables.
+
+Every error names the variable, shows the bad value and says what was expected, so a typo in the chart's
+values fails the operator's start with a message that points at the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kubetask_operator._durations import parse_duration
+from kubetask_operator._errors import SettingsError
+
+LogFormat = Literal["plain", "full", "json"]
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOG_FORMATS: tuple[LogFormat, ...] = ("plain", "full", "json")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:|/)\S*")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the operator needs from its environment; see the README's operator section for each variable."""
+
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty means all namespaces (cluster-wide)."""
+    storage_prefix: str | None = None
+    """Default URI of attempts' documents: ``<prefix>/<namespace>/<name>/<attempt>``."""
+    system_retries: int = 3
+    """Attempts retried after system failures (pod deleted or evicted, node lost, SYSTEM errors)."""
+    image_pull_grace_seconds: float = 180.0
+    """How long an image pull or container configuration error may last before the attempt fails."""
+    default_resources: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    """Resources of task containers whose TaskRun gives none (``{"requests": {...}, "limits": {...}}``)."""
+    inline_inputs_max_bytes: int = 32 * 1024
+    """Inputs up to this size travel in the pod's command as a ``data:`` URI; larger ones in a ConfigMap."""
+    liveness_port: int = 0
+    """Port of the liveness endpoint ``/healthz`` (0: off)."""
+    metrics_port: int = 0
+    """Port of the Prometheus metrics endpoint ``/metrics`` (0: off)."""
+    log_level: str = "INFO"
+    log_format: LogFormat = "plain"
+    api_concurrency: int = 64
+    """Most Kubernetes API requests the operator's own client has in flight at once."""
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected an integer from {minimum} to {maximum}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={raw!r}: expected an integer from {minimum} to {maximum}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse_duration(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a duration such as '30s', '3m' or '1h30m'") from None
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], *, upper: bool) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().upper() if upper else raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _namespaces(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for namespace in names:
+        if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+            raise SettingsError(
+                f"{name}={raw!r}: {namespace!r} is not a namespace name; expected a comma-separated list "
+                "of DNS labels, or nothing for all namespaces"
+            )
+    return names
+
+
+def _storage_prefix(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not _URI.fullmatch(raw):
+        raise SettingsError(f"{name}={raw!r}: expected a URI such as 's3://bucket/runs' or an absolute path")
+    return raw.rstrip("/")
+
+
+def _resources(env: Mapping[str, str], name: str) -> Mapping[str, Mapping[str, str]]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    expected = 'expected JSON like {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {...}}'
+    try:
+        document: Any = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{name}={raw!r}: not JSON ({error.msg}); {expected}") from None
+    if not isinstance(document, dict) or not set(document) <= {"requests", "limits"}:
+        raise SettingsError(f"{name}={raw!r}: {expected}")
+    resources: dict[str, dict[str, str]] = {}
+    for section, quantities in document.items():
+        if not isinstance(quantities, dict) or not all(
+            isinstance(key, str) and isinstance(value, (str, int)) for key, value in quantities.items()
+        ):
+            raise SettingsError(f"{name}={raw!r}: {section!r} must map resources to quantities; {expected}")
+        resources[section] = {key: str(value) for key, value in quantities.items()}
+    return resources
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read the settings from ``env`` (``os.environ``); raise SettingsError naming the variable."""
+    return Settings(
+        namespaces=_namespaces(env, "KUBETASK_NAMESPACES"),
+        storage_prefix=_storage_prefix(env, "KUBETASK_STORAGE_PREFIX"),
+        system_retries=_integer(env, "KUBETASK_SYSTEM_RETRIES", 3, minimum=0, maximum=100),
+        image_pull_grace_seconds=_duration(env, "KUBETASK_IMAGE_PULL_GRACE", 180.0),
+        default_resources=_resources(env, "KUBETASK_DEFAULT_RESOURCES"),
+        inline_inputs_max_bytes=_integer(
+            env, "KUBETASK_INLINE_INPUTS_MAX_BYTES", 32 * 1024, minimum=0, maximum=96 * 1024
+        ),
+        liveness_port=_integer(env, "KUBETASK_LIVENESS_PORT", 0, minimum=0, maximum=65535),
+        metrics_port=_integer(env, "KUBETASK_METRICS_PORT", 0, minimum=0, maximum=65535),
+        log_level=_choice(env, "KUBETASK_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
+        log_format=_log_format(env),
+        api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
+    )
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    value = _choice(env, "KUBETASK_LOG_FORMAT", "plain", _LOG_FORMATS, upper=False)
+    return next(choice for choice in _LOG_FORMATS if choice == value)
