@@ -1,3 +1,63 @@
-"""kubetask: run typed Python tasks on Kubernetes."""
+"""kubetask: run typed Python tasks on Kubernetes.
 
-__all__: list[str] = []
+This facade is imported by every task module, so it stays light: what only the operator or the client
+needs (the termination-message parser, ``submit``) is loaded on first use through ``__getattr__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
+if TYPE_CHECKING:
+    from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
+
+__all__ = [
+    "DEFAULT_RESOLVER",
+    "ErrorInfo",
+    "ExitCode",
+    "TerminationSummary",
+    "build_execute_command",
+    "data_uri",
+    "parse_termination_message",
+    "submit",
+]
+
+# name -> (module, attribute): loaded on first access so `import kubetask` stays cheap in task pods.
+_LAZY = {
+    "ErrorInfo": ("kubetask._summary", "ErrorInfo"),
+    "TerminationSummary": ("kubetask._summary", "TerminationSummary"),
+    "parse_termination_message": ("kubetask._summary", "parse_termination_message"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name == "submit":
+        return _client_attribute("submit")
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'kubetask' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
+
+def _client_attribute(name: str) -> object:
+    # By name, not by import statement: the runtime must not depend on the client (import-linter contract).
+    try:
+        client = importlib.import_module("kubetask_client")
+    except ImportError as error:
+        raise ImportError(
+            f"kubetask.{name} needs the kubetask client: pip install 'kubetask[operator]' ({error})"
+        ) from error
+    try:
+        return getattr(client, name)
+    except AttributeError:
+        raise AttributeError(f"kubetask_client has no attribute {name!r}: is it up to date?") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
