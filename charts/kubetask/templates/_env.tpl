@@ -1,0 +1,30 @@
+{{/*
+The operator's settings, as the KUBETASK_* environment variables its settings object reads once at start
+(kubetask_operator/_settings.py; tests/chart checks that every variable set here is a real setting).
+*/}}
+{{- define "kubetask.operatorEnv" -}}
+- name: KUBETASK_NAMESPACES
+  value: {{ join "," (uniq .Values.watchNamespaces) | quote }}
+- name: KUBETASK_LOG_LEVEL
+  value: {{ .Values.operator.logLevel | quote }}
+- name: KUBETASK_LOG_FORMAT
+  value: {{ .Values.operator.logFormat | quote }}
+- name: KUBETASK_SYSTEM_RETRIES
+  value: {{ .Values.operator.systemRetries | quote }}
+- name: KUBETASK_IMAGE_PULL_GRACE
+  value: {{ .Values.operator.imagePullGracePeriod | quote }}
+- name: KUBETASK_INLINE_INPUTS_MAX_BYTES
+  value: {{ .Values.operator.inlineInputsMaxBytes | quote }}
+- name: KUBETASK_API_CONCURRENCY
+  value: {{ .Values.operator.apiConcurrency | quote }}
+- name: KUBETASK_LIVENESS_PORT
+  value: {{ .Values.operator.livenessPort | quote }}
+- name: KUBETASK_METRICS_PORT
+  value: {{ .Values.operator.metricsPort | quote }}
+- name: KUBETASK_STORAGE_PREFIX
+  value: {{ .Values.storage.prefix | quote }}
+{{- with .Values.operator.defaultTaskResources }}
+- name: KUBETASK_DEFAULT_RESOURCES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,79 @@
+{{/* Names and labels shared by every object of the chart (the `helm create` conventions). */}}
+
+{{- define "kubetask.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Object name prefix: the release name alone when it already contains the chart name. */}}
+{{- define "kubetask.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kubetask.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kubetask.instanceLabels" -}}
+app.kubernetes.io/name: {{ include "kubetask.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kubetask.selectorLabels" -}}
+{{ include "kubetask.instanceLabels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{/* Labels that describe rather than select: on every object, never in a selector. */}}
+{{- define "kubetask.metaLabels" -}}
+helm.sh/chart: {{ include "kubetask.chart" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kubetask
+{{- end }}
+
+{{- define "kubetask.labels" -}}
+{{ include "kubetask.selectorLabels" . }}
+{{ include "kubetask.metaLabels" . }}
+{{- end }}
+
+{{- define "kubetask.testLabels" -}}
+{{ include "kubetask.instanceLabels" . }}
+app.kubernetes.io/component: test
+{{ include "kubetask.metaLabels" . }}
+{{- end }}
+
+{{- define "kubetask.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kubetask.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false: name the ServiceAccount the operator runs as" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository:tag, or repository@digest when a digest pins the image. */}}
+{{- define "kubetask.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The namespaces that get task-side objects (Roles, the storage Secret): the watched ones, or the
+     release namespace alone when the operator watches every namespace. */}}
+{{- define "kubetask.taskNamespaces" -}}
+{{- if .Values.watchNamespaces }}
+{{- toJson (uniq .Values.watchNamespaces) }}
+{{- else }}
+{{- toJson (list .Release.Namespace) }}
+{{- end }}
+{{- end }}
