@@ -1,0 +1,407 @@
+"""The local node: a kubelet (plus the bits of scheduler and node-lifecycle controller a one-node cluster
+needs) that talks to the API server only over HTTP.
+
+It registers a ``Node`` object and keeps its ``Ready`` condition fresh, watches pods in all namespaces, and
+gives each pod bound to it (or not bound anywhere) a :class:`PodWorker`. It can be stopped and started while
+the cluster keeps running, to simulate a lost node: a stopped node kills its processes and stops reporting;
+after ``node_monitor_grace`` seconds its ``Ready`` condition turns ``Unknown`` and its pods not ready, and
+after ``pod_eviction_timeout`` more seconds its pods that have not finished are marked ``Failed`` with reason
+``NodeLost`` (their running containers ``terminated``/``ContainerStatusUnknown``, exit code 137), as the
+node-lifecycle and pod garbage-collection controllers do. The pod objects stay, so their owners see the loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from kubetask_local._node_api import MERGE_PATCH, NodeApiClient
+from kubetask_local._node_config import FastMode, NodeConfig
+from kubetask_local._node_errors import ApiError
+from kubetask_local._node_events import EventRecorder
+from kubetask_local._node_logs import log_options
+from kubetask_local._node_pod import TERMINAL_PHASES, Binder, PodWorker
+from kubetask_local._node_status import now, terminated
+
+logger = logging.getLogger("kubetask_local.node")
+
+_UNREACHABLE_TAINT = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+
+
+class LocalNode:
+    """Plays the kubelet of one node for the API server at ``api_url``."""
+
+    def __init__(self, *, api_url: str, config: NodeConfig) -> None:
+        self.config = config
+        self.api = NodeApiClient(base_url=api_url, retry_for=config.api_retry_for)
+        self._events = EventRecorder(api=self.api, host=config.name)
+        self._binder = Binder(api=self.api, node_name=config.name)
+        self._workers: dict[str, PodWorker] = {}
+        self._worker_tasks: dict[str, asyncio.Task[None]] = {}
+        self._kubelet_tasks: list[asyncio.Task[None]] = []
+        self._lifecycle_task: asyncio.Task[None] | None = None
+        self._synced = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def running(self) -> bool:
+        return bool(self._kubelet_tasks)
+
+    # ---------------------------------------------------------------- start and stop
+
+    async def start(self) -> None:
+        """Register the node and start serving pods; returns once the first pod listing has been handled."""
+        await self.api.open()
+        await self.start_node()
+
+    async def close(self) -> None:
+        """Stop everything (processes included) and close the HTTP client."""
+        await self.stop_node(simulate_loss=False)
+        await self._events.drain()
+        await self.api.close()
+
+    async def start_node(self) -> None:
+        if self.running:
+            return
+        if self._lifecycle_task is not None:
+            self._lifecycle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lifecycle_task
+            self._lifecycle_task = None
+        await self._register()
+        self._synced.clear()
+        self._kubelet_tasks = [
+            asyncio.create_task(self._watch_pods(), name="kubetask-node-watch"),
+            asyncio.create_task(self._heartbeat(), name="kubetask-node-heartbeat"),
+        ]
+        synced = asyncio.create_task(self._synced.wait())
+        await asyncio.wait(
+            [synced, self._kubelet_tasks[0]],
+            timeout=self.config.api_retry_for,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        synced.cancel()
+
+    async def stop_node(self, *, simulate_loss: bool = True) -> None:
+        """Stop the kubelet: kill every pod's processes and stop reporting. With ``simulate_loss`` the
+        node-lifecycle controller then marks the node Unknown and its pods lost, as in a real cluster."""
+        tasks = [*self._kubelet_tasks, *self._worker_tasks.values()]
+        self._kubelet_tasks = []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+        self._worker_tasks.clear()
+        if simulate_loss:
+            self._lifecycle_task = asyncio.create_task(self._lose_node(), name="kubetask-node-lifecycle")
+        elif self._lifecycle_task is not None:
+            self._lifecycle_task.cancel()
+            await asyncio.gather(self._lifecycle_task, return_exceptions=True)
+            self._lifecycle_task = None
+
+    def set_fast_mode(self, fast_mode: FastMode | None) -> None:
+        """Complete pods created from now on at once (benchmarks), or run them again with None."""
+        self.config = dataclasses.replace(self.config, fast_mode=fast_mode)
+        self._events.enabled = fast_mode is None
+
+    def set_failing_images(self, images: frozenset[str]) -> None:
+        self.config = dataclasses.replace(self.config, failing_images=images)
+
+    # ---------------------------------------------------------------- the Node object
+
+    def _node_status(self, *, ready: str) -> dict[str, Any]:
+        timestamp = now()
+        reason, message = (
+            ("KubeletReady", "kubelet is posting ready status")
+            if ready == "True"
+            else ("NodeStatusUnknown", "Kubelet stopped posting node status.")
+        )
+        conditions = [
+            {
+                "type": kind,
+                "status": "False" if ready == "True" else "Unknown",
+                "reason": f"KubeletHasSufficient{kind.removesuffix('Pressure')}"
+                if ready == "True"
+                else "NodeStatusUnknown",
+                "message": message,
+                "lastHeartbeatTime": timestamp,
+                "lastTransitionTime": timestamp,
+            }
+            for kind in ("MemoryPressure", "DiskPressure", "PIDPressure")
+        ]
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": ready,
+                "reason": reason,
+                "message": message,
+                "lastHeartbeatTime": timestamp,
+                "lastTransitionTime": timestamp,
+            }
+        )
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 2**33
+        capacity = {
+            "cpu": str(os.cpu_count() or 1),
+            "memory": f"{memory // 1024}Ki",
+            "pods": "110",
+            "ephemeral-storage": f"{shutil.disk_usage(self.config.root).total // 1024}Ki",
+        }
+        return {
+            "conditions": conditions,
+            "addresses": [
+                {"type": "InternalIP", "address": self.config.host_ip},
+                {"type": "Hostname", "address": self.name},
+            ],
+            "capacity": capacity,
+            "allocatable": capacity,
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "nodeInfo": {
+                "architecture": self.config.all_labels()["kubernetes.io/arch"],
+                "operatingSystem": "linux",
+                "kubeletVersion": "v1.33.0-kubetask-local",
+                "kubeProxyVersion": "",
+                "containerRuntimeVersion": "kubetask-local://0.1.0",
+                "osImage": "kubetask local node",
+                "kernelVersion": os.uname().release if hasattr(os, "uname") else "",
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+            },
+        }
+
+    async def _register(self) -> None:
+        self.config.root.mkdir(parents=True, exist_ok=True)
+        spec = {"taints": [taint.as_dict() for taint in self.config.taints] or None}
+        metadata = {"name": self.name, "labels": self.config.all_labels()}
+        try:
+            await self.api.request(
+                "POST",
+                "/api/v1/nodes",
+                body={"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": spec},
+            )
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            await self.api.request(
+                "PATCH",
+                f"/api/v1/nodes/{self.name}",
+                body={"metadata": metadata, "spec": spec},
+                content_type=MERGE_PATCH,
+            )
+        await self._post_node_status(ready="True")
+
+    async def _post_node_status(self, *, ready: str) -> None:
+        await self.api.request(
+            "PATCH",
+            f"/api/v1/nodes/{self.name}/status",
+            body={"status": self._node_status(ready=ready)},
+            content_type=MERGE_PATCH,
+        )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            try:
+                await self._post_node_status(ready="True")
+            except ApiError as error:
+                logger.warning("node heartbeat failed: %s", error)
+
+    # ---------------------------------------------------------------- pods
+
+    async def _watch_pods(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                listing = await self.api.request("GET", "/api/v1/pods")
+                resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+                items = listing.get("items") or []
+                present = {item["metadata"]["uid"] for item in items}
+                for uid, worker in list(self._workers.items()):
+                    if uid not in present:
+                        worker.mark_gone()
+                for item in items:
+                    self._dispatch("ADDED", item)
+                self._synced.set()
+                delay = 0.1
+                while True:  # watch on from the last version seen; only an error makes us list again
+                    ended_cleanly = True
+                    params = {"allowWatchBookmarks": "true", "timeoutSeconds": "300"}
+                    if resource_version:
+                        params["resourceVersion"] = resource_version
+                    async for event in self.api.watch("/api/v1/pods", params=params):
+                        kind, obj = event.get("type"), event.get("object") or {}
+                        if kind == "ERROR":
+                            ended_cleanly = False
+                            break
+                        resource_version = str(
+                            (obj.get("metadata") or {}).get("resourceVersion") or resource_version
+                        )
+                        if kind != "BOOKMARK":
+                            self._dispatch(str(kind), obj)
+                    if not ended_cleanly:
+                        break
+            except (TimeoutError, ApiError, aiohttp.ClientError, ValueError) as error:
+                logger.info("pod watch interrupted (%s); listing again in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _dispatch(self, kind: str, pod: Mapping[str, Any]) -> None:
+        metadata = pod.get("metadata") or {}
+        uid = metadata.get("uid")
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not uid or (node_name and node_name != self.name):
+            return
+        worker = self._workers.get(uid)
+        if kind == "DELETED":
+            if worker is not None:
+                worker.update(pod)
+                worker.mark_gone()
+            return
+        if worker is not None:
+            worker.update(pod)
+            return
+        if not node_name and (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            return
+        worker = PodWorker(pod, api=self.api, config=self.config, events=self._events, binder=self._binder)
+        self._workers[uid] = worker
+        task = asyncio.create_task(
+            worker.run(), name=f"kubetask-pod-{metadata.get('namespace')}/{metadata.get('name')}"
+        )
+        self._worker_tasks[uid] = task
+        task.add_done_callback(lambda done, uid=uid: self._worker_done(uid, done))  # type: ignore[misc]
+
+    def _worker_done(self, uid: str, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return  # the node stopped; stop_node clears the registry
+        worker = self._workers.pop(uid, None)
+        self._worker_tasks.pop(uid, None)
+        if task.exception() is not None:
+            logger.error("pod worker for %s failed", uid, exc_info=task.exception())
+        if worker is not None:
+            shutil.rmtree(worker.pod_dir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- logs (the API server's pods/log)
+
+    async def log_source(
+        self, namespace: str, pod: str, container: str, params: Mapping[str, str]
+    ) -> bytes | None:
+        """The emulator's ``LogSource``: the container's log shaped by the ``pods/log`` query, or None when
+        the node holds no log for it (not started yet, or not on this node)."""
+        worker = next((w for w in self._workers.values() if w.namespace == namespace and w.name == pod), None)
+        if worker is None or not worker.log_file(container).exists():
+            return None
+        return worker.read_log(container, log_options(params))
+
+    # ---------------------------------------------------------------- the lost node
+
+    async def _lose_node(self) -> None:
+        """What the node-lifecycle controller does about a node that stopped reporting."""
+        try:
+            await asyncio.sleep(self.config.node_monitor_grace)
+            await self._post_node_status(ready="Unknown")
+            await self.api.request(
+                "PATCH",
+                f"/api/v1/nodes/{self.name}",
+                body={
+                    "spec": {
+                        "taints": [
+                            *(t.as_dict() for t in self.config.taints),
+                            {**_UNREACHABLE_TAINT, "timeAdded": now()},
+                        ]
+                    }
+                },
+                content_type=MERGE_PATCH,
+            )
+            await self._update_node_pods(lost=False)
+            await asyncio.sleep(self.config.pod_eviction_timeout)
+            await self._update_node_pods(lost=True)
+        except ApiError as error:
+            logger.warning("node-lifecycle update of lost node %s failed: %s", self.name, error)
+
+    async def _update_node_pods(self, *, lost: bool) -> None:
+        listing = await self.api.request(
+            "GET", "/api/v1/pods", params={"fieldSelector": f"spec.nodeName={self.name}"}
+        )
+        for pod in listing.get("items") or []:
+            if (pod.get("spec") or {}).get("nodeName") != self.name:
+                continue  # an API server that ignores the field selector
+            status = pod.get("status") or {}
+            if status.get("phase") in TERMINAL_PHASES:
+                continue
+            metadata = pod["metadata"]
+            patch = lost_pod_status(status, node_name=self.name, pod_name=metadata["name"], lost=lost)
+            try:
+                await self.api.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status",
+                    body={"status": patch},
+                    content_type=MERGE_PATCH,
+                )
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+
+
+def lost_pod_status(
+    status: Mapping[str, Any], *, node_name: str, pod_name: str, lost: bool
+) -> dict[str, Any]:
+    """The status the node-lifecycle controller gives a pod on an unreachable node: not ready, then ``Failed``
+    with reason ``NodeLost`` once the eviction timeout passed."""
+    timestamp = now()
+    conditions = [
+        dict(c) for c in status.get("conditions") or [] if c.get("type") not in ("Ready", "DisruptionTarget")
+    ]
+    conditions.append(
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "NodeNotReady",
+            "lastProbeTime": None,
+            "lastTransitionTime": timestamp,
+            "message": f"Node {node_name} is not ready",
+        }
+    )
+    if not lost:
+        return {"conditions": conditions}
+    message = f"Node {node_name} which was running pod {pod_name} is unresponsive"
+    conditions.append(
+        {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "DeletionByTaintManager",
+            "lastProbeTime": None,
+            "lastTransitionTime": timestamp,
+            "message": "Taint manager: deleting due to NoExecute taint",
+        }
+    )
+    containers = []
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if "terminated" not in state:
+            started = (state.get("running") or {}).get("startedAt")
+            state = terminated(
+                exit_code=137,
+                reason="ContainerStatusUnknown",
+                started_at=started,
+                finished_at=timestamp,
+                message="The container could not be located when the pod was terminated",
+            )
+        containers.append({**container, "state": state, "ready": False, "started": False})
+    return {
+        "phase": "Failed",
+        "reason": "NodeLost",
+        "message": message,
+        "conditions": conditions,
+        "containerStatuses": containers or None,
+    }

@@ -1,0 +1,113 @@
+"""Events about pods, posted by the local node as the kubelet (and the scheduler) would.
+
+Posting is fire-and-forget in background tasks, like the client-go event broadcaster: a failed post is logged
+and never delays or breaks a pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from kubetask_local._node_api import NodeApiClient
+from kubetask_local._node_errors import ApiError
+from kubetask_local._node_status import now
+
+logger = logging.getLogger("kubetask_local.node")
+
+
+def event_body(
+    pod: Mapping[str, Any],
+    *,
+    kind: str,
+    reason: str,
+    message: str,
+    component: str,
+    host: str,
+    field_path: str | None = None,
+) -> dict[str, Any]:
+    metadata = pod.get("metadata") or {}
+    timestamp = now()
+    involved: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "namespace": metadata.get("namespace"),
+        "name": metadata.get("name"),
+        "uid": metadata.get("uid"),
+    }
+    if field_path:
+        involved["fieldPath"] = field_path
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{metadata.get('name')}.{secrets.token_hex(8)}",
+            "namespace": metadata.get("namespace"),
+        },
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": component, "host": host},
+        "reportingComponent": component,
+        "reportingInstance": host,
+        "firstTimestamp": timestamp,
+        "lastTimestamp": timestamp,
+        "count": 1,
+    }
+
+
+class EventRecorder:
+    def __init__(self, *, api: NodeApiClient, host: str) -> None:
+        self._api = api
+        self._host = host
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.enabled = True
+
+    def record(
+        self,
+        pod: Mapping[str, Any],
+        *,
+        reason: str,
+        message: str,
+        kind: str = "Normal",
+        component: str = "kubelet",
+        container: str | None = None,
+    ) -> None:
+        if not self.enabled:
+            return
+        body = event_body(
+            pod,
+            kind=kind,
+            reason=reason,
+            message=message,
+            component=component,
+            host=self._host,
+            field_path=f"spec.containers{{{container}}}" if container else None,
+        )
+        task = asyncio.create_task(self._post(body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, body: dict[str, Any]) -> None:
+        namespace = body["metadata"]["namespace"]
+        try:
+            await self._api.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except ApiError as error:
+            logger.warning(
+                "could not post event %s for pod %s/%s: %s",
+                body["reason"],
+                namespace,
+                body["involvedObject"]["name"],
+                error,
+            )
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Wait a little for events in flight (at shutdown), then drop the rest."""
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()

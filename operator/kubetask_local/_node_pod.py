@@ -1,0 +1,709 @@
+"""The life of one pod on the local node, from scheduling to removal, reported as a kubelet reports it.
+
+A :class:`PodWorker` is one asyncio task per pod. It places the pod (or reports it Unschedulable), simulates
+image pulls, resolves configuration, runs the containers as local process groups, enforces
+``activeDeadlineSeconds`` and memory limits, honours graceful deletion, writes status through the ``status``
+subresource and finally removes a deleted pod with ``gracePeriodSeconds=0``, as the kubelet does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubetask_local._node_api import MERGE_PATCH, NodeApiClient
+from kubetask_local._node_config import NodeConfig
+from kubetask_local._node_env import ObjectKey, PodNetwork, expand, referenced_objects, resolve_env
+from kubetask_local._node_errors import ApiError, PodConfigError, QuantityError
+from kubetask_local._node_events import EventRecorder
+from kubetask_local._node_logs import LogOptions, LogWriter, read_log
+from kubetask_local._node_process import ContainerProcess, ProcessResult
+from kubetask_local._node_spec import (
+    invalid_image_message,
+    memory_limit_bytes,
+    pull_fails,
+    unschedulable_message,
+)
+from kubetask_local._node_status import (
+    TERMINATION_MESSAGE_LIMIT,
+    Conditions,
+    container_status,
+    exit_reason,
+    now,
+    pod_status,
+    running,
+    tail_for_message,
+    terminated,
+    termination_message,
+    waiting,
+)
+from kubetask_local._node_volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
+
+logger = logging.getLogger("kubetask_local.node")
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+_LOST_MESSAGE = "The container could not be located when the pod was terminated"
+
+
+class _PodGone(Exception):
+    """The pod object no longer exists in the API: the worker stops."""
+
+
+@dataclass(frozen=True)
+class _Launch:
+    container: Mapping[str, Any]
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    termination_file: Path
+    memory_limit: int | None
+
+
+class Binder:
+    """Binds pods to the node through ``pods/binding`` as a scheduler does, or by setting ``spec.nodeName``
+    when the API server does not serve the binding subresource."""
+
+    def __init__(self, *, api: NodeApiClient, node_name: str) -> None:
+        self._api = api
+        self._node_name = node_name
+        self._binding_served: bool | None = None
+
+    async def bind(self, pod: Mapping[str, Any]) -> None:
+        metadata = pod["metadata"]
+        base = f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}"
+        if self._binding_served is not False:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": metadata["name"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": self._node_name},
+            }
+            try:
+                await self._api.request("POST", base + "/binding", body=body)
+                self._binding_served = True
+                return
+            except ApiError as error:
+                if self._binding_served or error.status not in (404, 405):
+                    raise
+                self._binding_served = False
+        await self._api.request(
+            "PATCH", base, body={"spec": {"nodeName": self._node_name}}, content_type=MERGE_PATCH
+        )
+
+
+class PodWorker:
+    def __init__(
+        self,
+        pod: Mapping[str, Any],
+        *,
+        api: NodeApiClient,
+        config: NodeConfig,
+        events: EventRecorder,
+        binder: Binder,
+    ) -> None:
+        metadata = pod["metadata"]
+        self.uid: str = metadata["uid"]
+        self.namespace: str = metadata["namespace"]
+        self.name: str = metadata["name"]
+        self.pod_dir = config.root / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
+        self._pod: Mapping[str, Any] = pod
+        self._api = api
+        self._config = config
+        self._events = events
+        self._binder = binder
+        self._network = PodNetwork(node_name=config.name, host_ip=config.host_ip, pod_ip=config.pod_ip)
+        self._changed = asyncio.Event()
+        self._gone = False
+        self._processes: dict[str, ContainerProcess] = {}
+        self._states: dict[str, dict[str, Any]] = {}
+        self._container_ids: dict[str, str] = {}
+        self._conditions = Conditions()
+        self._phase = "Pending"
+        self._reason: str | None = None
+        self._message: str | None = None
+        self._start_time: str | None = None
+        self._deadline_at: float | None = None
+        self._addresses = False
+        self._last_posted: dict[str, Any] | None = None
+        self.finished = False
+
+    # ---------------------------------------------------------------- inputs from the node's watch
+
+    def update(self, pod: Mapping[str, Any]) -> None:
+        self._pod = pod
+        self._changed.set()
+
+    def mark_gone(self) -> None:
+        self._gone = True
+        self._changed.set()
+
+    @property
+    def gone(self) -> bool:
+        return self._gone
+
+    @property
+    def deletion_requested(self) -> bool:
+        return self._gone or bool((self._pod.get("metadata") or {}).get("deletionTimestamp"))
+
+    def containers(self) -> list[Mapping[str, Any]]:
+        return list((self._pod.get("spec") or {}).get("containers") or [])
+
+    # ---------------------------------------------------------------- logs
+
+    def log_file(self, container: str) -> Path:
+        return self.pod_dir / "logs" / f"{container}.log"
+
+    def read_log(self, container: str, options: LogOptions) -> bytes:
+        return read_log(self.log_file(container), options)
+
+    def container_waiting_reason(self, container: str) -> str | None:
+        state = self._states.get(container) or {"waiting": {"reason": "ContainerCreating"}}
+        return (state.get("waiting") or {}).get("reason") if "waiting" in state else None
+
+    def container_running(self, container: str) -> bool:
+        return "running" in (self._states.get(container) or {})
+
+    # ---------------------------------------------------------------- the life of the pod
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except _PodGone:
+            pass
+        finally:
+            for process in self._processes.values():  # cancelled (node stopped): nothing may outlive the node
+                process.signal_group(signal.SIGKILL)
+            self.finished = True
+
+    async def _run(self) -> None:
+        status = self._pod.get("status") or {}
+        if status.get("phase") in TERMINAL_PHASES:
+            await self._remove_when_deleted()
+            return
+        if _containers_were_started(status):
+            await self._report_lost_containers(status)
+            await self._remove_when_deleted()
+            return
+        unschedulable = unschedulable_message(
+            self._pod,
+            node_name=self._config.name,
+            labels=self._config.all_labels(),
+            taints=self._config.taints,
+        )
+        if unschedulable is not None:
+            await self._report_unschedulable(unschedulable)
+            await self._remove_when_deleted()
+            return
+        if not (self._pod.get("spec") or {}).get("nodeName"):
+            try:
+                await self._binder.bind(self._pod)
+            except ApiError as error:
+                if error.status == 404:
+                    raise _PodGone from error
+                logger.warning("could not bind pod %s/%s: %s", self.namespace, self.name, error)
+            self._events.record(
+                self._pod,
+                reason="Scheduled",
+                component="default-scheduler",
+                message=f"Successfully assigned {self.namespace}/{self.name} to {self._config.name}",
+            )
+        self._conditions.set("PodScheduled", "True")
+        self._addresses = True
+        if self._config.fast_mode is not None:
+            await self._complete_at_once()
+        else:
+            self._start(status)
+            await self._post_status()
+            launches = await self._prepare()
+            if launches is not None:
+                await self._run_containers(launches)
+        await self._remove_when_deleted()
+
+    def _start(self, status: Mapping[str, Any]) -> None:
+        self._start_time = status.get("startTime") or now()
+        self._conditions.set("PodReadyToStartContainers", "True")
+        self._conditions.set("Initialized", "True")
+        self._set_not_ready("ContainersNotReady")
+        for container in self.containers():
+            self._states[container["name"]] = waiting("ContainerCreating")
+        deadline = (self._pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if isinstance(deadline, int):
+            started = datetime.datetime.strptime(self._start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=datetime.UTC
+            )
+            elapsed = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+            self._deadline_at = asyncio.get_running_loop().time() + deadline - max(elapsed, 0)
+
+    def _set_not_ready(self, reason: str) -> None:
+        names = [c["name"] for c in self.containers() if not self.container_running(c["name"])]
+        message = f"containers with unready status: [{' '.join(names)}]" if reason != "PodCompleted" else None
+        self._conditions.set("ContainersReady", "False", reason=reason, message=message)
+        self._conditions.set("Ready", "False", reason=reason, message=message)
+
+    def _deadline_passed(self) -> bool:
+        return self._deadline_at is not None and asyncio.get_running_loop().time() >= self._deadline_at
+
+    async def _wait_change(self, timeout: float | None) -> None:
+        """Sleep until the pod changes in the API, its deadline or ``timeout`` seconds, whichever is first."""
+        if self._deadline_at is not None:
+            until_deadline = max(self._deadline_at - asyncio.get_running_loop().time(), 0)
+            timeout = until_deadline if timeout is None else min(timeout, until_deadline)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+        self._changed.clear()
+
+    async def _remove_when_deleted(self) -> None:
+        """Wait for deletion, remove the object (grace 0), wait until it is gone; logs are kept till then."""
+        while not self.deletion_requested:
+            await self._wait_change(None)
+        if not self._gone:
+            try:
+                await self._api.request(
+                    "DELETE",
+                    f"/api/v1/namespaces/{self.namespace}/pods/{self.name}",
+                    body={
+                        "apiVersion": "v1",
+                        "kind": "DeleteOptions",
+                        "gracePeriodSeconds": 0,
+                        "preconditions": {"uid": self.uid},
+                    },
+                )
+            except ApiError as error:
+                if error.status not in (404, 409):
+                    logger.warning("could not remove pod %s/%s: %s", self.namespace, self.name, error)
+        while not self._gone:
+            await self._wait_change(None)
+
+    # ---------------------------------------------------------------- status
+
+    async def _post_status(self) -> None:
+        statuses = [
+            container_status(
+                c,
+                state=self._states.get(c["name"]) or waiting("ContainerCreating"),
+                container_id=self._container_ids.get(c["name"]),
+            )
+            for c in self.containers()
+        ]
+        status = pod_status(
+            self._pod,
+            phase=self._phase,
+            conditions=self._conditions,
+            host_ip=self._config.host_ip if self._addresses else None,
+            pod_ip=self._config.pod_ip if self._addresses and self._phase != "Pending" else None,
+            start_time=self._start_time,
+            containers=statuses,
+            reason=self._reason,
+            message=self._message,
+        )
+        if status == self._last_posted:
+            return
+        try:
+            await self._api.request(
+                "PATCH",
+                f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
+                body={"status": status},
+                content_type=MERGE_PATCH,
+            )
+            self._last_posted = status
+        except ApiError as error:
+            if error.status == 404:
+                raise _PodGone from error
+            logger.warning("could not write the status of pod %s/%s: %s", self.namespace, self.name, error)
+
+    async def _report_unschedulable(self, message: str) -> None:
+        self._conditions.set("PodScheduled", "False", reason="Unschedulable", message=message)
+        self._events.record(
+            self._pod,
+            kind="Warning",
+            reason="FailedScheduling",
+            message=message,
+            component="default-scheduler",
+        )
+        await self._post_status()
+
+    async def _report_lost_containers(self, status: Mapping[str, Any]) -> None:
+        """The node restarted while the pod's containers ran: they are gone, as after a real node reboot."""
+        self._addresses = True
+        self._start_time = status.get("startTime")
+        self._conditions = Conditions()
+        for condition in status.get("conditions") or []:
+            self._conditions.items[condition["type"]] = dict(condition)
+        previous = {s.get("name"): s.get("state") or {} for s in status.get("containerStatuses") or []}
+        finished = now()
+        for container in self.containers():
+            state = previous.get(container["name"]) or {}
+            if "terminated" in state:
+                self._states[container["name"]] = state
+            else:
+                started = (state.get("running") or {}).get("startedAt")
+                self._states[container["name"]] = terminated(
+                    exit_code=137,
+                    reason="ContainerStatusUnknown",
+                    message=_LOST_MESSAGE,
+                    started_at=started,
+                    finished_at=finished,
+                )
+        self._phase = "Failed"
+        self._set_not_ready("PodCompleted")
+        await self._post_status()
+        self.finished = True
+
+    async def _complete_at_once(self) -> None:
+        fast = self._config.fast_mode
+        assert fast is not None
+        self._start_time = now()
+        for container in self.containers():
+            self._states[container["name"]] = terminated(
+                exit_code=fast.exit_code,
+                reason=exit_reason(fast.exit_code, oom_killed=False),
+                message=fast.termination_message[:TERMINATION_MESSAGE_LIMIT] or None,
+                started_at=self._start_time,
+                finished_at=self._start_time,
+            )
+        self._phase = "Succeeded" if fast.exit_code == 0 else "Failed"
+        self._conditions.set("Initialized", "True")
+        self._set_not_ready("PodCompleted")
+        await self._post_status()
+        self.finished = True
+
+    async def _fail(self, *, reason: str | None, message: str | None) -> None:
+        self._phase, self._reason, self._message = "Failed", reason, message
+        for name, state in self._states.items():
+            if (
+                "waiting" in state
+            ):  # never started: a kubelet reports them terminated with ContainerStatusUnknown
+                self._states[name] = terminated(
+                    exit_code=137,
+                    reason="ContainerStatusUnknown",
+                    message=_LOST_MESSAGE,
+                    started_at=None,
+                    finished_at=now(),
+                )
+        self._set_not_ready("PodCompleted")
+        await self._post_status()
+        self.finished = True
+
+    # ---------------------------------------------------------------- before the containers start
+
+    async def _prepare(self) -> list[_Launch] | None:
+        """Simulated image pulls and configuration, retried as a kubelet retries; None when the pod ended."""
+        pull_backoff = self._config.pull_backoff
+        pull_backoff_until = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.deletion_requested:
+                return None
+            if self._deadline_passed():
+                await self._fail_deadline()
+                return None
+            wait: float | None = None
+            problems = self._image_problems()
+            if problems:
+                if loop.time() >= pull_backoff_until:
+                    await self._show_pull_errors(problems, reason="ErrImagePull")
+                    pull_backoff_until = loop.time() + pull_backoff
+                    await self._wait_change(min(0.5, pull_backoff))
+                    pull_backoff = min(pull_backoff * 2, self._config.pull_backoff_max)
+                    await self._show_pull_errors(problems, reason="ImagePullBackOff")
+                wait = max(pull_backoff_until - loop.time(), 0.0)
+            else:
+                try:
+                    return await self._launches()
+                except PodConfigError as error:
+                    await self._show_config_error(error)
+                    wait = self._config.config_retry
+            await self._wait_change(wait)
+
+    def _image_problems(self) -> dict[str, tuple[str, str]]:
+        """Container name -> (kind, message) for images that are malformed or whose pull fails."""
+        problems: dict[str, tuple[str, str]] = {}
+        for container in self.containers():
+            image = container.get("image")
+            invalid = invalid_image_message(image)
+            if invalid is not None:
+                problems[container["name"]] = ("InvalidImageName", invalid)
+            elif pull_fails(str(image), self._config.failing_images):
+                problems[container["name"]] = (
+                    "ErrImagePull",
+                    f'failed to pull and unpack image "{image}": failed to resolve reference '
+                    f'"{image}": not found (pull failure simulated by the kubetask local node)',
+                )
+        return problems
+
+    async def _show_pull_errors(self, problems: Mapping[str, tuple[str, str]], *, reason: str) -> None:
+        for name, (kind, message) in problems.items():
+            image = next(c.get("image") for c in self.containers() if c["name"] == name)
+            if kind == "InvalidImageName":
+                if (self._states.get(name) or {}).get("waiting", {}).get("reason") != kind:
+                    self._events.record(
+                        self._pod, kind="Warning", reason="InspectFailed", message=message, container=name
+                    )
+                self._states[name] = waiting(kind, message)
+            elif reason == "ErrImagePull":
+                self._events.record(
+                    self._pod,
+                    kind="Warning",
+                    reason="Failed",
+                    message=f'Failed to pull image "{image}": {message}',
+                    container=name,
+                )
+                self._states[name] = waiting("ErrImagePull", message)
+            else:
+                self._events.record(
+                    self._pod, reason="BackOff", message=f'Back-off pulling image "{image}"', container=name
+                )
+                self._states[name] = waiting(
+                    "ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {message}'
+                )
+        await self._post_status()
+
+    async def _show_config_error(self, error: PodConfigError) -> None:
+        changed = False
+        for container in self.containers():
+            state = waiting(error.reason, error.message if error.reason != "ContainerCreating" else None)
+            if self._states.get(container["name"]) != state:
+                changed = True
+            self._states[container["name"]] = state
+        if changed:
+            self._events.record(
+                self._pod,
+                kind="Warning",
+                reason=error.event,
+                message=error.message if error.event == "FailedMount" else f"Error: {error.message}",
+            )
+        await self._post_status()
+
+    async def _fetch_objects(self) -> dict[ObjectKey, Mapping[str, Any]]:
+        objects: dict[ObjectKey, Mapping[str, Any]] = {}
+        for kind, name in sorted(referenced_objects(self._pod)):
+            plural = "configmaps" if kind == "ConfigMap" else "secrets"
+            try:
+                objects[(kind, name)] = await self._api.request(
+                    "GET", f"/api/v1/namespaces/{self.namespace}/{plural}/{name}"
+                )
+            except ApiError as error:
+                if error.status != 404:
+                    raise PodConfigError(f"could not read {kind.lower()} {name!r}: {error}") from error
+        return objects
+
+    async def _launches(self) -> list[_Launch]:
+        objects = await self._fetch_objects()
+        plans = plan_volumes(
+            self._pod,
+            objects=objects,
+            network=self._network,
+            claims_root=self._config.root / "persistent-volume-claims",
+        )
+        volume_dirs = materialise_volumes(plans, volumes_dir=self.pod_dir / "volumes")
+        launches = []
+        for container in self.containers():
+            name = container["name"]
+            variables = resolve_env(self._pod, container, objects=objects, network=self._network)
+            argv = [*(container.get("command") or []), *(container.get("args") or [])]
+            if not argv:
+                raise PodConfigError(
+                    "failed to generate container spec: no command specified (the local node runs "
+                    "command and args; it has no image entrypoint)",
+                    reason="CreateContainerError",
+                )
+            termination_file = self.pod_dir / "containers" / name / "termination-log"
+            mapping = mount_mapping(container, volume_dirs=volume_dirs, termination_file=termination_file)
+            argv = [map_paths(expand(str(arg), variables), mapping) for arg in argv]
+            env = {**self._config.base_env, "HOSTNAME": self.name}
+            env.update({key: map_paths(value, mapping) for key, value in variables.items()})
+            env["PATH"] = f"{self._config.bin_dir}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+            env["KUBETASK_TERMINATION_MESSAGE_PATH"] = str(termination_file)
+            try:
+                memory_limit = memory_limit_bytes(container)
+            except QuantityError as error:
+                raise PodConfigError(str(error)) from error
+            launches.append(
+                _Launch(
+                    container=container,
+                    argv=argv,
+                    env=env,
+                    cwd=self._working_dir(container, mapping),
+                    termination_file=termination_file,
+                    memory_limit=memory_limit,
+                )
+            )
+        return launches
+
+    def _working_dir(self, container: Mapping[str, Any], mapping: Mapping[str, str]) -> Path:
+        """``workingDir`` mapped through the mounts; a path outside them is made under the pod's ``rootfs``;
+        none means the node's own working directory (so relative ``PYTHONPATH`` entries keep working)."""
+        working_dir = str(container.get("workingDir") or "")
+        if not working_dir:
+            return self._config.working_dir
+        mapped = Path(map_paths(working_dir, mapping))
+        if str(mapped) != working_dir or mapped.is_dir():
+            mapped.mkdir(parents=True, exist_ok=True)
+            return mapped
+        local = self.pod_dir / "rootfs" / working_dir.lstrip("/")
+        local.mkdir(parents=True, exist_ok=True)
+        return local
+
+    # ---------------------------------------------------------------- running
+
+    async def _run_containers(self, launches: list[_Launch]) -> None:
+        for launch in launches:
+            await self._start_container(launch)
+        self._phase = "Running"
+        if all(self.container_running(c["name"]) for c in self.containers()):
+            self._conditions.set("ContainersReady", "True")
+            self._conditions.set("Ready", "True")
+        await self._post_status()
+        waits: dict[asyncio.Task[ProcessResult], str] = {
+            asyncio.create_task(process.wait()): name for name, process in self._processes.items()
+        }
+        by_name = {launch.container["name"]: launch for launch in launches}
+        killing: list[asyncio.Task[None]] = []
+        deadline_exceeded = False
+        while waits:
+            # Once the containers are being killed only their exits matter; before, pod changes (deletion) and
+            # the deadline wake the loop too.
+            change = None if killing else asyncio.create_task(self._wait_change(None))
+            watched: set[asyncio.Task[Any]] = {*waits, change} if change is not None else set(waits)
+            done, _pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if change is not None:
+                change.cancel()
+            for task in [task for task in waits if task in done]:
+                name = waits.pop(task)
+                self._record_exit(by_name[name], task.result())
+                self._set_not_ready("ContainersNotReady")
+                await self._post_status()
+            if killing or not waits:
+                continue
+            if self.deletion_requested:
+                grace = (self._pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
+                killing = self._kill_all(grace, reason="Stopping container")
+            elif self._deadline_passed():
+                deadline_exceeded = True
+                self._events.record(
+                    self._pod,
+                    kind="Normal",
+                    reason="DeadlineExceeded",
+                    message="Pod was active on the node longer than the specified deadline",
+                )
+                killing = self._kill_all(None, reason="Stopping container")
+        await asyncio.gather(*killing)
+        failed = any(state.get("terminated", {}).get("exitCode") != 0 for state in self._states.values())
+        if deadline_exceeded:
+            await self._fail(
+                reason="DeadlineExceeded",
+                message="Pod was active on the node longer than the specified deadline",
+            )
+            return
+        self._phase = "Failed" if failed else "Succeeded"
+        self._set_not_ready("PodCompleted")
+        await self._post_status()
+        self.finished = True
+
+    async def _start_container(self, launch: _Launch) -> None:
+        name = launch.container["name"]
+        launch.termination_file.parent.mkdir(parents=True, exist_ok=True)
+        launch.termination_file.write_bytes(b"")
+        container_id = f"kubetask-local://{self.uid}-{name}"
+        self._container_ids[name] = container_id
+        image = launch.container.get("image")
+        self._events.record(
+            self._pod,
+            reason="Pulled",
+            container=name,
+            message=f'Container image "{image}" already present on machine',
+        )
+        try:
+            process = await ContainerProcess.start(
+                argv=launch.argv,
+                env=launch.env,
+                cwd=launch.cwd,
+                log=LogWriter(self.log_file(name)),
+                memory_limit=launch.memory_limit,
+                memory_poll_interval=self._config.memory_poll_interval,
+            )
+        except OSError as error:
+            message = f"failed to create containerd task: exec: {launch.argv[0]!r}: {error.strerror or error}"
+            self._states[name] = terminated(
+                exit_code=128,
+                reason="StartError",
+                message=message,
+                started_at=None,
+                finished_at=now(),
+                container_id=container_id,
+            )
+            self._events.record(
+                self._pod, kind="Warning", reason="Failed", message=f"Error: {message}", container=name
+            )
+            return
+        self._processes[name] = process
+        self._states[name] = running(now())
+        self._events.record(self._pod, reason="Created", message=f"Created container {name}", container=name)
+        self._events.record(self._pod, reason="Started", message=f"Started container {name}", container=name)
+
+    def _record_exit(self, launch: _Launch, result: ProcessResult) -> None:
+        name = launch.container["name"]
+        file_text = ""
+        with contextlib.suppress(OSError):
+            file_text = launch.termination_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(
+                errors="replace"
+            )
+        log_tail = ""
+        policy = launch.container.get("terminationMessagePolicy") or "File"
+        if policy == "FallbackToLogsOnError" and result.exit_code != 0 and not file_text:
+            log_tail = tail_for_message(self.read_log(name, LogOptions()).decode(errors="replace"))
+        message = termination_message(
+            file_text=file_text, exit_code=result.exit_code, policy=policy, log_tail=log_tail
+        )
+        started = (self._states.get(name) or {}).get("running", {}).get("startedAt")
+        self._states[name] = terminated(
+            exit_code=result.exit_code,
+            reason=exit_reason(result.exit_code, oom_killed=result.oom_killed),
+            message=message or None,
+            started_at=started,
+            finished_at=now(),
+            container_id=self._container_ids.get(name),
+        )
+        if result.oom_killed:
+            self._events.record(
+                self._pod,
+                kind="Warning",
+                reason="OOMKilling",
+                container=name,
+                message=f"Memory cgroup out of memory: killed container {name} (limit "
+                f"{launch.container.get('resources', {}).get('limits', {}).get('memory')})",
+            )
+
+    def _kill_all(self, grace: object, *, reason: str) -> list[asyncio.Task[None]]:
+        default = (self._pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        seconds = float(grace if isinstance(grace, int) else default if isinstance(default, int) else 30)
+        tasks = []
+        for name, process in self._processes.items():
+            if self.container_running(name):
+                self._events.record(self._pod, reason="Killing", message=f"{reason} {name}", container=name)
+                tasks.append(asyncio.create_task(process.terminate(grace_period=seconds)))
+        return tasks
+
+    async def _fail_deadline(self) -> None:
+        self._events.record(
+            self._pod,
+            reason="DeadlineExceeded",
+            message="Pod was active on the node longer than the specified deadline",
+        )
+        await self._fail(
+            reason="DeadlineExceeded", message="Pod was active on the node longer than the specified deadline"
+        )
+
+
+def _containers_were_started(status: Mapping[str, Any]) -> bool:
+    return any(
+        "running" in (s.get("state") or {}) or "terminated" in (s.get("state") or {})
+        for s in status.get("containerStatuses") or []
+    )
