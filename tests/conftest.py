@@ -7,6 +7,17 @@ Each section below belongs to one part of the product; keep fixtures in their se
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
 # ---------------------------------------------------------------- runtime fixtures
 
 # ---------------------------------------------------------------- local cluster fixtures
@@ -14,3 +25,144 @@ from __future__ import annotations
 # ---------------------------------------------------------------- operator fixtures
 
 # ---------------------------------------------------------------- chart, manifests and client fixtures
+
+CHART_DIR = Path(__file__).resolve().parent.parent / "charts" / "kubetask"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML keeps the last one; the API server may not)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key_node) for key_node, _ in node.value]
+    duplicates = sorted({str(key) for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicates}", node.start_mark)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_yaml_documents(text: str) -> list[dict[str, Any]]:
+    """Every non-empty document of a multi-document YAML stream, refusing duplicate keys."""
+    return [document for document in yaml.load_all(text, Loader=_UniqueKeyLoader) if document]
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real helm binary (installed by .ci/install-helm) with private config and cache folders."""
+    beside_python = Path(sys.executable).parent / "helm"
+    binary = str(beside_python) if beside_python.exists() else shutil.which("helm")
+    if binary is None:
+        pytest.fail("no helm binary: run `bash .ci/install-helm .venv/bin` (chart tests need the real helm)")
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+
+    def run(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            [binary, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+        if check and completed.returncode != 0:
+            pytest.fail(f"helm {' '.join(args)} exited {completed.returncode}: {completed.stderr.strip()}")
+        return completed
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def render_chart(
+    helm: Callable[..., subprocess.CompletedProcess[str]], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., list[dict[str, Any]]]:
+    """``render_chart(values, namespace=...)``: the objects ``helm template`` makes from ``values``."""
+    folder = tmp_path_factory.mktemp("chart-values")
+
+    def render(
+        values: Mapping[str, Any] | None = None, *, namespace: str = "kubetask", release: str = "kubetask"
+    ) -> list[dict[str, Any]]:
+        values_file = folder / f"values-{len(list(folder.iterdir()))}.yaml"
+        values_file.write_text(yaml.safe_dump(dict(values or {})))
+        completed = helm(
+            "template", release, str(CHART_DIR), "--namespace", namespace, "--values", str(values_file)
+        )
+        return load_yaml_documents(completed.stdout)
+
+    return render
+
+
+#: Value sets that together exercise every branch of the chart's templates.
+CHART_VALUE_SETS = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"watchNamespaces": ["team-a", "team-b"]}, id="watched-namespaces"),
+    pytest.param({"watchNamespaces": ["kubetask", "team-a", "team-a"]}, id="watched-including-release-ns"),
+    pytest.param(
+        {
+            "crds": {"enabled": False},
+            "rbac": {"create": False},
+            "serviceAccount": {"create": False, "name": "platform-operator"},
+            "test": {"enabled": False},
+            "replicas": 0,
+        },
+        id="bring-your-own-crd-rbac-and-serviceaccount",
+    ),
+    pytest.param(
+        {
+            "crds": {"keep": False},
+            "storage": {
+                "prefix": "s3://bucket/kubetask",
+                "credentials": {
+                    "secretName": "kubetask-storage",
+                    "create": True,
+                    "data": {"AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret"},
+                },
+            },
+            "watchNamespaces": ["team-a"],
+            "operator": {
+                "logLevel": "debug",
+                "logFormat": "json",
+                "systemRetries": 5,
+                "imagePullGracePeriod": "90s",
+                "defaultTaskResources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                "metricsPort": 9090,
+                "inlineInputsMaxBytes": 65536,
+                "apiConcurrency": 16,
+            },
+        },
+        id="storage-metrics-and-operator-settings",
+    ),
+    pytest.param(
+        {
+            "image": {"repository": "registry.example/kubetask", "digest": "sha256:" + "a" * 64},
+            "imagePullSecrets": [{"name": "registry"}],
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}
+                        ]
+                    }
+                }
+            },
+            "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}],
+            "podAnnotations": {"team": "platform"},
+            "podLabels": {"cost-centre": "ops"},
+            "priorityClassName": "system-cluster-critical",
+            "serviceAccount": {"annotations": {"iam.example/role": "kubetask"}},
+        },
+        id="scheduling-image-digest-and-extras",
+    ),
+]
+
+
+@pytest.fixture(params=CHART_VALUE_SETS)
+def chart_values(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each of CHART_VALUE_SETS in turn."""
+    values: dict[str, Any] = request.param
+    return values
