@@ -1,0 +1,81 @@
+"""``x-kubernetes-validations``: CEL rules (with ``oldSelf`` transition rules) evaluated by cel-python."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import celpy
+from celpy.adapter import json_to_cel
+
+Causes = list[tuple[str, str]]
+
+
+@functools.lru_cache(maxsize=512)
+def _program(rule: str) -> Any:
+    environment = celpy.Environment()
+    return environment.program(environment.compile(rule))
+
+
+def _is_transition(rule: str) -> bool:
+    return "oldSelf" in rule
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return '"object"'
+    if isinstance(value, list):
+        return '"array"'
+    return json.dumps(value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _evaluate(rule: Mapping[str, Any], value: Any, old: Any, path: str) -> tuple[str, str] | None:
+    expression = str(rule.get("rule", ""))
+    if _is_transition(expression) and old is None:
+        return None  # transition rules only judge updates of an existing value
+    activation = {"self": json_to_cel(value)}
+    if _is_transition(expression):
+        activation["oldSelf"] = json_to_cel(old)
+    field = _join(path, str(rule["fieldPath"]).lstrip(".")) if rule.get("fieldPath") else path
+    try:
+        result = _program(expression).evaluate(activation)
+    except Exception as error:  # celpy raises its own evaluation errors for type and key mistakes
+        return field, f"Invalid value: {_shown(value)}: rule {expression!r} could not be evaluated: {error}"
+    if isinstance(result, Exception):
+        return field, f"Invalid value: {_shown(value)}: rule {expression!r} could not be evaluated: {result}"
+    if bool(result):
+        return None
+    message = rule.get("message") or f"failed rule: {expression}"
+    reason = rule.get("reason")
+    if reason == "FieldValueRequired":
+        return field, f"Required value: {message}"
+    if reason == "FieldValueForbidden":
+        return field, f"Forbidden: {message}"
+    return field, f"Invalid value: {_shown(value)}: {message}"
+
+
+def check_rules(schema: Mapping[str, Any], value: Any, old: Any, *, path: str) -> Causes:
+    """Evaluate every rule of the schema tree on the value (and on the old value for transition rules)."""
+    causes: Causes = []
+    if value is None:
+        return causes
+    for rule in schema.get("x-kubernetes-validations") or []:
+        cause = _evaluate(rule, value, old, path)
+        if cause is not None:
+            causes.append(cause)
+    if isinstance(value, Mapping):
+        properties = schema.get("properties") or {}
+        for key, sub in properties.items():
+            if key in value and key != "metadata":
+                old_item = old.get(key) if isinstance(old, Mapping) else None
+                causes.extend(check_rules(sub, value[key], old_item, path=_join(path, key)))
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            causes.extend(check_rules(schema["items"], item, None, path=f"{path}[{index}]"))
+    return causes
