@@ -58,6 +58,11 @@ class LocalNode:
     def running(self) -> bool:
         return bool(self._kubelet_tasks)
 
+    @property
+    def pod_count(self) -> int:
+        """Pods the node currently looks after (running, waiting or finished but not yet deleted)."""
+        return len(self._workers)
+
     # ---------------------------------------------------------------- start and stop
 
     async def start(self) -> None:

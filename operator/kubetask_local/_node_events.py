@@ -7,6 +7,7 @@ and never delays or breaks a pod.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Mapping
@@ -61,10 +62,13 @@ def event_body(
 
 
 class EventRecorder:
+    """Posts events in the order they were recorded, from one background task (started on first use)."""
+
     def __init__(self, *, api: NodeApiClient, host: str) -> None:
         self._api = api
         self._host = host
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._poster: asyncio.Task[None] | None = None
         self.enabled = True
 
     def record(
@@ -88,26 +92,34 @@ class EventRecorder:
             host=self._host,
             field_path=f"spec.containers{{{container}}}" if container else None,
         )
-        task = asyncio.create_task(self._post(body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._queue.put_nowait(body)
+        if self._poster is None or self._poster.done():
+            self._poster = asyncio.create_task(self._post_all(), name="kubetask-node-events")
 
-    async def _post(self, body: dict[str, Any]) -> None:
-        namespace = body["metadata"]["namespace"]
-        try:
-            await self._api.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
-        except ApiError as error:
-            logger.warning(
-                "could not post event %s for pod %s/%s: %s",
-                body["reason"],
-                namespace,
-                body["involvedObject"]["name"],
-                error,
-            )
+    async def _post_all(self) -> None:
+        while True:
+            body = await self._queue.get()
+            namespace = body["metadata"]["namespace"]
+            try:
+                await self._api.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+            except ApiError as error:
+                logger.warning(
+                    "could not post event %s for pod %s/%s: %s",
+                    body["reason"],
+                    namespace,
+                    body["involvedObject"]["name"],
+                    error,
+                )
+            finally:
+                self._queue.task_done()
 
     async def drain(self, timeout: float = 2.0) -> None:
         """Wait a little for events in flight (at shutdown), then drop the rest."""
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
+        if self._poster is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout=timeout)
+        self._poster.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._poster
+        self._poster = None
