@@ -1,0 +1,240 @@
+"""``kubetask-execute``: the entry point of every task pod.
+
+Loads the task through its resolver, reads and converts the inputs, calls the task, converts and writes
+the outputs (or the error document), writes the termination message and exits with a status that says
+how it went. It never dies with a bare traceback, and it starts fast: this path imports no json, re,
+typing, inspect, argparse or dataclasses of its own (see ``benchmarks/bench_execute.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from kubetask import _context, _documents, _termination
+from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
+from kubetask._convert import input_value, output_value
+from kubetask._documents import STAGE_CALL, STAGE_INPUTS, STAGE_LOAD, STAGE_OUTPUTS, STAGE_START, classify
+from kubetask._environment import PodEnvironment
+from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
+from kubetask._jsoncodec import dumps, loads
+from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
+from kubetask._resolver import load_resolver
+from kubetask._storage import join, read_bytes, write_bytes
+from kubetask._transfer import StorageTransfer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from kubetask._interface import Interface
+    from kubetask._task import Task
+
+
+class _Termination:
+    """SIGTERM raises Terminated in the main thread once, while the run is interruptible."""
+
+    def __init__(self) -> None:
+        self.interruptible = True
+        self.received = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
+        if self.received:
+            return
+        self.received = True
+        if self.interruptible:
+            raise Terminated(f"received signal {signum} (SIGTERM): the run was stopped")
+
+    def shield(self) -> None:
+        """From here on the outcome is decided: finish writing it instead of being interrupted."""
+        self.interruptible = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``kubetask-execute``."""
+    started = time.perf_counter()
+    argv = sys.argv[1:] if argv is None else argv
+    termination = _Termination()
+    signal.signal(signal.SIGTERM, termination.handle)
+    if wants_help(argv):
+        print(USAGE)
+        return ExitCode.SUCCESS
+    stage = STAGE_START
+    arguments: ExecuteArguments | None = None
+    environment: PodEnvironment | None = None
+    transfer: StorageTransfer | None = None
+    try:
+        try:
+            arguments = parse_arguments(argv)
+            environment = PodEnvironment.from_environ(os.environ)
+        except UsageError as error:
+            return _usage_error(error, argv, started, termination)
+        _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
+
+        stage = STAGE_LOAD
+        task = load_resolver(arguments.resolver).load_task(arguments.loader_args)
+        interface = task.interface
+
+        stage = STAGE_INPUTS
+        raw_prefix = arguments.raw_output_data_prefix or join(arguments.output_prefix, "raw")
+        transfer = StorageTransfer(raw_output_prefix=raw_prefix)
+        values = _read_inputs(arguments.inputs, interface, transfer)
+
+        stage = STAGE_CALL
+        returned = _call(task, interface, values, arguments, environment)
+
+        stage = STAGE_OUTPUTS
+        outputs = {
+            name: output_value(value, interface.outputs.get(name, object), name=name, transfer=transfer)
+            for name, value in interface.split_outputs(returned).items()
+        }
+        outputs_uri = join(arguments.output_prefix, "outputs.json")
+        write_bytes(outputs_uri, (dumps(outputs) + "\n").encode())
+        termination.shield()
+        message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
+        _write_termination_message(environment, message)
+        _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
+        return ExitCode.SUCCESS
+    except BaseException as error:  # every failure ends in documents and an exit status, never a bare trace
+        termination.shield()
+        prefix = arguments.output_prefix if arguments is not None else None
+        return _fail(error, stage=stage, output_prefix=prefix, environment=environment, started=started)
+    finally:
+        if transfer is not None:
+            transfer.clean_up()
+
+
+def _call(
+    task: Task[..., object],
+    interface: Interface,
+    values: dict[str, object],
+    arguments: ExecuteArguments,
+    environment: PodEnvironment,
+) -> object:
+    args, kwargs = interface.call_arguments(values)
+    _context.set_current_context(
+        _context.ExecutionContext(
+            attempt=environment.attempt,
+            run_name=environment.run_name,
+            namespace=environment.namespace,
+            task_name=task.name,
+            output_prefix=arguments.output_prefix,
+            raw_output_data_prefix=arguments.raw_output_data_prefix,
+            checkpoint_path=arguments.checkpoint_path,
+            prev_checkpoint=arguments.prev_checkpoint,
+        )
+    )
+    try:
+        return task.function(*args, **kwargs)
+    finally:
+        _context.set_current_context(None)
+
+
+def _read_inputs(uri: str, interface: Interface, transfer: StorageTransfer) -> dict[str, object]:
+    data = read_bytes(uri)
+    try:
+        document = loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"inputs document {_short(uri)}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InputError(
+            f"inputs document {_short(uri)}: expected a JSON object mapping input names to values, "
+            f"got {type(document).__name__}"
+        )
+    unknown = sorted(set(document) - set(interface.inputs))
+    if unknown:
+        raise InputError(
+            f"inputs document: unknown input(s) {', '.join(map(repr, unknown))}; the task takes "
+            f"{', '.join(map(repr, interface.inputs)) or 'no inputs'}"
+        )
+    missing = [name for name, p in interface.inputs.items() if p.required and name not in document]
+    if missing:
+        raise InputError(f"inputs document: missing required input(s) {', '.join(map(repr, missing))}")
+    return {
+        name: input_value(value, interface.inputs[name].hint, name=name, transfer=transfer)
+        for name, value in document.items()
+    }
+
+
+def _usage_error(error: UsageError, argv: list[str], started: float, termination: _Termination) -> int:
+    termination.shield()
+    _log(USAGE)
+    try:
+        environment = PodEnvironment.from_environ(os.environ)
+    except UsageError:
+        environment = None
+    return _fail(error, stage=STAGE_START, output_prefix=output_prefix_of(argv), environment=environment,
+                 started=started)  # fmt: skip
+
+
+def _fail(
+    error: BaseException,
+    *,
+    stage: str,
+    output_prefix: str | None,
+    environment: PodEnvironment | None,
+    started: float,
+) -> int:
+    classification = classify(error, stage=stage)
+    document = _documents.error_document(error, classification)
+    error_uri = None
+    if output_prefix is not None:
+        try:
+            candidate = join(output_prefix, "error.json")
+            write_bytes(candidate, (dumps(document) + "\n").encode())
+            error_uri = candidate
+        except Exception as write_error:
+            _log(f"could not write the error document: {write_error}")
+    if isinstance(error, KubetaskError) and error.__cause__ is None and stage not in (STAGE_LOAD, STAGE_CALL):
+        _log(f"error: {document['type']}: {document['message']}")  # the runtime's own finding: no trace needed
+    else:
+        sys.stderr.write(str(document["traceback"]))
+    message = _termination.failure_message(
+        kind=classification.kind,
+        recoverable=classification.recoverable,
+        error_type=str(document["type"]),
+        message=str(document["message"]),
+        error_uri=error_uri,
+    )
+    if environment is not None:
+        _write_termination_message(environment, message)
+    recoverable = "true" if classification.recoverable else "false"
+    _log(
+        f"end outcome=Failed kind={classification.kind} recoverable={recoverable} "
+        f"type={document['type']} exit={int(classification.exit_code)} "
+        f"duration={time.perf_counter() - started:.3f}s"
+    )
+    return classification.exit_code
+
+
+def _write_termination_message(environment: PodEnvironment, message: str) -> None:
+    path = environment.termination_message_path
+    if path is None:
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as stream:  # not renamed into place: kubelet mounts this file
+            stream.write(message)
+    except OSError as error:
+        _log(f"could not write the termination message to {path!r}: {error.strerror or error}")
+
+
+def _describe_task(arguments: ExecuteArguments) -> str:
+    args = arguments.loader_args
+    if len(args) % 2 == 0 and all(key.startswith("task-") or key.isidentifier() for key in args[::2]):
+        return " ".join(f"{key}={value}" for key, value in zip(args[::2], args[1::2], strict=True))
+    return "loader-args=" + " ".join(args)
+
+
+def _short(uri: str) -> str:
+    return repr(uri if len(uri) <= 80 else uri[:60] + "...")
+
+
+def _log(line: str) -> None:
+    sys.stderr.write(f"{EXECUTE_PROGRAM}: {line}\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
