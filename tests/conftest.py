@@ -22,6 +22,18 @@ import yaml
 
 # ---------------------------------------------------------------- local cluster fixtures
 
+# `cluster`, `namespace`, `local_cluster_factory` and `wait_for` (see kubetask_local/testing.py).
+pytest_plugins = ["kubetask_local.testing"]
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="session")
+def local_cluster_pythonpath() -> list[Path]:
+    """Each ``examples/<topic>/`` folder, so a TaskRun with ``module: hello`` runs examples/hello/hello.py."""
+    topics = EXAMPLES_DIR.iterdir() if EXAMPLES_DIR.is_dir() else iter(())
+    return sorted(path for path in topics if path.is_dir() and not path.name.startswith((".", "_")))
+
 # ---------------------------------------------------------------- operator fixtures
 
 # ---------------------------------------------------------------- chart, manifests and client fixtures

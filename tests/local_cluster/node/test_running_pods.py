@@ -1,0 +1,107 @@
+"""Pods run to completion and are reported as a kubelet reports them: phase, conditions, container states,
+logs for ``kubectl logs`` and the termination message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_succeeding_pod_reports_status_logs_and_termination_message(pods: Any) -> None:
+    pods.create("ok", pods.container("""
+        import os, sys
+        print("hello from", os.environ["HOSTNAME"])
+        print("to stderr", file=sys.stderr)
+        with open(os.environ["KUBETASK_TERMINATION_MESSAGE_PATH"], "w") as file:
+            file.write('{"outcome":"Succeeded"}')
+    """))
+    pod = pods.wait_phase("ok", "Succeeded")
+    status = pod["status"]
+    assert status["startTime"] and status["hostIP"] and status["podIP"]
+    assert pods.condition(pod, "PodScheduled")["status"] == "True"
+    assert pods.condition(pod, "Initialized")["status"] == "True"
+    assert pods.condition(pod, "Ready") | {"lastTransitionTime": None} == pods.condition(pod, "Ready") | {
+        "status": "False", "reason": "PodCompleted", "lastTransitionTime": None}
+    assert pods.condition(pod, "ContainersReady")["reason"] == "PodCompleted"
+    assert pod["spec"]["nodeName"]
+    terminated = pods.state(pod)["terminated"]
+    assert terminated["exitCode"] == 0
+    assert terminated["reason"] == "Completed"
+    assert terminated["startedAt"] <= terminated["finishedAt"]
+    assert json.loads(terminated["message"]) == {"outcome": "Succeeded"}
+    assert pods.logs("ok") == "hello from ok\nto stderr\n"
+    reasons = [event["reason"] for event in pods.events("ok")]
+    assert {"Scheduled", "Pulled", "Created", "Started"} <= set(reasons)
+
+
+def test_a_failing_container_fails_the_pod_with_its_exit_code(pods: Any) -> None:
+    pods.create("fails", pods.container("import sys; print('bad input'); sys.exit(3)"))
+    pod = pods.wait_phase("fails", "Failed")
+    terminated = pods.state(pod)["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
+    assert "message" not in terminated  # policy File with an empty file: no message
+
+
+def test_fallback_to_logs_on_error_uses_the_log_tail_when_the_file_is_empty(pods: Any) -> None:
+    code = "import sys\nfor i in range(100): print('line', i)\nsys.exit(1)"
+    pods.create("fallback", pods.container(code, terminationMessagePolicy="FallbackToLogsOnError"))
+    message = pods.state(pods.wait_phase("fallback", "Failed"))["terminated"]["message"]
+    lines = message.splitlines()
+    assert lines[-1] == "line 99"
+    assert len(lines) == 80  # the kubelet keeps the last 80 lines
+
+
+def test_the_termination_message_file_wins_over_logs_and_is_cut_at_4096_bytes(pods: Any) -> None:
+    code = """
+        import os, sys
+        print("log line")
+        open(os.environ["KUBETASK_TERMINATION_MESSAGE_PATH"], "w").write("x" * 5000)
+        sys.exit(2)
+    """
+    pods.create("long", pods.container(code, terminationMessagePolicy="FallbackToLogsOnError"))
+    message = pods.state(pods.wait_phase("long", "Failed"))["terminated"]["message"]
+    assert message == "x" * 4096
+
+
+def test_a_container_runs_while_it_runs_and_kubectl_logs_follows_it(pods: Any) -> None:
+    pods.create("slow", pods.container("import time; print('started', flush=True); time.sleep(30)"))
+    pod = pods.wait(
+        "slow", lambda p: "running" in pods.state(p) and "started" in pods.logs("slow"), "running with output")
+    assert pod["status"]["phase"] == "Running"
+    assert pods.condition(pod, "Ready")["status"] == "True"
+    assert "startedAt" in pods.state(pod)["running"]
+    assert pods.logs("slow", "--timestamps").split(" ", 1)[1] == "started\n"
+
+
+def test_logs_follow_until_the_container_ends(pods: Any) -> None:
+    pods.create("counting", pods.container("""
+        import time
+        for i in range(5):
+            print("tick", i, flush=True)
+            time.sleep(0.1)
+    """))
+    pods.wait("counting", lambda p: p["status"].get("phase") in ("Running", "Succeeded"), "started")
+    followed = pods.cluster.kubectl("logs", "-f", "counting", "-n", pods.namespace, timeout=30).stdout
+    assert followed == "".join(f"tick {i}\n" for i in range(5))
+    assert pods.logs("counting", "--tail=2") == "tick 3\ntick 4\n"
+
+
+def test_every_container_of_a_pod_runs_and_one_failure_fails_the_pod(pods: Any) -> None:
+    pods.create("two", pods.container("print('first')", name="first"),
+                pods.container("import sys; print('second'); sys.exit(7)", name="second"))
+    pod = pods.wait_phase("two", "Failed")
+    assert pods.state(pod, "first")["terminated"]["exitCode"] == 0
+    assert pods.state(pod, "second")["terminated"]["exitCode"] == 7
+    assert pods.logs("two", "-c", "first") == "first\n"
+    assert pods.logs("two", "-c", "second") == "second\n"
+
+
+def test_a_missing_executable_is_a_start_error(pods: Any) -> None:
+    pods.create("noexec", {"name": "main", "image": "python:3.12-slim", "command": ["no-such-binary-kt"]})
+    terminated = pods.state(pods.wait_phase("noexec", "Failed"))["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
+    assert "no-such-binary-kt" in terminated["message"]
