@@ -23,19 +23,18 @@ def _is_transition(rule: str) -> bool:
     return "oldSelf" in rule
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return '"object"'
-    if isinstance(value, list):
-        return '"array"'
-    return json.dumps(value)
+def _shown(schema: Mapping[str, Any]) -> str:
+    """CEL failures show the schema type in place of the value, as the real server does."""
+    return json.dumps(str(schema.get("type", "object")))
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _evaluate(rule: Mapping[str, Any], value: Any, old: Any, path: str) -> tuple[str, str] | None:
+def _evaluate(
+    rule: Mapping[str, Any], schema: Mapping[str, Any], value: Any, old: Any, path: str
+) -> tuple[str, str] | None:
     expression = str(rule.get("rule", ""))
     if _is_transition(expression) and old is None:
         return None  # transition rules only judge updates of an existing value
@@ -46,9 +45,9 @@ def _evaluate(rule: Mapping[str, Any], value: Any, old: Any, path: str) -> tuple
     try:
         result = _program(expression).evaluate(activation)
     except Exception as error:  # celpy raises its own evaluation errors for type and key mistakes
-        return field, f"Invalid value: {_shown(value)}: rule {expression!r} could not be evaluated: {error}"
+        return field, f"Invalid value: {_shown(schema)}: rule {expression!r} could not be evaluated: {error}"
     if isinstance(result, Exception):
-        return field, f"Invalid value: {_shown(value)}: rule {expression!r} could not be evaluated: {result}"
+        return field, f"Invalid value: {_shown(schema)}: rule {expression!r} could not be evaluated: {result}"
     if bool(result):
         return None
     message = rule.get("message") or f"failed rule: {expression}"
@@ -57,7 +56,7 @@ def _evaluate(rule: Mapping[str, Any], value: Any, old: Any, path: str) -> tuple
         return field, f"Required value: {message}"
     if reason == "FieldValueForbidden":
         return field, f"Forbidden: {message}"
-    return field, f"Invalid value: {_shown(value)}: {message}"
+    return field, f"Invalid value: {_shown(schema)}: {message}"
 
 
 def check_rules(schema: Mapping[str, Any], value: Any, old: Any, *, path: str) -> Causes:
@@ -66,7 +65,7 @@ def check_rules(schema: Mapping[str, Any], value: Any, old: Any, *, path: str) -
     if value is None:
         return causes
     for rule in schema.get("x-kubernetes-validations") or []:
-        cause = _evaluate(rule, value, old, path)
+        cause = _evaluate(rule, schema, value, old, path)
         if cause is not None:
             causes.append(cause)
     if isinstance(value, Mapping):

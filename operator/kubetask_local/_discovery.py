@@ -8,8 +8,8 @@ from kubetask_local._resources import ALL_VERBS, Registry, ResourceType
 
 SERVER_VERSION = {
     "major": "1",
-    "minor": "33",
-    "gitVersion": "v1.33.0-kubetask-local",
+    "minor": "36",
+    "gitVersion": "v1.36.0-kubetask-local",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",

@@ -81,7 +81,7 @@ def group_version_document(registry: Registry, gv_path: str) -> dict[str, Any] |
         schemas[_schema_name(resource)] = {**schema, "x-kubernetes-group-version-kind": [_gvk(resource)]}
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.33.0-kubetask-local"},
+        "info": {"title": "Kubernetes", "version": "v1.36.0-kubetask-local"},
         "paths": paths,
         "components": {"schemas": schemas},
     }

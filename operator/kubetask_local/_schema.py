@@ -81,7 +81,9 @@ def prune(
         embedded = bool(schema.get("x-kubernetes-embedded-resource"))
         result = {}
         for key, item in value.items():
-            if key in properties:
+            if (root or embedded) and key in _ROOT_KEPT:
+                result[key] = item  # metadata is the server's: never pruned by the CRD schema
+            elif key in properties:
                 result[key] = prune(properties[key], item, path=_join(path, key), dropped=dropped)
             elif isinstance(additional, Mapping):
                 result[key] = prune(additional, item, path=_join(path, key), dropped=dropped)

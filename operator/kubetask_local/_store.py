@@ -267,7 +267,7 @@ class Store:
         check_name(name, kind=resource.kind, group=resource.group, label=resource.plural == "namespaces")
         if self.find(resource, namespace, name) is not None:
             raise errors.already_exists(group=resource.group, plural=resource.plural, name=name)
-        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "managedFields"):
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = timestamp()
@@ -386,6 +386,40 @@ class Store:
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
             )
+        obj = self._written_object(resource, old, new, meta, subresource=subresource)
+        obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+        if resource.plural == "secrets" and not resource.group:
+            obj = self._secret_defaults(obj)
+        if resource.plural == "pods" and not resource.group and subresource != "status":
+            obj = pod_defaults(obj)
+        obj = self._validate(resource, obj, old)
+        if self._has_generation(resource) and self._spec_changed(resource, old, obj):
+            obj["metadata"] = {**obj["metadata"], "generation": int(old_meta.get("generation", 1)) + 1}
+        if dry_run:
+            return obj
+        if {**obj, "metadata": {**obj["metadata"], "resourceVersion": old_meta["resourceVersion"]}} == old:
+            return old  # a no-op write does not bump resourceVersion (as in the real server)
+        obj["metadata"] = {**obj["metadata"], "resourceVersion": self._next_rv()}
+        meta = obj["metadata"]
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not self._awaits_kubelet(resource, obj)
+        ):
+            self._put(resource, obj, old)
+            self._remove(resource, obj)
+            return obj
+        self._put(resource, obj, old)
+        if meta.get("deletionTimestamp") and resource.plural == "namespaces" and not resource.group:
+            self._finish_namespace(name)
+        return obj
+
+    def _written_object(
+        self, resource: ResourceType, old: Obj, new: Obj, meta: dict[str, Any], *, subresource: str | None
+    ) -> Obj:
+        """What a write stores: status only through /status, server-owned metadata always from the old."""
+        old_meta = _meta(old)
+        name = old_meta["name"]
         if subresource == "status":
             # Only status moves; the rest (metadata included) stays as stored.
             obj: Obj = {key: value for key, value in old.items() if key != "status"}
@@ -428,31 +462,6 @@ class Store:
                         ],
                     )
             obj["metadata"] = meta
-        obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
-        if resource.plural == "secrets" and not resource.group:
-            obj = self._secret_defaults(obj)
-        if resource.plural == "pods" and not resource.group and subresource != "status":
-            obj = pod_defaults(obj)
-        obj = self._validate(resource, obj, old)
-        if self._has_generation(resource) and self._spec_changed(resource, old, obj):
-            obj["metadata"] = {**obj["metadata"], "generation": int(old_meta.get("generation", 1)) + 1}
-        if dry_run:
-            return obj
-        if obj == {**old, "metadata": {**obj["metadata"], "resourceVersion": old_meta["resourceVersion"]}}:
-            return old  # a no-op write does not bump resourceVersion (as in the real server)
-        obj["metadata"] = {**obj["metadata"], "resourceVersion": self._next_rv()}
-        meta = obj["metadata"]
-        if (
-            meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and not self._awaits_kubelet(resource, obj)
-        ):
-            self._put(resource, obj, old)
-            self._remove(resource, obj)
-            return obj
-        self._put(resource, obj, old)
-        if meta.get("deletionTimestamp") and resource.plural == "namespaces" and not resource.group:
-            self._finish_namespace(name)
         return obj
 
     def _spec_changed(self, resource: ResourceType, old: Obj, new: Obj) -> bool:
@@ -495,19 +504,7 @@ class Store:
         """Delete as the real server does; answers the last state and whether it is gone already."""
         old = self.get(resource, namespace, name)
         old_meta = _meta(old)
-        for field in ("uid", "resourceVersion"):
-            wanted = (preconditions or {}).get(field)
-            label = "UID" if field == "uid" else "ResourceVersion"
-            if wanted and wanted != old_meta.get(field):
-                raise errors.conflict(
-                    group=resource.group,
-                    plural=resource.plural,
-                    name=name,
-                    why=(
-                        f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: "
-                        f"{old_meta.get(field)}"
-                    ),
-                )
+        self._check_preconditions(resource, old_meta, preconditions)
         propagation = propagation or "Background"
         if propagation not in ("Background", "Foreground", "Orphan"):
             raise errors.bad_request(
@@ -527,12 +524,7 @@ class Store:
             and FOREGROUND not in finalizers
         ):
             finalizers.append(FOREGROUND)
-        grace = 0
-        if is_pod:
-            spec_grace = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-            grace = int(spec_grace if grace_period is None else grace_period)
-            if not self._node_manages(old):
-                grace = 0
+        grace = self._grace_period(resource, old, grace_period)
         pending = bool(finalizers) or grace > 0 or is_namespace
         if not pending:
             self._remove(resource, old)
@@ -550,7 +542,7 @@ class Store:
             meta["finalizers"] = finalizers
             changed = True
         obj = {**old, "metadata": meta}
-        if is_namespace:
+        if is_namespace and (old.get("status") or {}).get("phase") != "Terminating":
             obj["status"] = {**(old.get("status") or {}), "phase": "Terminating"}
             changed = True
         if is_pod and grace == 0 and not finalizers:
@@ -566,6 +558,30 @@ class Store:
             self._delete_namespace_content(name)
             self._finish_namespace(name)
         return obj, False
+
+    def _check_preconditions(
+        self, resource: ResourceType, old_meta: Mapping[str, Any], preconditions: Mapping[str, Any] | None
+    ) -> None:
+        for field in ("uid", "resourceVersion"):
+            wanted = (preconditions or {}).get(field)
+            label = "UID" if field == "uid" else "ResourceVersion"
+            if wanted and wanted != old_meta.get(field):
+                raise errors.conflict(
+                    group=resource.group,
+                    plural=resource.plural,
+                    name=old_meta["name"],
+                    why=(
+                        f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: "
+                        f"{old_meta.get(field)}"
+                    ),
+                )
+
+    def _grace_period(self, resource: ResourceType, old: Obj, requested: int | None) -> int:
+        """Pods on a live node get a grace period (the node finishes them); everything else goes at once."""
+        if resource.plural != "pods" or resource.group or not self._node_manages(old):
+            return 0
+        spec_grace = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        return int(spec_grace if requested is None else requested)
 
     def _orphan_dependents(self, owner_uid: str) -> None:
         for dependent_uid in list(self._dependents.get(owner_uid, ())):

@@ -99,6 +99,11 @@ def _path(expression: str) -> Callable[[Obj], Any]:
     return lambda obj: json_path(obj, expression)
 
 
+def _shown_path(expression: str) -> Callable[[Obj], Any]:
+    """Built-in columns print ``<none>`` for missing values (the server renders them so)."""
+    return lambda obj: "<none>" if json_path(obj, expression) is None else json_path(obj, expression)
+
+
 _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("", "pods"): [
         _NAME,
@@ -116,10 +121,13 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
             _pod_restarts,
         ),
         _AGE,
-        (_column("IP", priority=1, description="IP address allocated to the pod."), _path(".status.podIP")),
+        (
+            _column("IP", priority=1, description="IP address allocated to the pod."),
+            _shown_path(".status.podIP"),
+        ),
         (
             _column("Node", priority=1, description="Name of the Node this pod is assigned to."),
-            _path(".spec.nodeName"),
+            _shown_path(".spec.nodeName"),
         ),
     ],
     ("", "namespaces"): [_NAME, (_column("Status"), _path(".status.phase")), _AGE],
@@ -174,6 +182,10 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         (_column("Up-to-date", "integer"), lambda o: json_path(o, ".status.updatedReplicas") or 0),
         (_column("Available", "integer"), lambda o: json_path(o, ".status.availableReplicas") or 0),
         _AGE,
+    ],
+    ("apiextensions.k8s.io", "customresourcedefinitions"): [
+        _NAME,
+        (_column("Created At", "date"), _path(".metadata.creationTimestamp")),
     ],
     ("coordination.k8s.io", "leases"): [_NAME, (_column("Holder"), _path(".spec.holderIdentity")), _AGE],
 }
@@ -262,5 +274,4 @@ def table(
 
 
 def _cell(render: Callable[[Obj], Any], obj: Obj) -> Any:
-    value = render(obj)
-    return "<none>" if value is None else value
+    return render(obj)  # missing values stay null, as the real server's cells do

@@ -1,0 +1,231 @@
+"""Merge patch, JSON patch, strategic merge patch, PUT and server-side apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import Http
+
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+def _pod(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"app": "a"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "python:3.11",
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                },
+                {"name": "side", "image": "busybox"},
+            ]
+        },
+    }
+
+
+class TestMergePatch:
+    def test_merges_objects_and_null_deletes(self, http: Http, namespace: str) -> None:
+        path = f"/api/v1/namespaces/{namespace}/configmaps/m"
+        http.post(
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            {"metadata": {"name": "m"}, "data": {"a": "1", "b": "2"}},
+        )
+        reply = http.patch(path, {"data": {"a": None, "c": "3"}, "metadata": {"labels": {"x": "y"}}})
+        assert reply.status == 200
+        assert reply.body["data"] == {"b": "2", "c": "3"}
+        assert reply.body["metadata"]["labels"] == {"x": "y"}
+
+    def test_resource_version_in_the_patch_is_a_precondition(self, http: Http, namespace: str) -> None:
+        created = http.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "p"}}).body
+        path = f"/api/v1/namespaces/{namespace}/configmaps/p"
+        http.patch(path, {"data": {"a": "1"}})
+        stale = http.patch(
+            path,
+            {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "data": {"a": "2"}},
+        )
+        assert stale.status == 409
+
+
+class TestJsonPatch:
+    def test_kopf_style_test_on_resource_version_then_add(self, http: Http, namespace: str) -> None:
+        created = http.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "j"}}).body
+        rv = created["metadata"]["resourceVersion"]
+        path = f"/api/v1/namespaces/{namespace}/configmaps/j"
+        ops = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["example.dev/f"]},
+        ]
+        reply = http.patch(path, ops, content_type=JSON_PATCH)
+        assert reply.status == 200
+        assert reply.body["metadata"]["finalizers"] == ["example.dev/f"]
+        again = http.patch(path, ops, content_type=JSON_PATCH)
+        assert again.status == 422
+        assert again.body["kind"] == "Status"
+        assert again.body["reason"] == "Invalid"
+        assert "testing value /metadata/resourceVersion failed" in again.body["message"]
+
+    @pytest.mark.parametrize(
+        ("ops", "expected"),
+        [
+            pytest.param(
+                [{"op": "replace", "path": "/data/a", "value": "9"}], {"a": "9", "b": "2"}, id="replace"
+            ),
+            pytest.param([{"op": "remove", "path": "/data/a"}], {"b": "2"}, id="remove"),
+            pytest.param(
+                [{"op": "move", "from": "/data/a", "path": "/data/c"}], {"b": "2", "c": "1"}, id="move"
+            ),
+            pytest.param(
+                [{"op": "copy", "from": "/data/a", "path": "/data/d"}],
+                {"a": "1", "b": "2", "d": "1"},
+                id="copy",
+            ),
+        ],
+    )
+    def test_operations(
+        self, http: Http, namespace: str, ops: list[dict[str, Any]], expected: dict[str, str]
+    ) -> None:
+        http.post(
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            {"metadata": {"name": "o"}, "data": {"a": "1", "b": "2"}},
+        )
+        reply = http.patch(f"/api/v1/namespaces/{namespace}/configmaps/o", ops, content_type=JSON_PATCH)
+        assert reply.body["data"] == expected
+
+    def test_missing_path_answers_422(self, http: Http, namespace: str) -> None:
+        http.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "q"}})
+        reply = http.patch(
+            f"/api/v1/namespaces/{namespace}/configmaps/q",
+            [{"op": "replace", "path": "/data/zzz", "value": "1"}],
+            content_type=JSON_PATCH,
+        )
+        assert reply.status == 422
+
+
+class TestStrategicMergePatch:
+    def test_containers_and_env_merge_by_name(self, http: Http, namespace: str) -> None:
+        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("s"))
+        patch = {
+            "spec": {
+                "containers": [
+                    {"name": "main", "env": [{"name": "B", "value": "two"}, {"name": "C", "value": "3"}]}
+                ]
+            }
+        }
+        reply = http.patch(f"/api/v1/namespaces/{namespace}/pods/s", patch, content_type=STRATEGIC)
+        assert reply.status == 200
+        containers = {c["name"]: c for c in reply.body["spec"]["containers"]}
+        assert set(containers) == {"main", "side"}
+        assert containers["main"]["image"] == "python:3.11"
+        assert containers["main"]["env"] == [
+            {"name": "A", "value": "1"},
+            {"name": "B", "value": "two"},
+            {"name": "C", "value": "3"},
+        ]
+
+    def test_patch_delete_directive_removes_a_list_item(self, http: Http, namespace: str) -> None:
+        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("d"))
+        patch = {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}}
+        reply = http.patch(f"/api/v1/namespaces/{namespace}/pods/d", patch, content_type=STRATEGIC)
+        assert [c["name"] for c in reply.body["spec"]["containers"]] == ["main"]
+
+    def test_finalizers_merge_as_a_set(self, http: Http, namespace: str) -> None:
+        http.post(
+            f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "f", "finalizers": ["a/x"]}}
+        )
+        reply = http.patch(
+            f"/api/v1/namespaces/{namespace}/configmaps/f",
+            {"metadata": {"finalizers": ["b/y"]}},
+            content_type=STRATEGIC,
+        )
+        assert reply.body["metadata"]["finalizers"] == ["a/x", "b/y"]
+
+    def test_custom_resources_refuse_strategic_merge_patch(self, http: Http, namespace: str) -> None:
+        from .conftest import crd_manifest
+
+        http.post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd_manifest(group="smp.example.dev", plural="things", kind="Thing"),
+        )
+        http.post(
+            f"/apis/smp.example.dev/v1/namespaces/{namespace}/things", {"metadata": {"name": "t"}, "spec": {}}
+        )
+        reply = http.patch(
+            f"/apis/smp.example.dev/v1/namespaces/{namespace}/things/t",
+            {"spec": {"a": 1}},
+            content_type=STRATEGIC,
+        )
+        assert reply.status == 415
+
+
+class TestPut:
+    def test_put_replaces_the_object(self, http: Http, namespace: str) -> None:
+        created = http.post(
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            {"metadata": {"name": "r"}, "data": {"a": "1", "b": "2"}},
+        ).body
+        replaced = http.put(f"/api/v1/namespaces/{namespace}/configmaps/r", {**created, "data": {"z": "26"}})
+        assert replaced.status == 200
+        assert replaced.body["data"] == {"z": "26"}
+        assert replaced.body["metadata"]["uid"] == created["metadata"]["uid"]
+
+    def test_put_cannot_rename(self, http: Http, namespace: str) -> None:
+        created = http.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "n"}}).body
+        reply = http.put(
+            f"/api/v1/namespaces/{namespace}/configmaps/n",
+            {**created, "metadata": {**created["metadata"], "name": "other"}},
+        )
+        assert reply.status == 400
+
+
+class TestServerSideApply:
+    def test_apply_creates_then_updates_and_drops_fields_it_no_longer_applies(
+        self, http: Http, namespace: str
+    ) -> None:
+        path = f"/api/v1/namespaces/{namespace}/configmaps/ssa?fieldManager=tester"
+        first = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "ssa"},
+            "data": {"a": "1", "b": "2"},
+        }
+        created = http.patch(path, yaml.safe_dump(first).encode(), content_type=APPLY)
+        assert created.status == 201
+        assert created.body["metadata"]["managedFields"][0]["manager"] == "tester"
+        http.patch(f"/api/v1/namespaces/{namespace}/configmaps/ssa", {"data": {"other": "kept"}})
+        second = {**first, "data": {"a": "1", "c": "3"}}
+        updated = http.patch(path, yaml.safe_dump(second).encode(), content_type=APPLY)
+        assert updated.status == 200
+        assert updated.body["data"] == {"a": "1", "c": "3", "other": "kept"}
+
+    def test_apply_needs_a_field_manager(self, http: Http, namespace: str) -> None:
+        reply = http.patch(
+            f"/api/v1/namespaces/{namespace}/configmaps/x", b"metadata: {name: x}", content_type=APPLY
+        )
+        assert reply.status == 400
+
+    def test_kubectl_apply_server_side(
+        self,
+        kubectl: Callable[..., Any],
+        namespace: str,
+        tmp_path: Path,
+        http: Http,
+    ) -> None:
+        manifest = tmp_path / "pod.yaml"
+        pod = {"apiVersion": "v1", "kind": "Pod", **_pod("applied")}
+        manifest.write_text(yaml.safe_dump(pod))
+        result = kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest))
+        assert "serverside-applied" in result.stdout
+        pod["spec"]["containers"] = [pod["spec"]["containers"][0]]  # drop the sidecar
+        manifest.write_text(yaml.safe_dump(pod))
+        kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest))
+        live = http.get(f"/api/v1/namespaces/{namespace}/pods/applied").body
+        assert [c["name"] for c in live["spec"]["containers"]] == ["main"]
