@@ -1,0 +1,232 @@
+"""How an attempt ended, decided from its pod: the table from pod states to TaskRun reasons.
+
+Each reason says who is to blame (``errorKind`` USER or SYSTEM) and whether trying again can help
+(``recoverable``), which decides the retry budget it uses: recoverable USER failures use the TaskRun's
+``retries``; recoverable SYSTEM failures use the operator's system budget; the others fail at once.
+Outputs and errors come from the termination message the runtime writes, so the operator never reads storage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import kubetask
+from kubetask_operator._observe import PodObservation
+
+ErrorKind = Literal["USER", "SYSTEM"]
+MESSAGE_MAX = 1024
+
+# Waiting reasons of a container that cannot start, grouped by what the TaskRun reports when they last.
+IMAGE_PULL_REASONS = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "RegistryUnavailable"}
+)
+CONFIG_ERROR_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
+EVICTION_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeShutdown", "Terminated"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The end of one attempt."""
+
+    reason: str
+    message: str
+    succeeded: bool = False
+    error_kind: ErrorKind | None = None
+    recoverable: bool = False
+    error_type: str | None = None
+    exit_code: int | None = None
+    outputs: dict[str, Any] | None = None
+    outputs_uri: str | None = None
+    error_uri: str | None = None
+    outputs_truncated: bool = False
+
+    def error(self) -> dict[str, Any]:
+        """The TaskRun's ``status.error`` for this outcome."""
+        error: dict[str, Any] = {
+            "kind": self.error_kind or "SYSTEM",
+            "recoverable": self.recoverable,
+            "type": self.error_type or self.reason,
+            "message": self.message,
+        }
+        if self.error_uri:
+            error["uri"] = self.error_uri
+        return error
+
+
+def cut(text: str, limit: int = MESSAGE_MAX) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 15] + " ...(truncated)"
+
+
+def _log_tail(observation: PodObservation) -> str:
+    text = (observation.termination_message or "").strip()
+    return f": {cut(text.splitlines()[-1] if text else '', 400)}" if text else ""
+
+
+def _user(reason: str, message: str, *, recoverable: bool, exit_code: int | None = None) -> Outcome:
+    return Outcome(
+        reason=reason, message=cut(message), error_kind="USER", recoverable=recoverable, exit_code=exit_code
+    )
+
+
+def _system(reason: str, message: str, *, recoverable: bool = True, exit_code: int | None = None) -> Outcome:
+    return Outcome(
+        reason=reason, message=cut(message), error_kind="SYSTEM", recoverable=recoverable, exit_code=exit_code
+    )
+
+
+def _from_summary(summary: kubetask.TerminationSummary, exit_code: int | None) -> Outcome | None:
+    if summary.succeeded:
+        return Outcome(
+            reason="Succeeded",
+            message="the task succeeded",
+            succeeded=True,
+            exit_code=exit_code,
+            outputs=summary.outputs if not summary.truncated else None,
+            outputs_uri=summary.outputs_uri,
+            outputs_truncated=summary.truncated or summary.outputs is None,
+        )
+    error = summary.error
+    if error is None:
+        return None
+    kind: ErrorKind = "SYSTEM" if error.kind == "SYSTEM" else "USER"
+    return Outcome(
+        reason="SystemError" if kind == "SYSTEM" else "UserError",
+        message=cut(f"{error.type}: {error.message}" if error.message else error.type),
+        error_kind=kind,
+        recoverable=error.recoverable,
+        error_type=error.type,
+        exit_code=exit_code,
+        error_uri=summary.error_uri,
+    )
+
+
+def terminated_outcome(observation: PodObservation) -> Outcome:
+    """The outcome of a finished pod (its task container ended, or the pod failed as a whole)."""
+    code = observation.exit_code
+    pod_reason = observation.pod_reason or ""
+    if observation.terminated_reason == "OOMKilled":
+        return _user(
+            "OOMKilled",
+            "the task ran out of memory and was killed (OOMKilled); raise spec.resources.limits.memory",
+            recoverable=True,
+            exit_code=code,
+        )
+    if pod_reason in EVICTION_REASONS or observation.disruption_reason is not None:
+        why = observation.pod_message or observation.disruption_reason or pod_reason
+        return _system("Evicted", f"the pod was evicted: {why}", exit_code=code)
+    if pod_reason == "DeadlineExceeded":
+        return _user(
+            "Timeout", "the pod exceeded its activeDeadlineSeconds", recoverable=True, exit_code=code
+        )
+    summary = kubetask.parse_termination_message(observation.termination_message or "")
+    if summary is not None and (code == kubetask.ExitCode.SUCCESS) == summary.succeeded:
+        outcome = _from_summary(summary, code)
+        if outcome is not None:
+            return outcome
+    if code == kubetask.ExitCode.SUCCESS or (code is None and observation.phase == "Succeeded"):
+        return Outcome(
+            reason="Succeeded",
+            message="the task exited 0 without a kubetask summary",
+            succeeded=True,
+            exit_code=code,
+            outputs_truncated=True,
+        )
+    if code is None:
+        if pod_reason == "NodeLost":
+            return _system("NodeLost", f"the pod's node was lost: {observation.pod_message or pod_reason}")
+        return _system(
+            "PodFailed", f"the pod failed: {observation.pod_message or pod_reason or 'no reason given'}"
+        )
+    if observation.terminated_reason in START_ERROR_REASONS or code in (126, 127, 128):
+        return _user(
+            "StartError",
+            f"the container could not start kubetask-execute (exit code {code}); does "
+            f"the image have kubetask installed?{_log_tail(observation)}",
+            recoverable=False,
+            exit_code=code,
+        )
+    if code == kubetask.ExitCode.USAGE_ERROR:
+        return _system(
+            "UsageError",
+            f"kubetask-execute refused its command line (exit code 2){_log_tail(observation)}",
+            recoverable=False,
+            exit_code=code,
+        )
+    if code == kubetask.ExitCode.SYSTEM_ERROR:
+        return _system(
+            "SystemError", f"the runtime failed (exit code 3){_log_tail(observation)}", exit_code=code
+        )
+    if code == kubetask.ExitCode.TERMINATED:
+        return _system(
+            "Terminated",
+            "the task was stopped by SIGTERM from outside kubetask (exit code 143)",
+            exit_code=code,
+        )
+    if code == 137:
+        return _system(
+            "Killed", "the task was killed by SIGKILL, not for memory (exit code 137)", exit_code=code
+        )
+    return _user(
+        "UserError",
+        f"the task exited with code {code}{_log_tail(observation)}",
+        recoverable=False,
+        exit_code=code,
+    )
+
+
+# ---------------------------------------------------------------- attempts that never started
+
+
+def image_pull_failed(observation: PodObservation, grace: str) -> Outcome:
+    return _user(
+        "ImagePullFailed",
+        f"the image could not be pulled for {grace} ({observation.waiting_reason}: "
+        f"{observation.waiting_message or 'no message'})",
+        recoverable=False,
+    )
+
+
+def invalid_image(observation: PodObservation) -> Outcome:
+    return _user(
+        "InvalidImageName",
+        f"spec.image is not a valid image reference: {observation.waiting_message or 'InvalidImageName'}",
+        recoverable=False,
+    )
+
+
+def config_error(observation: PodObservation, grace: str) -> Outcome:
+    reason = observation.waiting_reason or "CreateContainerConfigError"
+    return _user(
+        reason,
+        f"the container could not be created for {grace}: "
+        f"{observation.waiting_message or reason} (a missing Secret or ConfigMap?)",
+        recoverable=False,
+    )
+
+
+def pending_timeout(waiting_reason: str, waiting_message: str, limit: str) -> Outcome:
+    """The attempt waited longer than spec.pendingTimeout; the reason is what it was waiting on."""
+    if waiting_reason in IMAGE_PULL_REASONS:
+        reason = "ImagePullFailed"
+    elif waiting_reason in ("Unschedulable", *CONFIG_ERROR_REASONS):
+        reason = waiting_reason
+    else:
+        reason = "PendingTimeout"
+    return _user(
+        reason,
+        f"the attempt did not start within spec.pendingTimeout ({limit}): {waiting_message}",
+        recoverable=reason in ("Unschedulable", "PendingTimeout"),
+    )
+
+
+def timeout(limit: str) -> Outcome:
+    return _user(
+        "Timeout", f"the attempt ran longer than spec.timeout ({limit}) and was stopped", recoverable=True
+    )
+
+
+def pod_deleted(pod_name: str) -> Outcome:
+    return _system("PodDeleted", f"pod {pod_name} was deleted before the attempt finished")

@@ -1,0 +1,218 @@
+"""Pure builders of what an attempt needs: its pod and, for large inputs, the inputs ConfigMap.
+
+No I/O: the same TaskRun, attempt and settings always give the same objects, which is what makes pod
+creation idempotent and these functions easy to test against the official Pod schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import kubetask
+from kubetask_operator._crd import API_VERSION, KIND
+from kubetask_operator._naming import (
+    ANNOTATION_TASKRUN,
+    LABEL_ATTEMPT,
+    inputs_configmap_name,
+    owned_labels,
+    pod_name,
+)
+from kubetask_operator._observe import CONTAINER_NAME
+from kubetask_operator._settings import Settings
+from kubetask_operator._spec import INPUTS_FILE, RESERVED_MOUNT_ROOT, TaskRunSpec
+
+SCRATCH_MOUNT = f"{RESERVED_MOUNT_ROOT}/scratch"
+INPUTS_MOUNT = f"{RESERVED_MOUNT_ROOT}/inputs"
+SCRATCH_OUTPUT_PREFIX = f"{SCRATCH_MOUNT}/outputs"
+# The pod-level backstop deadline (enforced by the kubelet even while the operator is down) leaves the
+# operator this much time to stop a timed-out attempt itself, with the right reason, first.
+DEADLINE_SLACK_SECONDS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRunRef:
+    """Who owns the objects: the TaskRun's identity."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    @classmethod
+    def of(cls, taskrun: Mapping[str, Any]) -> TaskRunRef:
+        metadata = taskrun.get("metadata") or {}
+        return cls(name=str(metadata["name"]), namespace=str(metadata["namespace"]), uid=str(metadata["uid"]))
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def default_security_context() -> dict[str, Any]:
+    """The task container's secure default; ``podTemplate.securityContext`` is merged over it."""
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def storage_base(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> str | None:
+    """Where the TaskRun's attempts write (each under ``/<attempt>``), or None without storage."""
+    if spec.output_prefix is not None:
+        return spec.output_prefix.rstrip("/")
+    if settings.storage_prefix is not None:
+        return f"{settings.storage_prefix}/{ref.namespace}/{ref.name}"
+    return None
+
+
+def output_prefix(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> str:
+    base = storage_base(spec, ref, settings)
+    return f"{base}/{attempt}" if base is not None else SCRATCH_OUTPUT_PREFIX
+
+
+def needs_inputs_configmap(spec: TaskRunSpec, settings: Settings) -> bool:
+    return spec.inputs_json is not None and len(spec.inputs_json) > settings.inline_inputs_max_bytes
+
+
+def inputs_uri(spec: TaskRunSpec, settings: Settings) -> str:
+    if spec.inputs_from is not None:
+        return spec.inputs_from
+    if needs_inputs_configmap(spec, settings):
+        return f"{INPUTS_MOUNT}/{INPUTS_FILE}"
+    return kubetask.data_uri(spec.inputs_json if spec.inputs_json is not None else b"{}")
+
+
+def build_inputs_configmap(spec: TaskRunSpec, ref: TaskRunRef) -> dict[str, Any]:
+    """The ConfigMap of inputs too large for the command line, owned by (deleted with) the TaskRun."""
+    if spec.inputs_json is None:
+        raise ValueError("build_inputs_configmap: the spec has no inline inputs")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": inputs_configmap_name(ref.name, ref.uid),
+            "namespace": ref.namespace,
+            "labels": owned_labels(ref.name, ref.uid),
+            "annotations": {ANNOTATION_TASKRUN: ref.name},
+            "ownerReferences": [ref.owner_reference()],
+        },
+        "immutable": True,
+        "data": {INPUTS_FILE: spec.inputs_json.decode("utf-8")},
+    }
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` deep-merged over ``base`` (objects merge key by key; everything else replaces)."""
+    result = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> list[str]:
+    base = storage_base(spec, ref, settings)
+    checkpoint = f"{base}/{attempt}/checkpoint" if base is not None else None
+    previous = f"{base}/{attempt - 1}/checkpoint" if base is not None and attempt > 1 else None
+    return kubetask.build_execute_command(
+        inputs=inputs_uri(spec, settings),
+        output_prefix=output_prefix(spec, ref, settings, attempt),
+        loader_args=spec.loader_args,
+        resolver=spec.resolver,
+        checkpoint_path=checkpoint,
+        prev_checkpoint=previous,
+    )
+
+
+def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
+    template = spec.pod_template
+    env: list[Mapping[str, Any]] = [
+        {"name": "KUBETASK_RUN_NAME", "value": ref.name},
+        {"name": "KUBETASK_NAMESPACE", "value": ref.namespace},
+        {"name": "KUBETASK_ATTEMPT", "value": str(attempt)},
+    ]
+    mounts: list[Mapping[str, Any]] = [{"name": "kubetask-scratch", "mountPath": SCRATCH_MOUNT}]
+    if needs_inputs_configmap(spec, settings):
+        mounts.append({"name": "kubetask-inputs", "mountPath": INPUTS_MOUNT, "readOnly": True})
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": spec.image,
+        "command": _command(spec, ref, settings, attempt),
+        "env": copy.deepcopy([*env, *spec.env]),
+        "volumeMounts": copy.deepcopy([*mounts, *(template.get("volumeMounts") or [])]),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": _merged(default_security_context(), template.get("securityContext") or {}),
+    }
+    if spec.image_pull_policy is not None:
+        container["imagePullPolicy"] = spec.image_pull_policy
+    if spec.env_from:
+        container["envFrom"] = copy.deepcopy(list(spec.env_from))
+    resources = spec.resources if spec.resources is not None else settings.default_resources
+    if resources:
+        container["resources"] = copy.deepcopy(dict(resources))
+    return container
+
+
+def _volumes(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [{"name": "kubetask-scratch", "emptyDir": {}}]
+    if needs_inputs_configmap(spec, settings):
+        volumes.append(
+            {"name": "kubetask-inputs", "configMap": {"name": inputs_configmap_name(ref.name, ref.uid)}}
+        )
+    return volumes + copy.deepcopy(list(spec.pod_template.get("volumes") or []))
+
+
+def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
+    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``."""
+    template = spec.pod_template
+    labels = {
+        **(template.get("labels") or {}),
+        **owned_labels(ref.name, ref.uid),
+        LABEL_ATTEMPT: str(attempt),
+    }
+    annotations = {**(template.get("annotations") or {}), ANNOTATION_TASKRUN: ref.name}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [_container(spec, ref, settings, attempt)],
+        "volumes": _volumes(spec, ref, settings),
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": spec.service_account_name is not None,
+    }
+    if spec.service_account_name is not None:
+        pod_spec["serviceAccountName"] = spec.service_account_name
+    if spec.timeout_seconds is not None and spec.pending_timeout_seconds is not None:
+        backstop = spec.timeout_seconds + spec.pending_timeout_seconds + DEADLINE_SLACK_SECONDS
+        pod_spec["activeDeadlineSeconds"] = math.ceil(backstop)
+    for key in ("nodeSelector", "affinity", "priorityClassName", "runtimeClassName"):
+        if template.get(key):
+            pod_spec[key] = copy.deepcopy(template[key])
+    for key in ("tolerations", "imagePullSecrets", "topologySpreadConstraints"):
+        if template.get(key):
+            pod_spec[key] = copy.deepcopy(list(template[key]))
+    if template.get("podSecurityContext"):
+        pod_spec["securityContext"] = copy.deepcopy(dict(template["podSecurityContext"]))
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(ref.name, ref.uid, attempt),
+            "namespace": ref.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [ref.owner_reference()],
+        },
+        "spec": pod_spec,
+    }

@@ -1,0 +1,476 @@
+"""The heart of the operator as one pure function: TaskRun + what its pod says + now -> what to do.
+
+``plan()`` does no I/O. It returns the TaskRun's next status and the few actions that lead there (create the
+attempt's pod, stop a pod, look a pod up, delete the TaskRun after its TTL), the Events to post, and when to
+look again. Everything it needs is in the TaskRun's status and its pod, so a restarted operator carries on
+exactly where the API says things are.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kubetask_operator import _outcomes
+from kubetask_operator._durations import format_duration
+from kubetask_operator._errors import InvalidSpecError
+from kubetask_operator._naming import pod_name
+from kubetask_operator._observe import PodObservation
+from kubetask_operator._outcomes import Outcome, cut
+from kubetask_operator._settings import Settings
+from kubetask_operator._spec import TaskRunSpec, parse_spec
+from kubetask_operator._times import format_time, parse_time
+
+FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
+CONDITION = "Succeeded"
+
+PodKnowledge = PodObservation | Literal["absent", "unknown", "created"]
+"""What the operator knows of the current attempt's pod: its state; ``absent`` (it was deleted, or a lookup
+found nothing); ``unknown`` (not seen yet: look it up); ``created`` (this process created it a moment ago)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StopPod:
+    """Stop a pod. ``delete`` only for pods whose task never started; a started task is stopped with
+    ``activeDeadlineSeconds``, which the kubelet enforces while keeping the pod, so its logs stay readable."""
+
+    name: str
+    delete: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    status: dict[str, Any] | None = None
+    """The whole new status when it changed, else None."""
+    create_attempt: int | None = None
+    stop: StopPod | None = None
+    lookup_pod: str | None = None
+    """Look this pod up (GET) and plan again with the answer before doing anything."""
+    delete_taskrun: bool = False
+    events: tuple[Event, ...] = ()
+    wake_at: datetime.datetime | None = None
+    spec: TaskRunSpec | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One planning pass: the TaskRun's identity and the inputs every branch reads."""
+
+    name: str
+    uid: str
+    generation: int | None
+    old_status: Mapping[str, Any]
+    now: datetime.datetime
+    settings: Settings
+    has_storage: bool = False
+
+
+# ---------------------------------------------------------------- status building
+
+
+def _with_condition(run: _Run, status: dict[str, Any], state: str, reason: str, message: str) -> None:
+    old = next((c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), None)
+    changed = old is None or old.get("status") != state
+    status["conditions"] = [
+        {
+            "type": CONDITION,
+            "status": state,
+            "reason": reason,
+            "message": cut(message, 2048),
+            "lastTransitionTime": format_time(run.now)
+            if changed or old is None
+            else old.get("lastTransitionTime"),
+            **({"observedGeneration": run.generation} if run.generation is not None else {}),
+        }
+    ]
+
+
+def _finalize(
+    run: _Run,
+    status: dict[str, Any],
+    *,
+    spec: TaskRunSpec | None,
+    events: tuple[Event, ...] = (),
+    create_attempt: int | None = None,
+    stop: StopPod | None = None,
+    wake_at: datetime.datetime | None = None,
+) -> Plan:
+    """A Plan whose status is written only when it differs from the TaskRun's current one."""
+    if run.generation is not None:
+        status["observedGeneration"] = run.generation
+    changed = status != dict(run.old_status)
+    return Plan(
+        status=status if changed else None,
+        events=events if changed else (),
+        create_attempt=create_attempt,
+        stop=stop,
+        wake_at=wake_at,
+        spec=spec,
+    )
+
+
+def _earliest(*moments: datetime.datetime | None) -> datetime.datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return min(present) if present else None
+
+
+def _after(moment: datetime.datetime, seconds: float) -> datetime.datetime:
+    return moment + datetime.timedelta(seconds=seconds)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _run_of(taskrun: Mapping[str, Any], *, now: datetime.datetime, settings: Settings) -> _Run:
+    metadata = taskrun.get("metadata") or {}
+    generation = metadata.get("generation")
+    return _Run(
+        name=str(metadata.get("name", "")),
+        uid=str(metadata.get("uid", "")),
+        generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else None,
+        old_status=taskrun.get("status") or {},
+        now=now,
+        settings=settings,
+        has_storage=settings.storage_prefix is not None
+        or bool((taskrun.get("spec") or {}).get("outputPrefix")),
+    )
+
+
+def plan_rejected(
+    taskrun: Mapping[str, Any], *, message: str, now: datetime.datetime, settings: Settings
+) -> Plan:
+    """The TaskRun fails with InvalidSpec: the API server refused the pod or ConfigMap built from it."""
+    run = _run_of(taskrun, now=now, settings=settings)
+    return _fail(run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message)
+
+
+def plan(
+    taskrun: Mapping[str, Any], *, pod: PodKnowledge, now: datetime.datetime, settings: Settings
+) -> Plan:
+    """What to do next for ``taskrun``, given what is known of its current attempt's pod."""
+    metadata = taskrun.get("metadata") or {}
+    if metadata.get("deletionTimestamp"):
+        return Plan()  # garbage collection takes the pods; nothing left to decide
+    run = _run_of(taskrun, now=now, settings=settings)
+    status = copy.deepcopy(dict(run.old_status))
+    if status.get("phase") in FINISHED_PHASES:
+        return _plan_finished(taskrun, status, now)
+    attempts: list[dict[str, Any]] = status.get("attempts") or []
+    current = attempts[-1] if attempts else None
+    in_progress = current is not None and not current.get("completionTime")
+    try:
+        spec = parse_spec(taskrun.get("spec"))
+    except InvalidSpecError as error:
+        if in_progress and current is not None:
+            stopping = _stop_for(pod, str(current.get("podName")))
+            if stopping == "lookup":
+                return Plan(lookup_pod=str(current.get("podName")))
+            _complete_attempt(run, current, reason="InvalidSpec", message=str(error), kind="USER")
+            return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error), stop=stopping)
+        return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error))
+    if current is None:
+        if spec.cancelled:
+            return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
+        return _start_attempt(run, status, spec, number=1)
+    if not in_progress:
+        return _plan_retrying(run, status, spec, number=len(attempts) + 1)
+    return _plan_attempt(run, status, spec, current, pod)
+
+
+# ---------------------------------------------------------------- finished TaskRuns: only the TTL is left
+
+
+def _plan_finished(taskrun: Mapping[str, Any], status: Mapping[str, Any], now: datetime.datetime) -> Plan:
+    ttl = (taskrun.get("spec") or {}).get("ttlSecondsAfterFinished")
+    completed = parse_time(status.get("completionTime"))
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0 or completed is None:
+        return Plan()
+    expiry = _after(completed, ttl)
+    return Plan(delete_taskrun=True) if now >= expiry else Plan(wake_at=expiry)
+
+
+# ---------------------------------------------------------------- starting attempts
+
+
+def _start_attempt(run: _Run, status: dict[str, Any], spec: TaskRunSpec, *, number: int) -> Plan:
+    name = pod_name(run.name, run.uid, number)
+    status.setdefault("attempts", [])
+    status["attempts"] = [
+        *status["attempts"],
+        {"number": number, "podName": name, "createTime": format_time(run.now)},
+    ]
+    status.update(phase="Pending", attemptCount=number, podName=name)
+    status.setdefault("startTime", format_time(run.now))
+    status.pop("nextAttemptTime", None)
+    _with_condition(
+        run, status, "Unknown", "Pending", f"attempt {number}: pod {name} created, waiting for it to start"
+    )
+    deadlines = [
+        _after(run.now, seconds) for seconds in (spec.pending_timeout_seconds,) if seconds is not None
+    ]
+    event = Event("Normal", "PodCreated", f"attempt {number}: created pod {name}")
+    return _finalize(
+        run, status, spec=spec, events=(event,), create_attempt=number, wake_at=_earliest(*deadlines)
+    )
+
+
+def _plan_retrying(run: _Run, status: dict[str, Any], spec: TaskRunSpec, *, number: int) -> Plan:
+    if spec.cancelled:
+        return _cancelled(run, status, spec, f"cancelled while waiting to start attempt {number}", stop=None)
+    due = parse_time(status.get("nextAttemptTime")) or run.now
+    if run.now >= due:
+        return _start_attempt(run, status, spec, number=number)
+    return _finalize(run, status, spec=spec, wake_at=due)
+
+
+# ---------------------------------------------------------------- the attempt in progress
+
+
+def _stop_for(pod: PodKnowledge, name: str) -> StopPod | Literal["lookup"] | None:
+    if pod == "unknown":
+        return "lookup"
+    if pod == "absent":
+        return None
+    if pod == "created":
+        return StopPod(name=name, delete=True)
+    if pod.finished or pod.deleting:
+        return None
+    return StopPod(name=name, delete=not pod.running)
+
+
+def _plan_attempt(
+    run: _Run, status: dict[str, Any], spec: TaskRunSpec, current: dict[str, Any], pod: PodKnowledge
+) -> Plan:
+    name = str(current.get("podName"))
+    if pod == "unknown":
+        return Plan(lookup_pod=name, spec=spec)
+    if pod == "absent":
+        return _end_attempt(run, status, spec, current, _outcomes.pod_deleted(name))
+    if isinstance(pod, PodObservation) and pod.finished:
+        outcome = _outcomes.terminated_outcome(pod)
+        if pod.deleting and not outcome.succeeded:
+            outcome = _outcomes.pod_deleted(name)
+        return _end_attempt(run, status, spec, current, outcome, observation=pod)
+    if isinstance(pod, PodObservation) and pod.deleting:
+        return _end_attempt(run, status, spec, current, _outcomes.pod_deleted(name), observation=pod)
+    if spec.cancelled:
+        stop = _stop_for(pod, name)
+        message = f"attempt {current.get('number')} cancelled; pod {name} stopped, its logs stay readable"
+        _complete_attempt(run, current, reason="Cancelled", message="cancelled by spec.cancelled")
+        return _cancelled(run, status, spec, message, stop=stop if isinstance(stop, StopPod) else None)
+    created = parse_time(current.get("createTime")) or run.now
+    if pod == "created":
+        limits = [_after(created, s) for s in (spec.pending_timeout_seconds,) if s is not None]
+        return _finalize(run, status, spec=spec, wake_at=_earliest(*limits))
+    if pod.running:
+        return _plan_running(run, status, spec, current, pod)
+    return _plan_pending(run, status, spec, current, pod, created=created)
+
+
+def _plan_running(
+    run: _Run, status: dict[str, Any], spec: TaskRunSpec, current: dict[str, Any], pod: PodObservation
+) -> Plan:
+    number = current.get("number")
+    started = parse_time(current.get("startTime")) or pod.started_at or run.now
+    current.setdefault("startTime", format_time(started))
+    status["phase"] = "Running"
+    _with_condition(run, status, "Unknown", "Running", f"attempt {number}: running in pod {pod.name}")
+    if spec.timeout_seconds is not None:
+        deadline = _after(started, spec.timeout_seconds)
+        if run.now >= deadline:
+            outcome = _outcomes.timeout(format_duration(spec.timeout_seconds))
+            return _end_attempt(run, status, spec, current, outcome, stop=StopPod(pod.name, delete=False))
+        events = (Event("Normal", "Running", f"attempt {number} started in pod {pod.name}"),)
+        return _finalize(run, status, spec=spec, events=events, wake_at=deadline)
+    events = (Event("Normal", "Running", f"attempt {number} started in pod {pod.name}"),)
+    return _finalize(run, status, spec=spec, events=events)
+
+
+def _plan_pending(
+    run: _Run,
+    status: dict[str, Any],
+    spec: TaskRunSpec,
+    current: dict[str, Any],
+    pod: PodObservation,
+    *,
+    created: datetime.datetime,
+) -> Plan:
+    waiting = pod.waiting_reason or ""
+    never_started = StopPod(pod.name, delete=True)
+    if waiting == "InvalidImageName":
+        return _end_attempt(run, status, spec, current, _outcomes.invalid_image(pod), stop=never_started)
+    grace = run.settings.image_pull_grace_seconds
+    grace_end = _after(created, grace)
+    wakes: list[datetime.datetime] = []
+    if waiting in _outcomes.IMAGE_PULL_REASONS or waiting in _outcomes.CONFIG_ERROR_REASONS:
+        if run.now >= grace_end:
+            failed = (
+                _outcomes.image_pull_failed
+                if waiting in _outcomes.IMAGE_PULL_REASONS
+                else _outcomes.config_error
+            )
+            return _end_attempt(
+                run, status, spec, current, failed(pod, format_duration(grace)), stop=never_started
+            )
+        wakes.append(grace_end)
+    reason = waiting or ("Unschedulable" if pod.unschedulable_message else "Pending")
+    message = pod.waiting_message or pod.unschedulable_message or "waiting for the pod to start"
+    if spec.pending_timeout_seconds is not None:
+        limit_end = _after(created, spec.pending_timeout_seconds)
+        if run.now >= limit_end:
+            outcome = _outcomes.pending_timeout(
+                reason, message, format_duration(spec.pending_timeout_seconds)
+            )
+            return _end_attempt(run, status, spec, current, outcome, stop=never_started)
+        wakes.append(limit_end)
+    status["phase"] = "Pending"
+    _with_condition(run, status, "Unknown", reason, f"attempt {current.get('number')}: {message}")
+    events = (
+        (Event("Warning", reason, message),)
+        if waiting in _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
+        or reason == "Unschedulable"
+        else ()
+    )
+    return _finalize(run, status, spec=spec, events=events, wake_at=_earliest(*wakes))
+
+
+# ---------------------------------------------------------------- ending attempts and runs
+
+
+def _complete_attempt(
+    run: _Run,
+    current: dict[str, Any],
+    *,
+    reason: str,
+    message: str,
+    kind: str | None = None,
+    exit_code: int | None = None,
+    observation: PodObservation | None = None,
+) -> None:
+    if observation is not None and observation.started_at is not None:
+        current.setdefault("startTime", format_time(observation.started_at))
+    finished = observation.finished_at if observation is not None and observation.finished_at else run.now
+    current.update(completionTime=format_time(finished), reason=reason, message=cut(message))
+    if kind is not None:
+        current["errorKind"] = kind
+    if exit_code is not None:
+        current["exitCode"] = exit_code
+
+
+def _retries_used(attempts: list[dict[str, Any]], kind: str) -> int:
+    """Earlier attempts that failed for a recoverable reason of ``kind`` (each one used a retry)."""
+    return sum(1 for attempt in attempts[:-1] if attempt.get("errorKind") == kind)
+
+
+def _end_attempt(
+    run: _Run,
+    status: dict[str, Any],
+    spec: TaskRunSpec,
+    current: dict[str, Any],
+    outcome: Outcome,
+    *,
+    stop: StopPod | None = None,
+    observation: PodObservation | None = None,
+) -> Plan:
+    number = int(current.get("number") or 1)
+    _complete_attempt(
+        run,
+        current,
+        reason=outcome.reason,
+        message=outcome.message,
+        kind=outcome.error_kind,
+        exit_code=outcome.exit_code,
+        observation=observation,
+    )
+    if outcome.succeeded:
+        return _succeed(run, status, spec, number, outcome)
+    attempts: list[dict[str, Any]] = status["attempts"]
+    kind = outcome.error_kind or "SYSTEM"
+    limit = spec.retries if kind == "USER" else run.settings.system_retries
+    used = _retries_used(attempts, kind)
+    failure = f"attempt {number} failed ({outcome.reason}): {outcome.message}"
+    if outcome.recoverable and used < limit:
+        delay = spec.backoff.delay(len(attempts))
+        due = _after(run.now, delay)
+        budget = "retries" if kind == "USER" else "system retries"
+        status.update(phase="Retrying", nextAttemptTime=format_time(due))
+        message = (
+            f"{failure}; attempt {number + 1} starts at {format_time(due)} "
+            f"(backoff {format_duration(delay)}, {budget} used {used + 1} of {limit})"
+        )
+        _with_condition(run, status, "Unknown", "Retrying", message)
+        events = (Event("Warning", "Retrying", cut(message)),)
+        return _finalize(run, status, spec=spec, events=events, stop=stop, wake_at=due)
+    if outcome.recoverable:
+        failure += (
+            f" (no retries left: {used} of {limit} {'retries' if kind == 'USER' else 'system retries'} used)"
+        )
+    status["error"] = outcome.error()
+    return _fail(run, status, spec=spec, reason=outcome.reason, message=failure, stop=stop)
+
+
+def _succeed(run: _Run, status: dict[str, Any], spec: TaskRunSpec, number: int, outcome: Outcome) -> Plan:
+    status.update(phase="Succeeded", completionTime=format_time(run.now))
+    for key in ("nextAttemptTime", "error", "outputs", "outputsUri"):
+        status.pop(key, None)
+    message = f"attempt {number} succeeded"
+    if outcome.outputs is not None:
+        status["outputs"] = outcome.outputs
+    # Without storage the outputs URI names the pod's scratch space, which is gone with the pod.
+    stored = run.has_storage and outcome.outputs_uri is not None
+    if stored:
+        status["outputsUri"] = outcome.outputs_uri
+    if outcome.outputs is None and outcome.outputs_truncated:
+        if stored:
+            message += (
+                f"; its outputs did not fit in the 4096-byte termination message: read them from "
+                f"{outcome.outputs_uri}"
+            )
+        elif outcome.outputs_uri is not None:
+            message += (
+                "; its outputs did not fit in the 4096-byte termination message and no storage is "
+                "configured (spec.outputPrefix or the operator's KUBETASK_STORAGE_PREFIX), so they "
+                "were lost with the pod's scratch space"
+            )
+        else:
+            message += "; it reported no outputs (the container wrote no kubetask summary)"
+    _with_condition(run, status, "True", "Succeeded", message)
+    return _finalize(run, status, spec=spec, events=(Event("Normal", "Succeeded", message),))
+
+
+def _fail(
+    run: _Run,
+    status: dict[str, Any],
+    *,
+    spec: TaskRunSpec | None,
+    reason: str,
+    message: str,
+    stop: StopPod | Literal["lookup"] | None = None,
+) -> Plan:
+    status.update(phase="Failed", completionTime=format_time(run.now))
+    status.pop("nextAttemptTime", None)
+    status.pop("outputs", None)
+    if "error" not in status or reason == "InvalidSpec":
+        status["error"] = {"kind": "USER", "recoverable": False, "type": reason, "message": cut(message)}
+    _with_condition(run, status, "False", reason, message)
+    events = (Event("Warning", reason, cut(message)),)
+    return _finalize(run, status, spec=spec, events=events, stop=stop if isinstance(stop, StopPod) else None)
+
+
+def _cancelled(
+    run: _Run, status: dict[str, Any], spec: TaskRunSpec, message: str, *, stop: StopPod | None
+) -> Plan:
+    status.update(phase="Cancelled", completionTime=format_time(run.now))
+    status.pop("nextAttemptTime", None)
+    _with_condition(run, status, "False", "Cancelled", message)
+    return _finalize(run, status, spec=spec, events=(Event("Normal", "Cancelled", message),), stop=stop)

@@ -1,0 +1,98 @@
+"""The operator's long-lived parts (API client, Event poster, controller, scheduler, metrics), started and
+stopped with kopf, plus the kopf settings that let it keep up with thousands of TaskRuns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+
+import kopf
+from aiohttp import web
+
+from kubetask_operator._client import KubeClient
+from kubetask_operator._controller import Controller
+from kubetask_operator._events import EventPoster
+from kubetask_operator._metrics import Metrics, serve_metrics
+from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
+from kubetask_operator._settings import Settings
+
+logger = logging.getLogger("kubetask_operator")
+
+
+def tune_kopf(settings: kopf.OperatorSettings) -> None:
+    """kopf settings for an operator that only watches (no kopf-managed state on the objects)."""
+    # Events are ours (one per TaskRun transition); kopf would add its own per handler run.
+    settings.posting.enabled = False
+    # Only pods this operator made: filtered by the API server, not after transferring every pod.
+    settings.watching.label_selectors["pods"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    # Long watches, renewed before the server ends them; a stalled stream is noticed by kopf's inactivity
+    # timeout (bookmarks arrive every minute) and reconnected quickly.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 15
+    settings.watching.reconnect_backoff = 0.5
+    settings.networking.connect_timeout = 15
+    settings.networking.request_timeout = 60
+    # The per-object workers are cheap; let them go soon after a TaskRun goes quiet, so memory stays flat.
+    settings.queueing.idle_timeout = 2.0
+    settings.persistence.finalizer = "kubetask.dev/unused"  # never added: no handler needs a finalizer
+
+
+@dataclasses.dataclass
+class Service:
+    """Created before kopf starts (so every handler's memo shares it), filled in at kopf's startup."""
+
+    settings: Settings
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
+    client: KubeClient | None = None
+    events: EventPoster | None = None
+    controller: Controller | None = None
+    _scheduler_task: asyncio.Task[None] | None = None
+    _metrics_runner: web.AppRunner | None = None
+
+    def require_controller(self) -> Controller:
+        if self.controller is None:
+            raise RuntimeError("the operator's controller is not started (kopf startup did not run)")
+        return self.controller
+
+    async def start(self, *, settings: kopf.OperatorSettings) -> None:
+        def credentials() -> kopf.ConnectionInfo:
+            info = kopf.login_via_client(logger=logger, settings=settings)
+            if info is None:
+                raise kopf.LoginError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
+            return info
+
+        self.client = KubeClient(credentials=credentials, concurrency=self.settings.api_concurrency)
+        self.events = EventPoster(self.client)
+        self.events.start()
+        self.controller = Controller(
+            client=self.client, settings=self.settings, events=self.events, metrics=self.metrics
+        )
+        self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
+        if self.settings.metrics_port:
+            self._metrics_runner = await serve_metrics(self.metrics, port=self.settings.metrics_port)
+        logger.info(
+            "kubetask operator started: %s, storage %s, system retries %d, image-pull grace %gs",
+            "all namespaces"
+            if self.settings.clusterwide
+            else f"namespaces {', '.join(self.settings.namespaces)}",
+            self.settings.storage_prefix or "none (outputs only through the termination message)",
+            self.settings.system_retries,
+            self.settings.image_pull_grace_seconds,
+        )
+
+    async def stop(self) -> None:
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler_task
+        if self.controller is not None:
+            await self.controller.scheduler.stop()
+        if self.events is not None:
+            await self.events.stop()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+        if self.client is not None:
+            await self.client.close()
