@@ -6,20 +6,26 @@ chart's rules must change it too, on purpose.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+import kubetask_operator
+from kubetask_operator._handlers import registry
 
 Render = Callable[..., list[dict[str, Any]]]
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 Rule = tuple[str, str, frozenset[str]]
 
 EXPECTED_OPERATOR_RULES: set[Rule] = {
-    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "patch", "delete"})),
-    ("kubetask.dev", "taskruns/status", frozenset({"get", "patch"})),
-    ("", "pods", frozenset({"get", "list", "watch", "create", "delete"})),
-    ("", "configmaps", frozenset({"get", "create"})),
+    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "delete"})),
+    ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
+    ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
+    ("", "configmaps", frozenset({"create"})),
     ("", "events", frozenset({"create"})),
 }
 EXPECTED_TEST_RULES: set[Rule] = {
@@ -125,3 +131,80 @@ def test_helm_test_may_only_submit_taskruns_where_the_operator_watches(
     command = pod["spec"]["containers"][0]["command"]
     assert command[command.index("--namespace") + 1] == expected_namespace
     assert not [d for d in hooks if d["kind"].startswith("Cluster")]
+
+
+# ---------------------------------------------------------------- the rules against the operator's code
+
+OPERATOR_PACKAGE = Path(kubetask_operator.__file__).parent
+_CLIENT_VERBS = {"create": "create", "get": "get", "merge_patch": "patch", "delete": "delete"}
+_PATH_RESOURCE = re.compile(r"^/api/v1/namespaces/\{[^}]*\}/(?P<resource>[a-z]+)(?P<rest>/.*)?$")
+
+
+def _path_text(node: ast.expr) -> str:
+    """The path argument as text, f-string holes as ``{}``; taskrun_path(...) as the TaskRun path."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            _path_text(value) if isinstance(value, ast.Constant) else "{}" for value in node.values
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskrun_path":
+        return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskruns/{}"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _path_text(node.left) + _path_text(node.right)
+    raise AssertionError(f"cannot read the API path {ast.unparse(node)!r}: extend this test")
+
+
+def _operator_api_calls() -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every call the operator's KubeClient makes, read from its source."""
+    calls: set[tuple[str, str, str]] = set()
+    for source in OPERATOR_PACKAGE.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for function in (n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)):
+            assigned = {
+                target.id: node.value
+                for node in ast.walk(function)
+                if isinstance(node, ast.Assign)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
+                func = call.func
+                if not (isinstance(func, ast.Attribute) and func.attr in _CLIENT_VERBS):
+                    continue
+                if not (isinstance(func.value, ast.Attribute) and func.value.attr == "_client"):
+                    continue
+                argument = call.args[0]
+                if isinstance(argument, ast.Name):
+                    argument = assigned[argument.id]
+                path = _path_text(argument)
+                verb = _CLIENT_VERBS[func.attr]
+                if path.startswith("/apis/kubetask.dev/"):
+                    resource = "taskruns/status" if path.endswith("/status") else "taskruns"
+                    calls.add(("kubetask.dev", resource, verb))
+                else:
+                    match = _PATH_RESOURCE.match(path)
+                    assert match, f"{source.name}: unexpected API path {path!r}"
+                    calls.add(("", match["resource"], verb))
+    return calls
+
+
+def _kopf_watches() -> set[tuple[str, str, str]]:
+    """kopf lists then watches the resource of every on.event handler."""
+    watched = set()
+    for handler in registry._watching.get_all_handlers():
+        selector = handler.selector
+        assert selector is not None
+        for verb in ("list", "watch"):
+            watched.add((selector.group or "", selector.plural or selector.any_name, verb))
+    return watched
+
+
+def test_the_rules_are_exactly_what_the_operator_calls() -> None:
+    used = _operator_api_calls() | _kopf_watches()
+    granted = {
+        (group, resource, verb) for group, resource, verbs in EXPECTED_OPERATOR_RULES for verb in verbs
+    }
+    assert used, "found no API calls in the operator: the scan is broken"
+    assert used - granted == set(), "the operator makes calls its RBAC does not allow"
+    assert granted - used == set(), "the RBAC allows calls the operator never makes"

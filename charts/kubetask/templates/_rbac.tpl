@@ -1,27 +1,30 @@
 {{/*
 The operator's rules on the namespaces it watches: exactly the verbs it uses on exactly the resources it
-touches (tests/chart checks these against the operator's code). No wildcards.
+touches (kubetask_operator/_controller.py, _events.py and the kopf handlers in _handlers.py), no wildcards.
+tests/chart/test_rbac.py holds the reviewed copy of this list.
 */}}
 {{- define "kubetask.operatorRules" -}}
-# TaskRuns: watched by kopf; patched for kopf's progress annotations; deleted after ttlSecondsAfterFinished.
+# TaskRuns: listed and watched by kopf, re-read after a status conflict, deleted after
+# ttlSecondsAfterFinished. The operator never writes a TaskRun's spec or metadata (no finalizers).
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
-# The status subresource is where the operator reports phases, attempts, outputs and errors.
+  verbs: ["get", "list", "watch", "delete"]
+# The status subresource: phase, conditions, attempts, outputs and errors, as merge patches.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns/status"]
-  verbs: ["get", "patch"]
-# One pod per attempt: created, watched, deleted on cancel and timeout.
+  verbs: ["patch"]
+# One pod per attempt: created, watched (its own pods only, by label), read when its state is unknown,
+# patched with activeDeadlineSeconds to stop it on cancel or timeout (its logs stay readable), deleted when
+# it must go.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "create", "delete"]
-# Inputs too large for a data: URI travel in a ConfigMap owned by the TaskRun.
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Inputs too large for a data: URI travel in a ConfigMap owned by the TaskRun (garbage-collected with it).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "create"]
+  verbs: ["create"]
 # An Event on the TaskRun for every transition.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
 {{- end }}
-

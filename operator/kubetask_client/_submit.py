@@ -1,0 +1,187 @@
+"""The Python API: ``submit(task, inputs, image=...)`` creates a TaskRun and returns a TaskRunHandle to
+wait for it and read its outputs; ``attach(name)`` makes a handle for a TaskRun that already exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kubetask
+from kubetask_client._api import TaskRunApi
+from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
+from kubetask_client._inputs import inputs_from_values
+from kubetask_client._kube import connect
+from kubetask_client._taskrun import (
+    SubmitOptions,
+    TaskReference,
+    failure_message,
+    generated_name,
+    is_finished,
+    outputs_of,
+    phase_of,
+    pod_for_attempt,
+    reference_from_loader_args,
+    status_of,
+    taskrun_manifest,
+    validate_name,
+    validate_namespace,
+)
+
+
+class TaskRunHandle:
+    """One TaskRun in the cluster: its last known state, and ways to wait for, read, cancel or delete it."""
+
+    def __init__(self, api: TaskRunApi, taskrun: Mapping[str, Any]) -> None:
+        self._api = api
+        self._taskrun = dict(taskrun)
+        self.name: str = taskrun["metadata"]["name"]
+        self.namespace: str = taskrun["metadata"]["namespace"]
+
+    def __repr__(self) -> str:
+        return f"<TaskRunHandle {self.namespace}/{self.name} {self.phase}>"
+
+    @property
+    def taskrun(self) -> dict[str, Any]:
+        """The TaskRun as last read from the API."""
+        return self._taskrun
+
+    @property
+    def phase(self) -> str:
+        return phase_of(self._taskrun)
+
+    @property
+    def done(self) -> bool:
+        return is_finished(self._taskrun)
+
+    def refresh(self) -> TaskRunHandle:
+        self._taskrun = self._api.get(self.name, self.namespace)
+        return self
+
+    def wait(
+        self, timeout: float | None = None, *, on_update: Callable[[Mapping[str, Any]], None] | None = None
+    ) -> TaskRunHandle:
+        """Block until the TaskRun ends (any final phase); WaitTimeoutError after ``timeout`` seconds."""
+        self._taskrun = self._api.wait(self.name, self.namespace, timeout=timeout, on_update=on_update)
+        return self
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The task's outputs by name (``o0`` for a single return value), as JSON values.
+
+        Raises TaskRunFailedError when it failed or was cancelled, and KubetaskClientError when it has not
+        finished (call ``wait()`` first) or its outputs were too large for the status.
+        """
+        if not self.done:
+            self.refresh()
+        phase = self.phase
+        if phase in {"Failed", "Cancelled"}:
+            raise TaskRunFailedError(failure_message(self._taskrun), taskrun=self._taskrun)
+        if phase != "Succeeded":
+            raise KubetaskClientError(
+                f"taskrun {self.name!r} is {phase}, it has no outputs yet: call wait() first"
+            )
+        outputs = outputs_of(self._taskrun)
+        if outputs is None:
+            uri = status_of(self._taskrun).get("outputsUri")
+            raise KubetaskClientError(
+                f"the outputs of taskrun {self.name!r} did not fit in its status; they are stored at {uri!r}"
+            )
+        return outputs
+
+    @property
+    def outputs_uri(self) -> str | None:
+        uri = status_of(self._taskrun).get("outputsUri")
+        return str(uri) if uri else None
+
+    def logs(self, attempt: int | None = None) -> str:
+        """The log of the current attempt's pod, or of attempt ``attempt`` (1-based)."""
+        return self._api.pod_log(pod_for_attempt(self.refresh().taskrun, attempt), self.namespace)
+
+    def cancel(self) -> TaskRunHandle:
+        self._taskrun = self._api.cancel(self.name, self.namespace)
+        return self
+
+    def delete(self) -> None:
+        self._api.delete(self.name, self.namespace)
+
+
+def task_reference(task: kubetask.Task[..., Any], *, image: str, namespace: str) -> TaskReference:
+    """How the pod will find ``task``: its resolver's loader args (``task:`` for the default resolver)."""
+    if not isinstance(task, kubetask.Task):
+        raise ClientUsageError(
+            f"task: expected a @kubetask.task function, got {task!r} ({type(task).__name__})"
+        )
+    resolver = task.resolver if task.resolver is not None else kubetask.default_task_resolver
+    settings = kubetask.SerializationSettings(image=image, namespace=namespace)
+    loader_args = resolver.loader_args(settings, task)
+    return reference_from_loader_args(
+        resolver.location, loader_args, default_resolver=kubetask.DEFAULT_RESOLVER
+    )
+
+
+def create_taskrun(
+    api: TaskRunApi,
+    task: kubetask.Task[..., Any],
+    json_inputs: Mapping[str, Any],
+    *,
+    options: SubmitOptions,
+    namespace: str | None,
+    name: str | None,
+) -> TaskRunHandle:
+    """Create the TaskRun for ``task`` with inputs already converted to JSON values."""
+    namespace = validate_namespace(namespace or api.connection.namespace)
+    name = validate_name(name) if name is not None else generated_name(task.name)
+    reference = task_reference(task, image=options.image, namespace=namespace)
+    manifest = taskrun_manifest(
+        name=name, namespace=namespace, reference=reference, inputs=json_inputs, options=options
+    )
+    return TaskRunHandle(api, api.create(manifest))
+
+
+def submit(
+    task: kubetask.Task[..., Any],
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    image: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    retries: int | None = None,
+    timeout: str | None = None,
+    pending_timeout: str | None = None,
+    output_prefix: str | None = None,
+    service_account: str | None = None,
+    env: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    ttl_seconds_after_finished: int | None = None,
+) -> TaskRunHandle:
+    """Run ``task`` on the cluster with ``inputs`` (Python values by input name) in ``image``.
+
+    The image must contain the task's module. ``namespace`` defaults to the kubeconfig context's;
+    ``timeout``/``pending_timeout`` are durations such as ``"5m"``; unset options take the operator's
+    defaults. Returns at once; ``.wait()`` then ``.outputs`` give the result.
+    """
+    options = SubmitOptions(
+        image=image,
+        retries=retries,
+        timeout=timeout,
+        pending_timeout=pending_timeout,
+        output_prefix=output_prefix,
+        service_account=service_account,
+        env=dict(env or {}),
+        labels=dict(labels or {}),
+        ttl_seconds_after_finished=ttl_seconds_after_finished,
+    )
+    json_inputs = inputs_from_values(task, dict(inputs or {}))
+    api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))
+    return create_taskrun(api, task, json_inputs, options=options, namespace=namespace, name=name)
+
+
+def attach(
+    name: str, *, namespace: str | None = None, context: str | None = None, kubeconfig: str | None = None
+) -> TaskRunHandle:
+    """A handle for the existing TaskRun ``name`` (TaskRunNotFoundError if there is none)."""
+    api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))
+    namespace = validate_namespace(namespace or api.connection.namespace)
+    return TaskRunHandle(api, api.get(validate_name(name), namespace))

@@ -1,0 +1,299 @@
+"""TaskRun documents: building one to submit and reading one's status. Pure functions, no I/O.
+
+The API is fixed (``kubetask.dev/v1alpha1``, kind TaskRun, plural taskruns); the constants are repeated
+here rather than imported from kubetask_operator, whose import pulls in kopf (tests check they agree).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubetask_client._errors import ClientUsageError
+
+GROUP = "kubetask.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "TaskRun"
+PLURAL = "taskruns"
+
+PHASES = ("Pending", "Running", "Retrying", "Succeeded", "Failed", "Cancelled")
+FINAL_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+# The operator names pods "<taskrun>-<attempt>"-ish within 63 characters; keep generated names short.
+_GENERATED_PREFIX_MAX = 40
+
+
+@dataclass(frozen=True)
+class TaskReference:
+    """How the pod finds the task: ``module``/``name`` for the default resolver, else resolver + args."""
+
+    module: str | None = None
+    name: str | None = None
+    resolver: str | None = None
+    loader_args: tuple[str, ...] = ()
+
+    def spec(self) -> dict[str, Any]:
+        if self.module is not None and self.name is not None:
+            return {"task": {"module": self.module, "name": self.name}}
+        reference: dict[str, Any] = {"loaderArgs": list(self.loader_args)}
+        if self.resolver is not None:
+            reference["resolver"] = self.resolver
+        return reference
+
+    def describe(self) -> str:
+        if self.module is not None:
+            return f"{self.module}:{self.name}"
+        return f"{self.resolver} {' '.join(self.loader_args)}"
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """Everything of a TaskRun's spec besides the task and its inputs (None: the operator's default)."""
+
+    image: str
+    retries: int | None = None
+    timeout: str | None = None
+    pending_timeout: str | None = None
+    output_prefix: str | None = None
+    service_account: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ttl_seconds_after_finished: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image):
+            raise ClientUsageError(f"image: expected a container image reference, got {self.image!r}")
+        if self.retries is not None and (
+            isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0
+        ):
+            raise ClientUsageError(f"retries: expected an integer >= 0, got {self.retries!r}")
+        for option, value in (("timeout", self.timeout), ("pending_timeout", self.pending_timeout)):
+            if value is not None and not (isinstance(value, str) and _DURATION.fullmatch(value)):
+                raise ClientUsageError(
+                    f"{option}: expected a duration such as '30s', '5m' or '1h30m', got {value!r}"
+                )
+        if self.service_account is not None and not _DNS_SUBDOMAIN.fullmatch(self.service_account):
+            raise ClientUsageError(
+                f"service_account: expected a ServiceAccount name, got {self.service_account!r}"
+            )
+        if self.ttl_seconds_after_finished is not None and (
+            isinstance(self.ttl_seconds_after_finished, bool)
+            or not isinstance(self.ttl_seconds_after_finished, int)
+            or self.ttl_seconds_after_finished < 0
+        ):
+            raise ClientUsageError(
+                "ttl_seconds_after_finished: expected an integer >= 0, "
+                f"got {self.ttl_seconds_after_finished!r}"
+            )
+
+
+def validate_name(name: str, *, what: str = "name") -> str:
+    """A TaskRun name (a DNS subdomain, at most 253 characters) or ClientUsageError naming the rule."""
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise ClientUsageError(
+            f"{what}: expected lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+            f"digit (at most 253 characters), got {name!r}"
+        )
+    return name
+
+
+def validate_namespace(namespace: str) -> str:
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+        raise ClientUsageError(
+            "namespace: expected a DNS label (lowercase letters, digits and '-', at most 63 characters), "
+            f"got {namespace!r}"
+        )
+    return namespace
+
+
+def generated_name(task_name: str, *, suffix: str | None = None) -> str:
+    """``<task name as a DNS label>-<5 random characters>``: readable in ``kubectl get``, unique enough."""
+    base = re.sub(r"[^a-z0-9]+", "-", task_name.rsplit(".", 1)[-1].lower()).strip("-") or "task"
+    suffix = suffix if suffix is not None else "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+    return f"{base[:_GENERATED_PREFIX_MAX].rstrip('-')}-{suffix}"
+
+
+def taskrun_manifest(
+    *,
+    name: str,
+    namespace: str,
+    reference: TaskReference,
+    inputs: Mapping[str, Any] | None,
+    options: SubmitOptions,
+) -> dict[str, Any]:
+    """The TaskRun to create: inputs inline as JSON values, everything unset left to the operator."""
+    spec: dict[str, Any] = {"image": options.image, **reference.spec()}
+    if inputs:
+        spec["inputs"] = dict(inputs)
+    if options.retries is not None:
+        spec["retries"] = options.retries
+    if options.timeout is not None:
+        spec["timeout"] = options.timeout
+    if options.pending_timeout is not None:
+        spec["pendingTimeout"] = options.pending_timeout
+    if options.output_prefix is not None:
+        spec["outputPrefix"] = options.output_prefix
+    if options.service_account is not None:
+        spec["serviceAccountName"] = options.service_account
+    if options.env:
+        spec["env"] = [{"name": key, "value": value} for key, value in options.env.items()]
+    if options.ttl_seconds_after_finished is not None:
+        spec["ttlSecondsAfterFinished"] = options.ttl_seconds_after_finished
+    metadata: dict[str, Any] = {
+        "name": validate_name(name),
+        "namespace": validate_namespace(namespace),
+        "labels": {"app.kubernetes.io/managed-by": "kubetask-client", **options.labels},
+    }
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+# ---------------------------------------------------------------- reading a TaskRun
+
+
+def status_of(taskrun: Mapping[str, Any]) -> Mapping[str, Any]:
+    status = taskrun.get("status")
+    return status if isinstance(status, Mapping) else {}
+
+
+def phase_of(taskrun: Mapping[str, Any]) -> str:
+    """The phase, or "Pending" while the operator has not written a status yet."""
+    phase = status_of(taskrun).get("phase")
+    return phase if isinstance(phase, str) and phase else "Pending"
+
+
+def is_finished(taskrun: Mapping[str, Any]) -> bool:
+    return phase_of(taskrun) in FINAL_PHASES
+
+
+def succeeded_condition(taskrun: Mapping[str, Any]) -> Mapping[str, Any]:
+    for condition in status_of(taskrun).get("conditions") or ():
+        if isinstance(condition, Mapping) and condition.get("type") == "Succeeded":
+            return condition
+    return {}
+
+
+def attempts_of(taskrun: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    attempts = status_of(taskrun).get("attempts") or []
+    return [attempt for attempt in attempts if isinstance(attempt, Mapping)]
+
+
+def pod_for_attempt(taskrun: Mapping[str, Any], attempt: int | None) -> str:
+    """The pod of attempt ``attempt`` (1-based), or of the current attempt when None."""
+    name = taskrun.get("metadata", {}).get("name")
+    attempts = attempts_of(taskrun)
+    if attempt is None:
+        pod = status_of(taskrun).get("podName") or (attempts[-1].get("podName") if attempts else None)
+        if not pod:
+            raise ClientUsageError(f"taskrun {name!r} has no pod yet (phase {phase_of(taskrun)})")
+        return str(pod)
+    for record in attempts:
+        if record.get("number") == attempt and record.get("podName"):
+            return str(record["podName"])
+    numbers = [record.get("number") for record in attempts]
+    raise ClientUsageError(
+        f"attempt: taskrun {name!r} has no attempt {attempt!r}; its attempts: {numbers or 'none yet'}"
+    )
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def format_seconds(seconds: float) -> str:
+    """Like kubectl's ages: 42s, 3m12s, 2h5m, 3d4h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds}s" if seconds else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def duration_of(taskrun: Mapping[str, Any], *, now: datetime) -> str:
+    """Time from start to completion (or to now while it runs); empty before it starts."""
+    status = status_of(taskrun)
+    start = _parse_time(status.get("startTime"))
+    if start is None:
+        return ""
+    end = _parse_time(status.get("completionTime")) or now
+    return format_seconds((end - start).total_seconds())
+
+
+def age_of(taskrun: Mapping[str, Any], *, now: datetime) -> str:
+    created = _parse_time(taskrun.get("metadata", {}).get("creationTimestamp"))
+    return format_seconds((now - created).total_seconds()) if created else ""
+
+
+def progress_line(taskrun: Mapping[str, Any]) -> str:
+    """One line saying where the TaskRun is: phase, attempt, reason and message."""
+    status = status_of(taskrun)
+    condition = succeeded_condition(taskrun)
+    parts = [phase_of(taskrun)]
+    attempt_count = status.get("attemptCount") or len(attempts_of(taskrun))
+    if attempt_count:
+        parts.append(f"attempt {attempt_count}")
+    if condition.get("reason"):
+        parts.append(str(condition["reason"]))
+    line = ", ".join(parts)
+    if status.get("nextAttemptTime") and phase_of(taskrun) == "Retrying":
+        line += f" (next attempt at {status['nextAttemptTime']})"
+    if condition.get("message"):
+        line += f": {condition['message']}"
+    return line
+
+
+def failure_message(taskrun: Mapping[str, Any]) -> str:
+    """Why a TaskRun did not succeed, as one paragraph naming the run, the reason and the task's error."""
+    name = taskrun.get("metadata", {}).get("name")
+    condition = succeeded_condition(taskrun)
+    error = status_of(taskrun).get("error")
+    message = f"taskrun {name!r} {phase_of(taskrun).lower()}"
+    if condition.get("reason"):
+        message += f" ({condition['reason']})"
+    if isinstance(error, Mapping) and error.get("message"):
+        kind = f"{error.get('kind', '')} error".strip()
+        message += f": {kind} {error.get('type') or ''}: {error['message']}".replace("  ", " ")
+    elif condition.get("message"):
+        message += f": {condition['message']}"
+    return message
+
+
+def outputs_of(taskrun: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The outputs in the status, or None when they did not fit (then ``outputsUri`` says where they are)."""
+    outputs = status_of(taskrun).get("outputs")
+    return dict(outputs) if isinstance(outputs, Mapping) else None
+
+
+def reference_from_loader_args(
+    resolver: str, loader_args: Sequence[str], *, default_resolver: str
+) -> TaskReference:
+    """``task: {module, name}`` when the default resolver's args say module and name; else resolver+args."""
+    args = list(loader_args)
+    if (
+        resolver == default_resolver
+        and len(args) == 4
+        and args[0] == "task-module"
+        and args[2] == "task-name"
+    ):
+        return TaskReference(module=args[1], name=args[3])
+    return TaskReference(resolver=resolver, loader_args=tuple(args))
