@@ -1,0 +1,264 @@
+"""The pod builder: every spec field lands in the pod, and every pod validates against the official schema."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+import kubetask
+from kubetask_operator._naming import pod_name
+from kubetask_operator._pods import (
+    INPUTS_MOUNT,
+    SCRATCH_OUTPUT_PREFIX,
+    TaskRunRef,
+    build_inputs_configmap,
+    build_pod,
+    needs_inputs_configmap,
+)
+from kubetask_operator._settings import Settings
+from kubetask_operator._spec import TaskRunSpec, parse_spec
+
+REF = TaskRunRef(name="demo", namespace="team", uid="0b7c8a52-1111-2222-3333-444455556666")
+BASE: dict[str, Any] = {"image": "registry.example/app:1.0", "task": {"module": "pkg.tasks", "name": "add"}}
+
+
+def _build(
+    spec: dict[str, Any] | None = None, *, settings: Settings | None = None, attempt: int = 1
+) -> dict[str, Any]:
+    merged = {key: value for key, value in {**BASE, **(spec or {})}.items() if value is not None}
+    pod = build_pod(parse_spec(merged), REF, settings or Settings(), attempt)
+    kubernetes_validate.validate(pod, "1.30", strict=True)
+    return pod
+
+
+def _container(pod: dict[str, Any]) -> dict[str, Any]:
+    (container,) = pod["spec"]["containers"]
+    return container
+
+
+def _argument(container: dict[str, Any], flag: str) -> str | None:
+    command = container["command"]
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+def test_the_pod_runs_the_runtime_command_with_the_task_loader_args() -> None:
+    container = _container(_build({"inputs": {"a": 1}}))
+    spec = parse_spec({**BASE, "inputs": {"a": 1}})
+    assert container["command"] == kubetask.build_execute_command(
+        inputs=kubetask.data_uri(b'{"a":1}'),
+        output_prefix=SCRATCH_OUTPUT_PREFIX,
+        loader_args=["task-module", "pkg.tasks", "task-name", "add"],
+        resolver=spec.resolver,
+    )
+
+
+def test_a_custom_resolver_and_loader_args_go_to_the_command() -> None:
+    spec = {"task": None, "resolver": "pkg.registry.resolver", "loaderArgs": ["key", "x"]}
+    container = _container(_build(spec))
+    assert _argument(container, "--resolver") == "pkg.registry.resolver"
+    assert container["command"][-3:] == ["--", "key", "x"]
+
+
+def test_identity_restart_policy_owner_and_labels() -> None:
+    pod = _build(attempt=3)
+    assert pod["metadata"]["name"] == pod_name("demo", REF.uid, 3)
+    assert pod["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "kubetask-operator",
+        "kubetask.dev/taskrun": "demo",
+        "kubetask.dev/taskrun-uid": REF.uid,
+        "kubetask.dev/attempt": "3",
+    }
+    assert pod["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "kubetask.dev/v1alpha1",
+            "kind": "TaskRun",
+            "name": "demo",
+            "uid": REF.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert _container(pod)["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_env_names_the_run_and_the_attempt_before_the_users_env() -> None:
+    container = _container(
+        _build(
+            {"env": [{"name": "A", "value": "1"}], "envFrom": [{"secretRef": {"name": "creds"}}]}, attempt=2
+        )
+    )
+    assert container["env"] == [
+        {"name": "KUBETASK_RUN_NAME", "value": "demo"},
+        {"name": "KUBETASK_NAMESPACE", "value": "team"},
+        {"name": "KUBETASK_ATTEMPT", "value": "2"},
+        {"name": "A", "value": "1"},
+    ]
+    assert container["envFrom"] == [{"secretRef": {"name": "creds"}}]
+
+
+def test_secure_container_defaults_that_the_template_can_override() -> None:
+    default = _container(_build())["securityContext"]
+    assert default == {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    overridden = _container(
+        _build({"podTemplate": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}})
+    )
+    assert overridden["securityContext"]["runAsNonRoot"] is False
+    assert overridden["securityContext"]["runAsUser"] == 0
+    assert overridden["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_every_pod_template_field_reaches_the_pod() -> None:
+    template = {
+        "labels": {"team": "data"},
+        "annotations": {"note": "x"},
+        "nodeSelector": {"disk": "ssd"},
+        "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                    ]
+                }
+            }
+        },
+        "volumes": [{"name": "data", "emptyDir": {}}],
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "podSecurityContext": {"fsGroup": 1000},
+        "imagePullSecrets": [{"name": "regcred"}],
+        "priorityClassName": "batch",
+        "runtimeClassName": "gvisor",
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+        ],
+    }
+    pod = _build(
+        {
+            "podTemplate": template,
+            "serviceAccountName": "runner",
+            "imagePullPolicy": "Always",
+            "resources": {"limits": {"memory": "1Gi"}},
+        }
+    )
+    spec, container = pod["spec"], _container(pod)
+    assert pod["metadata"]["labels"]["team"] == "data"
+    assert pod["metadata"]["annotations"]["note"] == "x"
+    for key in (
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "imagePullSecrets",
+        "priorityClassName",
+        "runtimeClassName",
+        "topologySpreadConstraints",
+    ):
+        assert spec[key] == template[key], key
+    assert spec["securityContext"] == {"fsGroup": 1000}
+    assert {"name": "data", "emptyDir": {}} in spec["volumes"]
+    assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+    assert spec["serviceAccountName"] == "runner"
+    assert spec["automountServiceAccountToken"] is True
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"] == {"limits": {"memory": "1Gi"}}
+
+
+def test_template_labels_cannot_hide_the_pod_from_the_operator() -> None:
+    pod = _build(
+        {"podTemplate": {"labels": {"app.kubernetes.io/managed-by": "someone", "kubetask.dev/attempt": "9"}}}
+    )
+    assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kubetask-operator"
+    assert pod["metadata"]["labels"]["kubetask.dev/attempt"] == "1"
+
+
+def test_default_resources_apply_only_without_spec_resources() -> None:
+    settings = Settings(default_resources={"requests": {"cpu": "100m"}})
+    assert _container(_build(settings=settings))["resources"] == {"requests": {"cpu": "100m"}}
+    own = _container(_build({"resources": {"requests": {"cpu": "2"}}}, settings=settings))
+    assert own["resources"] == {"requests": {"cpu": "2"}}
+    assert "resources" not in _container(_build())
+
+
+def test_no_service_account_token_unless_a_service_account_is_asked_for() -> None:
+    assert _build()["spec"]["automountServiceAccountToken"] is False
+
+
+def test_storage_gives_each_attempt_its_own_prefix_and_checkpoints() -> None:
+    container = _container(_build(settings=Settings(storage_prefix="s3://bucket/runs"), attempt=2))
+    assert _argument(container, "--output-prefix") == "s3://bucket/runs/team/demo/2"
+    assert _argument(container, "--checkpoint-path") == "s3://bucket/runs/team/demo/2/checkpoint"
+    assert _argument(container, "--prev-checkpoint") == "s3://bucket/runs/team/demo/1/checkpoint"
+    own = _container(_build({"outputPrefix": "gs://mine/x/"}, attempt=1))
+    assert _argument(own, "--output-prefix") == "gs://mine/x/1"
+    assert _argument(own, "--prev-checkpoint") is None
+
+
+def test_without_storage_outputs_go_to_scratch_space() -> None:
+    container = _container(_build())
+    assert _argument(container, "--output-prefix") == SCRATCH_OUTPUT_PREFIX
+    assert _argument(container, "--checkpoint-path") is None
+
+
+def test_inputs_from_a_uri_are_passed_as_they_are() -> None:
+    assert _argument(_container(_build({"inputsFrom": "s3://b/in.json"})), "--inputs") == "s3://b/in.json"
+
+
+def test_small_inputs_travel_inline_as_a_data_uri() -> None:
+    uri = _argument(_container(_build({"inputs": {"name": "wörld"}})), "--inputs")
+    assert uri is not None
+    assert uri.startswith("data:application/json;base64,")
+    assert json.loads(base64.b64decode(uri.split(",", 1)[1])) == {"name": "wörld"}
+
+
+def test_large_inputs_travel_in_a_configmap_owned_by_the_taskrun() -> None:
+    inputs = {"blob": "x" * (1024 * 1024 - 100)}
+    spec = parse_spec({**BASE, "inputs": inputs})
+    settings = Settings()
+    assert needs_inputs_configmap(spec, settings)
+    pod = _build({"inputs": inputs})
+    container = _container(pod)
+    assert _argument(container, "--inputs") == f"{INPUTS_MOUNT}/inputs.json"
+    assert {"name": "kubetask-inputs", "mountPath": INPUTS_MOUNT, "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    configmap = build_inputs_configmap(spec, REF)
+    kubernetes_validate.validate(configmap, "1.30", strict=True)
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "kubetask-inputs")
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    assert json.loads(configmap["data"]["inputs.json"]) == inputs
+    assert configmap["metadata"]["ownerReferences"][0]["uid"] == REF.uid
+
+
+def test_the_pod_has_a_backstop_deadline_only_with_both_timeouts() -> None:
+    assert "activeDeadlineSeconds" not in _build({"timeout": "1m"})["spec"]
+    assert _build({"timeout": "1m", "pendingTimeout": "30s"})["spec"]["activeDeadlineSeconds"] == 150
+
+
+@pytest.mark.parametrize("name", ["a", "x" * 253, "my.dotted.name", "UPPER-not-allowed-but-handled"])
+def test_pod_names_are_dns_labels_of_at_most_63_characters(name: str) -> None:
+    for attempt in (1, 10, 100):
+        pod = build_pod(
+            parse_spec(BASE), TaskRunRef(name=name, namespace="team", uid=REF.uid), Settings(), attempt
+        )
+        assert len(pod["metadata"]["name"]) <= 63
+        kubernetes_validate.validate(pod, "1.30", strict=True)
+    assert pod_name(name, REF.uid, 1) != pod_name(name, REF.uid, 2)
+    assert pod_name(name, REF.uid, 1) != pod_name(name, "another-uid", 1)
+    assert pod_name(name, REF.uid, 1) == pod_name(name, REF.uid, 1)
+
+
+def test_spec_defaults() -> None:
+    assert parse_spec(BASE) == TaskRunSpec(
+        image="registry.example/app:1.0",
+        resolver=kubetask.DEFAULT_RESOLVER,
+        loader_args=("task-module", "pkg.tasks", "task-name", "add"),
+    )

@@ -1,0 +1,611 @@
+"""plan(): from a TaskRun and what its pod says to the next status and actions — every reason, retries,
+backoff, cancel, timeouts, TTL. Pure: no cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan
+from kubetask_operator._settings import Settings
+
+from ._factories import NOW, at, failed_attempt, in_progress, pod, stamp, summary, taskrun
+
+SETTINGS = Settings(system_retries=1, image_pull_grace_seconds=30)
+USER_FAILED = summary(
+    {
+        "outcome": "Failed",
+        "error": {"kind": "USER", "recoverable": False, "type": "ValueError", "message": "bad"},
+    }
+)
+USER_RECOVERABLE = summary(
+    {
+        "outcome": "Failed",
+        "error": {"kind": "USER", "recoverable": True, "type": "my.Flaky", "message": "again"},
+    }
+)
+SYSTEM_FAILED = summary(
+    {
+        "outcome": "Failed",
+        "error": {"kind": "SYSTEM", "recoverable": True, "type": "OSError", "message": "s3 down"},
+    }
+)
+
+
+def _plan(
+    knowledge: PodKnowledge,
+    *,
+    spec: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+    now: float = 0,
+    settings: Settings = SETTINGS,
+) -> Plan:
+    body = taskrun(
+        {"retries": 1, "backoff": {"initialSeconds": 4, "factor": 3, "maxSeconds": 100}, **(spec or {})},
+        status if status is not None else in_progress(),
+    )
+    return plan(body, pod=knowledge, now=at(now), settings=settings)
+
+
+def _condition(result: Plan) -> dict[str, Any]:
+    assert result.status is not None
+    (condition,) = result.status["conditions"]
+    return condition
+
+
+# ---------------------------------------------------------------- how attempts end
+
+
+ENDINGS = [
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 1, "message": USER_FAILED}),
+        0,
+        "Failed",
+        "UserError",
+        "USER",
+        id="user-error-not-recoverable-fails-at-once",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE}),
+        0,
+        "Retrying",
+        "UserError",
+        "USER",
+        id="recoverable-user-error-uses-retries",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 3, "message": SYSTEM_FAILED}),
+        0,
+        "Retrying",
+        "SystemError",
+        "SYSTEM",
+        id="system-error-uses-system-budget",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 137, "reason": "OOMKilled"}),
+        0,
+        "Retrying",
+        "OOMKilled",
+        "USER",
+        id="oom-killed-is-a-recoverable-user-failure",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 137, "reason": "Error"}),
+        0,
+        "Retrying",
+        "Killed",
+        "SYSTEM",
+        id="sigkill-without-oom-is-a-system-failure",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 143, "reason": "Error"}),
+        0,
+        "Retrying",
+        "Terminated",
+        "SYSTEM",
+        id="sigterm-from-outside-is-a-system-failure",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 2, "message": "usage: kubetask-execute"}),
+        0,
+        "Failed",
+        "UsageError",
+        "SYSTEM",
+        id="usage-error-is-not-retried",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 128, "reason": "StartError", "message": "no such file"}),
+        0,
+        "Failed",
+        "StartError",
+        "USER",
+        id="image-without-kubetask",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 1, "message": "Traceback...\nKeyError: 'x'"}),
+        0,
+        "Failed",
+        "UserError",
+        "USER",
+        id="exit-1-without-summary-shows-the-log-tail",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 42}),
+        0,
+        "Failed",
+        "UserError",
+        "USER",
+        id="unknown-exit-code",
+    ),
+    pytest.param(
+        pod(phase="Failed", pod_reason="Evicted", pod_message="The node was low on resource: memory."),
+        0,
+        "Retrying",
+        "Evicted",
+        "SYSTEM",
+        id="evicted",
+    ),
+    pytest.param(
+        pod(
+            phase="Failed",
+            terminated={"exitCode": 143},
+            conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler"}],
+        ),
+        0,
+        "Retrying",
+        "Evicted",
+        "SYSTEM",
+        id="preempted-disruption-target",
+    ),
+    pytest.param(
+        pod(phase="Failed", pod_reason="NodeLost", pod_message="node vanished"),
+        0,
+        "Retrying",
+        "NodeLost",
+        "SYSTEM",
+        id="node-lost",
+    ),
+    pytest.param(
+        pod(phase="Failed", pod_reason="DeadlineExceeded", terminated={"exitCode": 143}),
+        0,
+        "Retrying",
+        "Timeout",
+        "USER",
+        id="backstop-deadline-exceeded-is-a-timeout",
+    ),
+    pytest.param("absent", 0, "Retrying", "PodDeleted", "SYSTEM", id="pod-deleted-externally"),
+    pytest.param(
+        pod(phase="Running", running=True, deleting=True),
+        0,
+        "Retrying",
+        "PodDeleted",
+        "SYSTEM",
+        id="pod-being-deleted-externally",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 143}, deleting=True),
+        0,
+        "Retrying",
+        "PodDeleted",
+        "SYSTEM",
+        id="pod-deleted-and-terminated",
+    ),
+    pytest.param(
+        pod(waiting=("InvalidImageName", "couldn't parse image name")),
+        0,
+        "Failed",
+        "InvalidImageName",
+        "USER",
+        id="invalid-image-name-fails-at-once",
+    ),
+    pytest.param(
+        pod(waiting=("ImagePullBackOff", "Back-off pulling image")),
+        25,
+        "Failed",
+        "ImagePullFailed",
+        "USER",
+        id="image-pull-failure-after-the-grace-period",
+    ),
+    pytest.param(
+        pod(waiting=("ErrImagePull", "not found")),
+        25,
+        "Failed",
+        "ImagePullFailed",
+        "USER",
+        id="err-image-pull-after-the-grace-period",
+    ),
+    pytest.param(
+        pod(waiting=("CreateContainerConfigError", 'secret "creds" not found')),
+        25,
+        "Failed",
+        "CreateContainerConfigError",
+        "USER",
+        id="missing-secret-after-the-grace-period",
+    ),
+]
+
+
+@pytest.mark.parametrize(("knowledge", "now", "phase", "reason", "kind"), ENDINGS)
+def test_how_an_attempt_ends_decides_the_reason_and_the_retry(
+    knowledge: PodKnowledge, now: float, phase: str, reason: str, kind: str
+) -> None:
+    result = _plan(knowledge, now=now)
+    assert result.status is not None
+    assert result.status["phase"] == phase
+    (attempt,) = result.status["attempts"]
+    assert attempt["reason"] == reason
+    assert attempt["errorKind"] == kind
+    assert attempt["completionTime"]
+    condition = _condition(result)
+    assert condition["reason"] == ("Retrying" if phase == "Retrying" else reason)
+    assert condition["status"] == ("Unknown" if phase == "Retrying" else "False")
+    if phase == "Failed":
+        assert result.status["error"]["kind"] == kind
+        assert result.status["completionTime"] == stamp(now)
+    else:
+        assert "error" not in result.status
+        assert result.status["nextAttemptTime"] == stamp(now + 4)
+        assert result.wake_at == at(now + 4)
+
+
+def test_success_reports_the_outputs_from_the_termination_message() -> None:
+    message = summary(
+        {"outcome": "Succeeded", "outputs": {"o0": 3}, "outputsUri": "s3://b/team/demo/1/outputs.json"}
+    )
+    result = _plan(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": message}),
+        spec={"outputPrefix": "s3://b/team/demo"},
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Succeeded"
+    assert result.status["outputs"] == {"o0": 3}
+    assert result.status["outputsUri"] == "s3://b/team/demo/1/outputs.json"
+    assert result.status["attempts"][0]["exitCode"] == 0
+    assert _condition(result) | {"lastTransitionTime": None} == {
+        "type": "Succeeded",
+        "status": "True",
+        "reason": "Succeeded",
+        "message": "attempt 1 succeeded",
+        "lastTransitionTime": None,
+        "observedGeneration": 1,
+    }
+    assert [event.reason for event in result.events] == ["Succeeded"]
+
+
+def test_outputs_too_large_for_the_message_are_named_by_uri_with_storage() -> None:
+    message = summary({"outcome": "Succeeded", "outputsUri": "s3://b/1/outputs.json", "truncated": True})
+    result = _plan(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": message}),
+        settings=Settings(storage_prefix="s3://b"),
+    )
+    assert result.status is not None
+    assert "outputs" not in result.status
+    assert result.status["outputsUri"] == "s3://b/1/outputs.json"
+    assert "read them from s3://b/1/outputs.json" in _condition(result)["message"]
+
+
+def test_outputs_too_large_without_storage_say_plainly_they_were_lost() -> None:
+    message = summary(
+        {
+            "outcome": "Succeeded",
+            "outputsUri": "/var/run/kubetask/scratch/outputs/outputs.json",
+            "truncated": True,
+        }
+    )
+    result = _plan(pod(phase="Succeeded", terminated={"exitCode": 0, "message": message}))
+    assert result.status is not None
+    assert "outputs" not in result.status
+    assert "outputsUri" not in result.status
+    assert "no storage is configured" in _condition(result)["message"]
+
+
+def test_a_failure_summary_fills_status_error() -> None:
+    result = _plan(pod(phase="Failed", terminated={"exitCode": 1, "message": USER_FAILED}))
+    assert result.status is not None
+    assert result.status["error"] == {
+        "kind": "USER",
+        "recoverable": False,
+        "type": "ValueError",
+        "message": "ValueError: bad",
+    }
+    assert result.status["attempts"][0]["exitCode"] == 1
+
+
+# ---------------------------------------------------------------- attempts still in progress
+
+
+def test_a_new_taskrun_gets_its_first_pod() -> None:
+    body = taskrun()
+    result = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert result.create_attempt == 1
+    assert result.status is not None
+    assert result.status["phase"] == "Pending"
+    assert result.status["attemptCount"] == 1
+    assert result.status["attempts"] == [
+        {"number": 1, "podName": result.status["podName"], "createTime": stamp()}
+    ]
+    assert result.status["observedGeneration"] == 1
+    assert _condition(result)["status"] == "Unknown"
+    assert [event.reason for event in result.events] == ["PodCreated"]
+
+
+def test_a_running_pod_makes_the_taskrun_running() -> None:
+    result = _plan(pod(phase="Running", running=True))
+    assert result.status is not None
+    assert result.status["phase"] == "Running"
+    assert result.status["attempts"][0]["startTime"] == stamp(-5)
+    assert result.create_attempt is None
+    assert result.stop is None
+
+
+def test_the_same_state_twice_writes_nothing() -> None:
+    first = _plan(pod(phase="Running", running=True))
+    assert first.status is not None
+    again = plan(
+        taskrun({"retries": 1}, first.status),
+        pod=pod(phase="Running", running=True),
+        now=at(1),
+        settings=SETTINGS,
+    )
+    assert again.status is None
+    assert again.events == ()
+
+
+def test_last_transition_time_moves_only_when_the_condition_status_changes() -> None:
+    pending = _plan(pod(phase="Pending"), now=0)
+    assert pending.status is not None
+    running = plan(
+        taskrun({}, pending.status), pod=pod(phase="Running", running=True), now=at(3), settings=SETTINGS
+    )
+    assert running.status is not None
+    assert _condition(running)["lastTransitionTime"] == _condition(pending)["lastTransitionTime"]
+    assert _condition(running)["reason"] == "Running"
+
+
+WAITING = [
+    pytest.param(
+        pod(waiting=("ImagePullBackOff", "Back-off pulling image")),
+        "ImagePullBackOff",
+        at(20),
+        id="image-pull-within-grace-waits-for-the-grace-end",
+    ),
+    pytest.param(
+        pod(waiting=("CreateContainerConfigError", "secret not found")),
+        "CreateContainerConfigError",
+        at(20),
+        id="config-error-within-grace",
+    ),
+    pytest.param(pod(unschedulable=True), "Unschedulable", None, id="unschedulable-waits"),
+    pytest.param(pod(waiting=("ContainerCreating", "")), "ContainerCreating", None, id="container-creating"),
+]
+
+
+@pytest.mark.parametrize(("knowledge", "reason", "wake"), WAITING)
+def test_a_waiting_pod_keeps_the_taskrun_pending_with_the_reason(
+    knowledge: PodKnowledge, reason: str, wake: Any
+) -> None:
+    result = _plan(knowledge)
+    assert result.status is not None
+    assert result.status["phase"] == "Pending"
+    assert _condition(result)["reason"] == reason
+    assert result.wake_at == wake
+    assert result.stop is None
+
+
+@pytest.mark.parametrize(
+    ("knowledge", "reason", "phase"),
+    [
+        pytest.param(pod(unschedulable=True), "Unschedulable", "Retrying", id="unschedulable"),
+        pytest.param(
+            pod(waiting=("ContainerCreating", "")), "PendingTimeout", "Retrying", id="container-creating"
+        ),
+        pytest.param(pod(waiting=("ImagePullBackOff", "x")), "ImagePullFailed", "Failed", id="image-pull"),
+    ],
+)
+def test_pending_timeout_fails_the_attempt_with_what_it_waited_on(
+    knowledge: PodKnowledge, reason: str, phase: str
+) -> None:
+    result = _plan(
+        knowledge, spec={"pendingTimeout": "5s"}, now=0, settings=Settings(image_pull_grace_seconds=600)
+    )
+    assert result.status is not None
+    assert result.status["attempts"][0]["reason"] == reason
+    assert result.status["phase"] == phase
+    assert result.stop == StopPod(knowledge.name, delete=True)  # type: ignore[union-attr]
+
+
+def test_pending_timeout_not_reached_schedules_a_wake_up() -> None:
+    result = _plan(pod(unschedulable=True), spec={"pendingTimeout": "1m"})
+    assert result.wake_at == at(50)
+
+
+def test_timeout_stops_the_pod_without_deleting_it() -> None:
+    knowledge = pod(phase="Running", running=True)
+    result = _plan(knowledge, spec={"timeout": "3s"}, status=in_progress(started=True, phase="Running"))
+    assert result.stop == StopPod(knowledge.name, delete=False)
+    assert result.status is not None
+    assert result.status["attempts"][0]["reason"] == "Timeout"
+    assert result.status["phase"] == "Retrying"
+
+
+def test_timeout_not_reached_schedules_a_wake_up_at_the_deadline() -> None:
+    result = _plan(pod(phase="Running", running=True), spec={"timeout": "1h"})
+    assert result.wake_at == at(-5 + 3600)
+    assert result.stop is None
+
+
+def test_an_unknown_pod_is_looked_up_before_anything_is_decided() -> None:
+    result = _plan("unknown")
+    assert result.lookup_pod == in_progress()["podName"]
+    assert result.status is None
+    assert result.create_attempt is None
+
+
+def test_a_pod_just_created_is_waited_for() -> None:
+    result = _plan("created")
+    assert result.status is None
+    assert result.create_attempt is None
+    assert result.stop is None
+
+
+# ---------------------------------------------------------------- retries and backoff
+
+
+def test_retries_are_counted_per_budget() -> None:
+    earlier = [failed_attempt(1, "SYSTEM", "PodDeleted")]
+    status = in_progress(2, earlier=earlier)
+    result = _plan(
+        pod(attempt=2, phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE}), status=status
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Retrying", "a system retry must not use the user's retries"
+    assert "retries used 1 of 1" in _condition(result)["message"]
+
+
+def test_no_retries_left_fails_and_says_so() -> None:
+    earlier = [failed_attempt(1, "USER")]
+    result = _plan(
+        pod(attempt=2, phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE}),
+        status=in_progress(2, earlier=earlier),
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Failed"
+    assert "no retries left: 1 of 1 retries used" in _condition(result)["message"]
+    assert len(result.status["attempts"]) == 2
+
+
+def test_the_system_budget_comes_from_the_settings() -> None:
+    earlier = [failed_attempt(1, "SYSTEM", "Evicted")]
+    result = _plan("absent", status=in_progress(2, earlier=earlier))
+    assert result.status is not None
+    assert result.status["phase"] == "Failed"
+    assert result.status["attempts"][-1]["reason"] == "PodDeleted"
+
+
+def test_backoff_grows_exponentially_and_is_visible_in_the_status() -> None:
+    earlier = [failed_attempt(1, "USER")]
+    result = _plan(
+        pod(attempt=2, phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE}),
+        spec={"retries": 5},
+        status=in_progress(2, earlier=earlier),
+    )
+    assert result.status is not None
+    assert result.status["nextAttemptTime"] == stamp(12)  # 4 * 3^(2-1)
+    assert "backoff 12s" in _condition(result)["message"]
+
+
+def test_backoff_is_capped_by_max_seconds() -> None:
+    earlier = [failed_attempt(n, "USER") for n in (1, 2, 3)]
+    result = _plan(
+        pod(attempt=4, phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE}),
+        spec={"retries": 9},
+        status=in_progress(4, earlier=earlier),
+    )
+    assert result.status is not None
+    assert result.status["nextAttemptTime"] == stamp(100)
+
+
+def test_retrying_waits_for_the_next_attempt_time_then_creates_the_next_pod() -> None:
+    status = {
+        **in_progress(2, earlier=[failed_attempt(1, "USER")]),
+        "phase": "Retrying",
+        "nextAttemptTime": stamp(30),
+    }
+    status["attempts"] = status["attempts"][:1]
+    early = _plan("absent", status=status, now=10)
+    assert early.create_attempt is None
+    assert early.wake_at == at(30)
+    due = _plan("absent", status=status, now=30)
+    assert due.create_attempt == 2
+    assert due.status is not None
+    assert due.status["phase"] == "Pending"
+    assert due.status["attemptCount"] == 2
+    assert "nextAttemptTime" not in due.status
+    assert [a["number"] for a in due.status["attempts"]] == [1, 2]
+
+
+# ---------------------------------------------------------------- cancel, invalid specs, TTL
+
+
+@pytest.mark.parametrize(
+    ("knowledge", "delete"),
+    [
+        pytest.param(pod(phase="Running", running=True), False, id="running-pod-is-stopped-keeping-its-logs"),
+        pytest.param(pod(waiting=("ContainerCreating", "")), True, id="pod-that-never-started-is-deleted"),
+    ],
+)
+def test_cancel_stops_the_pod(knowledge: PodKnowledge, delete: bool) -> None:
+    result = _plan(knowledge, spec={"cancelled": True})
+    assert result.stop == StopPod(knowledge.name, delete=delete)  # type: ignore[union-attr]
+    assert result.status is not None
+    assert result.status["phase"] == "Cancelled"
+    assert result.status["attempts"][0]["reason"] == "Cancelled"
+    assert _condition(result)["reason"] == "Cancelled"
+
+
+def test_cancel_before_the_first_attempt_creates_no_pod() -> None:
+    result = plan(taskrun({"cancelled": True}), pod="unknown", now=NOW, settings=SETTINGS)
+    assert result.create_attempt is None
+    assert result.status is not None
+    assert result.status["phase"] == "Cancelled"
+
+
+def test_a_pod_that_finished_wins_over_a_late_cancel() -> None:
+    message = summary({"outcome": "Succeeded", "outputs": {"o0": 1}})
+    result = _plan(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": message}), spec={"cancelled": True}
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        pytest.param({"timeout": "0s"}, "spec.timeout", id="zero-timeout"),
+        pytest.param({"task": None, "loaderArgs": None}, "spec.task", id="no-task"),
+        pytest.param(
+            {"podTemplate": {"volumes": [{"name": "kubetask-scratch", "emptyDir": {}}]}},
+            "spec.podTemplate.volumes[0].name",
+            id="reserved-volume",
+        ),
+        pytest.param(
+            {"env": [{"name": "KUBETASK_ATTEMPT", "value": "9"}]}, "spec.env[0].name", id="reserved-env"
+        ),
+    ],
+)
+def test_a_spec_the_operator_cannot_act_on_fails_with_invalid_spec(spec: dict[str, Any], field: str) -> None:
+    body = taskrun(spec)
+    body["spec"] = {key: value for key, value in body["spec"].items() if value is not None}
+    result = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert result.create_attempt is None
+    assert result.status is not None
+    assert result.status["phase"] == "Failed"
+    assert _condition(result)["reason"] == "InvalidSpec"
+    assert field in _condition(result)["message"]
+
+
+def test_ttl_wakes_up_at_expiry_then_deletes() -> None:
+    status = {"phase": "Succeeded", "completionTime": stamp(-10)}
+    waiting = plan(
+        taskrun({"ttlSecondsAfterFinished": 60}, status), pod="unknown", now=NOW, settings=SETTINGS
+    )
+    assert waiting.wake_at == at(50)
+    assert not waiting.delete_taskrun
+    expired = plan(
+        taskrun({"ttlSecondsAfterFinished": 60}, status), pod="unknown", now=at(50), settings=SETTINGS
+    )
+    assert expired.delete_taskrun
+
+
+def test_a_finished_taskrun_without_ttl_needs_nothing() -> None:
+    result = plan(
+        taskrun({}, {"phase": "Failed", "completionTime": stamp()}), pod="absent", now=NOW, settings=SETTINGS
+    )
+    assert result == Plan()
+
+
+def test_a_taskrun_being_deleted_needs_nothing() -> None:
+    result = plan(taskrun(deletionTimestamp=stamp()), pod="unknown", now=NOW, settings=SETTINGS)
+    assert result == Plan()

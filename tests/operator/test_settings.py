@@ -1,0 +1,95 @@
+"""Settings come from KUBETASK_* once; every bad value is refused with the variable's name and value."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetask_operator import Settings, SettingsError, load_settings
+from kubetask_operator._durations import format_duration, parse_duration
+
+
+def test_defaults_watch_all_namespaces_without_storage() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.clusterwide
+    assert settings.storage_prefix is None
+    assert settings.system_retries == 3
+    assert settings.image_pull_grace_seconds == 180
+
+
+def test_every_variable_is_read() -> None:
+    settings = load_settings(
+        {
+            "KUBETASK_NAMESPACES": "team-a, team-b",
+            "KUBETASK_STORAGE_PREFIX": "s3://bucket/runs/",
+            "KUBETASK_SYSTEM_RETRIES": "5",
+            "KUBETASK_IMAGE_PULL_GRACE": "1m30s",
+            "KUBETASK_DEFAULT_RESOURCES": '{"requests": {"cpu": "100m", "memory": 128}}',
+            "KUBETASK_INLINE_INPUTS_MAX_BYTES": "1024",
+            "KUBETASK_LIVENESS_PORT": "8080",
+            "KUBETASK_METRICS_PORT": "9090",
+            "KUBETASK_LOG_LEVEL": "debug",
+            "KUBETASK_LOG_FORMAT": "JSON",
+            "KUBETASK_API_CONCURRENCY": "16",
+        }
+    )
+    assert settings == Settings(
+        namespaces=("team-a", "team-b"),
+        storage_prefix="s3://bucket/runs",
+        system_retries=5,
+        image_pull_grace_seconds=90,
+        default_resources={"requests": {"cpu": "100m", "memory": "128"}},
+        inline_inputs_max_bytes=1024,
+        liveness_port=8080,
+        metrics_port=9090,
+        log_level="DEBUG",
+        log_format="json",
+        api_concurrency=16,
+    )
+    assert not settings.clusterwide
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        pytest.param(
+            "KUBETASK_SYSTEM_RETRIES", "three", "an integer from 0 to 100", id="retries-not-a-number"
+        ),
+        pytest.param("KUBETASK_SYSTEM_RETRIES", "-1", "an integer from 0 to 100", id="retries-negative"),
+        pytest.param("KUBETASK_IMAGE_PULL_GRACE", "3 minutes", "a duration", id="grace-not-a-duration"),
+        pytest.param("KUBETASK_NAMESPACES", "Team_A", "DNS labels", id="namespace-not-a-dns-label"),
+        pytest.param("KUBETASK_STORAGE_PREFIX", "bucket/runs", "a URI", id="prefix-not-a-uri"),
+        pytest.param("KUBETASK_DEFAULT_RESOURCES", "cpu=1", "not JSON", id="resources-not-json"),
+        pytest.param(
+            "KUBETASK_DEFAULT_RESOURCES", '{"cpu": "1"}', "expected JSON like", id="resources-wrong-shape"
+        ),
+        pytest.param("KUBETASK_LIVENESS_PORT", "70000", "from 0 to 65535", id="port-out-of-range"),
+        pytest.param("KUBETASK_LOG_LEVEL", "LOUD", "one of DEBUG", id="log-level"),
+        pytest.param("KUBETASK_LOG_FORMAT", "xml", "one of plain", id="log-format"),
+        pytest.param(
+            "KUBETASK_INLINE_INPUTS_MAX_BYTES", "1000000", "an integer from 0", id="inline-too-large"
+        ),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r}: ")
+    assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400), ("1.5h", 5400), ("250ms", 0.25)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "m", "1d", "-1s", " 5s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (0.5, 45, 90, 3723)] == ["0.5s", "45s", "1m30s", "1h2m3s"]
