@@ -278,7 +278,9 @@ class LocalNode:
             return
         if not node_name and (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             return
-        worker = PodWorker(pod, api=self.api, config=self.config, events=self._events, binder=self._binder)
+        worker = PodWorker(
+            pod, api=self.api, config=lambda: self.config, events=self._events, binder=self._binder
+        )
         self._workers[uid] = worker
         task = asyncio.create_task(
             worker.run(), name=f"kubetask-pod-{metadata.get('namespace')}/{metadata.get('name')}"

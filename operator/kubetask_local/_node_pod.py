@@ -13,7 +13,7 @@ import contextlib
 import datetime
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ class PodWorker:
         pod: Mapping[str, Any],
         *,
         api: NodeApiClient,
-        config: NodeConfig,
+        config: Callable[[], NodeConfig],
         events: EventRecorder,
         binder: Binder,
     ) -> None:
@@ -112,13 +112,15 @@ class PodWorker:
         self.uid: str = metadata["uid"]
         self.namespace: str = metadata["namespace"]
         self.name: str = metadata["name"]
-        self.pod_dir = config.root / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
+        self._node_config = config  # read anew each time: fast mode and failing images change at run time
+        self.pod_dir = self._config.root / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
         self._pod: Mapping[str, Any] = pod
         self._api = api
-        self._config = config
         self._events = events
         self._binder = binder
-        self._network = PodNetwork(node_name=config.name, host_ip=config.host_ip, pod_ip=config.pod_ip)
+        self._network = PodNetwork(
+            node_name=self._config.name, host_ip=self._config.host_ip, pod_ip=self._config.pod_ip
+        )
         self._changed = asyncio.Event()
         self._gone = False
         self._processes: dict[str, ContainerProcess] = {}
@@ -132,7 +134,12 @@ class PodWorker:
         self._deadline_at: float | None = None
         self._addresses = False
         self._last_posted: dict[str, Any] | None = None
+        self._last_config_error: str | None = None
         self.finished = False
+
+    @property
+    def _config(self) -> NodeConfig:
+        return self._node_config()
 
     # ---------------------------------------------------------------- inputs from the node's watch
 
@@ -396,7 +403,7 @@ class PodWorker:
     async def _prepare(self) -> list[_Launch] | None:
         """Simulated image pulls and configuration, retried as a kubelet retries; None when the pod ended."""
         pull_backoff = self._config.pull_backoff
-        pull_backoff_until = 0.0
+        pulling_stage, next_stage_at = "backoff", 0.0  # the first pull is attempted at once
         loop = asyncio.get_running_loop()
         while True:
             if self.deletion_requested:
@@ -407,13 +414,18 @@ class PodWorker:
             wait: float | None = None
             problems = self._image_problems()
             if problems:
-                if loop.time() >= pull_backoff_until:
-                    await self._show_pull_errors(problems, reason="ErrImagePull")
-                    pull_backoff_until = loop.time() + pull_backoff
-                    await self._wait_change(min(0.5, pull_backoff))
-                    pull_backoff = min(pull_backoff * 2, self._config.pull_backoff_max)
-                    await self._show_pull_errors(problems, reason="ImagePullBackOff")
-                wait = max(pull_backoff_until - loop.time(), 0.0)
+                # As the kubelet: a failed pull shows ErrImagePull, then ImagePullBackOff for a back-off that
+                # doubles up to a cap, then the next attempt shows ErrImagePull again. Times are absolute, so
+                # the pod's own status updates waking this loop do not speed the cycle up.
+                if loop.time() >= next_stage_at:
+                    if pulling_stage == "backoff":
+                        await self._show_pull_errors(problems, reason="ErrImagePull")
+                        pulling_stage, next_stage_at = "error", loop.time() + self._config.pull_backoff
+                    else:
+                        await self._show_pull_errors(problems, reason="ImagePullBackOff")
+                        pulling_stage, next_stage_at = "backoff", loop.time() + pull_backoff
+                        pull_backoff = min(pull_backoff * 2, self._config.pull_backoff_max)
+                wait = max(next_stage_at - loop.time(), 0.0)
             else:
                 try:
                     return await self._launches()
@@ -466,11 +478,10 @@ class PodWorker:
         await self._post_status()
 
     async def _show_config_error(self, error: PodConfigError) -> None:
-        changed = False
+        changed = error.message != self._last_config_error
+        self._last_config_error = error.message
         for container in self.containers():
             state = waiting(error.reason, error.message if error.reason != "ContainerCreating" else None)
-            if self._states.get(container["name"]) != state:
-                changed = True
             self._states[container["name"]] = state
         if changed:
             self._events.record(

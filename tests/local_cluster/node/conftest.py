@@ -42,11 +42,12 @@ class Pods:
         self.cluster = cluster
         self.namespace = namespace
 
-    def create(self, name: str, *containers: dict[str, Any], **spec: Any) -> str:
+    def create(self, name: str, *containers: dict[str, Any], labels: dict[str, str] | None = None,
+               **spec: Any) -> str:
         manifest = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": name, "namespace": self.namespace},
+            "metadata": {"name": name, "namespace": self.namespace, "labels": labels or {}},
             "spec": {"restartPolicy": "Never", "containers": list(containers), **spec},
         }
         self.cluster.apply(manifest)
