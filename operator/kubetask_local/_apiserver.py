@@ -153,6 +153,11 @@ class ApiServer:
         """Start a server in a background thread with its own loop; stop it with ``.stop()`` (or ``with``)."""
         return ThreadedApiServer(cls(**kwargs))
 
+    @property
+    def requests(self) -> list[Any]:
+        """The latest requests as ``kmock.Request`` objects (method, url, headers, body), oldest first."""
+        return list(self._emulator._requests) if self._emulator is not None else []
+
     # ------------------------------------------------------------------ hooks for other components
 
     def set_log_source(self, source: LogSource | None) -> None:

@@ -74,6 +74,45 @@ def _owner_uids(obj: Obj | None) -> set[str]:
     return {ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str)}
 
 
+def crd_with_status(crd: Obj) -> Obj:
+    """Check a CRD as the real server does and give it the status it reports once names are accepted."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    name = _meta(crd).get("name", "")
+    causes = []
+    for field in ("group", "names", "versions", "scope"):
+        if not spec.get(field):
+            causes.append((f"spec.{field}", "Required value"))
+    for field in ("plural", "kind"):
+        if not names.get(field):
+            causes.append((f"spec.names.{field}", "Required value"))
+    expected = f"{names.get('plural')}.{spec.get('group')}"
+    if not causes and name != expected:
+        causes.append(("metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+    if causes:
+        raise errors.invalid(
+            group="apiextensions.k8s.io", kind="CustomResourceDefinition", name=name, causes=causes
+        )
+    stamp = timestamp()
+    accepted = {
+        "plural": names["plural"],
+        "singular": names.get("singular", names["kind"].lower()),
+        "kind": names["kind"],
+        "listKind": names.get("listKind", names["kind"] + "List"),
+        **({"shortNames": names["shortNames"]} if names.get("shortNames") else {}),
+        **({"categories": names["categories"]} if names.get("categories") else {}),
+    }
+    conditions = [
+        {"type": kind, "status": "True", "lastTransitionTime": stamp, "reason": reason, "message": message}
+        for kind, reason, message in (
+            ("NamesAccepted", "NoConflicts", "no conflicts found"),
+            ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+        )
+    ]
+    stored = [version["name"] for version in spec.get("versions") or [] if version.get("storage")]
+    return {**crd, "status": {"conditions": conditions, "acceptedNames": accepted, "storedVersions": stored}}
+
+
 class Store:
     def __init__(self, registry: Registry, *, history_limit: int = 50_000) -> None:
         self.registry = registry
@@ -319,6 +358,8 @@ class Store:
         return resource.has_status
 
     def _builtin_create_defaults(self, resource: ResourceType, obj: Obj) -> Obj:
+        if store_key(resource) == CRD_KEY:
+            return crd_with_status(obj)
         if resource.group or resource.custom:
             return obj
         if resource.plural == "pods":
@@ -388,6 +429,8 @@ class Store:
             )
         obj = self._written_object(resource, old, new, meta, subresource=subresource)
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+        if store_key(resource) == CRD_KEY:
+            obj = crd_with_status(obj)
         if resource.plural == "secrets" and not resource.group:
             obj = self._secret_defaults(obj)
         if resource.plural == "pods" and not resource.group and subresource != "status":
