@@ -71,6 +71,8 @@ def qualified_type(error: BaseException) -> str:
 
 
 def error_message(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"the task called sys.exit({error.code!r})"
     message = str(error) or qualified_type(error)
     return bound(message, MAX_MESSAGE_CHARS)
 

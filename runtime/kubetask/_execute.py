@@ -188,7 +188,9 @@ def _fail(
         except Exception as write_error:
             _log(f"could not write the error document: {write_error}")
     if isinstance(error, KubetaskError) and error.__cause__ is None and stage not in (STAGE_LOAD, STAGE_CALL):
-        _log(f"error: {document['type']}: {document['message']}")  # the runtime's own finding: no trace needed
+        _log(
+            f"error: {document['type']}: {document['message']}"
+        )  # the runtime's own finding: no trace needed
     else:
         sys.stderr.write(str(document["traceback"]))
     message = _termination.failure_message(

@@ -168,7 +168,7 @@ def type_hints(owner: object, *, label: str) -> dict[str, object]:
             annotations.update(base.__dict__.get("__annotations__", {}))  # noqa: RUF063
     else:
         annotations = dict(getattr(owner, "__annotations__", None) or {})
-    if not any(isinstance(hint, str) for hint in annotations.values()):
+    if not any(isinstance(hint, str) or type(hint).__name__ == "ForwardRef" for hint in annotations.values()):
         return annotations
     import typing  # string annotations need evaluating in their module: typing knows how
 

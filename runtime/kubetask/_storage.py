@@ -212,7 +212,7 @@ def _filesystem(uri: str) -> tuple[Any, str]:
             f"{uri!r} needs fsspec for {scheme}:// URIs: pip install 'kubetask[{extra}]'"
         ) from None
     try:
-        filesystem, path = fsspec.core.url_to_fs(uri)
+        fsspec.get_filesystem_class(scheme)
     except ImportError as error:
         hint = (
             f"pip install 'kubetask[{extra}]'"
@@ -224,4 +224,10 @@ def _filesystem(uri: str) -> tuple[Any, str]:
         ) from None
     except ValueError as error:
         raise MissingStorageBackendError(f"{uri!r}: unknown storage protocol {scheme!r} ({error})") from None
+    try:
+        filesystem, path = fsspec.core.url_to_fs(uri)
+    except Exception as error:
+        raise StorageError(
+            f"{uri!r}: cannot set up {scheme}:// storage: {type(error).__name__}: {error}"
+        ) from error
     return filesystem, path

@@ -1,0 +1,544 @@
+"""Every way a run can fail ends in an error document, a termination message and a distinct exit status."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Execution, Executor  # the `executor` fixture of tests/runtime/conftest.py
+
+F = "failing_tasks"
+T = "typed_tasks"
+
+
+def assert_failed(
+    result: Execution, *, exit_code: int, kind: str, recoverable: bool, error_type: str, message: str
+) -> dict[str, Any]:
+    """The error document and the termination message agree, and the message says what went wrong."""
+    assert result.returncode == exit_code, result.stderr
+    assert result.outputs is None
+    assert result.error is not None, result.stderr
+    assert (result.error["kind"], result.error["recoverable"], result.error["type"]) == (
+        kind,
+        recoverable,
+        error_type,
+    )
+    assert message in result.error["message"]
+    assert result.error["traceback"].startswith("Traceback (most recent call last):")
+    assert result.termination is not None
+    assert result.termination.outcome == "Failed"
+    assert result.termination.error is not None
+    assert result.termination.error.kind == kind
+    assert result.termination.error.recoverable is recoverable
+    assert result.termination.error.type == error_type
+    assert result.termination.error_uri is not None
+    assert result.termination.error_uri.endswith("/error.json")
+    last_line = result.stderr.splitlines()[-1]
+    assert last_line.startswith(f"kubetask-execute: end outcome=Failed kind={kind} ")
+    assert f" exit={exit_code} " in last_line
+    return result.error
+
+
+# ---------------------------------------------------------------- loading the task: USER errors, exit 1
+
+
+def test_module_missing_names_the_module_and_sys_path(executor: Executor) -> None:
+    error = assert_failed(
+        executor.run("no_such_module", "t"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message="cannot import task module 'no_such_module': No module named 'no_such_module' (sys.path: [",
+    )
+    assert "ModuleNotFoundError" in error["traceback"]
+
+
+def test_module_failing_at_import_shows_the_underlying_error(executor: Executor) -> None:
+    error = assert_failed(
+        executor.run("broken_module", "never"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message="importing task module 'broken_module' raised KeyError: 'missing'",
+    )
+    assert 'VALUE = CONFIG["missing"]' in error["traceback"]
+
+
+def test_module_with_a_missing_dependency_names_the_dependency(executor: Executor) -> None:
+    assert_failed(
+        executor.run("missing_dependency", "never"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message="cannot import task module 'missing_dependency': "
+        "No module named 'no_such_dependency_for_kubetask_tests'",
+    )
+
+
+def test_name_missing_lists_the_tasks_the_module_has(executor: Executor) -> None:
+    assert_failed(
+        executor.run(F, "nope"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message="module 'failing_tasks' has no attribute 'nope'; its tasks: asks_for_retry, deep_recursion, "
+        "exits, huge_error, raises_chained, sleeps, swallows_everything, wrong_output",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("not_a_task", "failing_tasks.not_a_task is int 42, not a kubetask task", id="int"),
+        pytest.param(
+            "plain_function",
+            "failing_tasks.plain_function is function <function plain_function",
+            id="undecorated-function",
+        ),
+    ],
+)
+def test_object_that_is_not_a_task_is_refused(executor: Executor, name: str, message: str) -> None:
+    error = assert_failed(
+        executor.run(F, name),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message=message,
+    )
+    assert error["message"].endswith("decorate it with @kubetask.task")
+
+
+@pytest.mark.parametrize(
+    ("loader_args", "message"),
+    [
+        pytest.param(
+            ["task-module", F],
+            "loader args: missing 'task-name' in ['task-module', 'failing_tasks']",
+            id="missing-key",
+        ),
+        pytest.param(["task-name", "x", "module", F], "loader args: unknown key 'module'", id="unknown-key"),
+        pytest.param(["task-module"], "loader args: expected key/value pairs", id="odd"),
+    ],
+)
+def test_malformed_loader_args_are_user_errors(
+    executor: Executor, loader_args: list[str], message: str
+) -> None:
+    argv = executor.command(loader_args, inputs=executor.inputs_file({}))
+    assert_failed(
+        executor.run_argv(argv),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.TaskLoadError",
+        message=message,
+    )
+
+
+def test_loader_args_are_parsed_by_key_not_position(executor: Executor) -> None:
+    argv = executor.command(
+        ["task-name", "echo_int", "task-module", T], inputs=executor.inputs_file({"x": 4})
+    )
+    assert executor.run_argv(argv).outputs == {"o0": 4}
+
+
+@pytest.mark.parametrize(
+    ("resolver", "error_type", "message"),
+    [
+        pytest.param(
+            "no_such_pkg.resolver",
+            "kubetask.TaskLoadError",
+            "cannot import task module 'no_such_pkg'",
+            id="module-missing",
+        ),
+        pytest.param(
+            "resolvers.nothing_here",
+            "kubetask.TaskLoadError",
+            "--resolver 'resolvers.nothing_here': module 'resolvers' has no attribute 'nothing_here'",
+            id="attribute-missing",
+        ),
+        pytest.param(
+            "resolvers.not_a_resolver",
+            "kubetask.TaskLoadError",
+            "--resolver 'resolvers.not_a_resolver' is str 'just a string', not a TaskResolverMixin",
+            id="not-a-resolver",
+        ),
+        pytest.param("resolvers.exploding", "LookupError", "no task for ['k', 'v']", id="resolver-raises"),
+        pytest.param(
+            "noseparator", "kubetask.TaskLoadError", "--resolver: expected a dotted path", id="no-dot"
+        ),
+    ],
+)
+def test_resolver_failures_are_user_errors(
+    executor: Executor, resolver: str, error_type: str, message: str
+) -> None:
+    argv = executor.command(["k", "v"], inputs=executor.inputs_file({}), resolver=resolver)
+    assert_failed(
+        executor.run_argv(argv),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type=error_type,
+        message=message,
+    )
+
+
+# ---------------------------------------------------------------- inputs: USER errors, exit 1
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        pytest.param('{"x": ', "inputs document ", id="not-json"),
+        pytest.param("[1, 2]", "expected a JSON object mapping input names to values, got list", id="array"),
+        pytest.param('{"x": 1, "y": 2}', "unknown input(s) 'y'; the task takes 'x'", id="unknown-input"),
+        pytest.param("{}", "missing required input(s) 'x'", id="missing-input"),
+        pytest.param('{"x": NaN}', "not valid JSON: JSON has no NaN", id="nan"),
+    ],
+)
+def test_bad_inputs_document(executor: Executor, document: str, message: str) -> None:
+    assert_failed(
+        executor.run(T, "echo_int", document),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.InputError",
+        message=message,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "message"),
+    [
+        pytest.param("echo_int", {"x": "x"}, "input 'x': expected int, got 'x' (str)", id="int-str"),
+        pytest.param("echo_int", {"x": True}, "input 'x': expected int, got True (bool)", id="int-bool"),
+        pytest.param("echo_int", {"x": 1.5}, "input 'x': expected int, got 1.5 (float)", id="int-float"),
+        pytest.param("echo_bool", {"x": 1}, "input 'x': expected bool, got 1 (int)", id="bool-int"),
+        pytest.param("echo_float", {"x": "1"}, "input 'x': expected float, got '1' (str)", id="float-str"),
+        pytest.param("echo_str", {"x": 5}, "input 'x': expected str, got 5 (int)", id="str-int"),
+        pytest.param("echo_none", {"x": 0}, "input 'x': expected None, got 0 (int)", id="none"),
+        pytest.param(
+            "echo_optional", {"x": "a"}, "input 'x': expected int | None, got 'a' (str)", id="optional"
+        ),
+        pytest.param("echo_union", {"x": 1.5}, "input 'x': expected int | str, got 1.5 (float)", id="union"),
+        pytest.param(
+            "echo_list", {"x": [1, "2"]}, "input 'x[1]': expected int, got '2' (str)", id="list-item"
+        ),
+        pytest.param(
+            "echo_list", {"x": {"a": 1}}, "input 'x': expected list[int], got {'a': 1} (dict)", id="list"
+        ),
+        pytest.param(
+            "echo_dict",
+            {"x": {"k": "v"}},
+            "input \"x['k']\": expected float, got 'v' (str)".replace('"', "'", 1).replace("']\"", "']'"),
+            id="dict-item",
+        ),
+        pytest.param(
+            "echo_tuple",
+            {"x": [1]},
+            "input 'x': expected tuple[int, str] (2 items), got [1] (list)",
+            id="tuple-length",
+        ),
+        pytest.param(
+            "echo_enum",
+            {"x": "blue"},
+            "input 'x': expected Color (one of 'red', 'green'), got 'blue'",
+            id="enum",
+        ),
+        pytest.param(
+            "echo_datetime",
+            {"x": "yesterday"},
+            "input 'x': expected datetime (ISO 8601 text), got 'yesterday' (str)",
+            id="datetime",
+        ),
+        pytest.param(
+            "echo_date",
+            {"x": 20260101},
+            "input 'x': expected date (ISO 8601 text), got 20260101 (int)",
+            id="date",
+        ),
+        pytest.param(
+            "echo_timedelta",
+            {"x": "1h"},
+            "input 'x': expected timedelta (a number of seconds), got '1h'",
+            id="timedelta",
+        ),
+        pytest.param(
+            "echo_bytes",
+            {"x": "not base64!"},
+            "input 'x': expected bytes (base64 text), got 'not base64!'",
+            id="bytes",
+        ),
+        pytest.param(
+            "echo_person",
+            {"x": {"name": "A", "address": {"city": "B", "zip_code": "1"}}},
+            "input 'x.address.zip_code': expected int, got '1' (str)",
+            id="nested-dataclass-field",
+        ),
+        pytest.param(
+            "echo_person",
+            {"x": {"name": "A"}},
+            "input 'x': missing required field 'address' of Person",
+            id="dataclass-missing-field",
+        ),
+        pytest.param(
+            "echo_person",
+            {"x": {"name": "A", "address": {"city": "B", "zip_code": 1}, "age": 3}},
+            "input 'x': unknown field(s) 'age' for Person; it has 'name', 'address', 'tags', 'born',"
+            " 'favourite'",
+            id="dataclass-unknown-field",
+        ),
+        pytest.param(
+            "read_file",
+            {"document": 3},
+            "input 'document': expected kubetask.File (a URI or path), got 3",
+            id="file-not-str",
+        ),
+        pytest.param(
+            "read_file",
+            {"document": "/no/such/file.txt"},
+            "input 'document': '/no/such/file.txt' does not exist",
+            id="file-missing",
+        ),
+    ],
+)
+def test_type_mismatch_names_the_input_the_expected_type_and_the_value(
+    executor: Executor, name: str, inputs: dict[str, object], message: str
+) -> None:
+    error = assert_failed(
+        executor.run(T, name, inputs),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.InputError",
+        message=message,
+    )
+    assert error["message"].startswith("input ")
+
+
+# ---------------------------------------------------------------- the task itself: USER errors, exit 1
+
+
+def test_user_exception_keeps_its_type_message_and_chained_traceback(executor: Executor) -> None:
+    error = assert_failed(
+        executor.run(F, "raises_chained", {"text": "abc"}),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="failing_tasks.Oops",
+        message="could not parse 'abc'",
+    )
+    traceback = error["traceback"]
+    assert "ValueError: invalid literal for int() with base 10: 'abc'" in traceback
+    assert "The above exception was the direct cause of the following exception" in traceback
+    assert traceback.rstrip().endswith("failing_tasks.Oops: could not parse 'abc'")
+    assert (
+        "failing_tasks.Oops: could not parse 'x'" in executor.run(F, "raises_chained", {"text": "x"}).stderr
+    )
+
+
+def test_recoverable_error_asks_for_a_retry(executor: Executor) -> None:
+    assert_failed(
+        executor.run(F, "asks_for_retry"),
+        exit_code=1,
+        kind="USER",
+        recoverable=True,
+        error_type="kubetask.RecoverableError",
+        message="the database is warming up",
+    )
+
+
+def test_wrong_output_type_is_the_task_s_fault(executor: Executor) -> None:
+    assert_failed(
+        executor.run(F, "wrong_output"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.OutputError",
+        message="output 'o0': expected int, got 'three' (str)",
+    )
+
+
+def test_sys_exit_in_a_task_is_a_user_error_not_a_silent_exit(executor: Executor) -> None:
+    assert_failed(
+        executor.run(F, "exits", {"code": 0}),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="SystemExit",
+        message="the task called sys.exit(0)",
+    )
+
+
+def test_huge_errors_are_bounded_in_the_document_and_the_termination_message(executor: Executor) -> None:
+    result = executor.run(F, "huge_error", {"size": 1_000_000})
+    error = assert_failed(
+        result, exit_code=1, kind="USER", recoverable=False, error_type="RuntimeError", message="xxxx"
+    )
+    assert len(error["message"]) < 9_000
+    assert "characters omitted" in error["message"]
+    assert len(error["traceback"]) < 33_000
+    assert result.termination_text is not None
+    assert len(result.termination_text.encode()) <= 4096
+    assert result.termination is not None
+    assert result.termination.truncated
+
+
+def test_deep_recursion_traceback_is_bounded(executor: Executor) -> None:
+    result = executor.run(F, "deep_recursion", {"depth": 0})
+    error = assert_failed(
+        result, exit_code=1, kind="USER", recoverable=False, error_type="RecursionError", message="recursion"
+    )
+    assert len(error["traceback"]) < 33_000
+
+
+# ---------------------------------------------------------------- storage: SYSTEM errors, exit 3
+
+
+def test_unreadable_inputs_are_a_recoverable_system_error(executor: Executor, tmp_path: Path) -> None:
+    assert_failed(
+        executor.run(T, "echo_int", inputs_uri=str(tmp_path / "missing.json")),
+        exit_code=3,
+        kind="SYSTEM",
+        recoverable=True,
+        error_type="kubetask.StorageError",
+        message=f"cannot read '{tmp_path / 'missing.json'}': No such file or directory",
+    )
+
+
+def test_unwritable_output_prefix_still_leaves_a_termination_message(
+    executor: Executor, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = executor.run(T, "echo_int", {"x": 1}, output_prefix=str(blocker / "out"))
+    assert result.returncode == 3
+    assert result.termination is not None
+    assert result.termination.error is not None
+    assert (result.termination.error.kind, result.termination.error.recoverable) == ("SYSTEM", True)
+    assert result.termination.error.type == "kubetask.StorageError"
+    assert f"cannot write '{blocker}/out/outputs.json'" in result.termination.error.message
+    assert result.termination.error_uri is None  # the error document could not be written either
+    assert "could not write the error document" in result.stderr
+
+
+def test_unreachable_object_store_is_a_recoverable_system_error(executor: Executor) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+        "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    assert_failed(
+        executor.run(T, "echo_int", inputs_uri="s3://bucket/inputs.json", env=environment),
+        exit_code=3,
+        kind="SYSTEM",
+        recoverable=True,
+        error_type="kubetask.StorageError",
+        message="cannot read 's3://bucket/inputs.json'",
+    )
+
+
+def test_missing_storage_backend_names_the_extra_and_is_not_recoverable(executor: Executor) -> None:
+    assert_failed(
+        executor.run(T, "echo_int", inputs_uri="oss://bucket/inputs.json"),
+        exit_code=3,
+        kind="SYSTEM",
+        recoverable=False,
+        error_type="kubetask.MissingStorageBackendError",
+        message="'oss://bucket/inputs.json': no storage backend for oss:// (Install ossfs to access Alibaba "
+        "Object Storage System): install the fsspec backend for oss://",
+    )
+
+
+# ---------------------------------------------------------------- SIGTERM: SYSTEM recoverable, exit 143
+
+
+@pytest.mark.parametrize("name", ["sleeps", "swallows_everything"])
+def test_sigterm_stops_the_task_and_records_a_recoverable_system_error(executor: Executor, name: str) -> None:
+    result = executor.terminate_while_running(F, name, {"seconds": 60})
+    assert_failed(
+        result,
+        exit_code=143,
+        kind="SYSTEM",
+        recoverable=True,
+        error_type="kubetask.Terminated",
+        message="received signal 15 (SIGTERM)",
+    )
+    assert "woke up" not in result.stdout
+    assert "swallowed" not in result.stdout
+
+
+# ---------------------------------------------------------------- the command line: usage errors, exit 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--output-prefix", "out", "--", "k", "v"], "missing required --inputs", id="no-inputs"),
+        pytest.param(
+            ["--inputs", "i", "--output-prefix", "out"],
+            "missing '--' followed by the loader args",
+            id="no-separator",
+        ),
+        pytest.param(
+            ["--inputs", "i", "--output-prefix", "out", "--"],
+            "no loader args after '--'",
+            id="no-loader-args",
+        ),
+        pytest.param(
+            ["--inputs", "i", "--output-prefix", "out", "--bogus", "1", "--", "k", "v"],
+            "unknown argument '--bogus'",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["--inputs", "--output-prefix", "out", "--", "k"], "unknown argument 'out'", id="flag-as-value"
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_a_non_recoverable_system_summary(
+    executor: Executor, argv: list[str], message: str
+) -> None:
+    result = executor.run_argv([executor.command(["x"], inputs="i")[0], *argv])
+    assert result.returncode == 2
+    assert result.termination is not None
+    assert result.termination.error is not None
+    assert (result.termination.error.kind, result.termination.error.recoverable) == ("SYSTEM", False)
+    assert result.termination.error.type == "kubetask.UsageError"
+    assert message in result.termination.error.message
+    assert "usage: kubetask-execute --inputs URI --output-prefix URI" in result.stderr
+
+
+def test_usage_error_with_a_known_output_prefix_writes_the_error_document(executor: Executor) -> None:
+    argv = [executor.command(["x"], inputs="i")[0], "--output-prefix", str(executor.output_prefix), "--", "k"]
+    result = executor.run_argv(argv)
+    assert result.returncode == 2
+    assert result.error is not None
+    assert result.error["type"] == "kubetask.UsageError"
+
+
+def test_malformed_attempt_variable_is_a_usage_error_naming_it(executor: Executor) -> None:
+    result = executor.run(T, "echo_int", {"x": 1}, env={"KUBETASK_ATTEMPT": "first"})
+    assert result.returncode == 2
+    assert "KUBETASK_ATTEMPT: expected a positive integer (1-based), got 'first'" in result.stderr
+
+
+def test_help_exits_0(executor: Executor) -> None:
+    result = executor.run_argv([executor.command(["x"], inputs="i")[0], "--help"])
+    assert result.returncode == 0
+    assert (
+        "Exit status: 0 success, 1 user error, 2 usage error, 3 system error, 143 SIGTERM." in result.stdout
+    )
