@@ -7,16 +7,20 @@ Each section below belongs to one part of the product; keep fixtures in their se
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+import kubetask_client._cli as kubetask_client_cli
 
 # ---------------------------------------------------------------- runtime fixtures
 
@@ -34,7 +38,18 @@ def local_cluster_pythonpath() -> list[Path]:
     topics = EXAMPLES_DIR.iterdir() if EXAMPLES_DIR.is_dir() else iter(())
     return sorted(path for path in topics if path.is_dir() and not path.name.startswith((".", "_")))
 
+
 # ---------------------------------------------------------------- operator fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_settings_for_local_clusters() -> Iterator[None]:
+    """The operator settings of the local clusters (they inherit this process's environment): a short
+    image-pull grace, so tests of image-pull failures and missing Secrets take seconds, not minutes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KUBETASK_IMAGE_PULL_GRACE", os.environ.get("KUBETASK_IMAGE_PULL_GRACE", "2s"))
+        yield
+
 
 # ---------------------------------------------------------------- chart, manifests and client fixtures
 
@@ -171,6 +186,34 @@ CHART_VALUE_SETS = [
         id="scheduling-image-digest-and-extras",
     ),
 ]
+
+
+@pytest.fixture(scope="session")
+def selftest_image() -> str:
+    """The image for TaskRuns of kubetask_client._selftest tasks ($KUBETASK_TEST_TASK_IMAGE): on a real
+    cluster the operator image, which holds them; the local node runs any image with this Python."""
+    return os.environ.get("KUBETASK_TEST_TASK_IMAGE", "ghcr.io/kubetask/kubetask-operator:0.1.0")
+
+
+@dataclasses.dataclass(frozen=True)
+class CliResult:
+    """What one ``kubetask`` client command did: its exit status and what it printed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def kubetask_cli(cluster: Any) -> Callable[..., CliResult]:
+    """``kubetask_cli("get", name, "-n", ns)``: a client command against the test cluster, in this process."""
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        code = kubetask_client_cli.main([*args, "--kubeconfig", str(cluster.kubeconfig)], out=out, err=err)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
 
 
 @pytest.fixture(params=CHART_VALUE_SETS)

@@ -252,7 +252,7 @@ def progress_line(taskrun: Mapping[str, Any]) -> str:
     attempt_count = status.get("attemptCount") or len(attempts_of(taskrun))
     if attempt_count:
         parts.append(f"attempt {attempt_count}")
-    if condition.get("reason"):
+    if condition.get("reason") and condition["reason"] != parts[0]:
         parts.append(str(condition["reason"]))
     line = ", ".join(parts)
     if status.get("nextAttemptTime") and phase_of(taskrun) == "Retrying":
@@ -271,8 +271,12 @@ def failure_message(taskrun: Mapping[str, Any]) -> str:
     if condition.get("reason"):
         message += f" ({condition['reason']})"
     if isinstance(error, Mapping) and error.get("message"):
-        kind = f"{error.get('kind', '')} error".strip()
-        message += f": {kind} {error.get('type') or ''}: {error['message']}".replace("  ", " ")
+        kind = f"{error.get('kind') or ''} error".strip()
+        text = str(error["message"])
+        error_type = str(error.get("type") or "")
+        if error_type and not text.startswith(error_type):
+            text = f"{error_type}: {text}"
+        message += f": {kind} {text}"
     elif condition.get("message"):
         message += f": {condition['message']}"
     return message

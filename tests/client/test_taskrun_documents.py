@@ -206,10 +206,29 @@ def test_failure_message_names_the_run_reason_and_task_error() -> None:
         "conditions": [{"type": "Succeeded", "status": "False", "reason": "UserError", "message": "exit 1"}],
         "error": {"kind": "USER", "recoverable": False, "type": "ValueError", "message": "bad value 3"},
     }
+    assert failure_message(_taskrun(status)) == (
+        "taskrun 'echo-1' failed (UserError): USER error ValueError: bad value 3"
+    )
+
+
+def test_failure_message_does_not_repeat_the_error_type() -> None:
+    status = {
+        "phase": "Failed",
+        "error": {"kind": "USER", "type": "kubetask.InputError", "message": "kubetask.InputError: input 'x'"},
+    }
     assert (
         failure_message(_taskrun(status))
-        == "taskrun 'echo-1' failed (UserError): USER error ValueError: bad value 3"
+        == "taskrun 'echo-1' failed: USER error kubetask.InputError: input 'x'"
     )
+
+
+def test_progress_does_not_repeat_a_reason_that_is_the_phase() -> None:
+    status = {
+        "phase": "Running",
+        "attemptCount": 1,
+        "conditions": [{"type": "Succeeded", "reason": "Running"}],
+    }
+    assert progress_line(_taskrun(status)) == "Running, attempt 1"
 
 
 def test_pod_for_attempt_finds_the_current_or_the_numbered_attempt() -> None:
