@@ -43,6 +43,8 @@ KUBECONFIG_ENV = "KUBETASK_TEST_KUBECONFIG"
 OPERATOR_SELECTOR_ENV = "KUBETASK_TEST_OPERATOR_SELECTOR"
 DEFAULT_OPERATOR_SELECTOR = "app.kubernetes.io/name=kubetask,app.kubernetes.io/component=operator"
 START_TIMEOUT = 60.0
+#: How the plugin starts ``kubetask dev`` (the same code the ``kubetask dev`` command runs).
+DEV_LAUNCHER = (sys.executable, "-m", "kubetask_local._cli")
 
 T = TypeVar("T")
 
@@ -228,6 +230,7 @@ class LocalClusterProcess:
         operator: bool = True,
         args: Sequence[str] = (),
         pythonpath: Sequence[Path] = (),
+        launcher: Sequence[str] = DEV_LAUNCHER,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
@@ -241,9 +244,7 @@ class LocalClusterProcess:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["PYTHONUNBUFFERED"] = "1"
         command = [
-            sys.executable,
-            "-m",
-            "kubetask_local._cli",
+            *launcher,
             "dev",
             "--kubeconfig",
             str(self.kubeconfig),
@@ -292,9 +293,16 @@ class LocalClusterProcess:
 
 
 def start_local_cluster(
-    directory: Path, *, operator: bool = True, args: Sequence[str] = (), pythonpath: Sequence[Path] = ()
+    directory: Path,
+    *,
+    operator: bool = True,
+    args: Sequence[str] = (),
+    pythonpath: Sequence[Path] = (),
+    launcher: Sequence[str] = DEV_LAUNCHER,
 ) -> Cluster:
-    process = LocalClusterProcess(directory, operator=operator, args=args, pythonpath=pythonpath)
+    process = LocalClusterProcess(
+        directory, operator=operator, args=args, pythonpath=pythonpath, launcher=launcher
+    )
     return Cluster(kubeconfig=process.kubeconfig, is_local=True, process=process)
 
 
@@ -376,11 +384,16 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 def local_cluster_factory(
     tmp_path: Path, local_cluster_pythonpath: list[Path]
 ) -> Iterator[Callable[..., Cluster]]:
-    """``factory(operator=True, args=(), pythonpath=None)``: a private local cluster for this test."""
+    """``factory(operator=True, args=(), pythonpath=None, launcher=DEV_LAUNCHER)``: a private local cluster
+    for this test (``launcher`` + ``dev ...`` is the command started)."""
     started: list[Cluster] = []
 
     def factory(
-        *, operator: bool = True, args: Sequence[str] = (), pythonpath: Sequence[Path] | None = None
+        *,
+        operator: bool = True,
+        args: Sequence[str] = (),
+        pythonpath: Sequence[Path] | None = None,
+        launcher: Sequence[str] = DEV_LAUNCHER,
     ) -> Cluster:
         directory = tmp_path / f"cluster-{len(started)}"
         local = start_local_cluster(
@@ -388,6 +401,7 @@ def local_cluster_factory(
             operator=operator,
             args=args,
             pythonpath=local_cluster_pythonpath if pythonpath is None else pythonpath,
+            launcher=launcher,
         )
         started.append(local)
         return local

@@ -42,8 +42,9 @@ class Pods:
         self.cluster = cluster
         self.namespace = namespace
 
-    def create(self, name: str, *containers: dict[str, Any], labels: dict[str, str] | None = None,
-               **spec: Any) -> str:
+    def create(
+        self, name: str, *containers: dict[str, Any], labels: dict[str, str] | None = None, **spec: Any
+    ) -> str:
         manifest = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -58,11 +59,14 @@ class Pods:
         return pod
 
     def exists(self, name: str) -> bool:
-        found = self.cluster.kubectl("get", "pod", name, "-n", self.namespace, "--ignore-not-found", "-o", "name")
+        found = self.cluster.kubectl(
+            "get", "pod", name, "-n", self.namespace, "--ignore-not-found", "-o", "name"
+        )
         return bool(found.stdout.strip())
 
-    def wait(self, name: str, predicate: Callable[[dict[str, Any]], Any], what: str,
-             timeout: float = 30) -> dict[str, Any]:
+    def wait(
+        self, name: str, predicate: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30
+    ) -> dict[str, Any]:
         last: dict[str, Any] = {}
 
         def check() -> bool:
@@ -77,20 +81,27 @@ class Pods:
         return last
 
     def wait_phase(self, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
-        return self.wait(name, lambda pod: pod.get("status", {}).get("phase") == phase, f"phase {phase}", timeout)
-
-    def waiting_reason(self, name: str, reason: str, container: str = "main",
-                       timeout: float = 30) -> dict[str, Any]:
         return self.wait(
-            name, lambda pod: container_state(pod, container).get("waiting", {}).get("reason") == reason,
-            f"container {container} waiting with reason {reason}", timeout)
+            name, lambda pod: pod.get("status", {}).get("phase") == phase, f"phase {phase}", timeout
+        )
+
+    def waiting_reason(
+        self, name: str, reason: str, container: str = "main", timeout: float = 30
+    ) -> dict[str, Any]:
+        return self.wait(
+            name,
+            lambda pod: container_state(pod, container).get("waiting", {}).get("reason") == reason,
+            f"container {container} waiting with reason {reason}",
+            timeout,
+        )
 
     def logs(self, name: str, *args: str) -> str:
         return self.cluster.kubectl("logs", name, "-n", self.namespace, *args).stdout
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        items = self.cluster.kubectl_json("get", "events", "-n", self.namespace,
-                                          "--field-selector", f"involvedObject.name={name}")["items"]
+        items = self.cluster.kubectl_json(
+            "get", "events", "-n", self.namespace, "--field-selector", f"involvedObject.name={name}"
+        )["items"]
         return list(items)
 
 

@@ -18,23 +18,44 @@ DUMP_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
 
 
 def _apply_config(pods: Any) -> None:
-    pods.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
-                        "data": {"GREETING": "hello", "inputs.json": '{"name": "world"}', "1st": "x"}}, namespace=pods.namespace)
-    pods.cluster.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                        "data": {"TOKEN": base64.b64encode(b"s3cret").decode()}}, namespace=pods.namespace)
+    pods.cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"GREETING": "hello", "inputs.json": '{"name": "world"}', "1st": "x"},
+        },
+        namespace=pods.namespace,
+    )
+    pods.cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds"},
+            "data": {"TOKEN": base64.b64encode(b"s3cret").decode()},
+        },
+        namespace=pods.namespace,
+    )
 
 
 def test_env_from_values_fields_configmaps_and_secrets(pods: Any) -> None:
     _apply_config(pods)
-    container = pods.container(DUMP_ENV, env=[
-        {"name": "WHO", "value": "$(GREETING) $(POD_NAME) $$(GREETING)"},
-        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "GREETING"}}},
-        {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "TOKEN"}}},
-        {"name": "OPTIONAL", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "x", "optional": True}}},
-    ], envFrom=[{"configMapRef": {"name": "settings"}}, {"secretRef": {"name": "creds"}, "prefix": "S_"}])
+    container = pods.container(
+        DUMP_ENV,
+        env=[
+            {"name": "WHO", "value": "$(GREETING) $(POD_NAME) $$(GREETING)"},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "GREETING"}}},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "TOKEN"}}},
+            {
+                "name": "OPTIONAL",
+                "valueFrom": {"secretKeyRef": {"name": "absent", "key": "x", "optional": True}},
+            },
+        ],
+        envFrom=[{"configMapRef": {"name": "settings"}}, {"secretRef": {"name": "creds"}, "prefix": "S_"}],
+    )
     pods.create("env", container)
     pods.wait_phase("env", "Succeeded")
     env = json.loads(pods.logs("env"))
@@ -58,21 +79,33 @@ def test_volumes_are_materialised_and_mount_paths_map_in_args_env_and_working_di
         with open(os.path.join(os.getcwd(), "written.txt"), "w") as file:
             file.write("made in the working dir")
         labels = open(sys.argv[2]).read()
-        print(json.dumps({"inputs": inputs, "token": token, "cwd_is_scratch": os.listdir(".") == ["written.txt"],
+        cwd_is_scratch = os.listdir(".") == ["written.txt"]
+        print(json.dumps({"inputs": inputs, "token": token, "cwd_is_scratch": cwd_is_scratch,
                           "labels": labels}))
     """
-    container = pods.container(code, args=["/var/run/kubetask/inputs/inputs.json", "/etc/podinfo/labels"],
-                               env=[{"name": "TOKEN_FILE", "value": "/etc/creds/TOKEN"}],
-                               workingDir="/scratch",
-                               volumeMounts=[{"name": "inputs", "mountPath": "/var/run/kubetask/inputs"},
-                                             {"name": "creds", "mountPath": "/etc/creds", "readOnly": True},
-                                             {"name": "scratch", "mountPath": "/scratch"},
-                                             {"name": "podinfo", "mountPath": "/etc/podinfo"}])
+    container = pods.container(
+        code,
+        args=["/var/run/kubetask/inputs/inputs.json", "/etc/podinfo/labels"],
+        env=[{"name": "TOKEN_FILE", "value": "/etc/creds/TOKEN"}],
+        workingDir="/scratch",
+        volumeMounts=[
+            {"name": "inputs", "mountPath": "/var/run/kubetask/inputs"},
+            {"name": "creds", "mountPath": "/etc/creds", "readOnly": True},
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "podinfo", "mountPath": "/etc/podinfo"},
+        ],
+    )
     volumes = [
-        {"name": "inputs", "configMap": {"name": "settings", "items": [{"key": "inputs.json", "path": "inputs.json"}]}},
+        {
+            "name": "inputs",
+            "configMap": {"name": "settings", "items": [{"key": "inputs.json", "path": "inputs.json"}]},
+        },
         {"name": "creds", "secret": {"secretName": "creds"}},
         {"name": "scratch", "emptyDir": {}},
-        {"name": "podinfo", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+        {
+            "name": "podinfo",
+            "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]},
+        },
     ]
     pods.create("volumes", container, volumes=volumes, labels={"team": "data"})
     pods.wait_phase("volumes", "Succeeded")
@@ -84,22 +117,27 @@ def test_volumes_are_materialised_and_mount_paths_map_in_args_env_and_working_di
 
 
 def test_a_missing_configmap_waits_as_create_container_config_error_until_it_exists(pods: Any) -> None:
-    container = pods.container("import os; print(os.environ['LATE'])",
-                               env=[{"name": "LATE", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "v"}}}])
+    container = pods.container(
+        "import os; print(os.environ['LATE'])",
+        env=[{"name": "LATE", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "v"}}}],
+    )
     pods.create("late", container)
     pod = pods.waiting_reason("late", "CreateContainerConfigError")
     assert pod["status"]["phase"] == "Pending"
     assert pods.state(pod)["waiting"]["message"] == 'configmap "late" not found'
-    pods.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}, "data": {"v": "now"}},
-                       namespace=pods.namespace)
+    pods.cluster.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}, "data": {"v": "now"}},
+        namespace=pods.namespace,
+    )
     pods.wait_phase("late", "Succeeded")
     assert pods.logs("late") == "now\n"
 
 
 def test_a_missing_secret_key_names_the_key(pods: Any) -> None:
     _apply_config(pods)
-    container = pods.container("print(1)", env=[
-        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "NOPE"}}}])
+    container = pods.container(
+        "print(1)", env=[{"name": "X", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "NOPE"}}}]
+    )
     pods.create("nokey", container)
     pod = pods.waiting_reason("nokey", "CreateContainerConfigError")
     assert pods.state(pod)["waiting"]["message"] == f"couldn't find key NOPE in Secret {pods.namespace}/creds"
@@ -110,7 +148,9 @@ def test_a_missing_volume_source_keeps_the_pod_creating_with_a_failed_mount_even
     pods.create("nomount", container, volumes=[{"name": "cfg", "configMap": {"name": "not-there"}}])
     messages = wait_for(
         lambda: [event["message"] for event in pods.events("nomount") if event["reason"] == "FailedMount"],
-        30, "a FailedMount event")
+        30,
+        "a FailedMount event",
+    )
     assert 'configmap "not-there" not found' in messages[0]
     pod = pods.get("nomount")
     assert (pod["status"]["phase"], pods.state(pod)["waiting"]["reason"]) == ("Pending", "ContainerCreating")

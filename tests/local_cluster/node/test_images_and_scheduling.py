@@ -1,5 +1,6 @@
-"""Images and placement as a kubelet and scheduler report them: simulated pull failures (ErrImagePull then
-ImagePullBackOff, again and again), InvalidImageName, and Unschedulable pods (node selector, affinity, taints)."""
+"""Images and placement as a kubelet and scheduler report them: simulated pull failures (ErrImagePull
+then ImagePullBackOff, again and again), InvalidImageName,
+and Unschedulable pods (node selector, affinity, taints)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def test_an_image_that_cannot_be_pulled_alternates_err_image_pull_and_back_off(p
     assert "registry.invalid/team/app:1.0" in pods.state(pod)["waiting"]["message"]
     pod = pods.waiting_reason("nopull", "ImagePullBackOff")
     assert pod["status"]["phase"] == "Pending"
-    assert pods.state(pod)["waiting"]["message"].startswith('Back-off pulling image "registry.invalid/team/app:1.0"')
+    assert pods.state(pod)["waiting"]["message"].startswith(
+        'Back-off pulling image "registry.invalid/team/app:1.0"'
+    )
 
     def retried() -> list[str] | None:
         reasons = [event["reason"] for event in pods.events("nopull")]
@@ -38,9 +41,15 @@ def test_a_malformed_image_name_is_invalid_image_name(pods: Any) -> None:
 
 def test_images_chosen_to_fail_fail_on_a_private_cluster(local_cluster_factory: Any) -> None:
     cluster = local_cluster_factory(operator=False, args=["--fail-image", "ghcr.io/acme/broken"])
-    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "broken", "namespace": "default"},
-                "spec": {"restartPolicy": "Never", "containers": [
-                    {"name": "main", "image": "ghcr.io/acme/broken:2", "command": ["true"]}]}}
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "broken", "namespace": "default"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "ghcr.io/acme/broken:2", "command": ["true"]}],
+        },
+    }
     cluster.apply(manifest)
 
     def reason() -> Any:
@@ -49,23 +58,44 @@ def test_images_chosen_to_fail_fail_on_a_private_cluster(local_cluster_factory: 
 
     wait_for(reason, 30, "ErrImagePull for an image listed with --fail-image")
     assert cluster.set_failing_images([])["failingImages"] == []
-    wait_for(lambda: cluster.kubectl_json("get", "pod", "broken")["status"].get("phase") == "Succeeded", 30,
-             "the pod to run once its image pulls again")
+    wait_for(
+        lambda: cluster.kubectl_json("get", "pod", "broken")["status"].get("phase") == "Succeeded",
+        30,
+        "the pod to run once its image pulls again",
+    )
 
 
 @pytest.mark.parametrize(
     "placement",
     [
         pytest.param({"nodeSelector": {"disktype": "ssd"}}, id="node-selector"),
-        pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}]}}}}, id="node-affinity"),
+        pytest.param(
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+            id="node-affinity",
+        ),
     ],
 )
 def test_a_pod_that_fits_no_node_is_unschedulable(pods: Any, placement: dict[str, Any]) -> None:
     pods.create("nowhere", pods.container("print(1)"), **placement)
     pod = pods.wait(
-        "nowhere", lambda p: pods.condition(p, "PodScheduled").get("reason") == "Unschedulable", "Unschedulable")
+        "nowhere",
+        lambda p: pods.condition(p, "PodScheduled").get("reason") == "Unschedulable",
+        "Unschedulable",
+    )
     scheduled = pods.condition(pod, "PodScheduled")
     assert scheduled["status"] == "False"
     assert "didn't match Pod's node affinity/selector" in scheduled["message"]
@@ -82,15 +112,31 @@ def test_taints_keep_pods_away_unless_tolerated(local_cluster_factory: Any) -> N
     cluster = local_cluster_factory(operator=False, args=["--node-taint", "dedicated=gpu:NoSchedule"])
 
     def pod(name: str, **spec: Any) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-                "spec": {"restartPolicy": "Never", "containers": [
-                    {"name": "main", "image": "python:3.12-slim", "command": ["python", "-c", "print(1)"]}], **spec}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {"name": "main", "image": "python:3.12-slim", "command": ["python", "-c", "print(1)"]}
+                ],
+                **spec,
+            },
+        }
 
     cluster.apply(pod("intolerant"))
-    cluster.apply(pod("tolerant", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu",
-                                                "effect": "NoSchedule"}]))
-    wait_for(lambda: cluster.kubectl_json("get", "pod", "tolerant")["status"].get("phase") == "Succeeded", 30,
-             "the tolerating pod to run")
+    cluster.apply(
+        pod(
+            "tolerant",
+            tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}],
+        )
+    )
+    wait_for(
+        lambda: cluster.kubectl_json("get", "pod", "tolerant")["status"].get("phase") == "Succeeded",
+        30,
+        "the tolerating pod to run",
+    )
     conditions = cluster.kubectl_json("get", "pod", "intolerant")["status"]["conditions"]
     scheduled = next(c for c in conditions if c["type"] == "PodScheduled")
     assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")

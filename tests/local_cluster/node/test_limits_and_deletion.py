@@ -30,8 +30,12 @@ def test_exceeding_the_memory_limit_is_oom_killed(pods: Any) -> None:
 
 
 def test_a_pod_within_its_memory_limit_succeeds(pods: Any) -> None:
-    pods.create("modest", pods.container("x = bytearray(8 * 1024 * 1024); print(len(x))",
-                                         resources={"limits": {"memory": "256Mi"}}))
+    pods.create(
+        "modest",
+        pods.container(
+            "x = bytearray(8 * 1024 * 1024); print(len(x))", resources={"limits": {"memory": "256Mi"}}
+        ),
+    )
     pods.wait_phase("modest", "Succeeded")
 
 
@@ -52,7 +56,9 @@ def _pid_file_process_gone(path: Path) -> bool:
     return False
 
 
-def test_graceful_deletion_sends_sigterm_then_removes_the_pod(pods: Any, local_cluster: Any, tmp_path: Path) -> None:
+def test_graceful_deletion_sends_sigterm_then_removes_the_pod(
+    pods: Any, local_cluster: Any, tmp_path: Path
+) -> None:
     code = """
         import os, signal, sys, time
         def stop(signum, frame):
@@ -63,9 +69,13 @@ def test_graceful_deletion_sends_sigterm_then_removes_the_pod(pods: Any, local_c
         time.sleep(60)
     """
     container = pods.container(code, volumeMounts=[{"name": "marks", "mountPath": "/marks"}])
-    pods.create("graceful", container, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
-                terminationGracePeriodSeconds=20)
-    wait_for(lambda: (tmp_path / "pid").exists(), 30, "the pod's process to start")
+    pods.create(
+        "graceful",
+        container,
+        volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+        terminationGracePeriodSeconds=20,
+    )
+    wait_for((tmp_path / "pid").exists, 30, "the pod's process to start")
     pods.cluster.kubectl("delete", "pod", "graceful", "-n", pods.namespace, "--wait=true", timeout=30)
     assert (tmp_path / "sigterm").read_text() == "received"
     assert _pid_file_process_gone(tmp_path / "pid")
@@ -73,7 +83,8 @@ def test_graceful_deletion_sends_sigterm_then_removes_the_pod(pods: Any, local_c
 
 
 def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(
-        pods: Any, local_cluster: Any, tmp_path: Path) -> None:
+    pods: Any, local_cluster: Any, tmp_path: Path
+) -> None:
     code = """
         import os, signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -82,9 +93,11 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(
     """
     container = pods.container(code, volumeMounts=[{"name": "marks", "mountPath": "/marks"}])
     pods.create("stubborn", container, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}])
-    wait_for(lambda: (tmp_path / "pid").exists(), 30, "the pod's process to start")
+    wait_for((tmp_path / "pid").exists, 30, "the pod's process to start")
     began = time.monotonic()
-    pods.cluster.kubectl("delete", "pod", "stubborn", "-n", pods.namespace, "--grace-period=1", "--wait=false")
+    pods.cluster.kubectl(
+        "delete", "pod", "stubborn", "-n", pods.namespace, "--grace-period=1", "--wait=false"
+    )
     pod = pods.get("stubborn")
     assert pod["metadata"]["deletionTimestamp"]  # still there while the node stops the container
     wait_for(lambda: not pods.exists("stubborn"), 30, "the pod to be removed")

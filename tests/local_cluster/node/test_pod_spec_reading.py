@@ -1,4 +1,4 @@
-"""Pure reading of pod specs by the local node: images, placement, quantities, env, volumes and path mapping."""
+"""Pure reading of pod specs by the local node: images, placement, quantities, env, volumes, paths."""
 
 from __future__ import annotations
 
@@ -73,20 +73,54 @@ def test_simulated_pull_failures(image: str, fails: bool) -> None:
     [
         pytest.param({}, None, id="no-constraints"),
         pytest.param({"nodeSelector": {"disk": "ssd"}}, None, id="selector-matches"),
-        pytest.param({"nodeSelector": {"disk": "hdd"}}, "didn't match Pod's node affinity", id="selector-misses"),
         pytest.param(
-            {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]},
-                                      {"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}}}},
-            None, id="affinity-second-term-matches"),
+            {"nodeSelector": {"disk": "hdd"}}, "didn't match Pod's node affinity", id="selector-misses"
+        ),
         pytest.param(
-            {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "NotIn",
-                                                             "values": ["ssd"]}]}]}}}},
-            "didn't match", id="affinity-not-in-misses"),
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]},
+                                {"matchExpressions": [{"key": "disk", "operator": "Exists"}]},
+                            ]
+                        }
+                    }
+                }
+            },
+            None,
+            id="affinity-second-term-matches",
+        ),
+        pytest.param(
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "disk", "operator": "NotIn", "values": ["ssd"]}
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+            "didn't match",
+            id="affinity-not-in-misses",
+        ),
         pytest.param({"tolerations": []}, "untolerated taint {dedicated: gpu}", id="taint-not-tolerated"),
-        pytest.param({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu",
-                                       "effect": "NoSchedule"}]}, None, id="taint-tolerated"),
+        pytest.param(
+            {
+                "tolerations": [
+                    {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+                ]
+            },
+            None,
+            id="taint-tolerated",
+        ),
         pytest.param({"tolerations": [{"operator": "Exists"}]}, None, id="tolerate-everything"),
     ],
 )
@@ -97,7 +131,8 @@ def test_placement_on_the_one_node(spec: dict[str, Any], expected: str | None) -
     if expected is None:
         assert message is None
     else:
-        assert message is not None and expected in message
+        assert message is not None
+        assert expected in message
         assert message.startswith("0/1 nodes are available")
 
 
@@ -164,17 +199,28 @@ def test_env_order_expansion_and_references() -> None:
         "PASSWORD": "s3cret",
         "MEM": "64Mi",
     }
-    assert referenced_objects(_pod(containers=[container])) == {("ConfigMap", "cm"), ("Secret", "s"),
-                                                                 ("Secret", "gone")}
+    assert referenced_objects(_pod(containers=[container])) == {
+        ("ConfigMap", "cm"),
+        ("Secret", "s"),
+        ("Secret", "gone"),
+    }
 
 
 @pytest.mark.parametrize(
     ("env", "objects", "message"),
     [
-        pytest.param([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}], {},
-                     'configmap "cm" not found', id="missing-configmap"),
-        pytest.param([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
-                     {("Secret", "s"): {"data": {}}}, "couldn't find key k in Secret ns/s", id="missing-key"),
+        pytest.param(
+            [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}],
+            {},
+            'configmap "cm" not found',
+            id="missing-configmap",
+        ),
+        pytest.param(
+            [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+            {("Secret", "s"): {"data": {}}},
+            "couldn't find key k in Secret ns/s",
+            id="missing-key",
+        ),
     ],
 )
 def test_missing_references_are_config_errors(env: list[Any], objects: dict[Any, Any], message: str) -> None:
@@ -191,25 +237,38 @@ def test_expansion_escapes_and_unclosed_references() -> None:
 
 
 def test_volumes_materialise_and_mount_paths_map(tmp_path: Path) -> None:
-    pod = _pod(volumes=[
-        {"name": "inputs", "configMap": {"name": "cm", "items": [{"key": "inputs.json", "path": "inputs.json"}]}},
-        {"name": "creds", "secret": {"secretName": "s", "defaultMode": 0o400}},
-        {"name": "scratch", "emptyDir": {}},
-        {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
-    ])
-    objects = {("ConfigMap", "cm"): {"data": {"inputs.json": '{"a": 1}'}},
-               ("Secret", "s"): {"data": {"token": base64.b64encode(b"t0k").decode()}}}
+    pod = _pod(
+        volumes=[
+            {
+                "name": "inputs",
+                "configMap": {"name": "cm", "items": [{"key": "inputs.json", "path": "inputs.json"}]},
+            },
+            {"name": "creds", "secret": {"secretName": "s", "defaultMode": 0o400}},
+            {"name": "scratch", "emptyDir": {}},
+            {
+                "name": "info",
+                "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]},
+            },
+        ]
+    )
+    objects = {
+        ("ConfigMap", "cm"): {"data": {"inputs.json": '{"a": 1}'}},
+        ("Secret", "s"): {"data": {"token": base64.b64encode(b"t0k").decode()}},
+    }
     plans = plan_volumes(pod, objects=objects, network=NETWORK, claims_root=tmp_path / "claims")
     dirs = materialise_volumes(plans, volumes_dir=tmp_path / "volumes")
     assert (dirs["inputs"] / "inputs.json").read_text() == '{"a": 1}'
     assert (dirs["creds"] / "token").read_bytes() == b"t0k"
     assert (dirs["creds"] / "token").stat().st_mode & 0o777 == 0o400
     assert (dirs["info"] / "labels").read_text() == 'app="x"\n'
-    container = {"name": "main", "volumeMounts": [
-        {"name": "inputs", "mountPath": "/var/run/kubetask/inputs"},
-        {"name": "scratch", "mountPath": "/var/run/kubetask"},
-        {"name": "creds", "mountPath": "/etc/creds/"},
-    ]}
+    container = {
+        "name": "main",
+        "volumeMounts": [
+            {"name": "inputs", "mountPath": "/var/run/kubetask/inputs"},
+            {"name": "scratch", "mountPath": "/var/run/kubetask"},
+            {"name": "creds", "mountPath": "/etc/creds/"},
+        ],
+    }
     mapping = mount_mapping(container, volume_dirs=dirs, termination_file=tmp_path / "termination-log")
     inputs, scratch = dirs["inputs"], dirs["scratch"]
     assert map_paths("/var/run/kubetask/inputs/inputs.json", mapping) == f"{inputs}/inputs.json"
@@ -236,10 +295,12 @@ def test_an_unsupported_volume_type_says_what_is_supported(tmp_path: Path) -> No
 
 # ---------------------------------------------------------------- logs and termination messages
 
-RAW = (b"2026-01-01T00:00:01.000000000Z stdout F one\n"
-       b"2026-01-01T00:00:02.000000000Z stderr P tw\n"
-       b"2026-01-01T00:00:02.500000000Z stderr F o\n"
-       b"2026-01-01T00:00:03.000000000Z stdout F three\n")
+RAW = (
+    b"2026-01-01T00:00:01.000000000Z stdout F one\n"
+    b"2026-01-01T00:00:02.000000000Z stderr P tw\n"
+    b"2026-01-01T00:00:02.500000000Z stderr F o\n"
+    b"2026-01-01T00:00:03.000000000Z stdout F three\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -249,8 +310,11 @@ RAW = (b"2026-01-01T00:00:01.000000000Z stdout F one\n"
         pytest.param({"tailLines": "2"}, b"two\nthree\n", id="tail"),
         pytest.param({"limitBytes": "5"}, b"one\nt", id="limit-bytes"),
         pytest.param({"sinceTime": "2026-01-01T00:00:02Z"}, b"two\nthree\n", id="since-time"),
-        pytest.param({"timestamps": "true", "tailLines": "1"}, b"2026-01-01T00:00:03.000000000Z three\n",
-                     id="timestamps"),
+        pytest.param(
+            {"timestamps": "true", "tailLines": "1"},
+            b"2026-01-01T00:00:03.000000000Z three\n",
+            id="timestamps",
+        ),
     ],
 )
 def test_logs_are_rendered_as_kubectl_logs_asks(params: dict[str, str], expected: bytes) -> None:
@@ -258,11 +322,14 @@ def test_logs_are_rendered_as_kubectl_logs_asks(params: dict[str, str], expected
 
 
 def test_termination_message_policy() -> None:
-    assert termination_message(file_text="{}", exit_code=1, policy="FallbackToLogsOnError", log_tail="x") == "{}"
+    assert (
+        termination_message(file_text="{}", exit_code=1, policy="FallbackToLogsOnError", log_tail="x") == "{}"
+    )
     assert termination_message(file_text="", exit_code=1, policy="FallbackToLogsOnError", log_tail="x") == "x"
     assert termination_message(file_text="", exit_code=0, policy="FallbackToLogsOnError", log_tail="x") == ""
     assert termination_message(file_text="", exit_code=1, policy="File", log_tail="x") == ""
     tail = tail_for_message("".join(f"line {i}\n" for i in range(500)))
-    assert tail.splitlines()[-1] == "line 499" and len(tail.splitlines()) == 80
+    assert tail.splitlines()[-1] == "line 499"
+    assert len(tail.splitlines()) == 80
     assert len(tail_for_message("y" * 10_000).encode()) == 2048
     assert LogOptions().tail_lines is None
