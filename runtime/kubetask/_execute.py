@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.SUCCESS
     except BaseException as error:  # every failure ends in documents and an exit status, never a bare trace
         termination.shield()
+        if stage == STAGE_CALL:
+            _drop_runtime_frames(error)
         prefix = arguments.output_prefix if arguments is not None else None
         return _fail(error, stage=stage, output_prefix=prefix, environment=environment, started=started)
     finally:
@@ -130,6 +132,19 @@ def _call(
         return task.function(*args, **kwargs)
     finally:
         _context.set_current_context(None)
+
+
+_RUNTIME_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+
+def _drop_runtime_frames(error: BaseException) -> None:
+    """Start the traceback of a task's exception at the task: the frames above it are kubetask's."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        if not os.path.abspath(traceback.tb_frame.f_code.co_filename).startswith(_RUNTIME_DIRECTORY + os.sep):
+            break
+        traceback = traceback.tb_next
+    error.__traceback__ = traceback
 
 
 def _read_inputs(uri: str, interface: Interface, transfer: StorageTransfer) -> dict[str, object]:

@@ -39,7 +39,10 @@ class StorageTransfer(FileTransfer):
         return target
 
     def store(self, path: str, *, directory: bool, key: str) -> str:
-        uri = join(self.raw_output_prefix, *key_segments(key), os.path.basename(os.path.abspath(path)))
+        segments = key_segments(key)
+        if not directory:  # a file keeps its name; a directory's contents go right under the value's path
+            segments.append(os.path.basename(os.path.abspath(path)))
+        uri = join(self.raw_output_prefix, *segments)
         upload(path, uri, directory=directory)
         return uri
 

@@ -1,0 +1,7 @@
+"""``python -m kubetask`` is the ``kubetask`` command."""
+
+import sys
+
+from kubetask._cli import main
+
+sys.exit(main())

@@ -1,0 +1,225 @@
+"""``kubetask run``: a task run on this machine through exactly the command a pod runs.
+
+The task is loaded here only to learn its interface (so ``-i a=1`` is parsed by the parameter's type)
+and its loader args; the run itself is a ``kubetask-execute`` subprocess with a local store under
+``.kubetask/runs/<run-id>/`` (inputs.json, outputs.json or error.json, raw/, termination-log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubetask._errors import TaskLoadError, UsageError
+from kubetask._interface import (
+    NONE_TYPE,
+    Interface,
+    describe,
+    is_enum_type,
+    is_file_type,
+    normalize,
+    qualified_name,
+    union_members,
+)
+from kubetask._modules import import_task_module, module_name_for_file
+from kubetask._protocol import EXECUTE_PROGRAM, build_execute_command
+from kubetask._resolver import default_task_resolver, tasks_in
+from kubetask._settings import SerializationSettings
+from kubetask._task import Task
+
+DEFAULT_STORE = os.path.join(".kubetask", "runs")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a task lives: an import root to put on sys.path (for file targets), a module and a name."""
+
+    import_root: str | None
+    module: str
+    name: str
+
+
+def parse_target(text: str) -> Target:
+    """``path/to/file.py:task`` or ``package.module:task``."""
+    location, separator, name = text.rpartition(":")
+    if not separator or not location or not name.isidentifier():
+        raise UsageError(f"TARGET: expected 'path/to/file.py:task' or 'package.module:task', got {text!r}")
+    if location.endswith(".py") or os.sep in location or "/" in location:
+        if not os.path.isfile(location):
+            raise UsageError(f"TARGET: no such file {location!r} (in {os.getcwd()!r})")
+        root, module = module_name_for_file(location)
+        return Target(root, module, name)
+    if not all(part.isidentifier() for part in location.split(".")):
+        raise UsageError(f"TARGET: {location!r} is neither a .py file nor a dotted module name")
+    return Target(None, location, name)
+
+
+def load_target(target: Target) -> Task[..., object]:
+    """Import the target's module (its import root first on sys.path) and return the task."""
+    if target.import_root is not None and target.import_root not in sys.path:
+        sys.path.insert(0, target.import_root)
+    module = import_task_module(target.module)
+    found = vars(module).get(target.name)
+    if found is None:
+        tasks = ", ".join(sorted(tasks_in(module))) or "none"
+        raise TaskLoadError(f"module {target.module!r} has no attribute {target.name!r}; its tasks: {tasks}")
+    if not isinstance(found, Task):
+        raise TaskLoadError(
+            f"{target.module}.{target.name} is {type(found).__name__}, not a kubetask task: "
+            "decorate it with @kubetask.task"
+        )
+    return found
+
+
+def parse_input_assignments(assignments: list[str], interface: Interface) -> dict[str, object]:
+    """``["a=1", "name=world"]`` -> JSON values, each parsed by its parameter's type."""
+    values: dict[str, object] = {}
+    for assignment in assignments:
+        name, separator, text = assignment.partition("=")
+        if not separator or not name:
+            raise UsageError(f"-i: expected NAME=VALUE, got {assignment!r}")
+        if name not in interface.inputs:
+            expected = ", ".join(interface.inputs) or "no inputs"
+            raise UsageError(f"-i {name}: the task has no input {name!r}; it takes {expected}")
+        values[name] = parse_cli_value(text, interface.inputs[name].hint, name=name)
+    return values
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def parse_cli_value(text: str, hint: object, *, name: str) -> object:
+    """The JSON value for *text* given on the command line for an input of type *hint*."""
+
+    def bad(expected: str) -> UsageError:
+        return UsageError(f"-i {name}={text}: expected {expected}, got {text!r}")
+
+    members = union_members(hint)
+    if members is not None:
+        normalized = [normalize(member, where=name) for member in members]
+        if NONE_TYPE in normalized and text.lower() in ("null", "none"):
+            return None
+        for member in sorted(normalized, key=lambda member: member is str):  # str accepts anything: last
+            if member is NONE_TYPE:
+                continue
+            try:
+                return parse_cli_value(text, member, name=name)
+            except UsageError:
+                continue
+        raise bad(describe(hint))
+    if hint is str:
+        return text
+    if hint is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise bad("bool (true/false, yes/no, 1/0)")
+    if hint is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise bad("int") from None
+    if hint in (float,) or qualified_name(hint) == "datetime.timedelta":
+        try:
+            return float(text)
+        except ValueError:
+            raise bad("a number" if hint is float else "a number of seconds") from None
+    if hint is NONE_TYPE:
+        if text.lower() in ("null", "none", ""):
+            return None
+        raise bad("null")
+    if hint is bytes:
+        import base64
+
+        return base64.b64encode(text.encode()).decode("ascii")
+    if is_enum_type(hint):
+        for member in hint:  # type: ignore[attr-defined]
+            if str(member.value) == text or member.name == text:
+                return member.value
+        raise bad("one of " + ", ".join(str(member.value) for member in hint))  # type: ignore[attr-defined]
+    if qualified_name(hint) in ("datetime.datetime", "datetime.date"):
+        return text
+    if is_file_type(hint):
+        return os.path.abspath(text) if os.path.exists(text) else text
+    try:
+        return json.loads(text)
+    except ValueError:
+        if hint is object:
+            return text  # untyped: a bare word is a string
+        raise bad(f"{describe(hint)} as JSON") from None
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """The outcome of one local run."""
+
+    run_id: str
+    directory: str
+    exit_code: int
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+def run_locally(
+    task: Task[..., object],
+    inputs: dict[str, object],
+    *,
+    import_root: str | None,
+    store: str = DEFAULT_STORE,
+) -> LocalRun:
+    """Run *task* through a ``kubetask-execute`` subprocess, with documents under ``<store>/<run-id>/``."""
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    directory = os.path.abspath(os.path.join(store, run_id))
+    os.makedirs(directory)
+    inputs_path = os.path.join(directory, "inputs.json")
+    with open(inputs_path, "w", encoding="utf-8") as stream:
+        json.dump(inputs, stream, indent=2)
+    resolver = task.resolver or default_task_resolver
+    command = build_execute_command(
+        inputs=inputs_path,
+        output_prefix=directory,
+        raw_output_data_prefix=os.path.join(directory, "raw"),
+        resolver=resolver.location,
+        loader_args=resolver.loader_args(SerializationSettings(), task),
+    )
+    environment = dict(os.environ)
+    python_path = [import_root or os.getcwd(), environment.get("PYTHONPATH", "")]
+    environment["PYTHONPATH"] = os.pathsep.join(part for part in python_path if part)
+    environment["KUBETASK_TERMINATION_MESSAGE_PATH"] = os.path.join(directory, "termination-log")
+    environment["KUBETASK_RUN_NAME"] = run_id
+    environment["KUBETASK_ATTEMPT"] = "1"
+    # The task's stdout goes to our stderr: our stdout carries only the outputs JSON.
+    completed = subprocess.run([*execute_program(), *command[1:]], env=environment, stdout=2, check=False)
+    return LocalRun(
+        run_id=run_id,
+        directory=directory,
+        exit_code=completed.returncode,
+        outputs=_read_json(os.path.join(directory, "outputs.json")),
+        error=_read_json(os.path.join(directory, "error.json")),
+    )
+
+
+def execute_program() -> list[str]:
+    """``kubetask-execute`` beside this interpreter (an unactivated venv), on PATH, or ``python -m``."""
+    found = shutil.which(EXECUTE_PROGRAM, path=os.path.dirname(sys.executable)) or shutil.which(
+        EXECUTE_PROGRAM
+    )
+    return [found] if found else [sys.executable, "-m", "kubetask._execute"]
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            document = json.load(stream)
+    except FileNotFoundError:
+        return None
+    return document if isinstance(document, dict) else None

@@ -1,0 +1,200 @@
+"""``kubetask run`` end to end (a real ``kubetask`` process running a real ``kubetask-execute``), the
+parsing of ``-i`` by type, and the dispatch of the other commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kubetask
+from kubetask._cli import dispatch
+from kubetask._errors import UsageError
+from kubetask._local import parse_cli_value, parse_target
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+EXAMPLES = REPOSITORY / "examples"
+KUBETASK = Path(sys.executable).with_name("kubetask")
+
+
+def kubetask_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KUBETASK), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_run_prints_outputs_as_json_and_keeps_the_run_documents(tmp_path: Path) -> None:
+    result = kubetask_cli(
+        "run", str(EXAMPLES / "hello" / "hello.py") + ":hello", "-i", "name=world", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": "Hello, world!"}
+    [run] = (tmp_path / ".kubetask" / "runs").iterdir()
+    assert json.loads((run / "inputs.json").read_text()) == {"name": "world"}
+    assert json.loads((run / "outputs.json").read_text()) == {"o0": "Hello, world!"}
+    summary = kubetask.parse_termination_message((run / "termination-log").read_text())
+    assert summary is not None
+    assert summary.outputs == {"o0": "Hello, world!"}
+    assert "kubetask-execute: start task-module=hello task-name=hello" in result.stderr
+
+
+def test_run_accepts_a_dotted_module_target_from_the_working_directory(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "jobs.py").write_text(
+        "import kubetask\n\n@kubetask.task\ndef double(x: int) -> int:\n"
+        "    print('noise')\n    return 2 * x\n"
+    )
+    result = kubetask_cli("run", "pkg.jobs:double", "-i", "x=21", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": 42}  # the task's print went to stderr, not into the JSON
+    assert "noise" in result.stderr
+
+
+def test_run_of_a_file_inside_a_package_imports_it_by_its_package_name(tmp_path: Path) -> None:
+    package = tmp_path / "deep" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(
+        "import kubetask\n\n@kubetask.task\ndef name() -> str:\n    return __name__\n"
+    )
+    result = kubetask_cli("run", "deep/pkg/mod.py:name", cwd=tmp_path)
+    assert json.loads(result.stdout) == {"o0": "pkg.mod"}, result.stderr
+
+
+def test_run_merges_an_inputs_file_with_i_overrides(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps({"a": 1, "b": 2}))
+    target = str(EXAMPLES / "arithmetic" / "arithmetic.py") + ":add"
+    result = kubetask_cli("run", target, "--inputs-file", str(inputs), "-i", "b=40", cwd=tmp_path)
+    assert json.loads(result.stdout) == {"o0": 41}, result.stderr
+
+
+def test_failed_run_reports_the_error_and_exits_with_the_runtime_status(tmp_path: Path) -> None:
+    target = str(EXAMPLES / "failing" / "failing.py") + ":parse_age"
+    result = kubetask_cli("run", target, "-i", "text=old", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "kubetask run: failed (USER error, not recoverable, exit 1): failing.InvalidAge: 'old' is not an age"
+        in result.stderr
+    )
+    assert "error document: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        pytest.param(
+            ["hello.py"], 2, "TARGET: expected 'path/to/file.py:task' or 'package.module:task'", id="no-task"
+        ),
+        pytest.param(["missing.py:t"], 2, "TARGET: no such file 'missing.py'", id="no-file"),
+        pytest.param(
+            ["{hello}:hello", "-i", "nme=x"],
+            2,
+            "-i nme: the task has no input 'nme'; it takes name",
+            id="unknown-input",
+        ),
+        pytest.param(
+            ["{arith}:add", "-i", "a=one", "-i", "b=2"], 2, "-i a=one: expected int, got 'one'", id="bad-int"
+        ),
+        pytest.param(
+            ["{hello}:nope"], 1, "module 'hello' has no attribute 'nope'; its tasks: hello", id="no-name"
+        ),
+        pytest.param(
+            ["{arith}:power"], 1, "arithmetic.power is function, not a kubetask task", id="not-a-task"
+        ),
+        pytest.param(
+            ["{hello}:hello", "--inputs-file", "nowhere.json"],
+            2,
+            "--inputs-file 'nowhere.json':",
+            id="no-inputs-file",
+        ),
+    ],
+)
+def test_bad_run_arguments_are_named(tmp_path: Path, args: list[str], status: int, message: str) -> None:
+    paths = {
+        "hello": str(EXAMPLES / "hello" / "hello.py"),
+        "arith": str(EXAMPLES / "arithmetic" / "arithmetic.py"),
+    }
+    result = kubetask_cli("run", *[arg.format(**paths) for arg in args], cwd=tmp_path)
+    assert result.returncode == status
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "value"),
+    [
+        pytest.param("world", str, "world", id="str"),
+        pytest.param("42", str, "42", id="str-stays-str"),
+        pytest.param("42", int, 42, id="int"),
+        pytest.param("2.5", float, 2.5, id="float"),
+        pytest.param("yes", bool, True, id="bool-yes"),
+        pytest.param("False", bool, False, id="bool-false"),
+        pytest.param("none", int | None, None, id="optional-none"),
+        pytest.param("7", int | None, 7, id="optional-int"),
+        pytest.param("7", int | str, 7, id="union-prefers-int"),
+        pytest.param("seven", int | str, "seven", id="union-falls-back-to-str"),
+        pytest.param("[1, 2]", list[int], [1, 2], id="list-as-json"),
+        pytest.param('{"a": 1}', dict[str, int], {"a": 1}, id="dict-as-json"),
+        pytest.param("90", __import__("datetime").timedelta, 90.0, id="timedelta-seconds"),
+        pytest.param("2026-01-01", __import__("datetime").date, "2026-01-01", id="date-iso"),
+        pytest.param("hi", bytes, "aGk=", id="bytes-base64"),
+        pytest.param("word", object, "word", id="untyped-word"),
+        pytest.param("[1]", object, [1], id="untyped-json"),
+        pytest.param("s3://b/k", kubetask.File, "s3://b/k", id="file-uri"),
+    ],
+)
+def test_i_values_are_parsed_by_the_parameter_type(text: str, hint: object, value: object) -> None:
+    assert parse_cli_value(text, hint, name="p") == value
+
+
+def test_i_enum_values_match_by_value_or_name() -> None:
+    import enum
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+        SLOW = "slow"
+
+    assert parse_cli_value("fast", Mode, name="m") == "fast"
+    assert parse_cli_value("SLOW", Mode, name="m") == "slow"
+    with pytest.raises(UsageError, match="-i m=medium: expected one of fast, slow, got 'medium'"):
+        parse_cli_value("medium", Mode, name="m")
+
+
+def test_i_local_file_paths_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "doc.txt").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    assert parse_cli_value("doc.txt", kubetask.File, name="d") == str(tmp_path / "doc.txt")
+
+
+def test_target_of_a_dotted_module_has_no_import_root() -> None:
+    target = parse_target("pkg.mod:task")
+    assert (target.import_root, target.module, target.name) == (None, "pkg.mod", "task")
+
+
+def test_dispatch_to_a_missing_extra_names_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
+    status = dispatch(["dev", "--port", "1"], module_name="no_such_kubetask_extra._cli", extra="local")
+    assert status == 2
+    assert "kubetask dev: needs the 'local' extra: pip install 'kubetask[local]'" in capsys.readouterr().err
+
+
+def test_dispatch_to_a_module_without_main_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert dispatch(["list"], module_name="kubetask._errors", extra="operator") == 2
+    assert "kubetask list: kubetask._errors has no main(argv) function" in capsys.readouterr().err
+
+
+def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = kubetask_cli("frobnicate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown command 'frobnicate'" in result.stderr
+
+
+def test_submit_is_the_clients_submit_loaded_on_first_use() -> None:
+    import kubetask_client
+
+    assert kubetask.submit is kubetask_client.submit
