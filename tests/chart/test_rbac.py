@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 
 import kubetask_operator
+from kubetask_client._cli import build_parser
+from kubetask_client._inputs import inputs_from_assignments
+from kubetask_client._target import load_target
 from kubetask_operator._handlers import registry
 
 Render = Callable[..., list[dict[str, Any]]]
@@ -208,3 +211,13 @@ def test_the_rules_are_exactly_what_the_operator_calls() -> None:
     assert used, "found no API calls in the operator: the scan is broken"
     assert used - granted == set(), "the operator makes calls its RBAC does not allow"
     assert granted - used == set(), "the RBAC allows calls the operator never makes"
+
+
+def test_the_helm_test_command_is_one_the_client_accepts(render_chart: Render) -> None:
+    (pod,) = (d for d in render_chart({"test": {"timeoutSeconds": 120}}) if d["kind"] == "Pod")
+    command = pod["spec"]["containers"][0]["command"]
+    assert command[:2] == ["kubetask", "submit"]
+    args = build_parser().parse_args(command[1:])
+    assert (args.wait, args.wait_timeout, args.delete_after) == (True, 120.0, True)
+    task = load_target(args.target)
+    assert inputs_from_assignments(task, args.inputs) == {"message": "helm test kubetask"}
