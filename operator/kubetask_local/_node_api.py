@@ -72,8 +72,10 @@ class NodeApiClient:
                 retry = error.status in _RETRIED_STATUSES or (
                     error.status == 409 and error.reason != "AlreadyExists"
                 )
-                if not retry or loop.time() + delay > deadline:
+                wait = max(delay, min(error.retry_after, 10.0))  # a 429's Retry-After is honoured
+                if not retry or loop.time() + wait > deadline:
                     raise
+                await asyncio.sleep(wait - delay)
             except (TimeoutError, aiohttp.ClientError) as error:
                 if loop.time() + delay > deadline:
                     raise ApiError(
@@ -97,7 +99,7 @@ class NodeApiClient:
         ) as response:
             text = await response.text()
             if response.status >= 400:
-                raise _api_error(method, path, response.status, text)
+                raise _api_error(method, path, response.status, text, response.headers.get("Retry-After"))
             if not text:
                 return {}
             parsed = json.loads(text)
@@ -115,7 +117,7 @@ class NodeApiClient:
                     yield json.loads(line)
 
 
-def _api_error(method: str, path: str, status: int, text: str) -> ApiError:
+def _api_error(method: str, path: str, status: int, text: str, retry_after: str | None = None) -> ApiError:
     try:
         body = json.loads(text)
     except ValueError:
@@ -128,4 +130,5 @@ def _api_error(method: str, path: str, status: int, text: str) -> ApiError:
         status=status,
         reason=str(body.get("reason") or ""),
         message=str(body.get("message") or text[:500]),
+        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else 0.0,
     )

@@ -10,8 +10,11 @@ class NodeError(Exception):
 class ApiError(NodeError):
     """The API server answered a request of the node with an error status."""
 
-    def __init__(self, *, method: str, path: str, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, *, method: str, path: str, status: int, reason: str, message: str, retry_after: float = 0.0
+    ) -> None:
         super().__init__(f"{method} {path} answered {status} {reason}: {message}")
+        self.retry_after = retry_after
         self.method = method
         self.path = path
         self.status = status
