@@ -65,10 +65,9 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
         verbs = {
             "status": ["get", "patch", "update"],
             "log": ["get"],
-            "scale": ["get", "patch", "update"],
-            "eviction": ["create"],
+            "binding": ["create"],
         }[sub]
-        kind = {"log": "Pod", "scale": "Scale", "eviction": "Eviction"}.get(sub, resource.kind)
+        kind = {"log": "Pod", "binding": "Binding"}.get(sub, resource.kind)
         entries.append(
             {
                 "name": f"{resource.plural}/{sub}",

@@ -12,7 +12,7 @@ import aiohttp.web
 import yaml
 
 from kubetask_local import _errors as errors
-from kubetask_local import _patch, _schema, _tables
+from kubetask_local import _patch, _protobuf, _schema, _tables
 from kubetask_local._logs import LogSource, serve_logs
 from kubetask_local._objects import timestamp
 from kubetask_local._resources import Registry, ResourceType
@@ -74,6 +74,8 @@ def parse_target(registry: Registry, path: str) -> Target | None:
 def decode_body(body: bytes, content_type: str) -> Any:
     if not body.strip():
         return None
+    if "protobuf" in content_type:
+        return _protobuf.decode(body)
     try:
         if "yaml" in content_type:
             return yaml.safe_load(body)
@@ -113,6 +115,10 @@ class ResourceHandlers:
             )
         if resource.namespaced and target.namespace is None and target.name is not None:
             raise errors.not_found(group=resource.group, plural=resource.plural, name=target.name)
+        if sub == "binding":
+            if method != "POST":
+                raise errors.method_not_allowed(f"{method} is not supported on pods/binding; POST a Binding")
+            return self._bind(target, decode_body(body, content_type))
         if sub == "log":
             return await self._logs(raw, target, params)
         if target.name is None:
@@ -385,6 +391,20 @@ class ResourceHandlers:
         if not dry_run:
             self.store.remember_applied(obj["metadata"]["uid"], manager, applied)
         return json_response(obj, status=status)
+
+    def _bind(self, target: Target, binding: Any) -> aiohttp.web.Response:
+        """``pods/binding``: what a scheduler posts to place a pod on a node."""
+        assert target.name is not None
+        node = ((binding or {}).get("target") or {}).get("name") if isinstance(binding, Mapping) else None
+        if not node:
+            raise errors.invalid(
+                group="", kind="Binding", name=target.name, causes=[("target.name", "Required value")]
+            )
+        self.store.bind(target.resource, target.namespace, target.name, str(node))
+        return json_response(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+            status=201,
+        )
 
     def _delete(self, target: Target, params: Mapping[str, str], options: Any) -> aiohttp.web.Response:
         assert target.name is not None

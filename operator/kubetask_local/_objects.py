@@ -157,3 +157,39 @@ def api_error_field(error: ApiError) -> str | None:
 
 def random_token(length: int = 16) -> str:
     return "".join(_RANDOM.choice(string.ascii_lowercase + string.digits) for _ in range(length))
+
+
+_MUTABLE_POD_FIELDS = (
+    "activeDeadlineSeconds",
+    "tolerations",
+    "terminationGracePeriodSeconds",
+    "schedulingGates",
+)
+
+
+def _comparable_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    result = {key: value for key, value in spec.items() if key not in _MUTABLE_POD_FIELDS}
+    for field in ("containers", "initContainers"):
+        if isinstance(result.get(field), list):
+            result[field] = [
+                {k: v for k, v in container.items() if k != "image"}
+                if isinstance(container, Mapping)
+                else container
+                for container in result[field]
+            ]
+    return result
+
+
+def pod_update_causes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A pod's spec is immutable except images and a few scheduling fields, as in the real server."""
+    if _comparable_pod_spec(old.get("spec") or {}) == _comparable_pod_spec(new.get("spec") or {}):
+        return []
+    return [
+        (
+            "spec",
+            "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+            "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions "
+            "to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it "
+            "was previously negative)",
+        )
+    ]

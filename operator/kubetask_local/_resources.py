@@ -82,7 +82,7 @@ _ALL = ("all",)
 
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), sub=("status",)),
-    _builtin("", "v1", "pods", "Pod", short=("po",), categories=_ALL, sub=("status", "log", "eviction")),
+    _builtin("", "v1", "pods", "Pod", short=("po",), categories=_ALL, sub=("status", "log", "binding")),
     _builtin("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _builtin("", "v1", "secrets", "Secret"),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
@@ -98,15 +98,9 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "limitranges", "LimitRange", short=("limits",)),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
-    _builtin(
-        "apps", "v1", "deployments", "Deployment", short=("deploy",), categories=_ALL, sub=("status", "scale")
-    ),
-    _builtin(
-        "apps", "v1", "replicasets", "ReplicaSet", short=("rs",), categories=_ALL, sub=("status", "scale")
-    ),
-    _builtin(
-        "apps", "v1", "statefulsets", "StatefulSet", short=("sts",), categories=_ALL, sub=("status", "scale")
-    ),
+    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), categories=_ALL, sub=("status",)),
+    _builtin("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), categories=_ALL, sub=("status",)),
+    _builtin("apps", "v1", "statefulsets", "StatefulSet", short=("sts",), categories=_ALL, sub=("status",)),
     _builtin("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), categories=_ALL, sub=("status",)),
     _builtin("batch", "v1", "jobs", "Job", categories=_ALL, sub=("status",)),
     _builtin("batch", "v1", "cronjobs", "CronJob", short=("cj",), categories=_ALL, sub=("status",)),
@@ -242,7 +236,7 @@ def crd_resources(crd: Mapping[str, Any]) -> list[ResourceType]:
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                 short_names=tuple(names.get("shortNames") or ()),
                 categories=tuple(names.get("categories") or ()),
-                subresources=tuple(name for name in ("status", "scale") if name in subresources),
+                subresources=("status",) if "status" in subresources else (),
                 schema=schema,
                 printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
                 custom=True,

@@ -22,6 +22,7 @@ from kubetask_local._objects import (
     now,
     pod_defaults,
     pod_qos_class,
+    pod_update_causes,
     timestamp,
     validate_pod,
 )
@@ -128,7 +129,7 @@ class Store:
         self._by_uid: dict[str, tuple[StoreKey, str, str]] = {}
         self._dependents: dict[str, set[str]] = collections.defaultdict(set)  # owner uid -> dependent uids
         self._namespace_sizes: collections.Counter[str] = collections.Counter()
-        self._applied: dict[tuple[str, str], Any] = {}  # (uid, field manager) -> last applied config
+        self._applied: dict[str, dict[str, Any]] = {}  # uid -> field manager -> last applied config
         self._gc_pending: set[str] = set()
         self._gc_scheduled = False
         for name in INITIAL_NAMESPACES:
@@ -201,10 +202,10 @@ class Store:
             self._horizon[key] = self._rv
 
     def applied_config(self, uid: str, manager: str) -> Any:
-        return self._applied.get((uid, manager))
+        return self._applied.get(uid, {}).get(manager)
 
     def remember_applied(self, uid: str, manager: str, config: Any) -> None:
-        self._applied[(uid, manager)] = config
+        self._applied.setdefault(uid, {})[manager] = config
 
     # ------------------------------------------------------------------ writing: the common path
 
@@ -246,13 +247,12 @@ class Store:
         self._by_uid.pop(uid, None)
         self._namespace_sizes[namespace] -= 1
         self._index_owners(uid, obj, None)
-        for manager_key in [k for k in self._applied if k[0] == uid] if self._applied else []:
-            del self._applied[manager_key]
+        self._applied.pop(uid, None)
         final = {**obj, "metadata": {**meta, "resourceVersion": self._next_rv()}}
         self._emit(key, "DELETED", final, obj)
         if key == CRD_KEY:
             self._drop_crd(obj)
-        if uid in self._dependents or any(self._dependents.values()):
+        if uid in self._dependents:
             self._gc_pending.add(uid)
             self._schedule_gc()
         self._release_foreground_owners(obj)
@@ -435,6 +435,9 @@ class Store:
             obj = self._secret_defaults(obj)
         if resource.plural == "pods" and not resource.group and subresource != "status":
             obj = pod_defaults(obj)
+            causes = pod_update_causes(old, obj)
+            if causes:
+                raise errors.invalid(group="", kind="Pod", name=name, causes=causes)
         obj = self._validate(resource, obj, old)
         if self._has_generation(resource) and self._spec_changed(resource, old, obj):
             obj["metadata"] = {**obj["metadata"], "generation": int(old_meta.get("generation", 1)) + 1}
@@ -505,6 +508,38 @@ class Store:
                         ],
                     )
             obj["metadata"] = meta
+        return obj
+
+    def bind(self, resource: ResourceType, namespace: str | None, name: str, node: str) -> Obj:
+        """Place a pod on a node (``spec.nodeName`` plus the PodScheduled condition), once."""
+        old = self.get(resource, namespace, name)
+        bound = (old.get("spec") or {}).get("nodeName")
+        if bound:
+            raise errors.conflict(
+                group="", plural="pods", name=name, why=f'pod {name} is already assigned to node "{bound}"'
+            )
+        if _meta(old).get("deletionTimestamp"):
+            raise errors.conflict(
+                group="", plural="pods", name=name, why="pod is being deleted, cannot be assigned"
+            )
+        status = dict(old.get("status") or {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": timestamp(),
+            }
+        )
+        status["conditions"] = conditions
+        obj = {
+            **old,
+            "spec": {**(old.get("spec") or {}), "nodeName": node},
+            "status": status,
+            "metadata": {**_meta(old), "resourceVersion": self._next_rv()},
+        }
+        self._put(resource, obj, old)
         return obj
 
     def _spec_changed(self, resource: ResourceType, old: Obj, new: Obj) -> bool:

@@ -106,6 +106,26 @@ class TestPodGracefulDeletion:
         assert http.delete(f"/api/v1/namespaces/{namespace}/pods/o").status == 200
 
 
+class TestBinding:
+    def test_binding_places_a_pod_once(self, http: Http, namespace: str) -> None:
+        pod = {"metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        http.post(f"/api/v1/namespaces/{namespace}/pods", pod)
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": "b"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"},
+        }
+        path = f"/api/v1/namespaces/{namespace}/pods/b"
+        assert http.post(f"{path}/binding", binding).status == 201
+        bound = http.get(path).body
+        assert bound["spec"]["nodeName"] == "node-a"
+        assert {"type": "PodScheduled", "status": "True"}.items() <= bound["status"]["conditions"][0].items()
+        again = http.post(f"{path}/binding", {**binding, "target": {"kind": "Node", "name": "node-b"}})
+        assert again.status == 409
+        assert 'already assigned to node "node-a"' in again.body["message"]
+
+
 class TestGarbageCollection:
     def test_background_cascade_deletes_dependents(self, http: Http, namespace: str) -> None:
         owner = _configmap(http, namespace, "owner")

@@ -16,20 +16,28 @@ STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 
 
-def _pod(name: str) -> dict[str, Any]:
+def _deployment(name: str) -> dict[str, Any]:
+    containers = [
+        {
+            "name": "main",
+            "image": "python:3.11",
+            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+        },
+        {"name": "side", "image": "busybox"},
+    ]
     return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "labels": {"app": "a"}},
         "spec": {
-            "containers": [
-                {
-                    "name": "main",
-                    "image": "python:3.11",
-                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                },
-                {"name": "side", "image": "busybox"},
-            ]
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": containers}},
         },
     }
+
+
+def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(deployment["spec"]["template"]["spec"]["containers"])
 
 
 class TestMergePatch:
@@ -112,17 +120,13 @@ class TestJsonPatch:
 
 class TestStrategicMergePatch:
     def test_containers_and_env_merge_by_name(self, http: Http, namespace: str) -> None:
-        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("s"))
-        patch = {
-            "spec": {
-                "containers": [
-                    {"name": "main", "env": [{"name": "B", "value": "two"}, {"name": "C", "value": "3"}]}
-                ]
-            }
-        }
-        reply = http.patch(f"/api/v1/namespaces/{namespace}/pods/s", patch, content_type=STRATEGIC)
+        base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+        http.post(base, _deployment("s"))
+        env = [{"name": "B", "value": "two"}, {"name": "C", "value": "3"}]
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": env}]}}}}
+        reply = http.patch(f"{base}/s", patch, content_type=STRATEGIC)
         assert reply.status == 200
-        containers = {c["name"]: c for c in reply.body["spec"]["containers"]}
+        containers = {c["name"]: c for c in _containers(reply.body)}
         assert set(containers) == {"main", "side"}
         assert containers["main"]["image"] == "python:3.11"
         assert containers["main"]["env"] == [
@@ -130,12 +134,25 @@ class TestStrategicMergePatch:
             {"name": "B", "value": "two"},
             {"name": "C", "value": "3"},
         ]
+        assert reply.body["metadata"]["generation"] == 2
 
     def test_patch_delete_directive_removes_a_list_item(self, http: Http, namespace: str) -> None:
-        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("d"))
-        patch = {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}}
-        reply = http.patch(f"/api/v1/namespaces/{namespace}/pods/d", patch, content_type=STRATEGIC)
-        assert [c["name"] for c in reply.body["spec"]["containers"]] == ["main"]
+        base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+        http.post(base, _deployment("d"))
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}}}}
+        reply = http.patch(f"{base}/d", patch, content_type=STRATEGIC)
+        assert [c["name"] for c in _containers(reply.body)] == ["main"]
+
+    def test_pod_spec_is_immutable_except_images(self, http: Http, namespace: str) -> None:
+        pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+        http.post(f"/api/v1/namespaces/{namespace}/pods", pod)
+        path = f"/api/v1/namespaces/{namespace}/pods/p"
+        image = {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}
+        assert http.patch(path, image, content_type=STRATEGIC).status == 200
+        command = {"spec": {"containers": [{"name": "c", "command": ["sh"]}]}}
+        refused = http.patch(path, command, content_type=STRATEGIC)
+        assert refused.status == 422
+        assert refused.body["details"]["causes"][0]["field"] == "spec"
 
     def test_finalizers_merge_as_a_set(self, http: Http, namespace: str) -> None:
         http.post(
@@ -219,13 +236,13 @@ class TestServerSideApply:
         tmp_path: Path,
         http: Http,
     ) -> None:
-        manifest = tmp_path / "pod.yaml"
-        pod = {"apiVersion": "v1", "kind": "Pod", **_pod("applied")}
-        manifest.write_text(yaml.safe_dump(pod))
+        manifest = tmp_path / "deployment.yaml"
+        deployment = _deployment("applied")
+        manifest.write_text(yaml.safe_dump(deployment))
         result = kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest))
         assert "serverside-applied" in result.stdout
-        pod["spec"]["containers"] = [pod["spec"]["containers"][0]]  # drop the sidecar
-        manifest.write_text(yaml.safe_dump(pod))
+        deployment["spec"]["template"]["spec"]["containers"] = _containers(deployment)[:1]  # drop the sidecar
+        manifest.write_text(yaml.safe_dump(deployment))
         kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest))
-        live = http.get(f"/api/v1/namespaces/{namespace}/pods/applied").body
-        assert [c["name"] for c in live["spec"]["containers"]] == ["main"]
+        live = http.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/applied").body
+        assert [c["name"] for c in _containers(live)] == ["main"]
