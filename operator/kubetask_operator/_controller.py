@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import datetime
 import logging
 import time
@@ -266,6 +267,12 @@ class Controller:
         if result.status is not None:
             self._metrics.count("kubetask_status_updates_total")
         phase = (current.get("status") or {}).get("phase")
+        if phase in FINISHED_PHASES and result.status is not None:
+            # The run just finished: what is left is its TTL, which plan() reads from the finished TaskRun.
+            expiry = plan(current, pod="absent", now=self._clock(), settings=self._settings)
+            result = dataclasses.replace(
+                result, wake_at=self._clock() if expiry.delete_taskrun else expiry.wake_at
+            )
         if phase in FINISHED_PHASES:
             if result.status is not None:
                 self._metrics.count("kubetask_taskruns_finished_total", f'{{phase="{phase}"}}')

@@ -1,0 +1,40 @@
+"""Tasks the operator's end-to-end tests run (mounted into pods from a ConfigMap; see conftest.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import kubetask
+
+
+@kubetask.task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@kubetask.task
+def fail(message: str = "boom") -> int:
+    raise ValueError(message)
+
+
+@kubetask.task
+def flaky(succeed_on: int = 2) -> int:
+    """Fails recoverably until attempt ``succeed_on``."""
+    attempt = kubetask.current_context().attempt
+    if attempt < succeed_on:
+        raise kubetask.RecoverableError(f"attempt {attempt} is too early")
+    return attempt
+
+
+@kubetask.task
+def sleep(seconds: float = 60) -> str:
+    print("sleeping now", flush=True)
+    print("sleeping now (stderr)", file=sys.stderr, flush=True)
+    time.sleep(seconds)
+    return "woke"
+
+
+@kubetask.task
+def size(blob: str) -> int:
+    return len(blob)

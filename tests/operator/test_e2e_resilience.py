@@ -1,0 +1,97 @@
+"""The operator keeps its promises when things break: restarted mid-run it carries on from the API with no
+duplicate pods; with API requests failing and watch streams dropped, every TaskRun still ends right."""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kubetask_local.testing import Cluster, wait_for
+
+from .conftest import TaskRuns, taskrun_manifest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_restarted_operator_carries_on_without_duplicate_pods(taskruns: TaskRuns, cluster: Cluster) -> None:
+    names = [taskruns.create(f"survivor-{i}", "sleep", inputs={"seconds": 3}) for i in range(4)]
+    for name in names:
+        taskruns.wait_phase(name, "Running", "Succeeded")
+    cluster.restart_operator()
+    for name in names:
+        status = taskruns.wait_finished(name, timeout=60)
+        assert status["phase"] == "Succeeded", status
+        assert len(status["attempts"]) == 1
+    pods = collections.Counter(p["metadata"]["labels"]["kubetask.dev/taskrun"] for p in taskruns.pods())
+    assert pods == dict.fromkeys(names, 1)
+
+
+def _create_with_retries(api_url: str, namespace: str, manifest: dict[str, Any]) -> None:
+    """POST through the API itself, retried like any client must while the server fails on purpose."""
+    url = f"{api_url}/apis/kubetask.dev/v1alpha1/namespaces/{namespace}/taskruns"
+    data = json.dumps(manifest).encode()
+    for _ in range(50):
+        request = urllib.request.Request(
+            url, data=data, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                return
+        except urllib.error.HTTPError as error:
+            if error.code == 409 and b"AlreadyExists" in error.read():
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"could not create {manifest['metadata']['name']} in 50 tries")
+
+
+def _pods_per_attempt(cluster: Cluster, namespace: str) -> collections.Counter[tuple[str, str]]:
+    pods = cluster.kubectl_json("get", "pods", "-n", namespace)["items"]
+    return collections.Counter(
+        (p["metadata"]["labels"]["kubetask.dev/taskrun"], p["metadata"]["labels"]["kubetask.dev/attempt"])
+        for p in pods
+    )
+
+
+@pytest.mark.slow
+def test_200_taskruns_end_right_with_failing_requests_and_dropped_watches(
+    local_cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = local_cluster_factory()
+    namespace = "faults"
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    summary = json.dumps({"outcome": "Succeeded", "outputs": {"o0": 42}})
+    cluster.set_fast_mode(exit_code=0, termination_message=summary)
+    cluster.set_faults(error_rate=0.05, statuses=[500, 429, 409], retry_after=1, watch_drop_after=3.0, seed=7)
+    names = [f"run-{i:03d}" for i in range(200)]
+    for name in names:
+        _create_with_retries(
+            cluster.api_url, namespace, taskrun_manifest(name, "add", inputs={"a": 1, "b": 2})
+        )
+
+    def finished() -> int:
+        try:
+            items = cluster.kubectl_json("get", "taskruns", "-n", namespace)["items"]
+        except AssertionError:
+            return 0  # kubectl met an injected failure: ask again
+        done = [
+            t for t in items if (t.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled")
+        ]
+        return len(done) if len(done) == len(names) else 0
+
+    wait_for(finished, 150, "all 200 TaskRuns to finish under injected faults", interval=1.0)
+    cluster.reset_faults()
+    taskruns = cluster.kubectl_json("get", "taskruns", "-n", namespace)["items"]
+    phases = collections.Counter(t["status"]["phase"] for t in taskruns)
+    assert phases == {"Succeeded": 200}
+    assert all(t["status"]["outputs"] == {"o0": 42} for t in taskruns)
+    pods = _pods_per_attempt(cluster, namespace)
+    assert max(pods.values()) == 1, "never a second pod for an attempt"
+    attempts = {(t["metadata"]["name"], str(a["number"])) for t in taskruns for a in t["status"]["attempts"]}
+    assert set(pods) == attempts, "exactly one pod per recorded attempt"
