@@ -14,10 +14,10 @@ import yaml
 from kubetask_local import _errors as errors
 from kubetask_local import _patch, _protobuf, _schema, _tables
 from kubetask_local._logs import LogSource, serve_logs
-from kubetask_local._objects import timestamp
+from kubetask_local._objects import Obj, timestamp
 from kubetask_local._resources import Registry, ResourceType
 from kubetask_local._selectors import Predicate, parse_field_selector, parse_label_selector
-from kubetask_local._store import Obj, Store
+from kubetask_local._store import Store
 from kubetask_local._watch import serve_watch
 
 JSON = "application/json"

@@ -11,6 +11,8 @@ from typing import Any
 
 from kubetask_local._errors import ApiError, invalid
 
+Obj = dict[str, Any]
+
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The alphabet of generateName suffixes in the real server (no vowels, no confusable digits).
@@ -193,3 +195,13 @@ def pod_update_causes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tu
             "was previously negative)",
         )
     ]
+
+
+def object_meta(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def owner_uids(obj: Mapping[str, Any] | None) -> set[str]:
+    refs = object_meta(obj or {}).get("ownerReferences") or []
+    return {ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str)}

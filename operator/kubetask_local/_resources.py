@@ -179,6 +179,16 @@ SPEC_STATUS_BUILTINS = frozenset(
 )
 
 
+StoreKey = tuple[str, str]  # (group, plural): one storage for all served versions of a resource
+CRD_KEY: StoreKey = ("apiextensions.k8s.io", "customresourcedefinitions")
+NAMESPACES_KEY: StoreKey = ("", "namespaces")
+NODES_KEY: StoreKey = ("", "nodes")
+
+
+def store_key(resource: ResourceType) -> StoreKey:
+    return (resource.group, resource.plural)
+
+
 class Registry:
     """Served resources by (group, version, plural), with lookups by kind for discovery and GC."""
 

@@ -10,35 +10,41 @@ import asyncio
 import base64
 import collections
 import dataclasses
-import datetime
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubetask_local import _errors as errors
+from kubetask_local._crds import crd_with_status
+from kubetask_local._lifecycle import Lifecycle
 from kubetask_local._objects import (
+    Obj,
     check_name,
     generated_name,
-    now,
+    object_meta,
+    owner_uids,
     pod_defaults,
     pod_qos_class,
     pod_update_causes,
     timestamp,
     validate_pod,
 )
-from kubetask_local._resources import GENERATION_KINDS, Registry, ResourceType, crd_resources
+from kubetask_local._resources import (
+    CRD_KEY,
+    GENERATION_KINDS,
+    NAMESPACES_KEY,
+    NODES_KEY,
+    Registry,
+    ResourceType,
+    StoreKey,
+    crd_resources,
+    store_key,
+)
 
-StoreKey = tuple[str, str]  # (group, plural): one storage for all served versions of a resource
-Obj = dict[str, Any]
 # A custom-resource hook: (resource, new object, old object or None) -> the defaulted, pruned object.
 Validator = Callable[[ResourceType, Obj, Obj | None], Obj]
 
-CRD_KEY: StoreKey = ("apiextensions.k8s.io", "customresourcedefinitions")
-NAMESPACES_KEY: StoreKey = ("", "namespaces")
-NODES_KEY: StoreKey = ("", "nodes")
 PODS_KEY: StoreKey = ("", "pods")
-FOREGROUND = "foregroundDeletion"
-ORPHAN = "orphan"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -61,60 +67,7 @@ class Watcher:
         self.queue.put_nowait(None)
 
 
-def store_key(resource: ResourceType) -> StoreKey:
-    return (resource.group, resource.plural)
-
-
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
-
-
-def _owner_uids(obj: Obj | None) -> set[str]:
-    refs = _meta(obj or {}).get("ownerReferences") or []
-    return {ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str)}
-
-
-def crd_with_status(crd: Obj) -> Obj:
-    """Check a CRD as the real server does and give it the status it reports once names are accepted."""
-    spec = crd.get("spec") or {}
-    names = spec.get("names") or {}
-    name = _meta(crd).get("name", "")
-    causes = []
-    for field in ("group", "names", "versions", "scope"):
-        if not spec.get(field):
-            causes.append((f"spec.{field}", "Required value"))
-    for field in ("plural", "kind"):
-        if not names.get(field):
-            causes.append((f"spec.names.{field}", "Required value"))
-    expected = f"{names.get('plural')}.{spec.get('group')}"
-    if not causes and name != expected:
-        causes.append(("metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
-    if causes:
-        raise errors.invalid(
-            group="apiextensions.k8s.io", kind="CustomResourceDefinition", name=name, causes=causes
-        )
-    stamp = timestamp()
-    accepted = {
-        "plural": names["plural"],
-        "singular": names.get("singular", names["kind"].lower()),
-        "kind": names["kind"],
-        "listKind": names.get("listKind", names["kind"] + "List"),
-        **({"shortNames": names["shortNames"]} if names.get("shortNames") else {}),
-        **({"categories": names["categories"]} if names.get("categories") else {}),
-    }
-    conditions = [
-        {"type": kind, "status": "True", "lastTransitionTime": stamp, "reason": reason, "message": message}
-        for kind, reason, message in (
-            ("NamesAccepted", "NoConflicts", "no conflicts found"),
-            ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
-        )
-    ]
-    stored = [version["name"] for version in spec.get("versions") or [] if version.get("storage")]
-    return {**crd, "status": {"conditions": conditions, "acceptedNames": accepted, "storedVersions": stored}}
-
-
-class Store:
+class Store(Lifecycle):
     def __init__(self, registry: Registry, *, history_limit: int = 50_000) -> None:
         self.registry = registry
         self.validator: Validator | None = None
@@ -220,14 +173,14 @@ class Store:
         if len(history) > self._history_limit:
             dropped = history.popleft()
             self._horizon[key] = dropped.resource_version
-        namespace = _meta(obj).get("namespace")
+        namespace = object_meta(obj).get("namespace")
         for watcher in self._watchers.get(key, ()):
             if watcher.namespace is None or watcher.namespace == namespace:
                 watcher.queue.put_nowait(event)
 
     def _put(self, resource: ResourceType, obj: Obj, old: Obj | None) -> None:
         key = store_key(resource)
-        meta = _meta(obj)
+        meta = object_meta(obj)
         namespace, name, uid = meta.get("namespace") or "", meta["name"], meta["uid"]
         self._objects[key].setdefault(namespace, {})[name] = obj
         if old is None:
@@ -241,7 +194,7 @@ class Store:
     def _remove(self, resource: ResourceType, obj: Obj) -> None:
         """Remove the object for good: DELETED event, then garbage collection of its dependents."""
         key = store_key(resource)
-        meta = _meta(obj)
+        meta = object_meta(obj)
         namespace, name, uid = meta.get("namespace") or "", meta["name"], meta["uid"]
         self._objects[key].get(namespace, {}).pop(name, None)
         self._by_uid.pop(uid, None)
@@ -260,8 +213,8 @@ class Store:
             self._finish_namespace(namespace)
 
     def _index_owners(self, uid: str, old: Obj | None, new: Obj | None) -> None:
-        before = _owner_uids(old)
-        after = _owner_uids(new)
+        before = owner_uids(old)
+        after = owner_uids(new)
         for owner in before - after:
             self._dependents[owner].discard(uid)
             if not self._dependents[owner]:
@@ -276,7 +229,7 @@ class Store:
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(body).__name__}")
-        meta = dict(_meta(body))
+        meta = dict(object_meta(body))
         if resource.namespaced:
             body_namespace = meta.get("namespace")
             if namespace and body_namespace and body_namespace != namespace:
@@ -333,7 +286,7 @@ class Store:
         space = self._objects[NAMESPACES_KEY].get("", {}).get(namespace)
         if space is None:
             raise errors.not_found(group="", plural="namespaces", name=namespace)
-        if _meta(space).get("deletionTimestamp"):
+        if object_meta(space).get("deletionTimestamp"):
             raise errors.ApiError(
                 403,
                 "Forbidden",
@@ -418,8 +371,8 @@ class Store:
         if not isinstance(new, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(new).__name__}")
         self._check_kind(resource, new)
-        meta = dict(_meta(new))
-        old_meta = _meta(old)
+        meta = dict(object_meta(new))
+        old_meta = object_meta(old)
         given_rv = meta.get("resourceVersion")
         if given_rv not in (None, "") and str(given_rv) != old_meta["resourceVersion"]:
             raise errors.stale_resource_version(group=resource.group, plural=resource.plural, name=name)
@@ -464,7 +417,7 @@ class Store:
         self, resource: ResourceType, old: Obj, new: Obj, meta: dict[str, Any], *, subresource: str | None
     ) -> Obj:
         """What a write stores: status only through /status, server-owned metadata always from the old."""
-        old_meta = _meta(old)
+        old_meta = object_meta(old)
         name = old_meta["name"]
         if subresource == "status":
             # Only status moves; the rest (metadata included) stays as stored.
@@ -518,7 +471,7 @@ class Store:
             raise errors.conflict(
                 group="", plural="pods", name=name, why=f'pod {name} is already assigned to node "{bound}"'
             )
-        if _meta(old).get("deletionTimestamp"):
+        if object_meta(old).get("deletionTimestamp"):
             raise errors.conflict(
                 group="", plural="pods", name=name, why="pod is being deleted, cannot be assigned"
             )
@@ -537,7 +490,7 @@ class Store:
             **old,
             "spec": {**(old.get("spec") or {}), "nodeName": node},
             "status": status,
-            "metadata": {**_meta(old), "resourceVersion": self._next_rv()},
+            "metadata": {**object_meta(old), "resourceVersion": self._next_rv()},
         }
         self._put(resource, obj, old)
         return obj
@@ -555,7 +508,7 @@ class Store:
         """A pod with a grace period on a live node stays until the node deletes it with grace 0."""
         if resource.plural != "pods" or resource.group:
             return False
-        return int(_meta(obj).get("deletionGracePeriodSeconds") or 0) > 0 and self._node_manages(obj)
+        return int(object_meta(obj).get("deletionGracePeriodSeconds") or 0) > 0 and self._node_manages(obj)
 
     def _node_manages(self, pod: Obj) -> bool:
         node = (pod.get("spec") or {}).get("nodeName")
@@ -565,213 +518,6 @@ class Store:
             and phase not in ("Succeeded", "Failed")
             and (node in self._objects[NODES_KEY].get("", {}))
         )
-
-    # ------------------------------------------------------------------ delete
-
-    def delete(
-        self,
-        resource: ResourceType,
-        namespace: str | None,
-        name: str,
-        *,
-        grace_period: int | None = None,
-        propagation: str | None = None,
-        preconditions: Mapping[str, Any] | None = None,
-        dry_run: bool = False,
-    ) -> tuple[Obj, bool]:
-        """Delete as the real server does; answers the last state and whether it is gone already."""
-        old = self.get(resource, namespace, name)
-        old_meta = _meta(old)
-        self._check_preconditions(resource, old_meta, preconditions)
-        propagation = propagation or "Background"
-        if propagation not in ("Background", "Foreground", "Orphan"):
-            raise errors.bad_request(
-                f"propagationPolicy: Unsupported value: {propagation!r}: supported values: "
-                '"Foreground", "Background", "Orphan"'
-            )
-        if dry_run:
-            return old, False
-        finalizers = list(old_meta.get("finalizers") or [])
-        is_pod = resource.plural == "pods" and not resource.group
-        is_namespace = resource.plural == "namespaces" and not resource.group
-        if propagation == "Orphan":
-            self._orphan_dependents(old_meta["uid"])
-        elif (
-            propagation == "Foreground"
-            and self._dependents.get(old_meta["uid"])
-            and FOREGROUND not in finalizers
-        ):
-            finalizers.append(FOREGROUND)
-        grace = self._grace_period(resource, old, grace_period)
-        pending = bool(finalizers) or grace > 0 or is_namespace
-        if not pending:
-            self._remove(resource, old)
-            return old, True
-        meta = dict(old_meta)
-        changed = False
-        if not meta.get("deletionTimestamp"):
-            meta["deletionTimestamp"] = timestamp(now() + datetime.timedelta(seconds=grace))
-            meta["deletionGracePeriodSeconds"] = grace
-            changed = True
-        elif is_pod and grace < int(meta.get("deletionGracePeriodSeconds") or 0):
-            meta["deletionGracePeriodSeconds"] = grace
-            changed = True
-        if finalizers != list(old_meta.get("finalizers") or []):
-            meta["finalizers"] = finalizers
-            changed = True
-        obj = {**old, "metadata": meta}
-        if is_namespace and (old.get("status") or {}).get("phase") != "Terminating":
-            obj["status"] = {**(old.get("status") or {}), "phase": "Terminating"}
-            changed = True
-        if is_pod and grace == 0 and not finalizers:
-            self._remove(resource, old)
-            return old, True
-        if changed:
-            meta["resourceVersion"] = self._next_rv()
-            self._put(resource, obj, old)
-        if propagation in ("Background", "Foreground"):
-            self._gc_pending.add(old_meta["uid"])
-            self._schedule_gc()
-        if is_namespace:
-            self._delete_namespace_content(name)
-            self._finish_namespace(name)
-        return obj, False
-
-    def _check_preconditions(
-        self, resource: ResourceType, old_meta: Mapping[str, Any], preconditions: Mapping[str, Any] | None
-    ) -> None:
-        for field in ("uid", "resourceVersion"):
-            wanted = (preconditions or {}).get(field)
-            label = "UID" if field == "uid" else "ResourceVersion"
-            if wanted and wanted != old_meta.get(field):
-                raise errors.conflict(
-                    group=resource.group,
-                    plural=resource.plural,
-                    name=old_meta["name"],
-                    why=(
-                        f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: "
-                        f"{old_meta.get(field)}"
-                    ),
-                )
-
-    def _grace_period(self, resource: ResourceType, old: Obj, requested: int | None) -> int:
-        """Pods on a live node get a grace period (the node finishes them); everything else goes at once."""
-        if resource.plural != "pods" or resource.group or not self._node_manages(old):
-            return 0
-        spec_grace = (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        return int(spec_grace if requested is None else requested)
-
-    def _orphan_dependents(self, owner_uid: str) -> None:
-        for dependent_uid in list(self._dependents.get(owner_uid, ())):
-            located = self._by_uid.get(dependent_uid)
-            if located is None:
-                continue
-            key, namespace, name = located
-            dependent = self._objects[key][namespace][name]
-            meta = _meta(dependent)
-            refs = [ref for ref in meta.get("ownerReferences") or [] if ref.get("uid") != owner_uid]
-            new_meta = {**meta, "ownerReferences": refs, "resourceVersion": self._next_rv()}
-            if not refs:
-                new_meta.pop("ownerReferences")
-            self._put(self._resource(key), {**dependent, "metadata": new_meta}, dependent)
-
-    # ------------------------------------------------------------------ garbage collection & namespaces
-
-    def _schedule_gc(self) -> None:
-        if self._gc_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.collect_garbage()
-            return
-        self._gc_scheduled = True
-        loop.call_soon(self.collect_garbage)
-
-    def collect_garbage(self) -> None:
-        """Background cascade: delete dependents whose owners are all gone or in foreground deletion."""
-        self._gc_scheduled = False
-        for _ in range(100_000):
-            if not self._gc_pending:
-                return
-            uid = self._gc_pending.pop()
-            if uid not in self._by_uid or FOREGROUND in (
-                _meta(self._by_uid_obj(uid)).get("finalizers") or []
-            ):  # an owner that is gone: its dependents go too
-                candidates = set(self._dependents.get(uid, ()))
-            elif self._owners_gone(uid):  # created with owners that do not exist
-                candidates = {uid}
-            else:
-                candidates = set()
-            for dependent_uid in candidates:
-                self._collect_one(dependent_uid)
-
-    def _owners_gone(self, uid: str) -> bool:
-        located = self._by_uid.get(uid)
-        if located is None:
-            return False
-        key, namespace, name = located
-        refs = _meta(self._objects[key][namespace][name]).get("ownerReferences") or []
-        return bool(refs) and not any(ref.get("uid") in self._by_uid for ref in refs)
-
-    def _collect_one(self, uid: str) -> None:
-        located = self._by_uid.get(uid)
-        if located is None:
-            return
-        key, namespace, name = located
-        obj = self._objects[key][namespace][name]
-        refs = _meta(obj).get("ownerReferences") or []
-        live_owners = [
-            ref
-            for ref in refs
-            if ref.get("uid") in self._by_uid
-            and not _meta(self._by_uid_obj(ref["uid"])).get("deletionTimestamp")
-        ]
-        if live_owners or _meta(obj).get("deletionTimestamp"):
-            return
-        self.delete(self._resource(key), namespace or None, name, propagation="Background")
-
-    def _by_uid_obj(self, uid: str) -> Obj:
-        key, namespace, name = self._by_uid[uid]
-        return self._objects[key][namespace][name]
-
-    def _release_foreground_owners(self, removed: Obj) -> None:
-        """When the last dependent of an owner in foreground deletion goes, the owner's finalizer goes."""
-        for ref in _meta(removed).get("ownerReferences") or []:
-            owner_uid = ref.get("uid")
-            if owner_uid not in self._by_uid or self._dependents.get(owner_uid):
-                continue
-            owner = self._by_uid_obj(owner_uid)
-            finalizers = _meta(owner).get("finalizers") or []
-            if FOREGROUND in finalizers:
-                key, namespace, name = self._by_uid[owner_uid]
-                remaining = [f for f in finalizers if f != FOREGROUND]
-                self.update(
-                    self._resource(key),
-                    namespace or None,
-                    name,
-                    {**owner, "metadata": {**_meta(owner), "finalizers": remaining}},
-                )
-
-    def _delete_namespace_content(self, namespace: str) -> None:
-        for resource in self.registry:
-            if not resource.namespaced:
-                continue
-            objects = self._objects[store_key(resource)].get(namespace, {})
-            for name in list(objects):
-                obj = objects.get(name)
-                if obj is not None and not _meta(obj).get("deletionTimestamp"):
-                    self.delete(
-                        resource, namespace, name, grace_period=0 if resource.plural == "pods" else None
-                    )
-
-    def _finish_namespace(self, namespace: str) -> None:
-        space = self._objects[NAMESPACES_KEY].get("", {}).get(namespace)
-        if space is None or not _meta(space).get("deletionTimestamp") or self._namespace_sizes[namespace] > 0:
-            return
-        if _meta(space).get("finalizers"):
-            return
-        self._remove(self._resource(NAMESPACES_KEY), space)
 
     # ------------------------------------------------------------------ CRDs
 

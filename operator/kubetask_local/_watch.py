@@ -11,9 +11,10 @@ from typing import Any
 
 import aiohttp.web
 
+from kubetask_local._objects import Obj
 from kubetask_local._resources import ResourceType
 from kubetask_local._selectors import Predicate
-from kubetask_local._store import Obj, Store, WatchEvent
+from kubetask_local._store import Store, WatchEvent
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
