@@ -151,3 +151,42 @@ def test_helm_lint_passes_strictly(helm: Helm, values: list[str]) -> None:
     completed = helm("lint", "--strict", str(CHART), *values, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in completed.stdout
+
+
+def _install_section() -> str:
+    readme = (CHART.parents[1] / "README.md").read_text()
+    start = readme.index("<!-- SECTION: install -->")
+    return readme[start : readme.index("<!-- SECTION:", start + 1)]
+
+
+def test_the_readme_summarises_every_chart_value() -> None:
+    section = _install_section()
+    schema = _schema()
+    leaves = []
+    for path in _own_key_paths(schema):
+        node = schema
+        for key in path:
+            node = node["properties"][key]
+        if not (node.get("additionalProperties") is False and "properties" in node):
+            leaves.append(path)
+
+    def summarised(path: tuple[str, ...]) -> bool:
+        full = ".".join(path)
+        if f"`{full}`" in section:
+            return True
+        # "`livenessProbe.initialDelaySeconds`, `.periodSeconds`": a sibling named after its first mention
+        parent = ".".join(path[:-1])
+        return any(f"`{parent}." in line and f"`.{path[-1]}`" in line for line in section.splitlines())
+
+    missing = [".".join(path) for path in leaves if not summarised(path)]
+    assert not missing, f"chart values missing from the README's install section: {missing}"
+
+
+def test_the_readme_build_commands_are_the_dockerfiles_own() -> None:
+    section = _install_section()
+    for dockerfile in ("operator/Dockerfile", "runtime/Dockerfile"):
+        text = (CHART.parents[1] / dockerfile).read_text()
+        documented = [line.strip("# ").strip() for line in text.splitlines() if "docker build" in line]
+        assert documented
+        for command in documented:
+            assert " ".join(command.split()) in " ".join(section.split()), command
