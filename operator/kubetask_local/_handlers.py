@@ -301,6 +301,15 @@ class ResourceHandlers:
     def _replace(self, target: Target, params: Mapping[str, str], body: Any) -> aiohttp.web.Response:
         assert target.name is not None
         self._strict_check(target.resource, body, params)
+        meta = body.get("metadata") if isinstance(body, Mapping) else None
+        if target.resource.custom and not (isinstance(meta, Mapping) and meta.get("resourceVersion")):
+            # Custom resources allow no unconditional update, as in the real server.
+            raise errors.invalid(
+                group=target.resource.group,
+                kind=target.resource.kind,
+                name=target.name,
+                causes=[("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+            )
         sub = "status" if target.subresource == "status" else None
         obj = self.store.update(
             target.resource,

@@ -68,6 +68,15 @@ _AGE: Column = (
 )
 
 
+def _since(value: Any) -> str:
+    if not isinstance(value, str):
+        return "<unknown>"
+    try:
+        return human_duration((now() - parse_timestamp(value)).total_seconds())
+    except ValueError:
+        return value
+
+
 def _pod_status(pod: Obj) -> str:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
     reason = status.get("reason") or status.get("phase") or "Unknown"
@@ -162,7 +171,7 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         (_column("Version"), _path(".status.nodeInfo.kubeletVersion")),
     ],
     ("", "events"): [
-        (_column("Last Seen"), lambda o: o.get("lastTimestamp") or o.get("eventTime") or ""),
+        (_column("Last Seen"), lambda o: _since(o.get("lastTimestamp") or o.get("eventTime"))),
         (_column("Type"), _path(".type")),
         (_column("Reason"), _path(".reason")),
         (

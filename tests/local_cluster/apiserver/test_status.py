@@ -67,6 +67,15 @@ class TestCustomResourceStatus:
         assert reply.status == 200
         assert http.get(f"{gadgets}/namespaces/{namespace}/gadgets/g/status").body["status"] == {"phase": "P"}
 
+    def test_put_of_a_custom_resource_needs_a_resource_version(
+        self, http: Http, gadgets: str, namespace: str
+    ) -> None:
+        created = http.post(f"{gadgets}/namespaces/{namespace}/gadgets", _gadget("g")).body
+        unconditional = {**created, "metadata": {"name": "g"}}
+        reply = http.put(f"{gadgets}/namespaces/{namespace}/gadgets/g", unconditional)
+        assert reply.status == 422
+        assert reply.body["details"]["causes"][0]["field"] == "metadata.resourceVersion"
+
 
 class TestPodStatus:
     def test_pod_status_is_isolated(self, http: Http, namespace: str) -> None:
