@@ -62,6 +62,7 @@ def _mismatch(path: str, hint: object, value: object, detail: str = "") -> Input
 
 
 def _from_json(value: object, hint: object, path: str, transfer: FileTransfer) -> object:
+    hint = normalize(hint, where=f"input '{path}'")
     if hint is object:
         return value
     members = union_members(hint)
@@ -263,6 +264,7 @@ def _wrong(path: str, hint: object, value: object, detail: str = "") -> OutputEr
 
 
 def _to_json(value: object, hint: object, path: str, transfer: FileTransfer) -> object:
+    hint = normalize(hint, where=f"output '{path}'")
     if hint is object:
         return _json_native(value, path)
     members = union_members(hint)

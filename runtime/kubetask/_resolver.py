@@ -122,8 +122,9 @@ class DefaultTaskResolver(TaskResolverMixin):
                 "define it with def at module level"
             )
         if "<locals>" in qualname:
+            enclosing = qualname.rsplit(".<locals>.", 1)[0].rsplit(".", 1)[-1]
             raise TaskDefinitionError(
-                f"task {qualname!r} is defined inside {qualname.split('.<locals>')[0]!r}: a pod can only "
+                f"task {qualname!r} is defined inside {enclosing!r}: a pod can only "
                 "import tasks bound to module-level names; move it to module level"
             )
         module_name = function.__module__

@@ -223,18 +223,23 @@ def s3_environment(s3_endpoint: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def s3_bucket(s3_environment: dict[str, str], request: pytest.FixtureRequest) -> str:
-    """A fresh bucket on the moto server, named after the test."""
+@pytest.fixture(scope="session")
+def s3_client(s3_environment: dict[str, str]) -> Any:
+    """A boto3 S3 client of the moto server, to arrange and inspect buckets."""
     import boto3
 
-    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=s3_environment["AWS_ENDPOINT_URL"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
     )
-    client.create_bucket(Bucket=name)
+
+
+@pytest.fixture
+def s3_bucket(s3_client: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on the moto server, named after the test."""
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    s3_client.create_bucket(Bucket=name)
     return name

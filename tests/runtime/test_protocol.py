@@ -22,9 +22,19 @@ def test_minimal_command_has_the_default_resolver_and_loader_args_after_the_sepa
         loader_args=["task-module", "m", "task-name", "t"],
     )
     assert command == [
-        "kubetask-execute", "--inputs", "s3://b/in.json", "--output-prefix", "s3://b/out",
-        "--resolver", "kubetask.default_task_resolver", "--", "task-module", "m", "task-name", "t",
-    ]  # fmt: skip
+        "kubetask-execute",
+        "--inputs",
+        "s3://b/in.json",
+        "--output-prefix",
+        "s3://b/out",
+        "--resolver",
+        "kubetask.default_task_resolver",
+        "--",
+        "task-module",
+        "m",
+        "task-name",
+        "t",
+    ]
 
 
 def test_full_command_orders_every_optional_flag_as_the_contract_says() -> None:
@@ -38,10 +48,23 @@ def test_full_command_orders_every_optional_flag_as_the_contract_says() -> None:
         prev_checkpoint="P",
     )
     assert command == [
-        "kubetask-execute", "--inputs", "I", "--output-prefix", "O", "--raw-output-data-prefix", "R",
-        "--resolver", "pkg.mod.resolver", "--checkpoint-path", "C", "--prev-checkpoint", "P",
-        "--", "key", "k",
-    ]  # fmt: skip
+        "kubetask-execute",
+        "--inputs",
+        "I",
+        "--output-prefix",
+        "O",
+        "--raw-output-data-prefix",
+        "R",
+        "--resolver",
+        "pkg.mod.resolver",
+        "--checkpoint-path",
+        "C",
+        "--prev-checkpoint",
+        "P",
+        "--",
+        "key",
+        "k",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,5 +124,9 @@ def test_data_uri_refuses_text() -> None:
 
 def test_exit_codes_are_distinct_and_fixed() -> None:
     assert {code.name: int(code) for code in kubetask.ExitCode} == {
-        "SUCCESS": 0, "USER_ERROR": 1, "USAGE_ERROR": 2, "SYSTEM_ERROR": 3, "TERMINATED": 143,
-    }  # fmt: skip
+        "SUCCESS": 0,
+        "USER_ERROR": 1,
+        "USAGE_ERROR": 2,
+        "SYSTEM_ERROR": 3,
+        "TERMINATED": 143,
+    }
