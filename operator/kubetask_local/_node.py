@@ -3,11 +3,9 @@ needs) that talks to the API server only over HTTP.
 
 It registers a ``Node`` object and keeps its ``Ready`` condition fresh, watches pods in all namespaces, and
 gives each pod bound to it (or not bound anywhere) a :class:`PodWorker`. It can be stopped and started while
-the cluster keeps running, to simulate a lost node: a stopped node kills its processes and stops reporting;
-after ``node_monitor_grace`` seconds its ``Ready`` condition turns ``Unknown`` and its pods not ready, and
-after ``pod_eviction_timeout`` more seconds its pods that have not finished are marked ``Failed`` with reason
-``NodeLost`` (their running containers ``terminated``/``ContainerStatusUnknown``, exit code 137), as the
-node-lifecycle and pod garbage-collection controllers do. The pod objects stay, so their owners see the loss.
+the cluster keeps running, to simulate a lost node: a stopped node kills its processes and stops reporting,
+and the node-lifecycle controller's reaction follows (see ``_node_lifecycle``). A node started again finds
+the containers of pods it was running gone and reports them ``ContainerStatusUnknown``, as after a reboot.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import shutil
 from collections.abc import Mapping
 from typing import Any
@@ -24,16 +21,16 @@ from typing import Any
 import aiohttp
 
 from kubetask_local._node_api import MERGE_PATCH, NodeApiClient
+from kubetask_local._node_binding import Binder
 from kubetask_local._node_config import FastMode, NodeConfig
 from kubetask_local._node_errors import ApiError
 from kubetask_local._node_events import EventRecorder
+from kubetask_local._node_lifecycle import TERMINAL_PHASES, lose_node, node_object_status
 from kubetask_local._node_logs import log_options
-from kubetask_local._node_pod import TERMINAL_PHASES, Binder, PodWorker
-from kubetask_local._node_status import now, terminated
+from kubetask_local._node_pod import PodWorker
+from kubetask_local._node_status import now
 
 logger = logging.getLogger("kubetask_local.node")
-
-_UNREACHABLE_TAINT = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
 class LocalNode:
@@ -49,6 +46,7 @@ class LocalNode:
         self._kubelet_tasks: list[asyncio.Task[None]] = []
         self._lifecycle_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
+        self._ready_status = ("", "")  # (Ready status, when it last changed)
 
     @property
     def name(self) -> str:
@@ -109,7 +107,10 @@ class LocalNode:
         self._workers.clear()
         self._worker_tasks.clear()
         if simulate_loss:
-            self._lifecycle_task = asyncio.create_task(self._lose_node(), name="kubetask-node-lifecycle")
+            self._lifecycle_task = asyncio.create_task(
+                lose_node(self.api, self.config, post_status=self._post_node_status),
+                name="kubetask-node-lifecycle",
+            )
         elif self._lifecycle_task is not None:
             self._lifecycle_task.cancel()
             await asyncio.gather(self._lifecycle_task, return_exceptions=True)
@@ -124,66 +125,6 @@ class LocalNode:
         self.config = dataclasses.replace(self.config, failing_images=images)
 
     # ---------------------------------------------------------------- the Node object
-
-    def _node_status(self, *, ready: str) -> dict[str, Any]:
-        timestamp = now()
-        reason, message = (
-            ("KubeletReady", "kubelet is posting ready status")
-            if ready == "True"
-            else ("NodeStatusUnknown", "Kubelet stopped posting node status.")
-        )
-        conditions = [
-            {
-                "type": kind,
-                "status": "False" if ready == "True" else "Unknown",
-                "reason": f"KubeletHasSufficient{kind.removesuffix('Pressure')}"
-                if ready == "True"
-                else "NodeStatusUnknown",
-                "message": message,
-                "lastHeartbeatTime": timestamp,
-                "lastTransitionTime": timestamp,
-            }
-            for kind in ("MemoryPressure", "DiskPressure", "PIDPressure")
-        ]
-        conditions.append(
-            {
-                "type": "Ready",
-                "status": ready,
-                "reason": reason,
-                "message": message,
-                "lastHeartbeatTime": timestamp,
-                "lastTransitionTime": timestamp,
-            }
-        )
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 2**33
-        capacity = {
-            "cpu": str(os.cpu_count() or 1),
-            "memory": f"{memory // 1024}Ki",
-            "pods": "110",
-            "ephemeral-storage": f"{shutil.disk_usage(self.config.root).total // 1024}Ki",
-        }
-        return {
-            "conditions": conditions,
-            "addresses": [
-                {"type": "InternalIP", "address": self.config.host_ip},
-                {"type": "Hostname", "address": self.name},
-            ],
-            "capacity": capacity,
-            "allocatable": capacity,
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
-            "nodeInfo": {
-                "architecture": self.config.all_labels()["kubernetes.io/arch"],
-                "operatingSystem": "linux",
-                "kubeletVersion": "v1.33.0-kubetask-local",
-                "kubeProxyVersion": "",
-                "containerRuntimeVersion": "kubetask-local://0.1.0",
-                "osImage": "kubetask local node",
-                "kernelVersion": os.uname().release if hasattr(os, "uname") else "",
-                "machineID": "",
-                "systemUUID": "",
-                "bootID": "",
-            },
-        }
 
     async def _register(self) -> None:
         self.config.root.mkdir(parents=True, exist_ok=True)
@@ -206,11 +147,16 @@ class LocalNode:
             )
         await self._post_node_status(ready="True")
 
+    def _ready_since(self, ready: str) -> str:
+        if self._ready_status[0] != ready:
+            self._ready_status = (ready, now())
+        return self._ready_status[1]
+
     async def _post_node_status(self, *, ready: str) -> None:
         await self.api.request(
             "PATCH",
             f"/api/v1/nodes/{self.name}/status",
-            body={"status": self._node_status(ready=ready)},
+            body={"status": node_object_status(self.config, ready=ready, since=self._ready_since(ready))},
             content_type=MERGE_PATCH,
         )
 
@@ -309,106 +255,3 @@ class LocalNode:
         if worker is None or not worker.log_file(container).exists():
             return None
         return worker.read_log(container, log_options(params))
-
-    # ---------------------------------------------------------------- the lost node
-
-    async def _lose_node(self) -> None:
-        """What the node-lifecycle controller does about a node that stopped reporting."""
-        try:
-            await asyncio.sleep(self.config.node_monitor_grace)
-            await self._post_node_status(ready="Unknown")
-            await self.api.request(
-                "PATCH",
-                f"/api/v1/nodes/{self.name}",
-                body={
-                    "spec": {
-                        "taints": [
-                            *(t.as_dict() for t in self.config.taints),
-                            {**_UNREACHABLE_TAINT, "timeAdded": now()},
-                        ]
-                    }
-                },
-                content_type=MERGE_PATCH,
-            )
-            await self._update_node_pods(lost=False)
-            await asyncio.sleep(self.config.pod_eviction_timeout)
-            await self._update_node_pods(lost=True)
-        except ApiError as error:
-            logger.warning("node-lifecycle update of lost node %s failed: %s", self.name, error)
-
-    async def _update_node_pods(self, *, lost: bool) -> None:
-        listing = await self.api.request(
-            "GET", "/api/v1/pods", params={"fieldSelector": f"spec.nodeName={self.name}"}
-        )
-        for pod in listing.get("items") or []:
-            if (pod.get("spec") or {}).get("nodeName") != self.name:
-                continue  # an API server that ignores the field selector
-            status = pod.get("status") or {}
-            if status.get("phase") in TERMINAL_PHASES:
-                continue
-            metadata = pod["metadata"]
-            patch = lost_pod_status(status, node_name=self.name, pod_name=metadata["name"], lost=lost)
-            try:
-                await self.api.request(
-                    "PATCH",
-                    f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status",
-                    body={"status": patch},
-                    content_type=MERGE_PATCH,
-                )
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-
-
-def lost_pod_status(
-    status: Mapping[str, Any], *, node_name: str, pod_name: str, lost: bool
-) -> dict[str, Any]:
-    """The status the node-lifecycle controller gives a pod on an unreachable node: not ready, then ``Failed``
-    with reason ``NodeLost`` once the eviction timeout passed."""
-    timestamp = now()
-    conditions = [
-        dict(c) for c in status.get("conditions") or [] if c.get("type") not in ("Ready", "DisruptionTarget")
-    ]
-    conditions.append(
-        {
-            "type": "Ready",
-            "status": "False",
-            "reason": "NodeNotReady",
-            "lastProbeTime": None,
-            "lastTransitionTime": timestamp,
-            "message": f"Node {node_name} is not ready",
-        }
-    )
-    if not lost:
-        return {"conditions": conditions}
-    message = f"Node {node_name} which was running pod {pod_name} is unresponsive"
-    conditions.append(
-        {
-            "type": "DisruptionTarget",
-            "status": "True",
-            "reason": "DeletionByTaintManager",
-            "lastProbeTime": None,
-            "lastTransitionTime": timestamp,
-            "message": "Taint manager: deleting due to NoExecute taint",
-        }
-    )
-    containers = []
-    for container in status.get("containerStatuses") or []:
-        state = container.get("state") or {}
-        if "terminated" not in state:
-            started = (state.get("running") or {}).get("startedAt")
-            state = terminated(
-                exit_code=137,
-                reason="ContainerStatusUnknown",
-                started_at=started,
-                finished_at=timestamp,
-                message="The container could not be located when the pod was terminated",
-            )
-        containers.append({**container, "state": state, "ready": False, "started": False})
-    return {
-        "phase": "Failed",
-        "reason": "NodeLost",
-        "message": message,
-        "conditions": conditions,
-        "containerStatuses": containers or None,
-    }

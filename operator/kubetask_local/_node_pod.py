@@ -14,23 +14,20 @@ import datetime
 import logging
 import signal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubetask_local._node_api import MERGE_PATCH, NodeApiClient
+from kubetask_local._node_binding import Binder
 from kubetask_local._node_config import NodeConfig
-from kubetask_local._node_env import ObjectKey, PodNetwork, expand, referenced_objects, resolve_env
-from kubetask_local._node_errors import ApiError, PodConfigError, QuantityError
+from kubetask_local._node_env import PodNetwork
+from kubetask_local._node_errors import ApiError, PodConfigError
 from kubetask_local._node_events import EventRecorder
+from kubetask_local._node_launch import Launch, build_launches, fetch_objects, image_problems
+from kubetask_local._node_lifecycle import TERMINAL_PHASES
 from kubetask_local._node_logs import LogOptions, LogWriter, read_log
 from kubetask_local._node_process import ContainerProcess, ProcessResult
-from kubetask_local._node_spec import (
-    invalid_image_message,
-    memory_limit_bytes,
-    pull_fails,
-    unschedulable_message,
-)
+from kubetask_local._node_spec import unschedulable_message
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
     Conditions,
@@ -44,58 +41,14 @@ from kubetask_local._node_status import (
     termination_message,
     waiting,
 )
-from kubetask_local._node_volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
 
 logger = logging.getLogger("kubetask_local.node")
 
-TERMINAL_PHASES = ("Succeeded", "Failed")
 _LOST_MESSAGE = "The container could not be located when the pod was terminated"
 
 
 class _PodGone(Exception):
     """The pod object no longer exists in the API: the worker stops."""
-
-
-@dataclass(frozen=True)
-class _Launch:
-    container: Mapping[str, Any]
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path
-    termination_file: Path
-    memory_limit: int | None
-
-
-class Binder:
-    """Binds pods to the node through ``pods/binding`` as a scheduler does, or by setting ``spec.nodeName``
-    when the API server does not serve the binding subresource."""
-
-    def __init__(self, *, api: NodeApiClient, node_name: str) -> None:
-        self._api = api
-        self._node_name = node_name
-        self._binding_served: bool | None = None
-
-    async def bind(self, pod: Mapping[str, Any]) -> None:
-        metadata = pod["metadata"]
-        base = f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}"
-        if self._binding_served is not False:
-            body = {
-                "apiVersion": "v1",
-                "kind": "Binding",
-                "metadata": {"name": metadata["name"]},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": self._node_name},
-            }
-            try:
-                await self._api.request("POST", base + "/binding", body=body)
-                self._binding_served = True
-                return
-            except ApiError as error:
-                if self._binding_served or error.status not in (404, 405):
-                    raise
-                self._binding_served = False
-        await self._api.request(
-            "PATCH", base, body={"spec": {"nodeName": self._node_name}}, content_type=MERGE_PATCH
-        )
 
 
 class PodWorker:
@@ -400,7 +353,7 @@ class PodWorker:
 
     # ---------------------------------------------------------------- before the containers start
 
-    async def _prepare(self) -> list[_Launch] | None:
+    async def _prepare(self) -> list[Launch] | None:
         """Simulated image pulls and configuration, retried as a kubelet retries; None when the pod ended."""
         pull_backoff = self._config.pull_backoff
         pulling_stage, next_stage_at = "backoff", 0.0  # the first pull is attempted at once
@@ -412,7 +365,7 @@ class PodWorker:
                 await self._fail_deadline()
                 return None
             wait: float | None = None
-            problems = self._image_problems()
+            problems = image_problems(self.containers(), failing_images=self._config.failing_images)
             if problems:
                 # As the kubelet: a failed pull shows ErrImagePull, then ImagePullBackOff for a back-off that
                 # doubles up to a cap, then the next attempt shows ErrImagePull again. Times are absolute, so
@@ -428,27 +381,18 @@ class PodWorker:
                 wait = max(next_stage_at - loop.time(), 0.0)
             else:
                 try:
-                    return await self._launches()
+                    objects = await fetch_objects(self._api, self._pod)
+                    return build_launches(
+                        self._pod,
+                        objects=objects,
+                        config=self._config,
+                        network=self._network,
+                        pod_dir=self.pod_dir,
+                    )
                 except PodConfigError as error:
                     await self._show_config_error(error)
                     wait = self._config.config_retry
             await self._wait_change(wait)
-
-    def _image_problems(self) -> dict[str, tuple[str, str]]:
-        """Container name -> (kind, message) for images that are malformed or whose pull fails."""
-        problems: dict[str, tuple[str, str]] = {}
-        for container in self.containers():
-            image = container.get("image")
-            invalid = invalid_image_message(image)
-            if invalid is not None:
-                problems[container["name"]] = ("InvalidImageName", invalid)
-            elif pull_fails(str(image), self._config.failing_images):
-                problems[container["name"]] = (
-                    "ErrImagePull",
-                    f'failed to pull and unpack image "{image}": failed to resolve reference '
-                    f'"{image}": not found (pull failure simulated by the kubetask local node)',
-                )
-        return problems
 
     async def _show_pull_errors(self, problems: Mapping[str, tuple[str, str]], *, reason: str) -> None:
         for name, (kind, message) in problems.items():
@@ -492,79 +436,9 @@ class PodWorker:
             )
         await self._post_status()
 
-    async def _fetch_objects(self) -> dict[ObjectKey, Mapping[str, Any]]:
-        objects: dict[ObjectKey, Mapping[str, Any]] = {}
-        for kind, name in sorted(referenced_objects(self._pod)):
-            plural = "configmaps" if kind == "ConfigMap" else "secrets"
-            try:
-                objects[(kind, name)] = await self._api.request(
-                    "GET", f"/api/v1/namespaces/{self.namespace}/{plural}/{name}"
-                )
-            except ApiError as error:
-                if error.status != 404:
-                    raise PodConfigError(f"could not read {kind.lower()} {name!r}: {error}") from error
-        return objects
-
-    async def _launches(self) -> list[_Launch]:
-        objects = await self._fetch_objects()
-        plans = plan_volumes(
-            self._pod,
-            objects=objects,
-            network=self._network,
-            claims_root=self._config.root / "persistent-volume-claims",
-        )
-        volume_dirs = materialise_volumes(plans, volumes_dir=self.pod_dir / "volumes")
-        launches = []
-        for container in self.containers():
-            name = container["name"]
-            variables = resolve_env(self._pod, container, objects=objects, network=self._network)
-            argv = [*(container.get("command") or []), *(container.get("args") or [])]
-            if not argv:
-                raise PodConfigError(
-                    "failed to generate container spec: no command specified (the local node runs "
-                    "command and args; it has no image entrypoint)",
-                    reason="CreateContainerError",
-                )
-            termination_file = self.pod_dir / "containers" / name / "termination-log"
-            mapping = mount_mapping(container, volume_dirs=volume_dirs, termination_file=termination_file)
-            argv = [map_paths(expand(str(arg), variables), mapping) for arg in argv]
-            env = {**self._config.base_env, "HOSTNAME": self.name}
-            env.update({key: map_paths(value, mapping) for key, value in variables.items()})
-            env["PATH"] = f"{self._config.bin_dir}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
-            env["KUBETASK_TERMINATION_MESSAGE_PATH"] = str(termination_file)
-            try:
-                memory_limit = memory_limit_bytes(container)
-            except QuantityError as error:
-                raise PodConfigError(str(error)) from error
-            launches.append(
-                _Launch(
-                    container=container,
-                    argv=argv,
-                    env=env,
-                    cwd=self._working_dir(container, mapping),
-                    termination_file=termination_file,
-                    memory_limit=memory_limit,
-                )
-            )
-        return launches
-
-    def _working_dir(self, container: Mapping[str, Any], mapping: Mapping[str, str]) -> Path:
-        """``workingDir`` mapped through the mounts; a path outside them is made under the pod's ``rootfs``;
-        none means the node's own working directory (so relative ``PYTHONPATH`` entries keep working)."""
-        working_dir = str(container.get("workingDir") or "")
-        if not working_dir:
-            return self._config.working_dir
-        mapped = Path(map_paths(working_dir, mapping))
-        if str(mapped) != working_dir or mapped.is_dir():
-            mapped.mkdir(parents=True, exist_ok=True)
-            return mapped
-        local = self.pod_dir / "rootfs" / working_dir.lstrip("/")
-        local.mkdir(parents=True, exist_ok=True)
-        return local
-
     # ---------------------------------------------------------------- running
 
-    async def _run_containers(self, launches: list[_Launch]) -> None:
+    async def _run_containers(self, launches: list[Launch]) -> None:
         for launch in launches:
             await self._start_container(launch)
         self._phase = "Running"
@@ -618,7 +492,7 @@ class PodWorker:
         await self._post_status()
         self.finished = True
 
-    async def _start_container(self, launch: _Launch) -> None:
+    async def _start_container(self, launch: Launch) -> None:
         name = launch.container["name"]
         launch.termination_file.parent.mkdir(parents=True, exist_ok=True)
         launch.termination_file.write_bytes(b"")
@@ -659,7 +533,7 @@ class PodWorker:
         self._events.record(self._pod, reason="Created", message=f"Created container {name}", container=name)
         self._events.record(self._pod, reason="Started", message=f"Started container {name}", container=name)
 
-    def _record_exit(self, launch: _Launch, result: ProcessResult) -> None:
+    def _record_exit(self, launch: Launch, result: ProcessResult) -> None:
         name = launch.container["name"]
         file_text = ""
         with contextlib.suppress(OSError):
