@@ -1,0 +1,137 @@
+"""Cold start of ``kubetask-execute`` against a bare Python process importing the same function.
+
+    .venv/bin/python benchmarks/bench_execute.py [--runs 30] [--check]
+
+Both sides run as whole processes, interleaved, in the same run: ``kubetask-execute`` on a trivial
+``add(a: int, b: int) -> int`` task with its inputs in a file (reads inputs, converts, calls, writes
+outputs.json and the termination message), and ``python -c "from plain_add import add"`` importing the
+same function from a module that does not use kubetask. Bytecode is compiled first for both, as ``pip
+install`` does in an image. Reported: median (min-max) wall time and peak RSS (``wait4`` rusage) of
+each, and the ratio of medians. Targets: at most 3x the bare run, at most 25 MiB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import kubetask
+
+TASK_MODULE = """import kubetask
+
+
+@kubetask.task
+def add(a: int, b: int) -> int:
+    return a + b
+"""
+PLAIN_MODULE = """def add(a: int, b: int) -> int:
+    return a + b
+"""
+MAX_RATIO = 3.0
+MAX_RSS_MIB = 25.0
+
+
+# Each process is started and measured by this small launcher (python -I -S, a few MiB), not by the
+# benchmark itself: a child's peak RSS (ru_maxrss) includes the memory of whoever forked it, so measuring
+# from this larger process would report its size instead. The launcher's own floor is printed.
+LAUNCHER = """
+import os, sys, time
+devnull = os.open(os.devnull, os.O_WRONLY)
+started = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=[
+    (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_once(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one whole process."""
+    launched = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    wall, max_rss_kib, exit_code = launched.stdout.split()
+    if exit_code != "0":
+        raise RuntimeError(f"{argv} exited with {exit_code}")
+    return float(wall), int(max_rss_kib) / 1024  # ru_maxrss is KiB on Linux
+
+
+def summarize(samples: list[float]) -> str:
+    return f"{statistics.median(samples):7.2f} ({min(samples):.2f}-{max(samples):.2f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="runs of each side (default: %(default)s)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    options = parser.parse_args()
+
+    execute = Path(sys.executable).with_name("kubetask-execute")
+    with tempfile.TemporaryDirectory(prefix="bench-execute-") as scratch:
+        directory = Path(scratch)
+        (directory / "bench_tasks.py").write_text(TASK_MODULE)
+        (directory / "plain_add.py").write_text(PLAIN_MODULE)
+        (directory / "inputs.json").write_text('{"a": 1, "b": 2}')
+        compileall.compile_dir(directory, quiet=1)
+        compileall.compile_dir(Path(kubetask.__file__).parent, quiet=1)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = str(directory)
+        env["KUBETASK_TERMINATION_MESSAGE_PATH"] = str(directory / "termination-log")
+        command = kubetask.build_execute_command(
+            inputs=str(directory / "inputs.json"),
+            output_prefix=str(directory / "out"),
+            loader_args=["task-module", "bench_tasks", "task-name", "add"],
+        )
+        sides = {
+            "bare python -c 'from plain_add import add'": [sys.executable, "-c", "from plain_add import add"],
+            "launcher floor (/bin/true)": ["/bin/true"],
+            "python -c 'import kubetask'": [sys.executable, "-c", "import kubetask"],
+            "kubetask-execute add (file inputs)": [str(execute), *command[1:]],
+        }
+        walls: dict[str, list[float]] = {name: [] for name in sides}
+        peaks: dict[str, list[float]] = {name: [] for name in sides}
+        for argv in sides.values():  # warm the page cache once, untimed
+            run_once(argv, cwd=directory, env=env)
+        for _ in range(options.runs):
+            for name, argv in sides.items():  # interleaved, so load changes hit every side alike
+                wall, peak = run_once(argv, cwd=directory, env=env)
+                walls[name].append(wall * 1000)
+                peaks[name].append(peak)
+        outputs = (directory / "out" / "outputs.json").read_text().strip()
+        if outputs != '{"o0":3}':
+            raise RuntimeError(f"kubetask-execute produced {outputs!r}, expected o0 = 3")
+
+    print(
+        f"kubetask-execute cold start, {options.runs} interleaved runs each, Python {sys.version.split()[0]}"
+    )
+    print(f"{'':45s} {'wall ms median (min-max)':>28s} {'peak RSS MiB median':>20s}")
+    for name in sides:
+        print(f"{name:45s} {summarize(walls[name]):>28s} {statistics.median(peaks[name]):20.1f}")
+    bare, execute_name = next(iter(sides)), list(sides)[-1]
+    ratio = statistics.median(walls[execute_name]) / statistics.median(walls[bare])
+    per_run = sorted(e / b for e, b in zip(walls[execute_name], walls[bare], strict=True))
+    rss = statistics.median(peaks[execute_name])
+    print(
+        f"ratio kubetask-execute / bare (medians): {ratio:.2f}x "
+        f"(per interleaved pair: {per_run[0]:.2f}-{per_run[-1]:.2f}x); target <= {MAX_RATIO:.0f}x"
+    )
+    print(f"peak RSS kubetask-execute: {rss:.1f} MiB; target <= {MAX_RSS_MIB:.0f} MiB")
+    met = ratio <= MAX_RATIO and rss <= MAX_RSS_MIB
+    print("targets met" if met else "TARGET MISSED")
+    return 0 if met or not options.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
