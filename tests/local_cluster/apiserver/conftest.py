@@ -18,9 +18,9 @@ from typing import Any
 
 import kubernetes
 import pytest
-import yaml
 
 from kubetask_local import ApiServer, ThreadedApiServer
+from kubetask_local._standalone import kubeconfig_for
 
 VENV_BIN = Path(sys.executable).parent
 _NAMESPACES = itertools.count(1)
@@ -94,23 +94,7 @@ class Http:
 
 
 def write_kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "local",
-                "clusters": [{"name": "local", "cluster": {"server": url}}],
-                "users": [{"name": "local", "user": {}}],
-                "contexts": [
-                    {
-                        "name": "local",
-                        "context": {"cluster": "local", "user": "local", "namespace": "default"},
-                    }
-                ],
-            }
-        )
-    )
+    path.write_text(kubeconfig_for(url))
     return path
 
 
