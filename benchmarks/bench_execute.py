@@ -33,6 +33,14 @@ def add(a: int, b: int) -> int:
 PLAIN_MODULE = """def add(a: int, b: int) -> int:
     return a + b
 """
+# The console script pip writes (distlib's template) imports re; uv's does not. Both are measured.
+PIP_SCRIPT = """import re
+import sys
+from kubetask._execute import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
 MAX_RATIO = 3.0
 MAX_RSS_MIB = 25.0
 
@@ -84,6 +92,8 @@ def main() -> int:
         (directory / "bench_tasks.py").write_text(TASK_MODULE)
         (directory / "plain_add.py").write_text(PLAIN_MODULE)
         (directory / "inputs.json").write_text('{"a": 1, "b": 2}')
+        pip_script = directory / "kubetask-execute-pip"
+        pip_script.write_text(PIP_SCRIPT)
         compileall.compile_dir(directory, quiet=1)
         compileall.compile_dir(Path(kubetask.__file__).parent, quiet=1)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -98,6 +108,7 @@ def main() -> int:
             "bare python -c 'from plain_add import add'": [sys.executable, "-c", "from plain_add import add"],
             "launcher floor (/bin/true)": ["/bin/true"],
             "python -c 'import kubetask'": [sys.executable, "-c", "import kubetask"],
+            "kubetask-execute, pip's script (imports re)": [sys.executable, str(pip_script), *command[1:]],
             "kubetask-execute add (file inputs)": [str(execute), *command[1:]],
         }
         walls: dict[str, list[float]] = {name: [] for name in sides}
