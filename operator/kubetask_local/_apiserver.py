@@ -118,7 +118,7 @@ class ApiServer:
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
     async def stop(self) -> None:
-        self.store.close_all_watches()
+        self.store.close_all_watches(graceful=True)
         await asyncio.sleep(0)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -179,7 +179,7 @@ class ApiServer:
 
     def drop_watches(self) -> int:
         """Cut every open watch stream mid-stream now; answers how many were cut."""
-        return self.store.close_all_watches()
+        return self.store.close_all_watches(graceful=False)
 
     # ------------------------------------------------------------------ routing
 

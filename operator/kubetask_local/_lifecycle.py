@@ -232,9 +232,7 @@ class Lifecycle:
             for name in list(objects):
                 obj = objects.get(name)
                 if obj is not None and not object_meta(obj).get("deletionTimestamp"):
-                    self.delete(
-                        resource, namespace, name, grace_period=0 if resource.plural == "pods" else None
-                    )
+                    self.delete(resource, namespace, name, grace_period=None)
 
     def _finish_namespace(self, namespace: str) -> None:
         space = self._objects[NAMESPACES_KEY].get("", {}).get(namespace)

@@ -62,8 +62,10 @@ class Watcher:
 
     namespace: str | None
     queue: asyncio.Queue[WatchEvent | None] = dataclasses.field(default_factory=asyncio.Queue)
+    graceful: bool = False  # how a close ends the stream: a proper end, or cut mid-stream
 
-    def close(self) -> None:
+    def close(self, *, graceful: bool) -> None:
+        self.graceful = graceful
         self.queue.put_nowait(None)
 
 
@@ -140,11 +142,12 @@ class Store(Lifecycle):
     def unsubscribe(self, resource: ResourceType, watcher: Watcher) -> None:
         self._watchers[store_key(resource)].discard(watcher)
 
-    def close_all_watches(self) -> int:
+    def close_all_watches(self, *, graceful: bool) -> int:
+        """End every open watch: properly (server shutdown) or by cutting it (fault injection)."""
         count = 0
         for watchers in self._watchers.values():
             for watcher in list(watchers):
-                watcher.close()
+                watcher.close(graceful=graceful)
                 count += 1
         return count
 

@@ -170,8 +170,9 @@ async def _stream(
                 await response.write(_line("BOOKMARK", _bookmark(resource, store.resource_version)))
                 next_bookmark = moment + bookmark_interval
             continue
-        if event is None:  # the fault injector (or shutdown) cuts this stream
-            _drop(raw_request)
+        if event is None:  # shutdown ends the stream; the fault injector cuts it
+            if not watcher.graceful:
+                _drop(raw_request)
             return
         if event.resource_version <= last_rv:
             continue

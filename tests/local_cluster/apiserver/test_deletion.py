@@ -198,6 +198,21 @@ class TestNamespaces:
     def test_new_namespaces_get_a_default_service_account(self, http: Http, namespace: str) -> None:
         assert _exists(http, f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
 
+    def test_namespace_teardown_lets_the_node_finish_its_pods(self, http: Http) -> None:
+        http.post("/api/v1/nodes", {"metadata": {"name": "teardown-node"}})
+        http.post("/api/v1/namespaces", {"metadata": {"name": "busy"}})
+        pod = {
+            "metadata": {"name": "running"},
+            "spec": {"nodeName": "teardown-node", "containers": [{"name": "c", "image": "busybox"}]},
+        }
+        http.post("/api/v1/namespaces/busy/pods", pod)
+        http.delete("/api/v1/namespaces/busy")
+        terminating = http.get("/api/v1/namespaces/busy/pods/running").body
+        assert terminating["metadata"]["deletionGracePeriodSeconds"] == 30
+        assert _exists(http, "/api/v1/namespaces/busy")
+        http.delete("/api/v1/namespaces/busy/pods/running", {"gracePeriodSeconds": 0})  # the node is done
+        wait_for(lambda: not _exists(http, "/api/v1/namespaces/busy"), what="the namespace to go")
+
     def test_deleting_a_namespace_deletes_its_content(self, http: Http) -> None:
         http.post("/api/v1/namespaces", {"metadata": {"name": "doomed"}})
         _configmap(http, "doomed", "inside")

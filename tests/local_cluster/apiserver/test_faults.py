@@ -158,6 +158,21 @@ class TestWatchDrops:
         assert received
         assert not received[0].endswith(CHUNKED_END)
 
+    def test_server_shutdown_ends_watches_properly(self) -> None:
+        server = ApiServer.run_in_thread()
+        received: list[bytes] = []
+        thread = threading.Thread(
+            target=lambda: received.append(
+                _raw_watch(server.url, "/api/v1/configmaps?watch=1&timeoutSeconds=30")
+            )
+        )
+        thread.start()
+        wait_for(lambda: server.call(lambda: len(server.api.store._watchers)) > 0, what="the watch open")
+        server.stop()
+        thread.join(timeout=10)
+        assert received
+        assert received[0].endswith(CHUNKED_END)
+
 
 class TestAdminHook:
     def test_components_add_their_own_admin_routes(self, private: tuple[ThreadedApiServer, Http]) -> None:
