@@ -77,3 +77,9 @@ def greet_v1(name: str) -> str:
 @resolver.register("greet/v2", retries=2)
 def greet_v2(name: str, excited: bool = True) -> str:
     return f"Hello, {name}{'!' if excited else '.'}"
+
+
+@resolver.register("whoami/v1")
+def whoami() -> str:
+    """The name the run knows this task by: the resolver's task_name, i.e. its key."""
+    return kubetask.current_context().task_name or "unknown"

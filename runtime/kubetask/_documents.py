@@ -51,7 +51,7 @@ def classify(error: BaseException, *, stage: str) -> Classification:
     """USER: raised by the task, its module, its resolver, or bad inputs/outputs. SYSTEM: storage, the
     runtime, signals. User errors are recoverable only when the task raised RecoverableError; system
     errors are recoverable except a malformed command or a missing storage backend."""
-    if isinstance(error, Terminated):
+    if isinstance(error, Terminated | KeyboardInterrupt):  # stopped by a signal (SIGTERM, or SIGINT locally)
         return Classification(SYSTEM, True, ExitCode.TERMINATED)
     if isinstance(error, UsageError):
         return Classification(SYSTEM, False, ExitCode.USAGE_ERROR)

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
 
         stage = STAGE_LOAD
-        task = load_resolver(arguments.resolver).load_task(arguments.loader_args)
+        resolver = load_resolver(arguments.resolver)
+        task = resolver.load_task(arguments.loader_args)
         interface = task.interface
 
         stage = STAGE_INPUTS
@@ -83,7 +84,17 @@ def main(argv: list[str] | None = None) -> int:
         values = _read_inputs(arguments.inputs, interface, transfer)
 
         stage = STAGE_CALL
-        returned = _call(task, interface, values, arguments, environment)
+        context = _context.ExecutionContext(
+            attempt=environment.attempt,
+            run_name=environment.run_name,
+            namespace=environment.namespace,
+            task_name=resolver.task_name(task) or task.name,
+            output_prefix=arguments.output_prefix,
+            raw_output_data_prefix=arguments.raw_output_data_prefix,
+            checkpoint_path=arguments.checkpoint_path,
+            prev_checkpoint=arguments.prev_checkpoint,
+        )
+        returned = _call(task, interface, values, context=context)
 
         stage = STAGE_OUTPUTS
         outputs = {
@@ -112,22 +123,12 @@ def _call(
     task: Task[..., object],
     interface: Interface,
     values: dict[str, object],
-    arguments: ExecuteArguments,
-    environment: PodEnvironment,
+    *,
+    context: _context.ExecutionContext,
 ) -> object:
+    """Call the task with its context current (``kubetask.current_context()``)."""
     args, kwargs = interface.call_arguments(values)
-    _context.set_current_context(
-        _context.ExecutionContext(
-            attempt=environment.attempt,
-            run_name=environment.run_name,
-            namespace=environment.namespace,
-            task_name=task.name,
-            output_prefix=arguments.output_prefix,
-            raw_output_data_prefix=arguments.raw_output_data_prefix,
-            checkpoint_path=arguments.checkpoint_path,
-            prev_checkpoint=arguments.prev_checkpoint,
-        )
-    )
+    _context.set_current_context(context)
     try:
         return task.function(*args, **kwargs)
     finally:

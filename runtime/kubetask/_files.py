@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
+if TYPE_CHECKING:
+    from typing import IO, Any
+
 
 class _LocalPath(os.PathLike[str]):
     __slots__ = ("path", "uri")
@@ -54,7 +58,8 @@ class File(_LocalPath):
 
     __slots__ = ()
 
-    def open(self, mode: str = "r", encoding: str | None = None) -> object:
+    def open(self, mode: str = "r", encoding: str | None = None) -> IO[Any]:
+        """``open(self.path, mode)``: the caller closes it (``with file.open() as stream: ...``)."""
         return open(self.path, mode, encoding=encoding)
 
     def read_bytes(self) -> bytes:

@@ -78,6 +78,9 @@ def run_example(target: str, *args: str, cwd: Path) -> tuple[int, Any, str]:
             id="custom-resolver-v2",
         ),
         pytest.param(
+            "custom_resolver/registry.py:whoami", [], {"o0": "whoami/v1"}, id="custom-resolver-task-name"
+        ),
+        pytest.param(
             "retryable/retryable.py:flaky_fetch",
             ["-i", "succeed_on_attempt=1"],
             {"o0": {"attempt": 1}},
