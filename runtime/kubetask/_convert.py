@@ -49,6 +49,28 @@ class FileTransfer:
         return os.path.abspath(path)
 
 
+# ---------------------------------------------------------------- scalars: the same rules both ways
+
+_SCALARS = (NONE_TYPE, bool, int, float, str)
+_NOT_A_MATCH = object()
+
+
+def _scalar(value: object, hint: object) -> object:
+    """*value* as the scalar type *hint*, or _NOT_A_MATCH. A bool is never an int or a float; an int is a
+    float; subclasses (IntEnum members, str subclasses) become the plain type JSON carries."""
+    if hint is NONE_TYPE:
+        return None if value is None else _NOT_A_MATCH
+    if isinstance(value, bool):
+        return value if hint is bool else _NOT_A_MATCH
+    if hint is int:
+        return int(value) if isinstance(value, int) else _NOT_A_MATCH
+    if hint is float:
+        return float(value) if isinstance(value, int | float) else _NOT_A_MATCH
+    if hint is str:
+        return str(value) if isinstance(value, str) else _NOT_A_MATCH
+    return _NOT_A_MATCH
+
+
 # ---------------------------------------------------------------- JSON -> Python (inputs)
 
 
@@ -74,26 +96,11 @@ def _from_json(value: object, hint: object, path: str, transfer: FileTransfer) -
             lambda member: _from_json(value, member, path, transfer),
             _mismatch(path, hint, value),
         )
-    if hint is NONE_TYPE:
-        if value is None:
-            return None
-        raise _mismatch(path, hint, value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise _mismatch(path, hint, value)
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _mismatch(path, hint, value)
-    if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise _mismatch(path, hint, value)
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise _mismatch(path, hint, value)
+    if hint in _SCALARS:
+        converted = _scalar(value, hint)
+        if converted is _NOT_A_MATCH:
+            raise _mismatch(path, hint, value)
+        return converted
     if hint is bytes:
         if isinstance(value, str):
             try:
@@ -276,28 +283,13 @@ def _to_json(value: object, hint: object, path: str, transfer: FileTransfer) -> 
             lambda member: _to_json(value, member, path, transfer),
             _wrong(path, hint, value),
         )
-    if hint is NONE_TYPE:
-        if value is None:
-            return None
-        raise _wrong(path, hint, value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise _wrong(path, hint, value)
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return int(value)
-        raise _wrong(path, hint, value)
-    if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise _wrong(path, hint, value, " (finite: JSON has no NaN or Infinity)")
-            return float(value)
-        raise _wrong(path, hint, value)
-    if hint is str:
-        if isinstance(value, str):
-            return str(value)
-        raise _wrong(path, hint, value)
+    if hint in _SCALARS:
+        converted = _scalar(value, hint)
+        if converted is _NOT_A_MATCH:
+            raise _wrong(path, hint, value)
+        if isinstance(converted, float) and not math.isfinite(converted):
+            raise _wrong(path, hint, value, " (finite: JSON has no NaN or Infinity)")
+        return converted
     if hint is bytes:
         if isinstance(value, bytes | bytearray):
             return binascii.b2a_base64(value, newline=False).decode("ascii")
