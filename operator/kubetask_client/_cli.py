@@ -9,6 +9,7 @@ Like kubectl: the kubeconfig from --kubeconfig, $KUBECONFIG or ~/.kube/config, i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -303,7 +304,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(arguments)
+        with contextlib.redirect_stdout(out):  # --help goes where the caller's output goes
+            args = parser.parse_args(arguments)
         return _HANDLERS[args.command](args, out=out, err=err)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)

@@ -223,6 +223,35 @@ def test_cancel_stops_a_running_task_and_keeps_its_logs(
     assert kubetask_cli("logs", "long", "-n", namespace).exit_code == 0
 
 
+def test_logs_follow_prints_until_the_attempt_ends_and_list_filters_by_label(
+    kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
+) -> None:
+    for name, team in (("followed", "data"), ("other", "web")):
+        submitted = kubetask_cli(
+            "submit",
+            "kubetask_client._selftest:sleep",
+            "-i",
+            "seconds=1",
+            "--image",
+            selftest_image,
+            "-n",
+            namespace,
+            "--name",
+            name,
+            "--label",
+            f"team={team}",
+        )
+        assert submitted.exit_code == 0, submitted.stderr
+    wait_for(
+        lambda: (_taskruns(cluster, namespace)[0].get("status") or {}).get("podName"), 60, "the first pod"
+    )
+    followed = kubetask_cli("logs", "followed", "-n", namespace, "--follow")
+    assert followed.exit_code == 0, followed.stderr
+    assert "outcome=Succeeded" in followed.stdout  # it followed the log to the attempt's end
+    listed = kubetask_cli("list", "-n", namespace, "-l", "team=data").stdout.splitlines()
+    assert [line.split()[0] for line in listed[1:]] == ["followed"]
+
+
 def test_unknown_taskruns_are_named_with_their_namespace(kubetask_cli: Cli, namespace: str) -> None:
     for command in (["get", "nope"], ["logs", "nope"], ["cancel", "nope"]):
         result = kubetask_cli(*command, "-n", namespace)
