@@ -13,9 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from kubetask_local import _errors as errors
 from kubetask_local._objects import Obj, now, object_meta, timestamp
-from kubetask_local._resources import NAMESPACES_KEY, Registry, ResourceType, StoreKey, store_key
+from kubetask_local._resources import (
+    CRD_KEY,
+    NAMESPACES_KEY,
+    Registry,
+    ResourceType,
+    StoreKey,
+    crd_resources,
+    store_key,
+)
 
 FOREGROUND = "foregroundDeletion"
+CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 
 
 class Lifecycle:
@@ -62,17 +71,10 @@ class Lifecycle:
             )
         if dry_run:
             return old, False
-        finalizers = list(old_meta.get("finalizers") or [])
+        finalizers = self._deletion_finalizers(resource, old, propagation)
         is_pod = resource.plural == "pods" and not resource.group
         is_namespace = resource.plural == "namespaces" and not resource.group
-        if propagation == "Orphan":
-            self._orphan_dependents(old_meta["uid"])
-        elif (
-            propagation == "Foreground"
-            and self._dependents.get(old_meta["uid"])
-            and FOREGROUND not in finalizers
-        ):
-            finalizers.append(FOREGROUND)
+        is_crd = store_key(resource) == CRD_KEY
         grace = self._grace_period(resource, old, grace_period)
         pending = bool(finalizers) or grace > 0 or is_namespace
         if not pending:
@@ -106,7 +108,21 @@ class Lifecycle:
         if is_namespace:
             self._delete_namespace_content(name)
             self._finish_namespace(name)
+        if is_crd:
+            self._delete_custom_objects(obj)
         return obj, False
+
+    def _deletion_finalizers(self, resource: ResourceType, old: Obj, propagation: str) -> list[str]:
+        """The finalizers a deletion leaves on the object: its own plus foreground or CRD cleanup."""
+        finalizers = list(object_meta(old).get("finalizers") or [])
+        uid = object_meta(old)["uid"]
+        if propagation == "Orphan":
+            self._orphan_dependents(uid)
+        elif propagation == "Foreground" and self._dependents.get(uid) and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        if store_key(resource) == CRD_KEY and self._custom_objects(old) and CRD_CLEANUP not in finalizers:
+            finalizers.append(CRD_CLEANUP)
+        return finalizers
 
     def _check_preconditions(
         self, resource: ResourceType, old_meta: Mapping[str, Any], preconditions: Mapping[str, Any] | None
@@ -233,6 +249,41 @@ class Lifecycle:
                 obj = objects.get(name)
                 if obj is not None and not object_meta(obj).get("deletionTimestamp"):
                     self.delete(resource, namespace, name, grace_period=None)
+
+    # ------------------------------------------------------------------ CRD teardown
+
+    def _custom_objects(self, crd: Obj) -> list[tuple[ResourceType, Obj]]:
+        resources = crd_resources(crd)
+        if not resources:
+            return []
+        return [
+            (resources[0], obj)
+            for objects in self._objects.get(store_key(resources[0]), {}).values()
+            for obj in objects.values()
+        ]
+
+    def _delete_custom_objects(self, crd: Obj) -> None:
+        """A deleted CRD first deletes its objects (their finalizers respected), then goes itself."""
+        for resource, obj in self._custom_objects(crd):
+            meta = object_meta(obj)
+            if not meta.get("deletionTimestamp"):
+                self.delete(resource, meta.get("namespace"), meta["name"])
+        self.release_crd(crd)
+
+    def release_crd(self, crd: Obj) -> None:
+        if CRD_CLEANUP in (object_meta(crd).get("finalizers") or []) and not self._custom_objects(crd):
+            remaining = [f for f in object_meta(crd)["finalizers"] if f != CRD_CLEANUP]
+            self.update(
+                self._resource(CRD_KEY),
+                None,
+                object_meta(crd)["name"],
+                {**crd, "metadata": {**object_meta(crd), "finalizers": remaining}},
+            )
+
+    def terminating_crd(self, resource: ResourceType) -> Obj | None:
+        """The CRD of a custom resource if it is being deleted (no new objects then)."""
+        crd = self._objects[CRD_KEY].get("", {}).get(f"{resource.plural}.{resource.group}")
+        return crd if crd is not None and object_meta(crd).get("deletionTimestamp") else None
 
     def _finish_namespace(self, namespace: str) -> None:
         space = self._objects[NAMESPACES_KEY].get("", {}).get(namespace)

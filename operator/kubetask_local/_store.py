@@ -212,6 +212,8 @@ class Store(Lifecycle):
             self._gc_pending.add(uid)
             self._schedule_gc()
         self._release_foreground_owners(obj)
+        if resource.custom and (crd := self.terminating_crd(resource)) is not None:
+            self.release_crd(crd)
         if namespace and self._namespace_sizes[namespace] == 0:
             self._finish_namespace(namespace)
 
@@ -246,6 +248,11 @@ class Store(Lifecycle):
             meta.pop("namespace", None)
             namespace = None
         self._check_kind(resource, body)
+        if resource.custom and self.terminating_crd(resource) is not None:
+            crd_name = f"{resource.plural}.{resource.group}"
+            raise errors.method_not_allowed(
+                f"create not allowed while custom resource definition {crd_name} is terminating"
+            )
         if not meta.get("name"):
             if meta.get("generateName"):
                 meta["name"] = generated_name(str(meta["generateName"]))

@@ -116,7 +116,13 @@ def kubeconfig(api: ThreadedApiServer, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def kubectl(kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    environment = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    # A discovery cache of this server's own: kubectl keys its cache by host:port, and ports are reused.
+    environment = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "KUBECACHEDIR": str(kubeconfig.parent / "kubectl-cache"),
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+    }
 
     def run(
         *args: str, check: bool = True, input: str | None = None, timeout: float = 30

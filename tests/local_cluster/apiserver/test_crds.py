@@ -126,6 +126,21 @@ class TestServing:
         assert http.get(f"/apis/gone.example.dev/v1/namespaces/{namespace}/ghosts").status == 404
         assert all(group["name"] != "gone.example.dev" for group in http.get("/apis").body["groups"])
 
+    def test_crd_deletion_waits_for_the_finalizers_of_its_objects(self, http: Http, namespace: str) -> None:
+        crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        http.post(crds, crd_manifest(group="held.example.dev", plural="anchors", kind="Anchor"))
+        base = f"/apis/held.example.dev/v1/namespaces/{namespace}/anchors"
+        http.post(base, {"metadata": {"name": "a", "finalizers": ["example.dev/hold"]}})
+        reply = http.delete(f"{crds}/anchors.held.example.dev")
+        assert reply.status == 202
+        assert reply.body["metadata"]["finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"]
+        assert http.get(f"{base}/a").body["metadata"]["deletionTimestamp"]
+        refused = http.post(base, {"metadata": {"name": "late"}})
+        assert refused.status == 405
+        http.patch(f"{base}/a", {"metadata": {"finalizers": None}})
+        assert http.get(f"{crds}/anchors.held.example.dev").status == 404
+        assert http.get(base).status == 404
+
 
 class TestDefaultingAndPruning:
     def test_schema_defaults_are_applied_recursively(self, http: Http, engines: str, namespace: str) -> None:
