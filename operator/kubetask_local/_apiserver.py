@@ -1,9 +1,11 @@
 """``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, built on kmock's KubernetesEmulator.
 
-kmock provides the request intake (parsing, the request log, the Status envelope of unexpected errors)
-and its reaction DSL stays usable for non-Kubernetes paths. What kmock 0.8 gets wrong for a real client
-is owned here: the object store, every verb, watches, discovery, OpenAPI, tables and logs. kmock's own
-``Server`` is not used because it patches aiohttp's resolver process-wide; we listen with aiohttp directly.
+kmock provides the handler base, the request records (``kmock.Request``, see ``ApiServer.requests``) and the
+``Status`` envelope of unexpected errors. What kmock 0.8 gets wrong for real clients is owned here: request
+intake (its path parser fails on cluster-scoped collections), the object store (no server metadata, no
+conflicts, full scans), every verb, watches, discovery, OpenAPI, tables and logs; its reaction DSL is not
+consulted. kmock's ``Server`` is not used because it patches aiohttp's resolver process-wide; we listen
+with aiohttp directly.
 """
 
 from __future__ import annotations
