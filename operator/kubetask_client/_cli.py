@@ -29,6 +29,7 @@ from kubetask_client._errors import (
 )
 from kubetask_client._inputs import inputs_from_assignments
 from kubetask_client._kube import connect
+from kubetask_client._outputs import read_outputs_document
 from kubetask_client._submit import create_taskrun
 from kubetask_client._target import load_target
 from kubetask_client._taskrun import (
@@ -185,18 +186,20 @@ def _api_and_namespace(args: argparse.Namespace) -> tuple[TaskRunApi, str]:
 
 
 def _report_end(taskrun: dict[str, Any], *, out: TextIO, err: TextIO) -> int:
+    """Outputs (JSON) on stdout when it succeeded; the reason and the task's error on stderr when not."""
+    name = taskrun["metadata"]["name"]
     if phase_of(taskrun) == "Succeeded":
         outputs = outputs_of(taskrun)
         if outputs is None:
-            err.write(
-                f"outputs did not fit in the status; they are at {status_of(taskrun).get('outputsUri')}\n"
-            )
-            out.write("{}\n" if not status_of(taskrun).get("outputsUri") else "")
-        else:
-            out.write(format_json(outputs) + "\n")
+            uri = status_of(taskrun).get("outputsUri")
+            if not uri:
+                raise KubetaskClientError(f"taskrun {name!r} succeeded without outputs or an outputsUri")
+            err.write(f"outputs did not fit in the status; reading them from {uri}\n")
+            outputs = read_outputs_document(str(uri), taskrun=name)
+        out.write(format_json(outputs) + "\n")
         return 0
     err.write(f"kubetask: {failure_message(taskrun)}\n")
-    err.write(f"  logs: kubetask logs {taskrun['metadata']['name']} -n {taskrun['metadata']['namespace']}\n")
+    err.write(f"  logs: kubetask logs {name} -n {taskrun['metadata']['namespace']}\n")
     return EXIT_TASK_FAILED
 
 

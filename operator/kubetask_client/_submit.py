@@ -11,6 +11,7 @@ from kubetask_client._api import TaskRunApi
 from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
 from kubetask_client._inputs import inputs_from_values
 from kubetask_client._kube import connect
+from kubetask_client._outputs import read_outputs_document
 from kubetask_client._taskrun import (
     SubmitOptions,
     TaskReference,
@@ -68,8 +69,10 @@ class TaskRunHandle:
     def outputs(self) -> dict[str, Any]:
         """The task's outputs by name (``o0`` for a single return value), as JSON values.
 
-        Raises TaskRunFailedError when it failed or was cancelled, and KubetaskClientError when it has not
-        finished (call ``wait()`` first) or its outputs were too large for the status.
+        Outputs too large for the status are read from ``outputs_uri`` with the runtime's storage layer
+        (this process needs the storage extra and credentials). Raises TaskRunFailedError when it failed or
+        was cancelled, and KubetaskClientError when it has not finished (call ``wait()`` first) or its
+        outputs cannot be read.
         """
         if not self.done:
             self.refresh()
@@ -81,12 +84,12 @@ class TaskRunHandle:
                 f"taskrun {self.name!r} is {phase}, it has no outputs yet: call wait() first"
             )
         outputs = outputs_of(self._taskrun)
-        if outputs is None:
-            uri = status_of(self._taskrun).get("outputsUri")
-            raise KubetaskClientError(
-                f"the outputs of taskrun {self.name!r} did not fit in its status; they are stored at {uri!r}"
-            )
-        return outputs
+        if outputs is not None:
+            return outputs
+        uri = self.outputs_uri
+        if uri is None:
+            raise KubetaskClientError(f"taskrun {self.name!r} succeeded without outputs or an outputsUri")
+        return read_outputs_document(uri, taskrun=self.name)
 
     @property
     def outputs_uri(self) -> str | None:

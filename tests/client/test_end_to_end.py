@@ -148,6 +148,39 @@ def test_waiting_gives_up_after_the_wait_timeout_and_the_run_carries_on(
     assert kubetask_cli("cancel", "patient", "-n", namespace).exit_code == 0
 
 
+def test_outputs_too_large_for_the_status_are_read_from_their_document(
+    kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Path
+) -> None:
+    if not cluster.is_local:
+        pytest.skip(
+            "needs an --output-prefix this test process can read; on a real cluster that is your storage"
+        )
+    message = "x" * 10_000  # far beyond the 4 KiB termination message
+    result = kubetask_cli(
+        "submit",
+        "kubetask_client._selftest:echo",
+        "-i",
+        f"message={message}",
+        "--image",
+        selftest_image,
+        "-n",
+        namespace,
+        "--name",
+        "big",
+        "--output-prefix",
+        str(tmp_path / "outputs"),
+        "--wait",
+        "--wait-timeout",
+        "120",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": message}
+    assert f"reading them from {tmp_path / 'outputs'}" in result.stderr
+    handle = kubetask_client.attach("big", namespace=namespace, kubeconfig=str(cluster.kubeconfig))
+    assert handle.taskrun["status"].get("outputs") is None
+    assert handle.outputs == {"o0": message}
+
+
 # ---------------------------------------------------------------- get, list, logs, cancel
 
 
