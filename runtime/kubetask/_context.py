@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 from kubetask._environment import PodEnvironment
+from kubetask._frozen import Frozen
 
 
-class ExecutionContext:
+class ExecutionContext(Frozen):
     """The current run: attempt (1-based), run name, namespace and storage locations (immutable)."""
 
     __slots__ = (
@@ -42,32 +43,16 @@ class ExecutionContext:
         checkpoint_path: str | None = None,
         prev_checkpoint: str | None = None,
     ) -> None:
-        values = {
-            "attempt": attempt,
-            "run_name": run_name,
-            "namespace": namespace,
-            "task_name": task_name,
-            "output_prefix": output_prefix,
-            "raw_output_data_prefix": raw_output_data_prefix,
-            "checkpoint_path": checkpoint_path,
-            "prev_checkpoint": prev_checkpoint,
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"ExecutionContext is immutable: cannot set {name!r}")
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))
-        return f"ExecutionContext({fields})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ExecutionContext):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
+        self._set_fields(
+            attempt=attempt,
+            run_name=run_name,
+            namespace=namespace,
+            task_name=task_name,
+            output_prefix=output_prefix,
+            raw_output_data_prefix=raw_output_data_prefix,
+            checkpoint_path=checkpoint_path,
+            prev_checkpoint=prev_checkpoint,
+        )
 
 
 _current: ExecutionContext | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from kubetask._errors import UsageError
+from kubetask._frozen import Frozen
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ TERMINATION_MESSAGE_PATH = "KUBETASK_TERMINATION_MESSAGE_PATH"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 
-class PodEnvironment:
+class PodEnvironment(Frozen):
     """``KUBETASK_*`` settings of the current process (immutable)."""
 
     __slots__ = ("attempt", "namespace", "run_name", "termination_message_path")
@@ -35,17 +36,12 @@ class PodEnvironment:
         run_name: str | None,
         termination_message_path: str | None,
     ) -> None:
-        object.__setattr__(self, "attempt", attempt)
-        object.__setattr__(self, "namespace", namespace)
-        object.__setattr__(self, "run_name", run_name)
-        object.__setattr__(self, "termination_message_path", termination_message_path)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"PodEnvironment is immutable: cannot set {name!r}")
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"PodEnvironment({fields})"
+        self._set_fields(
+            attempt=attempt,
+            namespace=namespace,
+            run_name=run_name,
+            termination_message_path=termination_message_path,
+        )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> PodEnvironment:

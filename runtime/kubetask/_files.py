@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 
+from kubetask._frozen import Frozen
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
     from typing import IO, Any
 
 
-class _LocalPath(os.PathLike[str]):
+class _LocalPath(Frozen, os.PathLike[str]):
     __slots__ = ("path", "uri")
 
     path: str
@@ -26,11 +28,7 @@ class _LocalPath(os.PathLike[str]):
             raise TypeError(f"path: expected a non-empty str or os.PathLike, got {path!r}")
         if uri is not None and (not isinstance(uri, str) or not uri):
             raise TypeError(f"uri: expected a non-empty str or None, got {uri!r}")
-        object.__setattr__(self, "path", local)
-        object.__setattr__(self, "uri", uri)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+        self._set_fields(path=local, uri=uri)
 
     def __fspath__(self) -> str:
         return self.path
@@ -38,15 +36,6 @@ class _LocalPath(os.PathLike[str]):
     def __repr__(self) -> str:
         source = f", uri={self.uri!r}" if self.uri is not None else ""
         return f"{type(self).__name__}({self.path!r}{source})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, _LocalPath)
-        return (self.path, self.uri) == (other.path, other.uri)
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.path, self.uri))
 
     @property
     def name(self) -> str:

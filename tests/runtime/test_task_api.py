@@ -161,8 +161,19 @@ def test_files_are_path_like_and_immutable(tmp_path: pathlib.Path) -> None:
     assert pathlib.Path(file).read_text() == "hi"
     assert (file.read_text(), file.name, file.uri) == ("hi", "a.txt", "s3://b/a.txt")
     assert file == kubetask.File(str(tmp_path / "a.txt"), uri="s3://b/a.txt")
+    assert file != kubetask.File(tmp_path / "a.txt")
+    assert kubetask.File("x") != kubetask.Directory("x")
+    assert len({kubetask.File("x"), kubetask.File("x"), kubetask.File("y")}) == 2
+    assert repr(file) == f"File({str(tmp_path / 'a.txt')!r}, uri='s3://b/a.txt')"
     assert kubetask.Directory(tmp_path).files() == [kubetask.File(str(tmp_path / "a.txt"))]
     with pytest.raises(AttributeError, match="File is immutable"):
         file.path = "x"  # type: ignore[misc]
     with pytest.raises(TypeError, match=r"path: expected a non-empty str or os\.PathLike, got ''"):
         kubetask.File("")
+
+
+def test_context_values_compare_by_fields() -> None:
+    context = kubetask.ExecutionContext(attempt=2, run_name="r")
+    assert context == kubetask.ExecutionContext(attempt=2, run_name="r")
+    assert context != kubetask.ExecutionContext(attempt=3, run_name="r")
+    assert repr(context).startswith("ExecutionContext(attempt=2, checkpoint_path=None,")
