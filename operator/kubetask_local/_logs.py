@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -77,18 +78,42 @@ async def serve_logs(
     response.enable_chunked_encoding()
     await response.prepare(raw)
     await response.write(output)
+    with contextlib.suppress(ConnectionError):  # the client stopped following
+        await _follow(
+            response,
+            store=store,
+            pods=pods,
+            namespace=target_namespace,
+            pod_name=pod_name,
+            container=container,
+            query=query,
+            source=source,
+        )
+        await response.write_eof()
+    return response
+
+
+async def _follow(
+    response: aiohttp.web.StreamResponse,
+    *,
+    store: Store,
+    pods: ResourceType,
+    namespace: str,
+    pod_name: str,
+    container: str,
+    query: Mapping[str, str],
+    source: LogSource,
+) -> None:
+    """Send what the container writes from now on, until it terminates (or its pod goes)."""
     full_query = {key: value for key, value in query.items() if key not in _SLICING}
-    baseline = await source(target_namespace, pod_name, container, full_query) or b""
-    sent = len(baseline)
+    sent = len(await source(namespace, pod_name, container, full_query) or b"")
     deadline = time.monotonic() + 24 * 3600
     while time.monotonic() < deadline:
-        finished = _terminated(store.find(pods, target_namespace, pod_name), container)
-        current = await source(target_namespace, pod_name, container, full_query) or b""
+        finished = _terminated(store.find(pods, namespace, pod_name), container)
+        current = await source(namespace, pod_name, container, full_query) or b""
         if len(current) > sent:
             await response.write(current[sent:])
             sent = len(current)
         if finished:
-            break
+            return
         await asyncio.sleep(FOLLOW_POLL_SECONDS)
-    await response.write_eof()
-    return response

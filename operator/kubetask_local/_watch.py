@@ -104,20 +104,21 @@ async def serve_watch(
             await response.write(_line(kind, render(obj)))
         if send_initial_events and bookmarks:
             await response.write(_line("BOOKMARK", _bookmark(resource, last_rv, initial_end=True)))
-        await _stream(
-            response,
-            raw_request,
-            watcher=watcher,
-            resource=resource,
-            predicates=predicates,
-            last_rv=last_rv,
-            timeout_seconds=timeout_seconds,
-            bookmarks=bookmarks,
-            bookmark_interval=bookmark_interval,
-            drop_after=drop_after,
-            render=render,
-            store=store,
-        )
+        with contextlib.suppress(ConnectionError):  # the client went away: nothing left to tell it
+            await _stream(
+                response,
+                raw_request,
+                watcher=watcher,
+                resource=resource,
+                predicates=predicates,
+                last_rv=last_rv,
+                timeout_seconds=timeout_seconds,
+                bookmarks=bookmarks,
+                bookmark_interval=bookmark_interval,
+                drop_after=drop_after,
+                render=render,
+                store=store,
+            )
         return response
     finally:
         store.unsubscribe(resource, watcher)
