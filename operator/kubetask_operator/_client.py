@@ -10,6 +10,7 @@ client's in-cluster or KUBECONFIG loading) and are loaded again after a 401.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -68,6 +69,15 @@ def _headers(info: kopf.ConnectionInfo) -> dict[str, str]:
     return headers
 
 
+def _resource_of(path: str) -> str:
+    """``pods``, ``taskruns/status``, ... from an API path (for counting calls by resource)."""
+    parts = [part for part in path.split("?", maxsplit=1)[0].split("/") if part]
+    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+        rest = parts[parts.index("namespaces") + 2 :]
+        return rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
+    return parts[-1] if parts else ""
+
+
 def _status_reason(payload: Any, fallback: str) -> tuple[str, str]:
     if isinstance(payload, Mapping):
         return str(payload.get("reason") or fallback), str(payload.get("message") or fallback)
@@ -94,6 +104,7 @@ class KubeClient:
         self._server = ""
         self.requests = 0
         self.retries = 0
+        self.by_call: collections.Counter[tuple[str, str]] = collections.Counter()
 
     async def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -134,6 +145,7 @@ class KubeClient:
             try:
                 async with self._limit:
                     self.requests += 1
+                    self.by_call[method, _resource_of(path)] += 1
                     async with session.request(
                         method,
                         self._server + path,

@@ -37,6 +37,7 @@ Key = tuple[str, str]  # (namespace, TaskRun name)
 _MAX_PASSES = 6  # plans carried out per reconcile: lookups and conflicts each cost one more pass
 _FINISHED_MEMORY = 50_000  # resourceVersions of recently finished runs, to ignore their stale events
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
+_WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
 def taskrun_path(namespace: str, name: str = "") -> str:
@@ -101,10 +102,15 @@ class Controller:
         self._locks: dict[Key, asyncio.Lock] = {}
         self._lock_users: collections.Counter[Key] = collections.Counter()
         self._failures: collections.Counter[Key] = collections.Counter()
+        self._unwritten: dict[Key, dict[str, Any]] = {}
+        self._flush_at: dict[Key, datetime.datetime] = {}
         self.scheduler = Scheduler(self._wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(len(self._runs))
         metrics.gauges["kubetask_wakeups_scheduled"] = lambda: float(len(self.scheduler))
-        metrics.gauges["kubetask_api_requests_total"] = lambda: float(client.requests)
+        metrics.labelled["kubetask_api_requests_total"] = lambda: {
+            f'{{verb="{verb}",resource="{resource}"}}': float(count)
+            for (verb, resource), count in client.by_call.items()
+        }
         metrics.gauges["kubetask_api_retries_total"] = lambda: float(client.retries)
 
     # ------------------------------------------------------------ what the watches say
@@ -155,6 +161,8 @@ class Controller:
 
     def _forget(self, key: Key) -> None:
         self._runs.pop(key, None)
+        self._unwritten.pop(key, None)
+        self._flush_at.pop(key, None)
         self._pods.pop(key, None)
         self._pods_touched.pop(key, None)
         self._failures.pop(key, None)
@@ -241,7 +249,8 @@ class Controller:
             body = self._runs.get(key)
             if body is None:
                 return
-            result = plan(body, pod=self._knowledge(key, body), now=self._clock(), settings=self._settings)
+            view = self._view(key, body)
+            result = plan(view, pod=self._knowledge(key, view), now=self._clock(), settings=self._settings)
             if result.lookup_pod is not None:
                 await self._lookup(key, result.lookup_pod)
                 continue
@@ -250,15 +259,55 @@ class Controller:
             if result.create_attempt is not None and result.spec is not None:
                 problem = await self._create_attempt(body, result.spec, result.create_attempt)
                 if problem is not None:
-                    result = plan_rejected(body, message=problem, now=self._clock(), settings=self._settings)
-            if result.status is not None and not await self._write_status(key, body, result.status):
-                continue  # the TaskRun changed under us: plan again with its new state
+                    result = plan_rejected(view, message=problem, now=self._clock(), settings=self._settings)
+                elif result.status is not None:
+                    self._defer_status(key, body, result)
+                    return
+            status = result.status if result.status is not None else self._unwritten.get(key)
+            if status is not None and self._still_deferrable(key, status):
+                self._unwritten[key] = dict(status)
+                self._after(
+                    key, body, dataclasses.replace(result, status=None, wake_at=self.scheduler.when(key))
+                )
+                return
+            if status is not None:
+                if not await self._write_status(key, body, status):
+                    continue  # the TaskRun changed under us: plan again with its new state
+                self._unwritten.pop(key, None)
+                self._flush_at.pop(key, None)
             self._after(key, body, result)
             if result.delete_taskrun:
                 await self._expire(key, str(body["metadata"].get("uid", "")), self._clock())
                 self._forget(key)
             return
         raise RuntimeError(f"no stable plan after {_MAX_PASSES} passes")
+
+    def _view(self, key: Key, body: dict[str, Any]) -> dict[str, Any]:
+        """The TaskRun as the operator sees it: with the status it decided on but has not written yet."""
+        unwritten = self._unwritten.get(key)
+        return body if unwritten is None else {**body, "status": unwritten}
+
+    def _still_deferrable(self, key: Key, status: Mapping[str, Any]) -> bool:
+        """A held-back status may wait for more news while its attempt is merely starting, until its flush."""
+        flush = self._flush_at.get(key)
+        if key not in self._unwritten or flush is None or self._clock() >= flush:
+            return False
+        conditions = status.get("conditions") or [{}]
+        return status.get("phase") == "Pending" and conditions[0].get("reason") in (
+            "Pending",
+            "ContainerCreating",
+        )
+
+    def _defer_status(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
+        """Hold the status of a just-created attempt back for a moment: the pod's first events usually follow
+        within milliseconds and one write then says both. Safe across restarts: a status that never got
+        written only means the (deterministic) pod is created again, which answers 409."""
+        assert result.status is not None
+        self._unwritten[key] = result.status
+        flush = self._clock() + datetime.timedelta(seconds=_WRITE_BEHIND_SECONDS)
+        self._flush_at[key] = flush
+        wake = flush if result.wake_at is None else min(flush, result.wake_at)
+        self._after(key, body, dataclasses.replace(result, status=None, wake_at=wake))
 
     def _after(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
         current = self._runs.get(key, body)

@@ -54,7 +54,7 @@ def build_event(taskrun: Mapping[str, Any], event: Event, *, instance: str) -> d
 
 
 class EventPoster:
-    def __init__(self, client: KubeClient, *, workers: int = 4, capacity: int = 10_000) -> None:
+    def __init__(self, client: KubeClient, *, workers: int = 2, capacity: int = 10_000) -> None:
         self._client = client
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=capacity)
         self._workers = workers

@@ -16,6 +16,7 @@ class Metrics:
     def __init__(self) -> None:
         self.counters: collections.Counter[tuple[str, str]] = collections.Counter()
         self.gauges: dict[str, Gauge] = {}
+        self.labelled: dict[str, Callable[[], dict[str, float]]] = {}
 
     def count(self, name: str, label: str = "", amount: int = 1) -> None:
         self.counters[name, label] += amount
@@ -26,6 +27,8 @@ class Metrics:
             lines.append(f"{name}{label} {value}")
         for name, gauge in sorted(self.gauges.items()):
             lines.append(f"{name} {gauge():g}")
+        for name, series in sorted(self.labelled.items()):
+            lines.extend(f"{name}{labels} {value:g}" for labels, value in sorted(series().items()))
         return "\n".join(lines) + "\n"
 
 
