@@ -73,7 +73,10 @@ def qualified_type(error: BaseException) -> str:
 def error_message(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"the task called sys.exit({error.code!r})"
-    message = str(error) or qualified_type(error)
+    try:
+        message = str(error) or qualified_type(error)
+    except Exception as broken:  # a user's exception whose __str__ fails must still be reported
+        message = f"{qualified_type(error)} (its message could not be rendered: {type(broken).__name__})"
     return bound(message, MAX_MESSAGE_CHARS)
 
 

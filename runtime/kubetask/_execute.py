@@ -17,7 +17,7 @@ from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
 from kubetask._convert import input_value, output_value
 from kubetask._documents import STAGE_CALL, STAGE_INPUTS, STAGE_LOAD, STAGE_OUTPUTS, STAGE_START, classify
-from kubetask._environment import PodEnvironment
+from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
@@ -179,10 +179,10 @@ def _usage_error(error: UsageError, argv: list[str], started: float, termination
     _log(USAGE)
     try:
         environment = PodEnvironment.from_environ(os.environ)
-    except UsageError:
-        environment = None
-    return _fail(error, stage=STAGE_START, output_prefix=output_prefix_of(argv), environment=environment,
-                 started=started)  # fmt: skip
+    except UsageError:  # a malformed KUBETASK_ATTEMPT must not keep the summary from being written
+        environment = PodEnvironment.from_environ({k: v for k, v in os.environ.items() if k != ATTEMPT})
+    prefix = output_prefix_of(argv)
+    return _fail(error, stage=STAGE_START, output_prefix=prefix, environment=environment, started=started)
 
 
 def _fail(
@@ -203,10 +203,9 @@ def _fail(
             error_uri = candidate
         except Exception as write_error:
             _log(f"could not write the error document: {write_error}")
-    if isinstance(error, KubetaskError) and error.__cause__ is None and stage not in (STAGE_LOAD, STAGE_CALL):
-        _log(
-            f"error: {document['type']}: {document['message']}"
-        )  # the runtime's own finding: no trace needed
+    if isinstance(error, KubetaskError) and error.__cause__ is None and stage != STAGE_CALL:
+        # A finding of the runtime (bad input, missing name...): the message says it all, a trace would not.
+        _log(f"error: {document['type']}: {document['message']}")
     else:
         sys.stderr.write(str(document["traceback"]))
     message = _termination.failure_message(

@@ -90,7 +90,7 @@ def test_name_missing_lists_the_tasks_the_module_has(executor: Executor) -> None
         recoverable=False,
         error_type="kubetask.TaskLoadError",
         message="module 'failing_tasks' has no attribute 'nope'; its tasks: asks_for_retry, deep_recursion, "
-        "exits, huge_error, raises_chained, sleeps, swallows_everything, wrong_output",
+        "exits, huge_error, raises_chained, raises_unprintable, sleeps, swallows_everything, wrong_output",
     )
 
 
@@ -533,7 +533,16 @@ def test_usage_error_with_a_known_output_prefix_writes_the_error_document(execut
 def test_malformed_attempt_variable_is_a_usage_error_naming_it(executor: Executor) -> None:
     result = executor.run(T, "echo_int", {"x": 1}, env={"KUBETASK_ATTEMPT": "first"})
     assert result.returncode == 2
-    assert "KUBETASK_ATTEMPT: expected a positive integer (1-based), got 'first'" in result.stderr
+    message = "KUBETASK_ATTEMPT: expected a positive integer (1-based), got 'first'"
+    assert message in result.stderr
+    assert result.error is not None
+    assert result.error["message"] == message
+    assert result.termination is not None
+    assert result.termination.error is not None
+    assert (result.termination.error.type, result.termination.error.recoverable) == (
+        "kubetask.UsageError",
+        False,
+    )
 
 
 def test_help_exits_0(executor: Executor) -> None:
@@ -542,3 +551,23 @@ def test_help_exits_0(executor: Executor) -> None:
     assert (
         "Exit status: 0 success, 1 user error, 2 usage error, 3 system error, 143 SIGTERM." in result.stdout
     )
+
+
+def test_exception_whose_message_cannot_be_rendered_is_still_reported(executor: Executor) -> None:
+    assert_failed(
+        executor.run(F, "raises_unprintable"),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="failing_tasks.Unprintable",
+        message="failing_tasks.Unprintable (its message could not be rendered: RuntimeError)",
+    )
+
+
+def test_runtime_findings_are_one_line_without_a_trace(executor: Executor) -> None:
+    result = executor.run(T, "echo_int", {"x": "x"})
+    assert (
+        "kubetask-execute: error: kubetask.InputError: input 'x': expected int, got 'x' (str)"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr

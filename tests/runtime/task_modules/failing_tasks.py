@@ -70,3 +70,13 @@ def swallows_everything(seconds: float) -> str:
     except Exception:
         return "swallowed"
     return "woke up"
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+@kubetask.task
+def raises_unprintable() -> None:
+    raise Unprintable()
