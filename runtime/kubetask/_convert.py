@@ -13,7 +13,7 @@ import binascii
 import math
 import os
 
-from kubetask._errors import InputError, KubetaskError, OutputError
+from kubetask._errors import InputError, OutputError
 from kubetask._files import Directory, File
 from kubetask._interface import (
     NONE_TYPE,
@@ -143,14 +143,14 @@ def _first_member(
     members: tuple[object, ...],
     path: str,
     convert: Callable[[object], object],
-    mismatch: KubetaskError,
+    mismatch: InputError | OutputError,
 ) -> object:
     # Members whose kind matches go first, so `float | int` keeps 3 an int and `int | str` keeps "3" a str.
     ordered = sorted(members, key=lambda member: not _same_kind(value, normalize(member, where=path)))
     for member in ordered:
         try:
             return convert(normalize(member, where=path))
-        except KubetaskError:
+        except (InputError, OutputError):  # not this member; storage failures are not mismatches
             continue
     raise mismatch
 

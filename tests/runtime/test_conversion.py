@@ -205,3 +205,13 @@ def test_file_that_came_from_a_uri_is_reported_by_that_uri_without_storing() -> 
 def test_directory_where_a_file_is_expected_is_refused(tmp_path: Path) -> None:
     with pytest.raises(kubetask.OutputError, match=r"expected a file, but .* is not one"):
         output_value(str(tmp_path), kubetask.File, name="o0", transfer=LOCAL)
+
+
+class UnreachableTransfer(FileTransfer):
+    def fetch(self, uri: str, *, directory: bool, key: str) -> str:
+        raise kubetask.StorageError(f"cannot read {uri!r}: connection refused")
+
+
+def test_storage_failure_inside_a_union_is_not_mistaken_for_a_type_mismatch() -> None:
+    with pytest.raises(kubetask.StorageError, match="connection refused"):
+        input_value("s3://b/k", kubetask.File | None, name="f", transfer=UnreachableTransfer())
