@@ -41,6 +41,8 @@ class NodeConfig:
     fast_mode: FastMode | None = None
     pull_backoff: float = 1.0
     pull_backoff_max: float = 20.0
+    restart_backoff: float = 1.0
+    restart_backoff_max: float = 20.0
     config_retry: float = 0.5
     heartbeat_interval: float = 5.0
     node_monitor_grace: float = 1.0

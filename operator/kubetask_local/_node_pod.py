@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import datetime
 import logging
-import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ from typing import Any
 from kubetask_local._node_api import MERGE_PATCH, NodeApiClient
 from kubetask_local._node_binding import Binder
 from kubetask_local._node_config import NodeConfig
+from kubetask_local._node_containers import ContainerSlot, PodContainers
 from kubetask_local._node_env import PodNetwork
 from kubetask_local._node_errors import ApiError, PodConfigError
 from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_launch import Launch, build_launches, fetch_objects, image_problems
 from kubetask_local._node_lifecycle import TERMINAL_PHASES
-from kubetask_local._node_logs import LogOptions, LogWriter, read_log
-from kubetask_local._node_process import ContainerProcess, ProcessResult
+from kubetask_local._node_logs import LogOptions, read_log
 from kubetask_local._node_spec import unschedulable_message
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
@@ -35,16 +34,14 @@ from kubetask_local._node_status import (
     exit_reason,
     now,
     pod_status,
-    running,
-    tail_for_message,
     terminated,
-    termination_message,
     waiting,
 )
 
 logger = logging.getLogger("kubetask_local.node")
 
 _LOST_MESSAGE = "The container could not be located when the pod was terminated"
+_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
 class _PodGone(Exception):
@@ -76,9 +73,12 @@ class PodWorker:
         )
         self._changed = asyncio.Event()
         self._gone = False
-        self._processes: dict[str, ContainerProcess] = {}
-        self._states: dict[str, dict[str, Any]] = {}
-        self._container_ids: dict[str, str] = {}
+        self._slots = {
+            c["name"]: ContainerSlot(state=waiting("ContainerCreating")) for c in self.containers()
+        }
+        self._containers: PodContainers | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._status_lock = asyncio.Lock()
         self._conditions = Conditions()
         self._phase = "Pending"
         self._reason: str | None = None
@@ -123,12 +123,9 @@ class PodWorker:
     def read_log(self, container: str, options: LogOptions) -> bytes:
         return read_log(self.log_file(container), options)
 
-    def container_waiting_reason(self, container: str) -> str | None:
-        state = self._states.get(container) or {"waiting": {"reason": "ContainerCreating"}}
-        return (state.get("waiting") or {}).get("reason") if "waiting" in state else None
-
     def container_running(self, container: str) -> bool:
-        return "running" in (self._states.get(container) or {})
+        slot = self._slots.get(container)
+        return slot is not None and "running" in slot.state
 
     # ---------------------------------------------------------------- the life of the pod
 
@@ -138,8 +135,8 @@ class PodWorker:
         except _PodGone:
             pass
         finally:
-            for process in self._processes.values():  # cancelled (node stopped): nothing may outlive the node
-                process.signal_group(signal.SIGKILL)
+            if self._containers is not None:  # cancelled (node stopped): nothing may outlive the node
+                await self._containers.kill_now(self._runner)
             self.finished = True
 
     async def _run(self) -> None:
@@ -191,8 +188,6 @@ class PodWorker:
         self._conditions.set("PodReadyToStartContainers", "True")
         self._conditions.set("Initialized", "True")
         self._set_not_ready("ContainersNotReady")
-        for container in self.containers():
-            self._states[container["name"]] = waiting("ContainerCreating")
         deadline = (self._pod.get("spec") or {}).get("activeDeadlineSeconds")
         if isinstance(deadline, int):
             started = datetime.datetime.strptime(self._start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
@@ -244,11 +239,17 @@ class PodWorker:
     # ---------------------------------------------------------------- status
 
     async def _post_status(self) -> None:
+        async with self._status_lock:  # built and sent in turn, so the last write carries the latest state
+            await self._post_status_now()
+
+    async def _post_status_now(self) -> None:
         statuses = [
             container_status(
                 c,
-                state=self._states.get(c["name"]) or waiting("ContainerCreating"),
-                container_id=self._container_ids.get(c["name"]),
+                state=self._slots[c["name"]].state,
+                container_id=self._slots[c["name"]].container_id,
+                last_state=self._slots[c["name"]].last_state,
+                restart_count=self._slots[c["name"]].restart_count,
             )
             for c in self.containers()
         ]
@@ -301,10 +302,10 @@ class PodWorker:
         for container in self.containers():
             state = previous.get(container["name"]) or {}
             if "terminated" in state:
-                self._states[container["name"]] = state
+                self._slots[container["name"]].state = state
             else:
                 started = (state.get("running") or {}).get("startedAt")
-                self._states[container["name"]] = terminated(
+                self._slots[container["name"]].state = terminated(
                     exit_code=137,
                     reason="ContainerStatusUnknown",
                     message=_LOST_MESSAGE,
@@ -321,7 +322,7 @@ class PodWorker:
         assert fast is not None
         self._start_time = now()
         for container in self.containers():
-            self._states[container["name"]] = terminated(
+            self._slots[container["name"]].state = terminated(
                 exit_code=fast.exit_code,
                 reason=exit_reason(fast.exit_code, oom_killed=False),
                 message=fast.termination_message[:TERMINATION_MESSAGE_LIMIT] or None,
@@ -336,11 +337,9 @@ class PodWorker:
 
     async def _fail(self, *, reason: str | None, message: str | None) -> None:
         self._phase, self._reason, self._message = "Failed", reason, message
-        for name, state in self._states.items():
-            if (
-                "waiting" in state
-            ):  # never started: a kubelet reports them terminated with ContainerStatusUnknown
-                self._states[name] = terminated(
+        for slot in self._slots.values():
+            if "waiting" in slot.state:  # never started: a kubelet reports ContainerStatusUnknown
+                slot.state = terminated(
                     exit_code=137,
                     reason="ContainerStatusUnknown",
                     message=_LOST_MESSAGE,
@@ -398,11 +397,11 @@ class PodWorker:
         for name, (kind, message) in problems.items():
             image = next(c.get("image") for c in self.containers() if c["name"] == name)
             if kind == "InvalidImageName":
-                if (self._states.get(name) or {}).get("waiting", {}).get("reason") != kind:
+                if self._slots[name].state.get("waiting", {}).get("reason") != kind:
                     self._events.record(
                         self._pod, kind="Warning", reason="InspectFailed", message=message, container=name
                     )
-                self._states[name] = waiting(kind, message)
+                self._slots[name].state = waiting(kind, message)
             elif reason == "ErrImagePull":
                 self._events.record(
                     self._pod,
@@ -411,12 +410,12 @@ class PodWorker:
                     message=f'Failed to pull image "{image}": {message}',
                     container=name,
                 )
-                self._states[name] = waiting("ErrImagePull", message)
+                self._slots[name].state = waiting("ErrImagePull", message)
             else:
                 self._events.record(
                     self._pod, reason="BackOff", message=f'Back-off pulling image "{image}"', container=name
                 )
-                self._states[name] = waiting(
+                self._slots[name].state = waiting(
                     "ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {message}'
                 )
         await self._post_status()
@@ -426,7 +425,7 @@ class PodWorker:
         self._last_config_error = error.message
         for container in self.containers():
             state = waiting(error.reason, error.message if error.reason != "ContainerCreating" else None)
-            self._states[container["name"]] = state
+            self._slots[container["name"]].state = state
         if changed:
             self._events.record(
                 self._pod,
@@ -439,152 +438,61 @@ class PodWorker:
     # ---------------------------------------------------------------- running
 
     async def _run_containers(self, launches: list[Launch]) -> None:
-        for launch in launches:
-            await self._start_container(launch)
+        config = self._config
+        self._containers = containers = PodContainers(
+            self._pod,
+            launches,
+            slots=self._slots,
+            events=self._events,
+            log_file=self.log_file,
+            report=self._report_running,
+            memory_poll_interval=config.memory_poll_interval,
+            restart_backoff=config.restart_backoff,
+            restart_backoff_max=config.restart_backoff_max,
+        )
         self._phase = "Running"
-        if all(self.container_running(c["name"]) for c in self.containers()):
-            self._conditions.set("ContainersReady", "True")
-            self._conditions.set("Ready", "True")
-        await self._post_status()
-        waits: dict[asyncio.Task[ProcessResult], str] = {
-            asyncio.create_task(process.wait()): name for name, process in self._processes.items()
-        }
-        by_name = {launch.container["name"]: launch for launch in launches}
-        killing: list[asyncio.Task[None]] = []
+        self._runner = runner = asyncio.create_task(containers.run())
         deadline_exceeded = False
-        while waits:
-            # Once the containers are being killed only their exits matter; before, pod changes (deletion) and
-            # the deadline wake the loop too.
-            change = None if killing else asyncio.create_task(self._wait_change(None))
-            watched: set[asyncio.Task[Any]] = {*waits, change} if change is not None else set(waits)
-            done, _pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-            if change is not None:
-                change.cancel()
-            for task in [task for task in waits if task in done]:
-                name = waits.pop(task)
-                self._record_exit(by_name[name], task.result())
-                self._set_not_ready("ContainersNotReady")
-                await self._post_status()
-            if killing or not waits:
-                continue
+        while not runner.done():
+            change = asyncio.create_task(self._wait_change(None))
+            await asyncio.wait({runner, change}, return_when=asyncio.FIRST_COMPLETED)
+            change.cancel()
+            if runner.done():
+                break
             if self.deletion_requested:
                 grace = (self._pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
-                killing = self._kill_all(grace, reason="Stopping container")
-            elif self._deadline_passed():
+                await containers.stop(grace_period=self._grace_period(grace), reason="Stopping container")
+                break
+            if self._deadline_passed():
                 deadline_exceeded = True
-                self._events.record(
-                    self._pod,
-                    kind="Normal",
-                    reason="DeadlineExceeded",
-                    message="Pod was active on the node longer than the specified deadline",
-                )
-                killing = self._kill_all(None, reason="Stopping container")
-        await asyncio.gather(*killing)
-        failed = any(state.get("terminated", {}).get("exitCode") != 0 for state in self._states.values())
+                self._events.record(self._pod, reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
+                await containers.stop(grace_period=self._grace_period(None), reason="Stopping container")
+                break
+        await runner
         if deadline_exceeded:
-            await self._fail(
-                reason="DeadlineExceeded",
-                message="Pod was active on the node longer than the specified deadline",
-            )
+            await self._fail(reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
             return
-        self._phase = "Failed" if failed else "Succeeded"
+        exit_codes = [slot.state.get("terminated", {}).get("exitCode") for slot in self._slots.values()]
+        self._phase = "Succeeded" if all(code == 0 for code in exit_codes) else "Failed"
         self._set_not_ready("PodCompleted")
         await self._post_status()
         self.finished = True
 
-    async def _start_container(self, launch: Launch) -> None:
-        name = launch.container["name"]
-        launch.termination_file.parent.mkdir(parents=True, exist_ok=True)
-        launch.termination_file.write_bytes(b"")
-        container_id = f"kubetask-local://{self.uid}-{name}"
-        self._container_ids[name] = container_id
-        image = launch.container.get("image")
-        self._events.record(
-            self._pod,
-            reason="Pulled",
-            container=name,
-            message=f'Container image "{image}" already present on machine',
-        )
-        try:
-            process = await ContainerProcess.start(
-                argv=launch.argv,
-                env=launch.env,
-                cwd=launch.cwd,
-                log=LogWriter(self.log_file(name)),
-                memory_limit=launch.memory_limit,
-                memory_poll_interval=self._config.memory_poll_interval,
-            )
-        except OSError as error:
-            message = f"failed to create containerd task: exec: {launch.argv[0]!r}: {error.strerror or error}"
-            self._states[name] = terminated(
-                exit_code=128,
-                reason="StartError",
-                message=message,
-                started_at=None,
-                finished_at=now(),
-                container_id=container_id,
-            )
-            self._events.record(
-                self._pod, kind="Warning", reason="Failed", message=f"Error: {message}", container=name
-            )
-            return
-        self._processes[name] = process
-        self._states[name] = running(now())
-        self._events.record(self._pod, reason="Created", message=f"Created container {name}", container=name)
-        self._events.record(self._pod, reason="Started", message=f"Started container {name}", container=name)
+    async def _report_running(self) -> None:
+        if all(self.container_running(c["name"]) for c in self.containers()):
+            self._conditions.set("ContainersReady", "True")
+            self._conditions.set("Ready", "True")
+        else:
+            self._set_not_ready("ContainersNotReady")
+        await self._post_status()
 
-    def _record_exit(self, launch: Launch, result: ProcessResult) -> None:
-        name = launch.container["name"]
-        file_text = ""
-        with contextlib.suppress(OSError):
-            file_text = launch.termination_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(
-                errors="replace"
-            )
-        log_tail = ""
-        policy = launch.container.get("terminationMessagePolicy") or "File"
-        if policy == "FallbackToLogsOnError" and result.exit_code != 0 and not file_text:
-            log_tail = tail_for_message(self.read_log(name, LogOptions()).decode(errors="replace"))
-        message = termination_message(
-            file_text=file_text, exit_code=result.exit_code, policy=policy, log_tail=log_tail
-        )
-        started = (self._states.get(name) or {}).get("running", {}).get("startedAt")
-        self._states[name] = terminated(
-            exit_code=result.exit_code,
-            reason=exit_reason(result.exit_code, oom_killed=result.oom_killed),
-            message=message or None,
-            started_at=started,
-            finished_at=now(),
-            container_id=self._container_ids.get(name),
-        )
-        if result.oom_killed:
-            self._events.record(
-                self._pod,
-                kind="Warning",
-                reason="OOMKilling",
-                container=name,
-                message=f"Memory cgroup out of memory: killed container {name} (limit "
-                f"{launch.container.get('resources', {}).get('limits', {}).get('memory')})",
-            )
-
-    def _kill_all(self, grace: object, *, reason: str) -> list[asyncio.Task[None]]:
+    def _grace_period(self, grace: object) -> float:
         default = (self._pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        seconds = float(grace if isinstance(grace, int) else default if isinstance(default, int) else 30)
-        tasks = []
-        for name, process in self._processes.items():
-            if self.container_running(name):
-                self._events.record(self._pod, reason="Killing", message=f"{reason} {name}", container=name)
-                tasks.append(asyncio.create_task(process.terminate(grace_period=seconds)))
-        return tasks
+        return float(grace if isinstance(grace, int) else default if isinstance(default, int) else 30)
 
     async def _fail_deadline(self) -> None:
-        self._events.record(
-            self._pod,
-            reason="DeadlineExceeded",
-            message="Pod was active on the node longer than the specified deadline",
-        )
-        await self._fail(
-            reason="DeadlineExceeded", message="Pod was active on the node longer than the specified deadline"
-        )
+        self._events.record(self._pod, reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
+        await self._fail(reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
 
 
 def _containers_were_started(status: Mapping[str, Any]) -> bool:

@@ -116,6 +116,10 @@ class ContainerProcess:
         except TimeoutError:
             self.signal_group(signal.SIGKILL)
 
+    async def exited(self) -> None:
+        """Until the process has ended (it may be awaited while ``wait()`` is awaited elsewhere)."""
+        await self._process.wait()
+
     async def wait(self) -> ProcessResult:
         code = await self._process.wait()
         if self._watcher is not None:

@@ -112,6 +112,7 @@ def container_status(
     state: dict[str, Any],
     container_id: str | None = None,
     last_state: dict[str, Any] | None = None,
+    restart_count: int = 0,
 ) -> dict[str, Any]:
     image = str(container.get("image", ""))
     is_running = "running" in state
@@ -121,7 +122,7 @@ def container_status(
         "imageID": "" if "waiting" in state and not container_id else f"kubetask-local://{image}",
         "ready": is_running,
         "started": is_running,
-        "restartCount": 0,
+        "restartCount": restart_count,
         "state": state,
         "lastState": last_state or {},
     }

@@ -119,3 +119,41 @@ def test_a_missing_executable_is_a_start_error(pods: Any) -> None:
     terminated = pods.state(pods.wait_phase("noexec", "Failed"))["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
     assert "no-such-binary-kt" in terminated["message"]
+
+
+COUNT_RUNS = """
+import os, sys
+count = int(open("/scratch/runs").read()) + 1 if os.path.exists("/scratch/runs") else 1
+open("/scratch/runs", "w").write(str(count))
+print("run", count)
+sys.exit(0 if count >= 3 else 1)
+"""
+
+
+def test_on_failure_restarts_a_failing_container_until_it_succeeds(pods: Any) -> None:
+    container = pods.container(COUNT_RUNS, volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}])
+    pods.create(
+        "retries", container, restartPolicy="OnFailure", volumes=[{"name": "scratch", "emptyDir": {}}]
+    )
+    pod = pods.wait_phase("retries", "Succeeded", timeout=60)
+    status = pod["status"]["containerStatuses"][0]
+    assert status["restartCount"] == 2
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["state"]["terminated"]["exitCode"] == 0
+    assert pods.logs("retries") == "run 1\nrun 2\nrun 3\n"
+
+
+def test_always_restarts_even_a_succeeding_container_and_the_pod_keeps_running(pods: Any) -> None:
+    pods.create("forever", pods.container("print('tick')"), restartPolicy="Always")
+    pod = pods.wait(
+        "forever",
+        lambda p: (p["status"].get("containerStatuses") or [{}])[0].get("restartCount", 0) >= 1,
+        "a restart",
+        timeout=60,
+    )
+    assert pod["status"]["phase"] == "Running"
+    status = pod["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["reason"] == "Completed"
+    assert "BackOff" in [event["reason"] for event in pods.events("forever")]
+    pods.cluster.kubectl("delete", "pod", "forever", "-n", pods.namespace, "--wait=true", timeout=30)
+    assert not pods.exists("forever")
