@@ -56,7 +56,7 @@ RETURNS_NOTHING = "nothing"  # -> None: outputs {}
 RETURNS_ONE = "one"  # -> T: o0
 RETURNS_TUPLE = "tuple"  # -> tuple[A, B]: o0, o1
 RETURNS_NAMED = "named"  # -> a NamedTuple: its field names
-RETURNS_ANY = "any"  # no annotation: o0 unless None
+RETURNS_ANY = "any"  # no annotation: {} for None, o0, o1... for a tuple, else o0
 RETURNS_ANY_TUPLE = "any-tuple"  # -> tuple: o0, o1... as many as returned
 
 
@@ -88,6 +88,8 @@ class Interface:
                 raise OutputError(f"output: the task is annotated '-> None' but returned {show(returned)}")
             return {}
         if self.returns == RETURNS_ANY:
+            if isinstance(returned, tuple) and not hasattr(returned, "_fields"):
+                return {f"o{index}": value for index, value in enumerate(returned)}
             return {} if returned is None else {"o0": returned}
         if self.returns == RETURNS_ONE:
             return {"o0": returned}

@@ -77,6 +77,7 @@ PERSON_OUT = {
         pytest.param("with_defaults", {"a": 1, "b": 2, "c": "z"}, {"o0": "1-2-z"}, id="keyword-only"),
         pytest.param("positional_only", {"a": 5, "b": 3}, {"o0": 2}, id="positional-only"),
         pytest.param("untyped", {"x": 1}, {"o0": {"sum": 3}}, id="untyped"),
+        pytest.param("untyped_pair", {"x": "a"}, {"o0": "a", "o1": ["a"]}, id="untyped-tuple-outputs"),
     ],
 )
 def test_values_round_trip_through_documents(

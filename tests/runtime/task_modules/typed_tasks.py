@@ -231,3 +231,8 @@ def chatty(x: int) -> int:
     print("stdout from the task", flush=True)
     print("stderr from the task", file=__import__("sys").stderr, flush=True)
     return x
+
+
+@kubetask.task
+def untyped_pair(x):  # type: ignore[no-untyped-def]
+    return x, [x]
