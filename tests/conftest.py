@@ -108,16 +108,21 @@ def render_chart(
 ) -> Callable[..., list[dict[str, Any]]]:
     """``render_chart(values, namespace=...)``: the objects ``helm template`` makes from ``values``."""
     folder = tmp_path_factory.mktemp("chart-values")
+    rendered: dict[tuple[str, str, str], str] = {}  # the same values render the same objects: once
 
     def render(
         values: Mapping[str, Any] | None = None, *, namespace: str = "kubetask", release: str = "kubetask"
     ) -> list[dict[str, Any]]:
-        values_file = folder / f"values-{len(list(folder.iterdir()))}.yaml"
-        values_file.write_text(yaml.safe_dump(dict(values or {})))
-        completed = helm(
-            "template", release, str(CHART_DIR), "--namespace", namespace, "--values", str(values_file)
-        )
-        return load_yaml_documents(completed.stdout)
+        text = yaml.safe_dump(dict(values or {}))
+        key = (text, namespace, release)
+        if key not in rendered:
+            values_file = folder / f"values-{len(rendered)}.yaml"
+            values_file.write_text(text)
+            completed = helm(
+                "template", release, str(CHART_DIR), "--namespace", namespace, "--values", str(values_file)
+            )
+            rendered[key] = completed.stdout
+        return load_yaml_documents(rendered[key])
 
     return render
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from kubetask_local.testing import Cluster
+from kubetask_local.testing import Cluster, start_local_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +24,19 @@ Render = Callable[..., list[dict[str, Any]]]
 CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
 
-@pytest.fixture
-def install_cluster(local_cluster_factory: Callable[..., Cluster], cluster: Cluster) -> Cluster:
-    """A private local cluster (no operator: helm only writes objects), or the real one given to pytest."""
-    return local_cluster_factory(operator=False) if cluster.is_local else cluster
+@pytest.fixture(scope="module")
+def install_cluster(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A private local cluster for this module (no operator: helm only writes objects), or the real one
+    given to pytest. Each test removes what it installs, so they share it."""
+    if not cluster.is_local:
+        yield cluster
+        return
+    private = start_local_cluster(tmp_path_factory.mktemp("install-cluster"), operator=False)
+    try:
+        yield private
+    finally:
+        assert private.process is not None
+        private.process.stop()
 
 
 @pytest.fixture
