@@ -19,6 +19,22 @@ def _program(rule: str) -> Any:
     return environment.program(environment.compile(rule))
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_result(expression: str, value: str, old: str) -> bool:
+    """A rule's verdict on a value (and old value): the same spec in many objects is judged once."""
+    activation = {"self": json_to_cel(json.loads(value))}
+    if old:
+        activation["oldSelf"] = json_to_cel(json.loads(old))
+    result = _program(expression).evaluate(activation)
+    if isinstance(result, Exception):
+        raise result
+    return bool(result)
+
+
 def _is_transition(rule: str) -> bool:
     return "oldSelf" in rule
 
@@ -38,17 +54,14 @@ def _evaluate(
     expression = str(rule.get("rule", ""))
     if _is_transition(expression) and old is None:
         return None  # transition rules only judge updates of an existing value
-    activation = {"self": json_to_cel(value)}
-    if _is_transition(expression):
-        activation["oldSelf"] = json_to_cel(old)
     field = _join(path, str(rule["fieldPath"]).lstrip(".")) if rule.get("fieldPath") else path
     try:
-        result = _program(expression).evaluate(activation)
+        result = _cached_result(
+            expression, _canonical(value), _canonical(old) if _is_transition(expression) else ""
+        )
     except Exception as error:  # celpy raises its own evaluation errors for type and key mistakes
         return field, f"Invalid value: {_shown(schema)}: rule {expression!r} could not be evaluated: {error}"
-    if isinstance(result, Exception):
-        return field, f"Invalid value: {_shown(schema)}: rule {expression!r} could not be evaluated: {result}"
-    if bool(result):
+    if result:
         return None
     message = rule.get("message") or f"failed rule: {expression}"
     reason = rule.get("reason")
@@ -64,7 +77,10 @@ def check_rules(schema: Mapping[str, Any], value: Any, old: Any, *, path: str) -
     causes: Causes = []
     if value is None:
         return causes
+    unchanged = old is not None and value == old
     for rule in schema.get("x-kubernetes-validations") or []:
+        if unchanged and not _is_transition(str(rule.get("rule", ""))):
+            continue  # validation ratcheting: an unchanged value keeps passing, as in the real server
         cause = _evaluate(rule, schema, value, old, path)
         if cause is not None:
             causes.append(cause)

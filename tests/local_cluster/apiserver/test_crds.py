@@ -273,6 +273,27 @@ class TestValidation:
         assert "cannot unpause" in unpaused.body["message"]
         assert http.patch(path, {"spec": {"replicas": 2}}).status == 200
 
+    def test_unchanged_values_are_ratcheted_under_new_rules(self, http: Http, namespace: str) -> None:
+        crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        spec_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {"note": {"type": "string"}, "size": {"type": "integer"}},
+        }
+        schema = {"type": "object", "properties": {"spec": spec_schema}}
+        manifest = crd_manifest(group="ratchet.example.dev", plural="notes", kind="Note", schema=schema)
+        created_crd = http.post(crds, manifest).body
+        base = f"/apis/ratchet.example.dev/v1/namespaces/{namespace}/notes"
+        http.post(base, {"metadata": {"name": "n"}, "spec": {"note": "far too long", "size": 1}})
+        spec_schema["properties"]["note"]["x-kubernetes-validations"] = [
+            {"rule": "self.size() <= 5", "message": "notes are short"}
+        ]
+        updated = http.put(f"{crds}/notes.ratchet.example.dev", {**created_crd, "spec": manifest["spec"]})
+        assert updated.status == 200, updated.body
+        assert http.patch(f"{base}/n", {"spec": {"size": 2}}).status == 200
+        changed = http.patch(f"{base}/n", {"spec": {"note": "still too long"}})
+        assert changed.status == 422
+        assert 'spec.note: Invalid value: "string": notes are short' in changed.body["message"]
+
     def test_several_bad_fields_are_all_named(self, http: Http, engines: str, namespace: str) -> None:
         reply = http.post(f"{engines}/namespaces/{namespace}/engines", _engine("m", replicas=0, mode="warp"))
         fields = [cause["field"] for cause in reply.body["details"]["causes"]]
