@@ -7,6 +7,7 @@ and its loader args; the run itself is a ``kubetask-execute`` subprocess with a 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -128,7 +129,7 @@ def parse_cli_value(text: str, hint: object, *, name: str) -> object:
             return int(text)
         except ValueError:
             raise bad("int") from None
-    if hint in (float,) or qualified_name(hint) == "datetime.timedelta":
+    if hint is float or qualified_name(hint) == "datetime.timedelta":
         try:
             return float(text)
         except ValueError:
@@ -138,8 +139,6 @@ def parse_cli_value(text: str, hint: object, *, name: str) -> object:
             return None
         raise bad("null")
     if hint is bytes:
-        import base64
-
         return base64.b64encode(text.encode()).decode("ascii")
     if is_enum_type(hint):
         for member in hint:  # type: ignore[attr-defined]

@@ -56,7 +56,7 @@ class StorageTransfer(FileTransfer):
 
     def clean_up(self) -> None:
         if self._scratch is not None:
-            import shutil
+            import shutil  # only when files were downloaded
 
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
