@@ -190,3 +190,20 @@ def test_the_readme_build_commands_are_the_dockerfiles_own() -> None:
         assert documented
         for command in documented:
             assert " ".join(command.split()) in " ".join(section.split()), command
+
+
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [
+        pytest.param("1.29.0", False, id="too-old"),
+        pytest.param("1.30.0", True, id="oldest-supported"),
+        pytest.param("1.37.0", True, id="newest-validated"),
+    ],
+)
+def test_the_chart_states_the_kubernetes_versions_it_supports(
+    helm: Helm, version: str, accepted: bool
+) -> None:
+    completed = helm("template", "kubetask", str(CHART), "--kube-version", version, check=False)
+    assert (completed.returncode == 0) is accepted, completed.stderr
+    if not accepted:
+        assert "chart requires kubeVersion: >=1.30.0-0" in completed.stderr
