@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kubetask_local import ThreadedApiServer
+from kubetask_local import ApiServer, ThreadedApiServer
 
-from .conftest import Http, crd_manifest, wait_for
+from .conftest import Http, crd_manifest, wait_for, write_kubeconfig
 
 OPERATOR = textwrap.dedent("""
     import kopf
@@ -53,13 +53,7 @@ def sprockets(http: Http) -> str:
     return "/apis/kopf.example.dev/v1"
 
 
-@pytest.fixture
-def operator(
-    kubeconfig: Path,
-    sprockets: str,
-    namespace: str,
-    tmp_path: Path,
-) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+def _start_kopf(kubeconfig: Path, namespace: str, tmp_path: Path) -> tuple[Path, subprocess.Popen[bytes]]:
     script = tmp_path / "sprocket_operator.py"  # not operator.py: that would shadow the stdlib module
     script.write_text(OPERATOR)
     log = tmp_path / "operator.log"
@@ -72,15 +66,27 @@ def operator(
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
+    return log, process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@pytest.fixture
+def operator(
+    kubeconfig: Path, sprockets: str, namespace: str, tmp_path: Path
+) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    log, process = _start_kopf(kubeconfig, namespace, tmp_path)
     try:
         yield log, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        _stop(process)
 
 
 @pytest.mark.e2e
@@ -138,3 +144,44 @@ def test_kopf_operator_handles_create_update_and_delete(
         ops and ops[0]["op"] == "test" and ops[0]["path"] == "/metadata/resourceVersion"
         for ops in json_patches
     )
+
+
+@pytest.mark.e2e
+def test_kopf_operator_gets_through_injected_faults(tmp_path: Path) -> None:
+    """500s, 429s and cut watch streams slow kopf down but do not stop it: what reliability tests rely on."""
+    with ApiServer.run_in_thread() as server:
+        http = Http(server.url)
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url)
+        http.post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd_manifest(group="kopf.example.dev", plural="sprockets", kind="Sprocket"),
+        )
+        http.post("/api/v1/namespaces", {"metadata": {"name": "faulty"}})
+        log, process = _start_kopf(kubeconfig, "faulty", tmp_path)
+        try:
+            faults = {
+                "error_rate": 0.3,
+                "statuses": [500, 429],
+                "retry_after": 0,
+                "watch_drop_after": 1.0,
+                "seed": 3,
+            }
+            assert http.put("/kubetask-local/faults", faults).status == 200
+            base = "/apis/kopf.example.dev/v1/namespaces/faulty/sprockets"
+
+            def created() -> bool:
+                return http.post(base, {"metadata": {"name": "s"}, "spec": {"size": 3}}).status in (201, 409)
+
+            wait_for(created, timeout=10, what="the sprocket to be created despite the faults")
+
+            def handled() -> bool:
+                reply = http.get(f"{base}/s")
+                return reply.status == 200 and (reply.body.get("status") or {}).get("double") == 6
+
+            wait_for(handled, timeout=45, what="kopf to handle it through the faults")
+            assert http.get("/kubetask-local/faults").body["injected"] > 0
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- operator log ---\n{log.read_text()[-3000:]}") from error
+        finally:
+            http.delete("/kubetask-local/faults")
+            _stop(process)
