@@ -10,6 +10,14 @@ import pytest
 from kubetask_client._cli import main
 
 
+def _unreachable_kubeconfig(path: Path) -> None:
+    """A kubeconfig whose cluster nothing listens on (port 9, discard)."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+
+
 def _run(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     return main(list(args), out=out, err=err), out.getvalue(), err.getvalue()
@@ -84,10 +92,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 def test_usage_errors_exit_2_naming_the_argument(
     args: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "config").write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-    )
+    _unreachable_kubeconfig(tmp_path / "config")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
     code, out, err = _run(*args)
     assert code == 2, err
@@ -106,10 +111,7 @@ def test_no_kubeconfig_is_a_usage_error_saying_where_it_looked(
 
 
 def test_an_unreachable_api_is_a_system_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "config").write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-    )
+    _unreachable_kubeconfig(tmp_path / "config")
     code, _, err = _run("get", "x", "--kubeconfig", str(tmp_path / "config"))
     assert code == 3
     assert "cannot reach the Kubernetes API at http://127.0.0.1:9" in err
