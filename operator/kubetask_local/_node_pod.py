@@ -84,7 +84,7 @@ class PodWorker:
         self._reason: str | None = None
         self._message: str | None = None
         self._start_time: str | None = None
-        self._deadline_at: float | None = None
+        self._started_at: float | None = None  # the event loop's clock at startTime
         self._addresses = False
         self._last_posted: dict[str, Any] | None = None
         self._last_config_error: str | None = None
@@ -188,13 +188,20 @@ class PodWorker:
         self._conditions.set("PodReadyToStartContainers", "True")
         self._conditions.set("Initialized", "True")
         self._set_not_ready("ContainersNotReady")
+        started = datetime.datetime.strptime(self._start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.UTC
+        )
+        elapsed = max((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 0.0)
+        self._started_at = asyncio.get_running_loop().time() - elapsed
+
+    @property
+    def _deadline_at(self) -> float | None:
+        """When ``activeDeadlineSeconds`` runs out, read from the latest pod: it may be shortened at run time
+        (controllers stop a pod that way) and the kubelet honours the new value."""
         deadline = (self._pod.get("spec") or {}).get("activeDeadlineSeconds")
-        if isinstance(deadline, int):
-            started = datetime.datetime.strptime(self._start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=datetime.UTC
-            )
-            elapsed = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
-            self._deadline_at = asyncio.get_running_loop().time() + deadline - max(elapsed, 0)
+        if self._started_at is None or not isinstance(deadline, int):
+            return None
+        return self._started_at + deadline
 
     def _set_not_ready(self, reason: str) -> None:
         names = [c["name"] for c in self.containers() if not self.container_running(c["name"])]
@@ -203,12 +210,14 @@ class PodWorker:
         self._conditions.set("Ready", "False", reason=reason, message=message)
 
     def _deadline_passed(self) -> bool:
-        return self._deadline_at is not None and asyncio.get_running_loop().time() >= self._deadline_at
+        deadline_at = self._deadline_at
+        return deadline_at is not None and asyncio.get_running_loop().time() >= deadline_at
 
     async def _wait_change(self, timeout: float | None) -> None:
         """Sleep until the pod changes in the API, its deadline or ``timeout`` seconds, whichever is first."""
-        if self._deadline_at is not None:
-            until_deadline = max(self._deadline_at - asyncio.get_running_loop().time(), 0)
+        deadline_at = self._deadline_at
+        if deadline_at is not None:
+            until_deadline = max(deadline_at - asyncio.get_running_loop().time(), 0)
             timeout = until_deadline if timeout is None else min(timeout, until_deadline)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout=timeout)

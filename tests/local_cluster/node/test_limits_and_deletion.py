@@ -47,6 +47,25 @@ def test_active_deadline_fails_the_pod_with_deadline_exceeded(pods: Any) -> None
     assert pods.state(pod)["terminated"]["exitCode"] == 143  # SIGTERM ended the sleeping process
 
 
+def test_a_deadline_shortened_at_run_time_is_honoured(pods: Any) -> None:
+    code = "import time; print('running', flush=True); time.sleep(60)"
+    pods.create("shortened", pods.container(code), activeDeadlineSeconds=600)
+    pods.wait("shortened", lambda p: "running" in pods.state(p), "running")
+    pods.cluster.kubectl(
+        "patch",
+        "pod",
+        "shortened",
+        "-n",
+        pods.namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"activeDeadlineSeconds": 1}}',
+    )
+    pod = pods.wait_phase("shortened", "Failed", timeout=30)
+    assert pod["status"]["reason"] == "DeadlineExceeded"
+    assert pods.logs("shortened") == "running\n"
+
+
 def _pid_file_process_gone(path: Path) -> bool:
     pid = int(path.read_text())
     try:
