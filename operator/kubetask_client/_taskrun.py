@@ -250,15 +250,16 @@ def progress_line(taskrun: Mapping[str, Any]) -> str:
     condition = succeeded_condition(taskrun)
     parts = [phase_of(taskrun)]
     attempt_count = status.get("attemptCount") or len(attempts_of(taskrun))
-    if attempt_count:
+    message = str(condition.get("message") or "")
+    if attempt_count and not message.startswith(f"attempt {attempt_count}"):
         parts.append(f"attempt {attempt_count}")
     if condition.get("reason") and condition["reason"] != parts[0]:
         parts.append(str(condition["reason"]))
     line = ", ".join(parts)
     if status.get("nextAttemptTime") and phase_of(taskrun) == "Retrying":
         line += f" (next attempt at {status['nextAttemptTime']})"
-    if condition.get("message"):
-        line += f": {condition['message']}"
+    if message:
+        line += f": {message}"
     return line
 
 

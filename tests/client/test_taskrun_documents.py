@@ -222,6 +222,15 @@ def test_failure_message_does_not_repeat_the_error_type() -> None:
     )
 
 
+def test_progress_does_not_repeat_the_attempt_the_message_names() -> None:
+    status = {
+        "phase": "Running",
+        "attemptCount": 2,
+        "conditions": [{"type": "Succeeded", "message": "attempt 2 started"}],
+    }
+    assert progress_line(_taskrun(status)) == "Running: attempt 2 started"
+
+
 def test_progress_does_not_repeat_a_reason_that_is_the_phase() -> None:
     status = {
         "phase": "Running",
