@@ -66,8 +66,9 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
             "status": ["get", "patch", "update"],
             "log": ["get"],
             "binding": ["create"],
+            "scale": ["get", "patch", "update"],
         }[sub]
-        kind = {"log": "Pod", "binding": "Binding"}.get(sub, resource.kind)
+        kind = {"log": "Pod", "binding": "Binding", "scale": "Scale"}.get(sub, resource.kind)
         entries.append(
             {
                 "name": f"{resource.plural}/{sub}",

@@ -16,6 +16,7 @@ from kubetask_local import _patch, _protobuf, _schema, _tables
 from kubetask_local._logs import LogSource, serve_logs
 from kubetask_local._objects import Obj, timestamp
 from kubetask_local._resources import Registry, ResourceType
+from kubetask_local._scale import scale_of, with_replicas
 from kubetask_local._selectors import Predicate, parse_field_selector, parse_label_selector
 from kubetask_local._store import Store
 from kubetask_local._watch import serve_watch
@@ -115,6 +116,8 @@ class ResourceHandlers:
             )
         if resource.namespaced and target.namespace is None and target.name is not None:
             raise errors.not_found(group=resource.group, plural=resource.plural, name=target.name)
+        if sub == "scale":
+            return self._scale(target, method, body, content_type)
         if sub == "binding":
             if method != "POST":
                 raise errors.method_not_allowed(f"{method} is not supported on pods/binding; POST a Binding")
@@ -400,6 +403,30 @@ class ResourceHandlers:
         if not dry_run:
             self.store.remember_applied(obj["metadata"]["uid"], manager, applied)
         return json_response(obj, status=status)
+
+    def _scale(self, target: Target, method: str, body: bytes, content_type: str) -> aiohttp.web.Response:
+        assert target.name is not None
+        resource = target.resource
+        obj = self.store.get(resource, target.namespace, target.name)
+        if method == "GET":
+            return json_response(scale_of(resource, obj))
+        if method == "PUT":
+            wanted = decode_body(body, content_type)
+        elif method == "PATCH" and content_type == "application/json-patch+json":
+            wanted = _patch.json_patch(scale_of(resource, obj), decode_body(body, content_type))
+        elif method == "PATCH" and content_type in (
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        ):
+            wanted = _patch.merge_patch(scale_of(resource, obj), decode_body(body, content_type))
+        else:
+            raise errors.method_not_allowed(
+                f"{method} {content_type} is not supported on the scale subresource"
+            )
+        updated = self.store.update(
+            resource, target.namespace, target.name, with_replicas(resource, obj, wanted)
+        )
+        return json_response(scale_of(resource, updated))
 
     def _bind(self, target: Target, binding: Any) -> aiohttp.web.Response:
         """``pods/binding``: what a scheduler posts to place a pod on a node."""

@@ -26,6 +26,8 @@ class ResourceType:
     printer_columns: tuple[Mapping[str, Any], ...] = ()
     # Built-ins whose status is written only through /status and whose generation follows the spec.
     custom: bool = False
+    # The scale subresource: where the replicas live ({} for built-ins: .spec.replicas/.status.replicas).
+    scale: Mapping[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -98,9 +100,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "limitranges", "LimitRange", short=("limits",)),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
-    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), categories=_ALL, sub=("status",)),
-    _builtin("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), categories=_ALL, sub=("status",)),
-    _builtin("apps", "v1", "statefulsets", "StatefulSet", short=("sts",), categories=_ALL, sub=("status",)),
+    _builtin(
+        "apps", "v1", "deployments", "Deployment", short=("deploy",), categories=_ALL, sub=("status", "scale")
+    ),
+    _builtin(
+        "apps", "v1", "replicasets", "ReplicaSet", short=("rs",), categories=_ALL, sub=("status", "scale")
+    ),
+    _builtin(
+        "apps", "v1", "statefulsets", "StatefulSet", short=("sts",), categories=_ALL, sub=("status", "scale")
+    ),
     _builtin("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), categories=_ALL, sub=("status",)),
     _builtin("batch", "v1", "jobs", "Job", categories=_ALL, sub=("status",)),
     _builtin("batch", "v1", "cronjobs", "CronJob", short=("cj",), categories=_ALL, sub=("status",)),
@@ -246,7 +254,8 @@ def crd_resources(crd: Mapping[str, Any]) -> list[ResourceType]:
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                 short_names=tuple(names.get("shortNames") or ()),
                 categories=tuple(names.get("categories") or ()),
-                subresources=("status",) if "status" in subresources else (),
+                subresources=tuple(name for name in ("status", "scale") if name in subresources),
+                scale=subresources.get("scale"),
                 schema=schema,
                 printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
                 custom=True,

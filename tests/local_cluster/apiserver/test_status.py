@@ -90,3 +90,48 @@ class TestPodStatus:
         assert reply.body["status"]["phase"] == "Succeeded"
         assert "nodeName" not in reply.body["spec"]
         assert reply.body["metadata"]["generation"] == 1
+
+
+class TestScale:
+    def test_kubectl_scale_a_deployment(self, http: Http, namespace: str, kubectl: Any) -> None:
+        deployment = {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        }
+        http.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", deployment)
+        kubectl("scale", "deployment/web", "--replicas=3", "-n", namespace)
+        live = http.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web").body
+        assert live["spec"]["replicas"] == 3
+        assert live["metadata"]["generation"] == 2
+        scale = http.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web/scale").body
+        assert scale["kind"] == "Scale"
+        assert scale["spec"] == {"replicas": 3}
+        assert scale["status"]["selector"] == "app=web"
+
+    def test_custom_resource_scale_paths(self, http: Http, namespace: str) -> None:
+        manifest = crd_manifest(group="scale.example.dev", plural="pools", kind="Pool")
+        manifest["spec"]["versions"][0]["subresources"] = {
+            "status": {},
+            "scale": {
+                "specReplicasPath": ".spec.size",
+                "statusReplicasPath": ".status.ready",
+                "labelSelectorPath": ".status.selector",
+            },
+        }
+        http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", manifest)
+        base = f"/apis/scale.example.dev/v1/namespaces/{namespace}/pools"
+        http.post(base, {"metadata": {"name": "p"}, "spec": {"size": 1}})
+        http.patch(f"{base}/p/status", {"status": {"ready": 1, "selector": "pool=p"}})
+        reply = http.patch(f"{base}/p/scale", {"spec": {"replicas": 4}})
+        assert reply.status == 200
+        assert reply.body["spec"] == {"replicas": 4}
+        assert reply.body["status"] == {"replicas": 1, "selector": "pool=p"}
+        assert http.get(f"{base}/p").body["spec"]["size"] == 4
+        assert http.patch(f"{base}/p/scale", {"spec": {"replicas": -1}}).status == 400
