@@ -77,6 +77,19 @@ def check_name(name: Any, *, kind: str, group: str, label: bool = False) -> None
         )
 
 
+def check_path_segment_name(name: Any, *, kind: str, group: str) -> None:
+    """RBAC objects take any name that is a valid path segment (``system:controller:x`` included)."""
+    if not isinstance(name, str) or name in (".", "..") or any(char in name for char in "/%"):
+        raise invalid(
+            group=group,
+            kind=kind,
+            name=str(name),
+            causes=[
+                ("metadata.name", f"Invalid value: {name!r}: may not be '.' or '..' or contain '/' or '%'")
+            ],
+        )
+
+
 def pod_defaults(pod: dict[str, Any]) -> dict[str, Any]:
     """Defaults the real API server fills into a pod spec (the ones clients and kubelets read)."""
     spec = dict(pod.get("spec") or {})

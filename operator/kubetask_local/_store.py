@@ -20,6 +20,7 @@ from kubetask_local._lifecycle import Lifecycle
 from kubetask_local._objects import (
     Obj,
     check_name,
+    check_path_segment_name,
     generated_name,
     object_meta,
     owner_uids,
@@ -266,7 +267,10 @@ class Store(Lifecycle):
                     causes=[("metadata.name", "Required value: name or generateName is required")],
                 )
         name = meta["name"]
-        check_name(name, kind=resource.kind, group=resource.group, label=resource.plural == "namespaces")
+        if resource.group == "rbac.authorization.k8s.io":
+            check_path_segment_name(name, kind=resource.kind, group=resource.group)
+        else:
+            check_name(name, kind=resource.kind, group=resource.group, label=resource.plural == "namespaces")
         if self.find(resource, namespace, name) is not None:
             raise errors.already_exists(group=resource.group, plural=resource.plural, name=name)
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):

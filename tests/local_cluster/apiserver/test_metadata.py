@@ -67,6 +67,12 @@ class TestCreate:
         assert reply.status == 422
         assert "metadata.name: Invalid value: 'Not_Valid'" in reply.body["message"]
 
+    def test_rbac_names_may_hold_colons(self, http: Http) -> None:
+        role = {"metadata": {"name": "system:example:reader"}, "rules": []}
+        assert http.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", role).status == 201
+        bad = http.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", {"metadata": {"name": "a/b"}})
+        assert bad.status == 422
+
     def test_unknown_namespace_answers_404(self, http: Http) -> None:
         reply = http.post("/api/v1/namespaces/nowhere/configmaps", _configmap("x"))
         assert reply.status == 404
