@@ -63,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _configure_logging(settings)
     try:
+        kopf.login_via_client(logger=logging.getLogger("kubetask_operator"), settings=kopf.OperatorSettings())
+    except kopf.LoginError:
+        print(
+            "kubetask-operator: no Kubernetes credentials: not in a cluster (no service account) and no "
+            "usable "
+            f"kubeconfig (KUBECONFIG={os.environ.get('KUBECONFIG', '')!r}, else ~/.kube/config)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
         asyncio.run(run_operator(settings))
     except KeyboardInterrupt:  # a second Ctrl-C while kopf is already stopping
         return 130

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kubetask_operator import Settings, SettingsError, load_settings
+from kubetask_operator import Settings, SettingsError, load_settings, main
 from kubetask_operator._durations import format_duration, parse_duration
 
 
@@ -93,3 +95,20 @@ def test_bad_durations(text: str) -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0.5, 45, 90, 3723)] == ["0.5s", "45s", "1m30s", "1h2m3s"]
+
+
+def test_the_operator_refuses_to_start_with_a_bad_setting_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBETASK_SYSTEM_RETRIES", "many")
+    assert main([]) == 2
+    assert "KUBETASK_SYSTEM_RETRIES='many'" in capsys.readouterr().err
+
+
+def test_the_operator_refuses_to_start_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert main([]) == 1
+    assert "no Kubernetes credentials" in capsys.readouterr().err

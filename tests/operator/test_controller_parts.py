@@ -1,0 +1,72 @@
+"""The controller's pure helpers and the in-process scheduler of wake-ups (no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Hashable
+
+import pytest
+
+from kubetask_operator._controller import merge_patch_diff
+from kubetask_operator._scheduler import Scheduler
+from kubetask_operator._times import utcnow
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "patch"),
+    [
+        pytest.param({}, {"phase": "Pending"}, {"phase": "Pending"}, id="added"),
+        pytest.param(
+            {"phase": "Pending", "x": 1}, {"phase": "Running"}, {"phase": "Running", "x": None}, id="removed"
+        ),
+        pytest.param(
+            {"error": {"kind": "USER", "type": "A"}},
+            {"error": {"kind": "USER", "type": "B"}},
+            {"error": {"type": "B"}},
+            id="nested-changed",
+        ),
+        pytest.param(
+            {"outputs": {"a": 1}}, {"outputs": {"b": 2}}, {"outputs": {"a": None, "b": 2}}, id="nested-key"
+        ),
+        pytest.param(
+            {"attempts": [{"n": 1}]},
+            {"attempts": [{"n": 1}, {"n": 2}]},
+            {"attempts": [{"n": 1}, {"n": 2}]},
+            id="lists-replaced",
+        ),
+        pytest.param({"phase": "Pending"}, {"phase": "Pending"}, {}, id="unchanged"),
+    ],
+)
+def test_merge_patch_diff_turns_old_into_new(
+    old: dict[str, object], new: dict[str, object], patch: dict[str, object]
+) -> None:
+    assert merge_patch_diff(old, new) == patch
+
+
+def test_the_scheduler_fires_the_last_time_set_for_a_key_once() -> None:
+    fired: list[tuple[Hashable, float]] = []
+
+    async def scenario() -> None:
+        started = asyncio.get_running_loop().time()
+
+        async def record(key: Hashable) -> None:
+            fired.append((key, asyncio.get_running_loop().time() - started))
+
+        scheduler = Scheduler(record)
+        runner = asyncio.create_task(scheduler.run())
+        now = utcnow()
+        scheduler.schedule("a", now + datetime.timedelta(seconds=0.3))
+        scheduler.schedule("a", now + datetime.timedelta(seconds=0.1))  # replaces the first
+        scheduler.schedule("b", now + datetime.timedelta(seconds=0.2))
+        scheduler.schedule("c", now + datetime.timedelta(seconds=0.2))
+        scheduler.cancel("c")
+        await asyncio.sleep(0.6)
+        runner.cancel()
+        await scheduler.stop()
+        assert len(scheduler) == 0
+
+    asyncio.run(scenario())
+    assert [key for key, _ in fired] == ["a", "b"]
+    assert fired[0][1] >= 0.09
+    assert fired[1][1] >= 0.19
