@@ -10,6 +10,7 @@ from __future__ import annotations
 from kubetask_client._errors import (
     ApiError,
     ClientUsageError,
+    InvalidTaskRunError,
     KubeconfigError,
     KubetaskClientError,
     TaskRunFailedError,
@@ -21,6 +22,7 @@ from kubetask_client._submit import TaskRunHandle, attach, submit
 __all__ = [
     "ApiError",
     "ClientUsageError",
+    "InvalidTaskRunError",
     "KubeconfigError",
     "KubetaskClientError",
     "TaskRunFailedError",

@@ -16,7 +16,7 @@ from kubernetes import client as k8s_client
 from kubernetes import watch as _k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from kubetask_client._errors import ApiError, TaskRunNotFoundError, WaitTimeoutError
+from kubetask_client._errors import ApiError, InvalidTaskRunError, TaskRunNotFoundError, WaitTimeoutError
 from kubetask_client._kube import Connection
 from kubetask_client._taskrun import GROUP, PLURAL, VERSION, is_finished, phase_of
 
@@ -73,15 +73,20 @@ class TaskRunApi:
 
     def create(self, manifest: Mapping[str, Any]) -> JsonObject:
         metadata = manifest["metadata"]
-        result: JsonObject = self._call(
-            f"creating taskrun {metadata['name']!r} in namespace {metadata['namespace']!r}",
-            self._custom.create_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            metadata["namespace"],
-            PLURAL,
-            dict(manifest),
-        )
+        try:
+            result: JsonObject = self._call(
+                f"creating taskrun {metadata['name']!r} in namespace {metadata['namespace']!r}",
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                metadata["namespace"],
+                PLURAL,
+                dict(manifest),
+            )
+        except ApiError as error:
+            if error.status in (400, 422):
+                raise InvalidTaskRunError(str(error), status=error.status) from None
+            raise
         return result
 
     def _on_taskrun(self, verb: str, function: Callable[..., Any], name: str, namespace: str) -> Any:

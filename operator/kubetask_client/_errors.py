@@ -40,6 +40,12 @@ class ApiError(KubetaskClientError):
         self.status = status
 
 
+class InvalidTaskRunError(ApiError):
+    """The API server refused the TaskRun (400/422); the message is the server's, naming the field."""
+
+    exit_code = EXIT_USAGE
+
+
 class TaskRunNotFoundError(ApiError):
     """No TaskRun of that name in that namespace."""
 

@@ -28,6 +28,8 @@ FINAL_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 # The operator names pods "<taskrun>-<attempt>"-ish within 63 characters; keep generated names short.
 _GENERATED_PREFIX_MAX = 40
@@ -86,6 +88,17 @@ class SubmitOptions:
             raise ClientUsageError(
                 f"service_account: expected a ServiceAccount name, got {self.service_account!r}"
             )
+        for key, value in self.labels.items():
+            if not _label_key_ok(key) or not (value == "" or _LABEL_NAME.fullmatch(value)):
+                raise ClientUsageError(
+                    f"labels: {key}={value!r} is not a Kubernetes label (key [prefix/]name and value: "
+                    "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+                )
+        for name in self.env:
+            if not _ENV_NAME.fullmatch(name):
+                raise ClientUsageError(
+                    f"env: {name!r} is not an environment variable name (letters, digits, '_', '-', '.')"
+                )
         if self.ttl_seconds_after_finished is not None and (
             isinstance(self.ttl_seconds_after_finished, bool)
             or not isinstance(self.ttl_seconds_after_finished, int)
@@ -95,6 +108,13 @@ class SubmitOptions:
                 "ttl_seconds_after_finished: expected an integer >= 0, "
                 f"got {self.ttl_seconds_after_finished!r}"
             )
+
+
+def _label_key_ok(key: str) -> bool:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return bool(_LABEL_NAME.fullmatch(name))
 
 
 def validate_name(name: str, *, what: str = "name") -> str:

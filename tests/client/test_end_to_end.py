@@ -285,6 +285,27 @@ def test_logs_follow_prints_until_the_attempt_ends_and_list_filters_by_label(
     assert [line.split()[0] for line in listed[1:]] == ["followed"]
 
 
+def test_a_taskrun_the_api_refuses_is_a_usage_error_with_the_servers_message(
+    kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
+) -> None:
+    result = kubetask_cli(
+        "submit",
+        "kubetask_client._selftest:echo",
+        "-i",
+        "message=x",
+        "--image",
+        selftest_image,
+        "-n",
+        namespace,
+        "--output-prefix",
+        "not a uri",
+    )
+    assert result.exit_code == 2
+    assert "422" in result.stderr
+    assert "spec.outputPrefix" in result.stderr
+    assert _taskruns(cluster, namespace) == []
+
+
 def test_unknown_taskruns_are_named_with_their_namespace(kubetask_cli: Cli, namespace: str) -> None:
     for command in (["get", "nope"], ["logs", "nope"], ["cancel", "nope"]):
         result = kubetask_cli(*command, "-n", namespace)

@@ -82,7 +82,7 @@ def test_a_non_task_is_refused_with_its_type() -> None:
                 output_prefix="s3://bucket/runs",
                 service_account="tasks",
                 env={"LOG_LEVEL": "debug"},
-                labels={"team": "data"},
+                labels={"team": "data", "example.com/cost-centre": "ops-1", "empty": ""},
                 ttl_seconds_after_finished=600,
             ),
             id="every-option",
@@ -132,6 +132,16 @@ def test_unset_options_are_left_to_the_operator() -> None:
         pytest.param({"image": "i", "service_account": "Tasks"}, "service_account: expected", id="sa-case"),
         pytest.param(
             {"image": "i", "ttl_seconds_after_finished": -5}, "ttl_seconds_after_finished", id="ttl"
+        ),
+        pytest.param(
+            {"image": "i", "labels": {"bad key": "x"}}, "labels: bad key='x' is not a", id="label-key"
+        ),
+        pytest.param(
+            {"image": "i", "labels": {"team": "a b"}}, "labels: team='a b' is not", id="label-value"
+        ),
+        pytest.param({"image": "i", "labels": {"Bad_/x": "y"}}, "labels: Bad_/x='y'", id="label-prefix"),
+        pytest.param(
+            {"image": "i", "env": {"1 A": "x"}}, "env: '1 A' is not an environment variable", id="env"
         ),
     ],
 )
