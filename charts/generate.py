@@ -109,6 +109,10 @@ def values_properties() -> JsonObject:
         "rbac": _closed(
             {
                 "create": {"type": "boolean", "description": "Create the operator's RBAC objects."},
+                "aggregateToDefaultRoles": {
+                    "type": "boolean",
+                    "description": "Add TaskRuns to the default admin, edit and view roles.",
+                },
             }
         ),
         "watchNamespaces": {

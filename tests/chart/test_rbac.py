@@ -51,8 +51,13 @@ def _is_test_hook(document: dict[str, Any]) -> bool:
     return document["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
 
 
+def _is_user_role(document: dict[str, Any]) -> bool:
+    labels = document["metadata"].get("labels", {})
+    return any(label.startswith("rbac.authorization.k8s.io/aggregate-to-") for label in labels)
+
+
 def _operator_rbac(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in documents if d["kind"] in RBAC_KINDS and not _is_test_hook(d)]
+    return [d for d in documents if d["kind"] in RBAC_KINDS and not _is_test_hook(d) and not _is_user_role(d)]
 
 
 def test_no_rule_uses_a_wildcard(render_chart: Render, chart_values: dict[str, Any]) -> None:
@@ -113,6 +118,35 @@ def test_bindings_bind_the_service_account_the_operator_runs_as(
 
 def test_rbac_create_false_renders_no_operator_rbac(render_chart: Render) -> None:
     assert _operator_rbac(render_chart({"rbac": {"create": False}})) == []
+
+
+def test_users_with_the_default_roles_may_run_tasks(render_chart: Render) -> None:
+    roles = {d["metadata"]["name"]: d for d in render_chart({}, release="prod") if _is_user_role(d)}
+    assert sorted(roles) == ["prod-kubetask-edit", "prod-kubetask-view"]
+    edit, view = roles["prod-kubetask-edit"], roles["prod-kubetask-view"]
+    assert edit["kind"] == view["kind"] == "ClusterRole"
+    assert {k: v for k, v in edit["metadata"]["labels"].items() if "aggregate-to" in k} == {
+        "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+        "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+    }
+    assert {k: v for k, v in view["metadata"]["labels"].items() if "aggregate-to" in k} == {
+        "rbac.authorization.k8s.io/aggregate-to-view": "true"
+    }
+    assert _rules(edit) == {
+        (
+            "kubetask.dev",
+            "taskruns",
+            frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}),
+        )
+    }
+    assert _rules(view) == {("kubetask.dev", "taskruns", frozenset({"get", "list", "watch"}))}
+    # Nothing is bound to them: they only widen roles someone already holds.
+    assert not [
+        d
+        for d in render_chart({}, release="prod")
+        if d["kind"].endswith("Binding") and "-edit" in d["roleRef"]["name"]
+    ]
+    assert not [d for d in render_chart({"rbac": {"aggregateToDefaultRoles": False}}) if _is_user_role(d)]
 
 
 @pytest.mark.parametrize(
