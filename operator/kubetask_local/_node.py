@@ -252,6 +252,7 @@ class LocalNode:
         """The emulator's ``LogSource``: the container's log shaped by the ``pods/log`` query, or None when
         the node holds no log for it (not started yet, or not on this node)."""
         worker = next((w for w in self._workers.values() if w.namespace == namespace and w.name == pod), None)
-        if worker is None or not worker.log_file(container).exists():
+        if worker is None:
             return None
-        return worker.read_log(container, log_options(params))
+        previous = params.get("previous", "").lower() in ("true", "1")
+        return worker.read_log(container, log_options(params), previous=previous)

@@ -80,7 +80,7 @@ class PodContainers:
         *,
         slots: dict[str, ContainerSlot],
         events: EventRecorder,
-        log_file: Callable[[str], Path],
+        log_file: Callable[[str], Path],  # the container's current run's log
         report: Callable[[], Awaitable[None]],
         memory_poll_interval: float,
         restart_backoff: float,

@@ -117,11 +117,20 @@ class PodWorker:
 
     # ---------------------------------------------------------------- logs
 
-    def log_file(self, container: str) -> Path:
-        return self.pod_dir / "logs" / f"{container}.log"
+    def log_file(self, container: str, run: int | None = None) -> Path:
+        """The log of one run of the container (the current one by default): each restart starts a new log,
+        so ``kubectl logs`` shows the current run and ``--previous`` the one before."""
+        slot = self._slots.get(container)
+        current = slot.restart_count if slot is not None else 0
+        return self.pod_dir / "logs" / container / f"{current if run is None else run}.log"
 
-    def read_log(self, container: str, options: LogOptions) -> bytes:
-        return read_log(self.log_file(container), options)
+    def read_log(self, container: str, options: LogOptions, *, previous: bool = False) -> bytes | None:
+        """The log as ``pods/log`` shows it; None when there is none (not started, or no previous run)."""
+        slot = self._slots.get(container)
+        if slot is None or (previous and slot.restart_count == 0):
+            return None
+        path = self.log_file(container, slot.restart_count - 1 if previous else None)
+        return read_log(path, options) if path.exists() else None
 
     def container_running(self, container: str) -> bool:
         slot = self._slots.get(container)

@@ -140,7 +140,8 @@ def test_on_failure_restarts_a_failing_container_until_it_succeeds(pods: Any) ->
     assert status["restartCount"] == 2
     assert status["lastState"]["terminated"]["exitCode"] == 1
     assert status["state"]["terminated"]["exitCode"] == 0
-    assert pods.logs("retries") == "run 1\nrun 2\nrun 3\n"
+    assert pods.logs("retries") == "run 3\n"  # each run has its own log
+    assert pods.logs("retries", "--previous") == "run 2\n"
 
 
 def test_always_restarts_even_a_succeeding_container_and_the_pod_keeps_running(pods: Any) -> None:
