@@ -25,7 +25,15 @@ from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
 from kubetask_operator._observe import PodObservation, observe_pod
 from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
-from kubetask_operator._reconcile import FINISHED_PHASES, Plan, PodKnowledge, StopPod, plan, plan_rejected
+from kubetask_operator._reconcile import (
+    FINISHED_PHASES,
+    Event,
+    Plan,
+    PodKnowledge,
+    StopPod,
+    plan,
+    plan_rejected,
+)
 from kubetask_operator._scheduler import Scheduler
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec
@@ -36,6 +44,7 @@ logger = logging.getLogger("kubetask_operator")
 Key = tuple[str, str]  # (namespace, TaskRun name)
 _MAX_PASSES = 6  # plans carried out per reconcile: lookups and conflicts each cost one more pass
 _FINISHED_MEMORY = 50_000  # resourceVersions of recently finished runs, to ignore their stale events
+_SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
@@ -87,12 +96,15 @@ class Controller:
         events: EventPoster,
         metrics: Metrics,
         clock: Callable[[], datetime.datetime] = utcnow,
+        forget_object: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self._events = events
         self._metrics = metrics
         self._clock = clock
+        self._forget_object = forget_object or (lambda _uid: None)
+        self._done_uids: collections.deque[tuple[float, str]] = collections.deque()
         self._runs: dict[Key, dict[str, Any]] = {}
         self._pods: dict[Key, dict[str, PodObservation | None]] = {}  # None: seen deleted / not found
         self._pods_touched: dict[Key, float] = {}
@@ -104,6 +116,7 @@ class Controller:
         self._failures: collections.Counter[Key] = collections.Counter()
         self._unwritten: dict[Key, dict[str, Any]] = {}
         self._flush_at: dict[Key, datetime.datetime] = {}
+        self._unwritten_events: dict[Key, tuple[Event, ...]] = {}
         self.scheduler = Scheduler(self._wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(len(self._runs))
         metrics.gauges["kubetask_wakeups_scheduled"] = lambda: float(len(self.scheduler))
@@ -125,6 +138,8 @@ class Controller:
             return
         if self._remember(key, body):
             await self.reconcile(key)
+        elif key in self._finished:
+            self._done(str(metadata.get("uid", "")))
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = _owner_name(body)
@@ -135,6 +150,7 @@ class Controller:
         key = (namespace, owner)
         self._created.discard((namespace, name))
         if key in self._finished and key not in self._runs:
+            self._done(str(metadata.get("uid", "")))
             return
         self._pods.setdefault(key, {})[name] = None if event_type == "DELETED" else observe_pod(body)
         self._pods_touched[key] = time.monotonic()
@@ -163,11 +179,21 @@ class Controller:
         self._runs.pop(key, None)
         self._unwritten.pop(key, None)
         self._flush_at.pop(key, None)
+        self._unwritten_events.pop(key, None)
         self._pods.pop(key, None)
         self._pods_touched.pop(key, None)
         self._failures.pop(key, None)
 
+    def _done(self, uid: str) -> None:
+        if uid:
+            self._done_uids.append((time.monotonic(), uid))
+
     def _forget_orphans(self) -> None:
+        # kopf keeps a small memory per object it has seen until the object is deleted; finished TaskRuns
+        # and their pods are kept, so their memories are dropped here once their last events have passed.
+        settled = time.monotonic() - _SETTLE_SECONDS
+        while self._done_uids and self._done_uids[0][0] < settled:
+            self._forget_object(self._done_uids.popleft()[1])
         horizon = time.monotonic() - _ORPHAN_SECONDS
         for key in [
             k for k, touched in self._pods_touched.items() if touched < horizon and k not in self._runs
@@ -275,6 +301,9 @@ class Controller:
                     continue  # the TaskRun changed under us: plan again with its new state
                 self._unwritten.pop(key, None)
                 self._flush_at.pop(key, None)
+                held_events = self._unwritten_events.pop(key, ())
+                if result.status is None:  # the held-back status itself was written: so are its events
+                    result = dataclasses.replace(result, events=held_events + result.events)
             self._after(key, body, result)
             if result.delete_taskrun:
                 await self._expire(key, str(body["metadata"].get("uid", "")), self._clock())
@@ -300,14 +329,15 @@ class Controller:
 
     def _defer_status(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
         """Hold the status of a just-created attempt back for a moment: the pod's first events usually follow
-        within milliseconds and one write then says both. Safe across restarts: a status that never got
-        written only means the (deterministic) pod is created again, which answers 409."""
+        within milliseconds and one write then says both (with one Event for the transition written). Safe
+        across restarts: a status never written only means the deterministic pod is created again (409)."""
         assert result.status is not None
         self._unwritten[key] = result.status
         flush = self._clock() + datetime.timedelta(seconds=_WRITE_BEHIND_SECONDS)
         self._flush_at[key] = flush
         wake = flush if result.wake_at is None else min(flush, result.wake_at)
-        self._after(key, body, dataclasses.replace(result, status=None, wake_at=wake))
+        self._unwritten_events[key] = result.events
+        self._after(key, body, dataclasses.replace(result, status=None, events=(), wake_at=wake))
 
     def _after(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
         current = self._runs.get(key, body)
@@ -328,6 +358,10 @@ class Controller:
             version = _resource_version(current)
             self._finished[key] = version if version is not None else 0
             self._finished.move_to_end(key)
+            self._done(str((current.get("metadata") or {}).get("uid", "")))
+            for observation in self._pods.get(key, {}).values():
+                if observation is not None:
+                    self._done(observation.uid)
             while len(self._finished) > _FINISHED_MEMORY:
                 self._finished.popitem(last=False)
             self._forget(key)

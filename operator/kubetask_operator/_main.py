@@ -42,9 +42,11 @@ def _configure_logging(settings: Settings) -> None:
 async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop_flag``); the coroutine form for embedding in an existing loop."""
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    memo = build_memo(settings)
     await kopf.operator(
         registry=registry,
-        memo=build_memo(settings),
+        memo=memo,
+        memories=memo.service.kopf_memories,
         standalone=True,
         clusterwide=settings.clusterwide,
         namespaces=settings.namespaces,

@@ -11,6 +11,10 @@ import logging
 import kopf
 from aiohttp import web
 
+# kopf's per-object memories, handed to kopf.operator() so finished TaskRuns' entries can be dropped (kopf
+# itself drops them only when an object is deleted, and finished TaskRuns are kept). kopf is pinned.
+from kopf._core.reactor.inventory import ResourceMemories
+
 from kubetask_operator._client import KubeClient
 from kubetask_operator._controller import Controller
 from kubetask_operator._events import EventPoster
@@ -46,6 +50,7 @@ class Service:
 
     settings: Settings
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
+    kopf_memories: ResourceMemories = dataclasses.field(default_factory=ResourceMemories)
     client: KubeClient | None = None
     events: EventPoster | None = None
     controller: Controller | None = None
@@ -68,7 +73,11 @@ class Service:
         self.events = EventPoster(self.client)
         self.events.start()
         self.controller = Controller(
-            client=self.client, settings=self.settings, events=self.events, metrics=self.metrics
+            client=self.client,
+            settings=self.settings,
+            events=self.events,
+            metrics=self.metrics,
+            forget_object=self._forget_kopf_memory,
         )
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
         if self.settings.metrics_port:
@@ -82,6 +91,9 @@ class Service:
             self.settings.system_retries,
             self.settings.image_pull_grace_seconds,
         )
+
+    def _forget_kopf_memory(self, uid: str) -> None:
+        self.kopf_memories._items.pop(uid, None)
 
     async def stop(self) -> None:
         if self._scheduler_task is not None:

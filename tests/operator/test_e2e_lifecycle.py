@@ -25,7 +25,8 @@ def test_success_reports_outputs_and_events(taskruns: TaskRuns) -> None:
     assert pod["metadata"]["name"] == status["podName"] == attempt["podName"]
     owner = pod["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["controller"]) == ("TaskRun", "add", True)
-    wait_for(lambda: {"PodCreated", "Succeeded"} <= set(taskruns.events("add")), 10, "the TaskRun's events")
+    # One Event per status transition written: a pod that succeeds at once makes one transition.
+    wait_for(lambda: "Succeeded" in taskruns.events("add"), 10, "the TaskRun's Succeeded event")
 
 
 def test_a_user_error_fails_at_once_without_retries(taskruns: TaskRuns) -> None:
