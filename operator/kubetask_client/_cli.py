@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a label on the TaskRun (repeatable)",
     )
     submit.add_argument(
+        "--image-pull-secret",
+        action="append",
+        default=[],
+        metavar="SECRET",
+        help="a Secret for pulling IMAGE from a private registry (repeatable)",
+    )
+    submit.add_argument(
         "--ttl",
         type=int,
         dest="ttl_seconds",
@@ -214,6 +221,7 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         env=dict(args.env),
         labels=dict(args.label),
         ttl_seconds_after_finished=args.ttl_seconds,
+        image_pull_secrets=tuple(args.image_pull_secret),
     )
     if args.name is not None:
         validate_name(args.name, what="--name")

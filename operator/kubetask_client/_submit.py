@@ -3,7 +3,7 @@ wait for it and read its outputs; ``attach(name)`` makes a handle for a TaskRun 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import kubetask
@@ -158,6 +158,7 @@ def submit(
     env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
+    image_pull_secrets: Sequence[str] = (),
 ) -> TaskRunHandle:
     """Run ``task`` on the cluster with ``inputs`` (Python values by input name) in ``image``.
 
@@ -175,6 +176,7 @@ def submit(
         env=dict(env or {}),
         labels=dict(labels or {}),
         ttl_seconds_after_finished=ttl_seconds_after_finished,
+        image_pull_secrets=tuple(image_pull_secrets),
     )
     json_inputs = inputs_from_values(task, dict(inputs or {}))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))

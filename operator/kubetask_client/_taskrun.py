@@ -71,6 +71,7 @@ class SubmitOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     ttl_seconds_after_finished: int | None = None
+    image_pull_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image):
@@ -94,6 +95,9 @@ class SubmitOptions:
                     f"labels: {key}={value!r} is not a Kubernetes label (key [prefix/]name and value: "
                     "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
                 )
+        for secret in self.image_pull_secrets:
+            if not _DNS_SUBDOMAIN.fullmatch(secret):
+                raise ClientUsageError(f"image_pull_secrets: expected Secret names, got {secret!r}")
         for name in self.env:
             if not _ENV_NAME.fullmatch(name):
                 raise ClientUsageError(
@@ -169,6 +173,8 @@ def taskrun_manifest(
         spec["env"] = [{"name": key, "value": value} for key, value in options.env.items()]
     if options.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = options.ttl_seconds_after_finished
+    if options.image_pull_secrets:
+        spec["podTemplate"] = {"imagePullSecrets": [{"name": name} for name in options.image_pull_secrets]}
     metadata: dict[str, Any] = {
         "name": validate_name(name),
         "namespace": validate_namespace(namespace),

@@ -248,10 +248,13 @@ def test_the_rules_are_exactly_what_the_operator_calls() -> None:
 
 
 def test_the_helm_test_command_is_one_the_client_accepts(render_chart: Render) -> None:
-    (pod,) = (d for d in render_chart({"test": {"timeoutSeconds": 120}}) if d["kind"] == "Pod")
+    values = {"test": {"timeoutSeconds": 120}, "imagePullSecrets": [{"name": "registry"}]}
+    (pod,) = (d for d in render_chart(values) if d["kind"] == "Pod")
     command = pod["spec"]["containers"][0]["command"]
     assert command[:2] == ["kubetask", "submit"]
     args = build_parser().parse_args(command[1:])
     assert (args.wait, args.wait_timeout, args.delete_after) == (True, 120.0, True)
+    assert args.image_pull_secret == ["registry"]  # the task's pod pulls the same private image
+    assert args.name is None  # a generated name: a TaskRun left by an interrupted test never blocks the next
     task = load_target(args.target)
     assert inputs_from_assignments(task, args.inputs) == {"message": "helm test kubetask"}

@@ -84,6 +84,7 @@ def test_a_non_task_is_refused_with_its_type() -> None:
                 env={"LOG_LEVEL": "debug"},
                 labels={"team": "data", "example.com/cost-centre": "ops-1", "empty": ""},
                 ttl_seconds_after_finished=600,
+                image_pull_secrets=("registry",),
             ),
             id="every-option",
         ),
