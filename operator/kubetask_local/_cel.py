@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,52 @@ def _program(rule: str) -> Any:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_PRESENCE = re.compile(r"has\(\s*(?:self|oldSelf)\.([A-Za-z_][A-Za-z0-9_]*)\s*\)")
+_ACCESS = re.compile(r"\b(?:self|oldSelf)\b(?:\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\())?")
+_IDENTITY_RULES = frozenset({"self == oldSelf", "oldSelf == self"})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Projection:
+    """What of ``self``/``oldSelf`` a rule can observe: some fields' values, some fields' presence."""
+
+    values: frozenset[str]
+    presence: frozenset[str]
+
+    def apply(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            key: (item if key in self.values else True)
+            for key, item in value.items()
+            if key in self.values or key in self.presence
+        }
+
+
+@functools.lru_cache(maxsize=512)
+def _projection(rule: str) -> _Projection | None:
+    """The fields a rule reads, when it reads only named fields (None: it may read the whole value).
+
+    Two objects that agree on those fields get the same verdict, so the verdict cache keys on them only:
+    a spec with a unique ``inputs`` does not defeat the cache for rules that never read ``inputs``."""
+    presence = frozenset(_PRESENCE.findall(rule))
+    values = set()
+    for match in _ACCESS.finditer(_PRESENCE.sub("true", rule)):
+        if match.group(1) is None:
+            return None  # ``self`` as a whole, or a method called on it
+        values.add(match.group(1))
+    return _Projection(values=frozenset(values), presence=presence - values)
+
+
+def verdict(expression: str, value: Any, old: Any, *, transition: bool) -> bool:
+    if transition and expression.strip() in _IDENTITY_RULES:
+        return bool(value == old)
+    projection = _projection(expression)
+    if projection is not None:
+        value, old = projection.apply(value), projection.apply(old)
+    return _cached_result(expression, _canonical(value), _canonical(old) if transition else "")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -56,9 +104,7 @@ def _evaluate(
         return None  # transition rules only judge updates of an existing value
     field = _join(path, str(rule["fieldPath"]).lstrip(".")) if rule.get("fieldPath") else path
     try:
-        result = _cached_result(
-            expression, _canonical(value), _canonical(old) if _is_transition(expression) else ""
-        )
+        result = verdict(expression, value, old, transition=_is_transition(expression))
     except Exception as error:  # celpy raises its own evaluation errors for type and key mistakes
         return field, f"Invalid value: {_shown(schema)}: rule {expression!r} could not be evaluated: {error}"
     if result:
