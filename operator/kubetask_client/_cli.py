@@ -241,6 +241,7 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     finally:
         if args.delete_after:
             handle.delete()
+            err.write(f"taskrun.kubetask.dev/{handle.name} deleted (--delete-after)\n")
 
 
 def _get(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
@@ -263,10 +264,10 @@ def _get(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 
 
 def _logs(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
-    api, namespace = _api_and_namespace(args)
-    taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
     if args.attempt is not None and args.attempt < 1:
         raise ClientUsageError(f"--attempt: expected a number from 1, got {args.attempt!r}")
+    api, namespace = _api_and_namespace(args)
+    taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
     pod = pod_for_attempt(taskrun, args.attempt)
     if args.follow:
         for line in api.follow_pod_log(pod, namespace):
@@ -313,6 +314,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     arguments = list(sys.argv[1:] if argv is None else argv)
+    prefix = f"kubetask {arguments[0]}" if arguments and arguments[0] in COMMANDS else "kubetask"
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(out):  # --help goes where the caller's output goes
@@ -321,18 +323,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     except KubetaskClientError as error:
-        err.write(
-            f"kubetask {arguments[0] if arguments else ''}: {error}\n".replace("kubetask : ", "kubetask: ")
-        )
+        err.write(f"{prefix}: {error}\n")
         return error.exit_code
-    except kubetask.KubetaskError as error:  # loading the task: the runtime's clear messages
-        err.write(f"kubetask {arguments[0]}: {error}\n")
+    except kubetask.KubetaskError as error:  # the runtime's own clear messages
+        err.write(f"{prefix}: {error}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        err.write("kubetask: interrupted; the TaskRun carries on in the cluster\n")
+        err.write(f"{prefix}: interrupted; a TaskRun already created carries on in the cluster\n")
         return 130
     except Exception as error:  # the last line of defence: no bare tracebacks
-        err.write(
-            f"kubetask {arguments[0] if arguments else ''}: unexpected {type(error).__name__}: {error}\n"
-        )
+        err.write(f"{prefix}: unexpected {type(error).__name__}: {error}\n")
         return EXIT_SYSTEM
