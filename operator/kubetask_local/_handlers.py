@@ -124,9 +124,9 @@ class ResourceHandlers:
             return self._bind(target, decode_body(body, content_type))
         if sub == "log":
             return await self._logs(raw, target, params)
+        if method == "GET" and sub is None and (target.watch_path or _truthy(params.get("watch"))):
+            return await self._watch(raw, target, params, accept)  # a collection, or one object by name
         if target.name is None:
-            if method == "GET" and (target.watch_path or _truthy(params.get("watch"))):
-                return await self._watch(raw, target, params, accept)
             if method == "GET":
                 return json_response(self._list(target, params, accept))
             if method == "POST":

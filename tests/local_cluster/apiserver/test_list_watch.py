@@ -137,6 +137,14 @@ class TestWatch:
             ("ADDED", "c"),
         ]
 
+    def test_watch_one_object_by_its_path(self, http: Http, pods: str) -> None:
+        rv = http.get(pods).body["metadata"]["resourceVersion"]
+        http.patch(f"{pods}/a", {"metadata": {"labels": {"one": "1"}}})
+        http.patch(f"{pods}/b", {"metadata": {"labels": {"two": "2"}}})
+        watch_root = pods.replace("/api/v1/", "/api/v1/watch/")
+        _, events = http.watch_lines(f"{watch_root}/a?resourceVersion={rv}&timeoutSeconds=1")
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "a")]
+
     def test_timeout_seconds_ends_the_stream(self, http: Http, pods: str) -> None:
         started = time.monotonic()
         rv = http.get(pods).body["metadata"]["resourceVersion"]
