@@ -143,3 +143,13 @@ def test_notes_tell_how_to_run_a_first_taskrun() -> None:
     notes = (Path(__file__).parents[2] / "charts" / "kubetask" / "templates" / "NOTES.txt").read_text()
     for expected in ("kind: TaskRun", "kubectl apply -f -", "kubetask submit", "helm test", "kubetask logs"):
         assert expected in notes
+
+
+def test_the_packaged_chart_renders_the_same_objects(helm: Callable[..., Any], tmp_path: Path) -> None:
+    chart = Path(__file__).parents[2] / "charts" / "kubetask"
+    helm("package", str(chart), "-d", str(tmp_path))
+    (package,) = tmp_path.glob("kubetask-*.tgz")
+    from_package = helm("template", "kubetask", str(package), "-n", "kubetask").stdout
+    from_folder = helm("template", "kubetask", str(chart), "-n", "kubetask").stdout
+    assert from_package == from_folder
+    assert "kind: CustomResourceDefinition" in from_package  # files/ made it into the package
