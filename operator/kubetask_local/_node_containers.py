@@ -79,6 +79,7 @@ class PodContainers:
         launches: list[Launch],
         *,
         slots: dict[str, ContainerSlot],
+        policy: str,
         events: EventRecorder,
         log_file: Callable[[str], Path],  # the container's current run's log
         report: Callable[[], Awaitable[None]],
@@ -94,7 +95,7 @@ class PodContainers:
         self._report = report
         self._memory_poll_interval = memory_poll_interval
         self._backoff = (restart_backoff, restart_backoff_max)
-        self._policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+        self._policy = policy
         self._processes: dict[str, ContainerProcess] = {}
         self._stopping = asyncio.Event()
         self._uid = pod["metadata"]["uid"]

@@ -76,15 +76,17 @@ def build_launches(
     config: NodeConfig,
     network: PodNetwork,
     pod_dir: Path,
+    field: str = "containers",
 ) -> list[Launch]:
-    """Materialise the pod's volumes under ``pod_dir`` and map each container onto them; raises
+    """Materialise the pod's volumes under ``pod_dir`` and map each of its ``field`` (``containers`` or
+    ``initContainers``) onto them; raises
     ``PodConfigError`` (with the kubelet's reason) when something the pod needs is missing or unusable."""
     plans = plan_volumes(
         pod, objects=objects, network=network, claims_root=config.root / "persistent-volume-claims"
     )
     volume_dirs = materialise_volumes(plans, volumes_dir=pod_dir / "volumes")
     launches = []
-    for container in (pod.get("spec") or {}).get("containers") or []:
+    for container in (pod.get("spec") or {}).get(field) or []:
         name = container["name"]
         variables = resolve_env(pod, container, objects=objects, network=network)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ class PodWorker:
         self._slots = {
             c["name"]: ContainerSlot(state=waiting("ContainerCreating")) for c in self.containers()
         }
+        self._init_slots = {
+            c["name"]: ContainerSlot(state=waiting("PodInitializing")) for c in self.init_containers()
+        }
         self._containers: PodContainers | None = None
         self._runner: asyncio.Task[None] | None = None
         self._status_lock = asyncio.Lock()
@@ -115,18 +118,24 @@ class PodWorker:
     def containers(self) -> list[Mapping[str, Any]]:
         return list((self._pod.get("spec") or {}).get("containers") or [])
 
+    def init_containers(self) -> list[Mapping[str, Any]]:
+        return list((self._pod.get("spec") or {}).get("initContainers") or [])
+
+    def _slot(self, container: str) -> ContainerSlot | None:
+        return self._slots.get(container) or self._init_slots.get(container)
+
     # ---------------------------------------------------------------- logs
 
     def log_file(self, container: str, run: int | None = None) -> Path:
         """The log of one run of the container (the current one by default): each restart starts a new log,
         so ``kubectl logs`` shows the current run and ``--previous`` the one before."""
-        slot = self._slots.get(container)
+        slot = self._slot(container)
         current = slot.restart_count if slot is not None else 0
         return self.pod_dir / "logs" / container / f"{current if run is None else run}.log"
 
     def read_log(self, container: str, options: LogOptions, *, previous: bool = False) -> bytes | None:
         """The log as ``pods/log`` shows it; None when there is none (not started, or no previous run)."""
-        slot = self._slots.get(container)
+        slot = self._slot(container)
         if slot is None or (previous and slot.restart_count == 0):
             return None
         path = self.log_file(container, slot.restart_count - 1 if previous else None)
@@ -187,15 +196,25 @@ class PodWorker:
         else:
             self._start(status)
             await self._post_status()
-            launches = await self._prepare()
-            if launches is not None:
-                await self._run_containers(launches)
+            prepared = await self._prepare()
+            if prepared is not None and await self._run_init_containers(prepared[0]):
+                await self._run_containers(prepared[1])
         await self._remove_when_deleted()
 
     def _start(self, status: Mapping[str, Any]) -> None:
         self._start_time = status.get("startTime") or now()
         self._conditions.set("PodReadyToStartContainers", "True")
-        self._conditions.set("Initialized", "True")
+        if self._init_slots:
+            self._conditions.set(
+                "Initialized",
+                "False",
+                reason="ContainersNotInitialized",
+                message=f"containers with incomplete status: [{' '.join(self._init_slots)}]",
+            )
+            for slot in self._slots.values():
+                slot.state = waiting("PodInitializing")
+        else:
+            self._conditions.set("Initialized", "True")
         self._set_not_ready("ContainersNotReady")
         started = datetime.datetime.strptime(self._start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=datetime.UTC
@@ -271,8 +290,19 @@ class PodWorker:
             )
             for c in self.containers()
         ]
+        init_statuses = [
+            container_status(
+                c,
+                state=self._init_slots[c["name"]].state,
+                container_id=self._init_slots[c["name"]].container_id,
+                last_state=self._init_slots[c["name"]].last_state,
+                restart_count=self._init_slots[c["name"]].restart_count,
+            )
+            for c in self.init_containers()
+        ]
         status = pod_status(
             self._pod,
+            init_containers=init_statuses,
             phase=self._phase,
             conditions=self._conditions,
             host_ip=self._config.host_ip if self._addresses else None,
@@ -370,7 +400,7 @@ class PodWorker:
 
     # ---------------------------------------------------------------- before the containers start
 
-    async def _prepare(self) -> list[Launch] | None:
+    async def _prepare(self) -> tuple[list[Launch], list[Launch]] | None:
         """Simulated image pulls and configuration, retried as a kubelet retries; None when the pod ended."""
         pull_backoff = self._config.pull_backoff
         pulling_stage, next_stage_at = "backoff", 0.0  # the first pull is attempted at once
@@ -382,7 +412,9 @@ class PodWorker:
                 await self._fail_deadline()
                 return None
             wait: float | None = None
-            problems = image_problems(self.containers(), failing_images=self._config.failing_images)
+            problems = image_problems(
+                [*self.init_containers(), *self.containers()], failing_images=self._config.failing_images
+            )
             if problems:
                 # As the kubelet: a failed pull shows ErrImagePull, then ImagePullBackOff for a back-off that
                 # doubles up to a cap, then the next attempt shows ErrImagePull again. Times are absolute, so
@@ -399,13 +431,18 @@ class PodWorker:
             else:
                 try:
                     objects = await fetch_objects(self._api, self._pod)
-                    return build_launches(
-                        self._pod,
-                        objects=objects,
-                        config=self._config,
-                        network=self._network,
-                        pod_dir=self.pod_dir,
-                    )
+                    prepared = [
+                        build_launches(
+                            self._pod,
+                            objects=objects,
+                            config=self._config,
+                            network=self._network,
+                            pod_dir=self.pod_dir,
+                            field=field,
+                        )
+                        for field in ("initContainers", "containers")
+                    ]
+                    return prepared[0], prepared[1]
                 except PodConfigError as error:
                     await self._show_config_error(error)
                     wait = self._config.config_retry
@@ -413,13 +450,17 @@ class PodWorker:
 
     async def _show_pull_errors(self, problems: Mapping[str, tuple[str, str]], *, reason: str) -> None:
         for name, (kind, message) in problems.items():
-            image = next(c.get("image") for c in self.containers() if c["name"] == name)
+            image = next(
+                c.get("image") for c in [*self.init_containers(), *self.containers()] if c["name"] == name
+            )
+            slot = self._slot(name)
+            assert slot is not None
             if kind == "InvalidImageName":
-                if self._slots[name].state.get("waiting", {}).get("reason") != kind:
+                if slot.state.get("waiting", {}).get("reason") != kind:
                     self._events.record(
                         self._pod, kind="Warning", reason="InspectFailed", message=message, container=name
                     )
-                self._slots[name].state = waiting(kind, message)
+                slot.state = waiting(kind, message)
             elif reason == "ErrImagePull":
                 self._events.record(
                     self._pod,
@@ -428,12 +469,12 @@ class PodWorker:
                     message=f'Failed to pull image "{image}": {message}',
                     container=name,
                 )
-                self._slots[name].state = waiting("ErrImagePull", message)
+                slot.state = waiting("ErrImagePull", message)
             else:
                 self._events.record(
                     self._pod, reason="BackOff", message=f'Back-off pulling image "{image}"', container=name
                 )
-                self._slots[name].state = waiting(
+                slot.state = waiting(
                     "ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {message}'
                 )
         await self._post_status()
@@ -455,22 +496,72 @@ class PodWorker:
 
     # ---------------------------------------------------------------- running
 
+    async def _run_init_containers(self, launches: list[Launch]) -> bool:
+        """Each init container to completion, in order; False when the pod ended instead (failed, deleted,
+        past its deadline). A failed init container is retried unless ``restartPolicy`` is ``Never``."""
+        policy = "Never" if (self._pod.get("spec") or {}).get("restartPolicy") == "Never" else "OnFailure"
+        for index, launch in enumerate(launches):
+            pending = [c["name"] for c in self.init_containers()[index:]]
+            self._conditions.set(
+                "Initialized",
+                "False",
+                reason="ContainersNotInitialized",
+                message=f"containers with incomplete status: [{' '.join(pending)}]",
+            )
+            ended = await self._supervise(
+                [launch], slots=self._init_slots, policy=policy, report=self._post_status
+            )
+            exit_code = self._init_slots[launch.container["name"]].state.get("terminated", {}).get("exitCode")
+            if ended or exit_code != 0:
+                if ended != "deadline":
+                    self._phase = "Failed"
+                    self._set_not_ready("PodCompleted")
+                    await self._post_status()
+                    self.finished = True
+                return False
+        if launches:
+            self._conditions.set("Initialized", "True")
+            for slot in self._slots.values():
+                slot.state = waiting("ContainerCreating")
+            await self._post_status()
+        return True
+
     async def _run_containers(self, launches: list[Launch]) -> None:
+        self._phase = "Running"
+        policy = str((self._pod.get("spec") or {}).get("restartPolicy") or "Always")
+        if await self._supervise(launches, slots=self._slots, policy=policy, report=self._report_running):
+            return
+        exit_codes = [slot.state.get("terminated", {}).get("exitCode") for slot in self._slots.values()]
+        self._phase = "Succeeded" if all(code == 0 for code in exit_codes) else "Failed"
+        self._set_not_ready("PodCompleted")
+        await self._post_status()
+        self.finished = True
+
+    async def _supervise(
+        self,
+        launches: list[Launch],
+        *,
+        slots: dict[str, ContainerSlot],
+        policy: str,
+        report: Callable[[], Awaitable[None]],
+    ) -> str | None:
+        """Run containers until they end; stop them on deletion or at the deadline. Answers why the pod
+        ended early ("deleted" or "deadline", after reporting a deadline), or None when they just ended."""
         config = self._config
         self._containers = containers = PodContainers(
             self._pod,
             launches,
-            slots=self._slots,
+            slots=slots,
+            policy=policy,
             events=self._events,
             log_file=self.log_file,
-            report=self._report_running,
+            report=report,
             memory_poll_interval=config.memory_poll_interval,
             restart_backoff=config.restart_backoff,
             restart_backoff_max=config.restart_backoff_max,
         )
-        self._phase = "Running"
         self._runner = runner = asyncio.create_task(containers.run())
-        deadline_exceeded = False
+        ended: str | None = None
         while not runner.done():
             change = asyncio.create_task(self._wait_change(None))
             await asyncio.wait({runner, change}, return_when=asyncio.FIRST_COMPLETED)
@@ -478,23 +569,25 @@ class PodWorker:
             if runner.done():
                 break
             if self.deletion_requested:
+                ended = "deleted"
                 grace = (self._pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
                 await containers.stop(grace_period=self._grace_period(grace), reason="Stopping container")
                 break
             if self._deadline_passed():
-                deadline_exceeded = True
+                ended = "deadline"
                 self._events.record(self._pod, reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
                 await containers.stop(grace_period=self._grace_period(None), reason="Stopping container")
                 break
         await runner
-        if deadline_exceeded:
+        if ended == "deadline":
             await self._fail(reason="DeadlineExceeded", message=_DEADLINE_MESSAGE)
-            return
-        exit_codes = [slot.state.get("terminated", {}).get("exitCode") for slot in self._slots.values()]
-        self._phase = "Succeeded" if all(code == 0 for code in exit_codes) else "Failed"
-        self._set_not_ready("PodCompleted")
-        await self._post_status()
-        self.finished = True
+        elif ended == "deleted":
+            exit_codes = [slot.state.get("terminated", {}).get("exitCode") for slot in slots.values()]
+            self._phase = "Succeeded" if all(code == 0 for code in exit_codes) else "Failed"
+            self._set_not_ready("PodCompleted")
+            await self._post_status()
+            self.finished = True
+        return ended
 
     async def _report_running(self) -> None:
         if all(self.container_running(c["name"]) for c in self.containers()):
@@ -514,7 +607,7 @@ class PodWorker:
 
 
 def _containers_were_started(status: Mapping[str, Any]) -> bool:
+    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
     return any(
-        "running" in (s.get("state") or {}) or "terminated" in (s.get("state") or {})
-        for s in status.get("containerStatuses") or []
+        "running" in (s.get("state") or {}) or "terminated" in (s.get("state") or {}) for s in statuses
     )

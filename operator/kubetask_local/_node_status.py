@@ -140,6 +140,7 @@ def pod_status(
     pod_ip: str | None,
     start_time: str | None,
     containers: list[dict[str, Any]],
+    init_containers: list[dict[str, Any]] | None = None,
     reason: str | None = None,
     message: str | None = None,
 ) -> dict[str, Any]:
@@ -153,6 +154,7 @@ def pod_status(
         "podIPs": [{"ip": pod_ip}] if pod_ip else None,
         "startTime": start_time,
         "containerStatuses": containers or None,
+        "initContainerStatuses": init_containers or None,
         "qosClass": qos_class(pod),
         "reason": reason,
         "message": message,

@@ -158,3 +158,31 @@ def test_always_restarts_even_a_succeeding_container_and_the_pod_keeps_running(p
     assert "BackOff" in [event["reason"] for event in pods.events("forever")]
     pods.cluster.kubectl("delete", "pod", "forever", "-n", pods.namespace, "--wait=true", timeout=30)
     assert not pods.exists("forever")
+
+
+def test_init_containers_run_in_order_before_the_containers(pods: Any) -> None:
+    mount = [{"name": "shared", "mountPath": "/shared"}]
+    first = pods.container(
+        "open('/shared/order', 'a').write('first,'); print('init one')", name="first", volumeMounts=mount
+    )
+    second = pods.container("open('/shared/order', 'a').write('second,')", name="second", volumeMounts=mount)
+    main = pods.container("print(open('/shared/order').read())", volumeMounts=mount)
+    pods.create(
+        "initialised", main, initContainers=[first, second], volumes=[{"name": "shared", "emptyDir": {}}]
+    )
+    pod = pods.wait_phase("initialised", "Succeeded")
+    assert pods.logs("initialised") == "first,second,\n"
+    assert pods.logs("initialised", "-c", "first") == "init one\n"
+    init_states = [s["state"]["terminated"]["reason"] for s in pod["status"]["initContainerStatuses"]]
+    assert init_states == ["Completed", "Completed"]
+    assert pods.condition(pod, "Initialized")["status"] == "True"
+
+
+def test_a_failing_init_container_fails_the_pod_before_its_containers_start(pods: Any) -> None:
+    failing = pods.container("import sys; sys.exit(4)", name="setup")
+    pods.create("noinit", pods.container("print('never')"), initContainers=[failing])
+    pod = pods.wait_phase("noinit", "Failed")
+    assert pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
+    assert pods.state(pod)["waiting"]["reason"] == "PodInitializing"
+    initialized = pods.condition(pod, "Initialized")
+    assert (initialized["status"], initialized["reason"]) == ("False", "ContainersNotInitialized")
