@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +18,16 @@ from kubetask_local._node_errors import ApiError
 from kubetask_local._node_status import now
 
 logger = logging.getLogger("kubetask_local.node")
+
+
+_last_suffix = [0]
+
+
+def _event_suffix() -> str:
+    """As client-go names events: ``<object>.<nanoseconds in hex>``, so names sort in recording order (never
+    the same value twice, even within one nanosecond)."""
+    _last_suffix[0] = max(time.time_ns(), _last_suffix[0] + 1)
+    return f"{_last_suffix[0]:x}"
 
 
 def event_body(
@@ -45,7 +55,7 @@ def event_body(
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {
-            "name": f"{metadata.get('name')}.{secrets.token_hex(8)}",
+            "name": f"{metadata.get('name')}.{_event_suffix()}",
             "namespace": metadata.get("namespace"),
         },
         "involvedObject": involved,
