@@ -13,6 +13,7 @@ import yaml
 
 from kubetask_local import _errors as errors
 from kubetask_local import _patch, _protobuf, _schema, _tables
+from kubetask_local._events import core_field_selector, from_core, is_events_v1
 from kubetask_local._logs import LogSource, serve_logs
 from kubetask_local._objects import Obj, timestamp
 from kubetask_local._resources import Registry, ResourceType
@@ -161,6 +162,9 @@ class ResourceHandlers:
 
     @staticmethod
     def _versioned(resource: ResourceType, obj: Obj) -> Obj:
+        """The object as the requested version shows it."""
+        if is_events_v1(resource) and obj.get("apiVersion") == "v1":
+            return from_core(obj)
         if obj.get("apiVersion") != resource.api_version:
             return {**obj, "apiVersion": resource.api_version}
         return obj
@@ -168,9 +172,12 @@ class ResourceHandlers:
     # ------------------------------------------------------------------ list & watch
 
     def _predicates(self, resource: ResourceType, params: Mapping[str, str]) -> list[Predicate]:
+        field_selector = params.get("fieldSelector")
+        if field_selector and is_events_v1(resource):
+            field_selector = core_field_selector(field_selector)
         predicates = [
             parse_label_selector(params.get("labelSelector")),
-            parse_field_selector(params.get("fieldSelector"), kind=resource.kind, custom=resource.custom),
+            parse_field_selector(field_selector, kind=resource.kind, custom=resource.custom),
         ]
         return [predicate for predicate in predicates if predicate is not None]
 
@@ -299,7 +306,7 @@ class ResourceHandlers:
         obj = self.store.create(
             target.resource, target.namespace, body, dry_run=params.get("dryRun") == "All"
         )
-        return json_response(obj, status=201)
+        return json_response(self._versioned(target.resource, obj), status=201)
 
     def _replace(self, target: Target, params: Mapping[str, str], body: Any) -> aiohttp.web.Response:
         assert target.name is not None
@@ -322,7 +329,7 @@ class ResourceHandlers:
             subresource=sub,
             dry_run=params.get("dryRun") == "All",
         )
-        return json_response(obj)
+        return json_response(self._versioned(target.resource, obj))
 
     def _patch(
         self,
@@ -337,7 +344,7 @@ class ResourceHandlers:
         sub = "status" if target.subresource == "status" else None
         if content_type == "application/apply-patch+yaml":
             return self._apply(target, params, patch, sub=sub)
-        old = self.store.get(resource, target.namespace, target.name)
+        old = self._versioned(resource, self.store.get(resource, target.namespace, target.name))
         if content_type == "application/json-patch+json":
             new = _patch.json_patch(old, patch)
         elif content_type == "application/merge-patch+json":
@@ -352,7 +359,7 @@ class ResourceHandlers:
         obj = self.store.update(
             resource, target.namespace, target.name, new, subresource=sub, dry_run=dry_run
         )
-        return json_response(obj)
+        return json_response(self._versioned(resource, obj))
 
     def _apply(
         self, target: Target, params: Mapping[str, str], applied: Any, *, sub: str | None
@@ -373,6 +380,7 @@ class ResourceHandlers:
         self._strict_check(resource, applied, params)
         dry_run = params.get("dryRun") == "All"
         existing = self.store.find(resource, target.namespace, target.name)
+        existing = self._versioned(resource, existing) if existing is not None else None
         entry = {
             "manager": manager,
             "operation": "Apply",
@@ -402,7 +410,7 @@ class ResourceHandlers:
             status = 200
         if not dry_run:
             self.store.remember_applied(obj["metadata"]["uid"], manager, applied)
-        return json_response(obj, status=status)
+        return json_response(self._versioned(resource, obj), status=status)
 
     def _scale(self, target: Target, method: str, body: bytes, content_type: str) -> aiohttp.web.Response:
         assert target.name is not None

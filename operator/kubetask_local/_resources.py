@@ -194,6 +194,8 @@ NODES_KEY: StoreKey = ("", "nodes")
 
 
 def store_key(resource: ResourceType) -> StoreKey:
+    if resource.group == "events.k8s.io" and resource.plural == "events":
+        return ("", "events")  # one storage for core and events.k8s.io Events (see _events.py)
     return (resource.group, resource.plural)
 
 

@@ -11,11 +11,12 @@ import base64
 import collections
 import dataclasses
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubetask_local import _errors as errors
 from kubetask_local._crds import crd_with_status
+from kubetask_local._events import is_events_v1, to_core
 from kubetask_local._lifecycle import Lifecycle
 from kubetask_local._objects import (
     Obj,
@@ -235,6 +236,7 @@ class Store(Lifecycle):
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(body).__name__}")
+        resource, body = self._stored_form(resource, body)
         meta = dict(object_meta(body))
         if resource.namespaced:
             body_namespace = meta.get("namespace")
@@ -254,19 +256,7 @@ class Store(Lifecycle):
             raise errors.method_not_allowed(
                 f"create not allowed while custom resource definition {crd_name} is terminating"
             )
-        if not meta.get("name"):
-            if meta.get("generateName"):
-                meta["name"] = generated_name(str(meta["generateName"]))
-                while self.find(resource, namespace, meta["name"]) is not None:
-                    meta["name"] = generated_name(str(meta["generateName"]))
-            else:
-                raise errors.invalid(
-                    group=resource.group,
-                    kind=resource.kind,
-                    name="",
-                    causes=[("metadata.name", "Required value: name or generateName is required")],
-                )
-        name = meta["name"]
+        name = meta["name"] = self._name_for(resource, namespace, meta)
         if resource.group == "rbac.authorization.k8s.io":
             check_path_segment_name(name, kind=resource.kind, group=resource.group)
         else:
@@ -295,6 +285,30 @@ class Store(Lifecycle):
             self._gc_pending.add(meta["uid"])  # a dependent of owners that are gone: collect it
             self._schedule_gc()
         return obj
+
+    def _name_for(self, resource: ResourceType, namespace: str | None, meta: Mapping[str, Any]) -> str:
+        """The given name, or one generated from ``generateName`` that is free."""
+        if meta.get("name"):
+            return str(meta["name"])
+        if not meta.get("generateName"):
+            raise errors.invalid(
+                group=resource.group,
+                kind=resource.kind,
+                name="",
+                causes=[("metadata.name", "Required value: name or generateName is required")],
+            )
+        name = generated_name(str(meta["generateName"]))
+        while self.find(resource, namespace, name) is not None:
+            name = generated_name(str(meta["generateName"]))
+        return name
+
+    def _stored_form(self, resource: ResourceType, body: Obj) -> tuple[ResourceType, Obj]:
+        """events.k8s.io Events are written in their core form, under the core resource."""
+        if is_events_v1(resource):
+            core = self.registry.get("", "v1", "events")
+            assert core is not None
+            return core, to_core(body)
+        return resource, body
 
     def _require_namespace(self, namespace: str) -> None:
         space = self._objects[NAMESPACES_KEY].get("", {}).get(namespace)
@@ -381,9 +395,10 @@ class Store(Lifecycle):
         dry_run: bool = False,
     ) -> Obj:
         """Replace the object (PUT, or the result of a patch), keeping what the server owns."""
-        old = self.get(resource, namespace, name)
         if not isinstance(new, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(new).__name__}")
+        resource, new = self._stored_form(resource, new)
+        old = self.get(resource, namespace, name)
         self._check_kind(resource, new)
         meta = dict(object_meta(new))
         old_meta = object_meta(old)

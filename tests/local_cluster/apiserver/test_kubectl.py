@@ -293,7 +293,10 @@ class TestEvents:
         assert "Scheduled" in output
         assert "placed on the node" in output
 
-    def test_events_k8s_io_v1_are_served(self, kubectl: Kubectl, namespace: str, http: Http) -> None:
+    def test_events_k8s_io_v1_and_core_events_are_one_resource(
+        self, kubectl: Kubectl, namespace: str, http: Http
+    ) -> None:
+        pod = http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("ne", namespace)).body
         event = {
             "metadata": {"name": "n.1"},
             "eventTime": "2026-01-01T00:00:00.000000Z",
@@ -303,10 +306,20 @@ class TestEvents:
             "note": "a new-style event",
             "reportingController": "tester",
             "reportingInstance": "tester-1",
-            "regarding": {"kind": "Pod", "namespace": namespace, "name": "x"},
+            "regarding": {"kind": "Pod", "namespace": namespace, "name": "ne", "uid": pod["metadata"]["uid"]},
         }
-        assert http.post(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", event).status == 201
-        listed = http.get(
-            f"/apis/events.k8s.io/v1/namespaces/{namespace}/events?fieldSelector=reason%3DChecked"
-        )
+        created = http.post(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", event)
+        assert created.status == 201
+        assert created.body["note"] == "a new-style event"
+        selector = "regarding.name%3Dne,reason%3DChecked"
+        listed = http.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events?fieldSelector={selector}")
         assert [item["note"] for item in listed.body["items"]] == ["a new-style event"]
+        core = http.get(f"/api/v1/namespaces/{namespace}/events/n.1").body
+        assert core["apiVersion"] == "v1"
+        assert core["message"] == "a new-style event"
+        assert core["involvedObject"]["name"] == "ne"
+        assert core["reportingComponent"] == "tester"
+        assert "a new-style event" in kubectl("describe", "pod", "ne", "-n", namespace).stdout
+        patched = http.patch(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events/n.1", {"note": "edited"})
+        assert patched.body["note"] == "edited"
+        assert http.get(f"/api/v1/namespaces/{namespace}/events/n.1").body["message"] == "edited"
