@@ -243,9 +243,9 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
     kubeconfig.unlink(missing_ok=True)  # its appearance is the readiness signal
     wants_operator = options.operator and OperatorProcess.available()
     crd_loader = _CrdLoader()
-    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="kubetask-dev-"))
     server = ApiServer(port=options.port)
-    await server.start()
+    await server.start()  # first: a port in use fails here, before anything needs cleaning up
+    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="kubetask-dev-"))
     node = LocalNode(
         api_url=server.url,
         config=NodeConfig(

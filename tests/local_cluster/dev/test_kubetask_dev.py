@@ -225,3 +225,29 @@ def test_the_help_explains_the_command() -> None:
     assert completed.returncode == 0
     assert textwrap.shorten("--kubeconfig KUBECONFIG", 100) in completed.stdout
     assert "--no-operator" in completed.stdout
+
+
+def test_a_port_in_use_is_a_clear_error(local_cluster_factory: Any, tmp_path: Path) -> None:
+    cluster = local_cluster_factory(operator=False)
+    port = cluster.api_url.rsplit(":", 1)[1]
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubetask_local._cli",
+            "dev",
+            "--no-operator",
+            "--port",
+            port,
+            "--kubeconfig",
+            str(tmp_path / "kubeconfig"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "kubetask dev: error:" in completed.stderr
+    assert "address already in use" in completed.stderr.lower()
+    assert not (tmp_path / "kubeconfig").exists()
