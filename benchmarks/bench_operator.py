@@ -1,6 +1,6 @@
 """What the operator costs: N TaskRuns to Succeeded on the local cluster, beside the API's own capacity.
 
-    .venv/bin/python benchmarks/bench_operator.py [--taskruns 1000] [--rounds 2] [--repeat 3]
+    .venv/bin/python benchmarks/bench_operator.py [--taskruns 1000] [--rounds 3] [--repeat 3]
 
 Each repeat starts a fresh local cluster (``kubetask dev``) whose node completes pods at once (fast
 mode), then:
@@ -284,7 +284,7 @@ def run_once(workdir: Path, *, taskruns: int, rounds: int, timeout: float) -> di
         for number in range(rounds):
             names = [f"r{number}-{i:05d}" for i in range(taskruns)]
             results.append(asyncio.run(_operator_round(cluster, names, timeout)))
-            time.sleep(3.0)  # let kopf's idle per-object workers exit before reading memory
+            time.sleep(12.0)  # let kopf's idle workers exit and the operator drop finished runs' memories
             rss_after.append(sampler.current())
         sampler.stop()
         peak = sampler.peak
@@ -311,7 +311,7 @@ def run_once(workdir: Path, *, taskruns: int, rounds: int, timeout: float) -> di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--taskruns", type=int, default=1000, help="TaskRuns per round (default 1000)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds on one cluster, finished runs kept (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds on one cluster, finished runs kept (3)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh clusters to take medians over (3)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a round may take (600)")
     args = parser.parse_args(argv)
