@@ -41,7 +41,6 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     settings.networking.request_timeout = 60
     # The per-object workers are cheap; let them go soon after a TaskRun goes quiet, so memory stays flat.
     settings.queueing.idle_timeout = 2.0
-    settings.persistence.finalizer = "kubetask.dev/unused"  # never added: no handler needs a finalizer
 
 
 @dataclasses.dataclass
