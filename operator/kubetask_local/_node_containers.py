@@ -22,6 +22,7 @@ from kubetask_local._node_logs import LogOptions, LogWriter, read_log
 from kubetask_local._node_process import ContainerProcess, ProcessResult
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
+    container_status,
     exit_reason,
     now,
     running,
@@ -40,6 +41,15 @@ class ContainerSlot:
     last_state: dict[str, Any] = field(default_factory=dict)
     restart_count: int = 0
     container_id: str | None = None
+
+    def as_status(self, container: Mapping[str, Any]) -> dict[str, Any]:
+        return container_status(
+            container,
+            state=self.state,
+            container_id=self.container_id,
+            last_state=self.last_state,
+            restart_count=self.restart_count,
+        )
 
 
 def restarts(policy: str, exit_code: int) -> bool:

@@ -27,6 +27,7 @@ logger = logging.getLogger("kubetask_local.node")
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 KUBELET_VERSION = "v1.36.0-kubetask-local"
+LOST_MESSAGE = "The container could not be located when the pod was terminated"
 _UNREACHABLE_TAINT = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
@@ -165,19 +166,11 @@ def lost_pod_status(
             "message": "Taint manager: deleting due to NoExecute taint",
         }
     )
-    containers = []
-    for container in status.get("containerStatuses") or []:
-        state = container.get("state") or {}
-        if "terminated" not in state:
-            started = (state.get("running") or {}).get("startedAt")
-            state = terminated(
-                exit_code=137,
-                reason="ContainerStatusUnknown",
-                started_at=started,
-                finished_at=timestamp,
-                message="The container could not be located when the pod was terminated",
-            )
-        containers.append({**container, "state": state, "ready": False, "started": False})
+    states = lost_container_states(status)
+    containers = [
+        {**container, "state": states[container.get("name", "")], "ready": False, "started": False}
+        for container in status.get("containerStatuses") or []
+    ]
     return {
         "phase": "Failed",
         "reason": "NodeLost",
@@ -185,3 +178,22 @@ def lost_pod_status(
         "conditions": conditions,
         "containerStatuses": containers or None,
     }
+
+
+def lost_container_states(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Container name -> state after the node lost its containers: finished ones keep their state, the others
+    are ``terminated`` with reason ``ContainerStatusUnknown`` (137), as the kubelet reports after a reboot."""
+    finished = now()
+    states = {}
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if "terminated" not in state:
+            state = terminated(
+                exit_code=137,
+                reason="ContainerStatusUnknown",
+                message=LOST_MESSAGE,
+                started_at=(state.get("running") or {}).get("startedAt"),
+                finished_at=finished,
+            )
+        states[container.get("name", "")] = state
+    return states

@@ -24,13 +24,12 @@ from kubetask_local._node_env import PodNetwork
 from kubetask_local._node_errors import ApiError, PodConfigError
 from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_launch import Launch, build_launches, fetch_objects, image_problems
-from kubetask_local._node_lifecycle import TERMINAL_PHASES
+from kubetask_local._node_lifecycle import LOST_MESSAGE, TERMINAL_PHASES, lost_container_states
 from kubetask_local._node_logs import LogOptions, read_log
 from kubetask_local._node_spec import unschedulable_message
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
     Conditions,
-    container_status,
     exit_reason,
     now,
     pod_status,
@@ -40,7 +39,6 @@ from kubetask_local._node_status import (
 
 logger = logging.getLogger("kubetask_local.node")
 
-_LOST_MESSAGE = "The container could not be located when the pod was terminated"
 _DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -280,35 +278,15 @@ class PodWorker:
             await self._post_status_now()
 
     async def _post_status_now(self) -> None:
-        statuses = [
-            container_status(
-                c,
-                state=self._slots[c["name"]].state,
-                container_id=self._slots[c["name"]].container_id,
-                last_state=self._slots[c["name"]].last_state,
-                restart_count=self._slots[c["name"]].restart_count,
-            )
-            for c in self.containers()
-        ]
-        init_statuses = [
-            container_status(
-                c,
-                state=self._init_slots[c["name"]].state,
-                container_id=self._init_slots[c["name"]].container_id,
-                last_state=self._init_slots[c["name"]].last_state,
-                restart_count=self._init_slots[c["name"]].restart_count,
-            )
-            for c in self.init_containers()
-        ]
         status = pod_status(
             self._pod,
-            init_containers=init_statuses,
+            init_containers=[self._init_slots[c["name"]].as_status(c) for c in self.init_containers()],
             phase=self._phase,
             conditions=self._conditions,
             host_ip=self._config.host_ip if self._addresses else None,
             pod_ip=self._config.pod_ip if self._addresses and self._phase != "Pending" else None,
             start_time=self._start_time,
-            containers=statuses,
+            containers=[self._slots[c["name"]].as_status(c) for c in self.containers()],
             reason=self._reason,
             message=self._message,
         )
@@ -345,21 +323,9 @@ class PodWorker:
         self._conditions = Conditions()
         for condition in status.get("conditions") or []:
             self._conditions.items[condition["type"]] = dict(condition)
-        previous = {s.get("name"): s.get("state") or {} for s in status.get("containerStatuses") or []}
-        finished = now()
-        for container in self.containers():
-            state = previous.get(container["name"]) or {}
-            if "terminated" in state:
-                self._slots[container["name"]].state = state
-            else:
-                started = (state.get("running") or {}).get("startedAt")
-                self._slots[container["name"]].state = terminated(
-                    exit_code=137,
-                    reason="ContainerStatusUnknown",
-                    message=_LOST_MESSAGE,
-                    started_at=started,
-                    finished_at=finished,
-                )
+        for name, state in lost_container_states(status).items():
+            if name in self._slots:
+                self._slots[name].state = state
         self._phase = "Failed"
         self._set_not_ready("PodCompleted")
         await self._post_status()
@@ -390,7 +356,7 @@ class PodWorker:
                 slot.state = terminated(
                     exit_code=137,
                     reason="ContainerStatusUnknown",
-                    message=_LOST_MESSAGE,
+                    message=LOST_MESSAGE,
                     started_at=None,
                     finished_at=now(),
                 )
