@@ -286,6 +286,19 @@ class Store(Lifecycle):
             self._schedule_gc()
         return obj
 
+    def _require_service_account(self, pod: Obj) -> None:
+        """The ServiceAccount admission plugin: a pod's service account must exist in its namespace."""
+        namespace, account = pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"]
+        accounts = self._objects[("", "serviceaccounts")].get(namespace, {})
+        if account not in accounts:
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up service account '
+                f'{namespace}/{account}: serviceaccount "{account}" not found',
+                details={"name": pod["metadata"]["name"], "kind": "pods"},
+            )
+
     def _name_for(self, resource: ResourceType, namespace: str | None, meta: Mapping[str, Any]) -> str:
         """The given name, or one generated from ``generateName`` that is free."""
         if meta.get("name"):
@@ -348,6 +361,7 @@ class Store(Lifecycle):
             if causes:
                 raise errors.invalid(group="", kind="Pod", name=obj["metadata"]["name"], causes=causes)
             obj = pod_defaults(obj)
+            self._require_service_account(obj)
             obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
         elif resource.plural == "namespaces":
             labels = {

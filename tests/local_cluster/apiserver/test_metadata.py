@@ -78,6 +78,20 @@ class TestCreate:
         assert reply.status == 404
         assert reply.body["message"] == 'namespaces "nowhere" not found'
 
+    def test_pods_need_their_service_account(self, http: Http, namespace: str) -> None:
+        pod = {
+            "metadata": {"name": "sa"},
+            "spec": {"serviceAccountName": "runner", "containers": [{"name": "c", "image": "busybox"}]},
+        }
+        refused = http.post(f"/api/v1/namespaces/{namespace}/pods", pod)
+        assert refused.status == 403
+        assert refused.body["message"] == (
+            f'pods "sa" is forbidden: error looking up service account {namespace}/runner: '
+            'serviceaccount "runner" not found'
+        )
+        http.post(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "runner"}})
+        assert http.post(f"/api/v1/namespaces/{namespace}/pods", pod).status == 201
+
     def test_pod_without_containers_is_invalid(self, http: Http, namespace: str) -> None:
         reply = http.post(f"/api/v1/namespaces/{namespace}/pods", {"metadata": {"name": "p"}, "spec": {}})
         assert reply.status == 422
