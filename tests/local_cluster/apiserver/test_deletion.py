@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Http, wait_for
+from .conftest import Http, crd_manifest, wait_for
 
 
 def _owner_ref(obj: dict[str, Any], *, block: bool = False) -> dict[str, Any]:
@@ -174,8 +174,6 @@ class TestGarbageCollection:
         assert "ownerReferences" not in child["metadata"]
 
     def test_cross_kind_cascade_from_a_custom_resource_to_pods(self, http: Http, namespace: str) -> None:
-        from .conftest import crd_manifest
-
         http.post(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
             crd_manifest(group="gc.example.dev", plural="jobs", kind="Job"),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import Http
+from .conftest import Http, crd_manifest
 
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -166,8 +166,6 @@ class TestStrategicMergePatch:
         assert reply.body["metadata"]["finalizers"] == ["a/x", "b/y"]
 
     def test_custom_resources_refuse_strategic_merge_patch(self, http: Http, namespace: str) -> None:
-        from .conftest import crd_manifest
-
         http.post(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
             crd_manifest(group="smp.example.dev", plural="things", kind="Thing"),
