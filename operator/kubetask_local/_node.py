@@ -27,6 +27,7 @@ from kubetask_local._node_errors import ApiError
 from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_lifecycle import TERMINAL_PHASES, lose_node, node_object_status
 from kubetask_local._node_logs import log_options
+from kubetask_local._node_memory import MemoryMonitor
 from kubetask_local._node_pod import PodWorker
 from kubetask_local._node_status import now
 
@@ -41,6 +42,7 @@ class LocalNode:
         self.api = NodeApiClient(base_url=api_url, retry_for=config.api_retry_for)
         self._events = EventRecorder(api=self.api, host=config.name)
         self._binder = Binder(api=self.api, node_name=config.name)
+        self._memory = MemoryMonitor(interval=config.memory_poll_interval)
         self._workers: dict[str, PodWorker] = {}
         self._worker_tasks: dict[str, asyncio.Task[None]] = {}
         self._kubelet_tasks: list[asyncio.Task[None]] = []
@@ -225,7 +227,12 @@ class LocalNode:
         if not node_name and (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             return
         worker = PodWorker(
-            pod, api=self.api, config=lambda: self.config, events=self._events, binder=self._binder
+            pod,
+            api=self.api,
+            config=lambda: self.config,
+            events=self._events,
+            binder=self._binder,
+            memory=self._memory,
         )
         self._workers[uid] = worker
         task = asyncio.create_task(

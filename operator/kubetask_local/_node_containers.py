@@ -19,6 +19,7 @@ from typing import Any
 from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_launch import Launch
 from kubetask_local._node_logs import LogOptions, LogWriter, read_log
+from kubetask_local._node_memory import MemoryMonitor
 from kubetask_local._node_process import ContainerProcess, ProcessResult
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
@@ -93,7 +94,7 @@ class PodContainers:
         events: EventRecorder,
         log_file: Callable[[str], Path],  # the container's current run's log
         report: Callable[[], Awaitable[None]],
-        memory_poll_interval: float,
+        memory: MemoryMonitor,
         restart_backoff: float,
         restart_backoff_max: float,
     ) -> None:
@@ -103,7 +104,7 @@ class PodContainers:
         self._events = events
         self._log_file = log_file
         self._report = report
-        self._memory_poll_interval = memory_poll_interval
+        self._memory = memory
         self._backoff = (restart_backoff, restart_backoff_max)
         self._policy = policy
         self._processes: dict[str, ContainerProcess] = {}
@@ -186,7 +187,7 @@ class PodContainers:
                 cwd=launch.cwd,
                 log=LogWriter(self._log_file(name)),
                 memory_limit=launch.memory_limit,
-                memory_poll_interval=self._memory_poll_interval,
+                memory=self._memory,
             )
         except OSError as error:
             message = f"failed to create containerd task: exec: {launch.argv[0]!r}: {error.strerror or error}"

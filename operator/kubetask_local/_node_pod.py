@@ -26,6 +26,7 @@ from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_launch import Launch, build_launches, fetch_objects, image_problems
 from kubetask_local._node_lifecycle import LOST_MESSAGE, TERMINAL_PHASES, lost_container_states
 from kubetask_local._node_logs import LogOptions, read_log
+from kubetask_local._node_memory import MemoryMonitor
 from kubetask_local._node_spec import unschedulable_message
 from kubetask_local._node_status import (
     TERMINATION_MESSAGE_LIMIT,
@@ -55,6 +56,7 @@ class PodWorker:
         config: Callable[[], NodeConfig],
         events: EventRecorder,
         binder: Binder,
+        memory: MemoryMonitor,
     ) -> None:
         metadata = pod["metadata"]
         self.uid: str = metadata["uid"]
@@ -66,6 +68,7 @@ class PodWorker:
         self._api = api
         self._events = events
         self._binder = binder
+        self._memory = memory
         self._network = PodNetwork(
             node_name=self._config.name, host_ip=self._config.host_ip, pod_ip=self._config.pod_ip
         )
@@ -522,7 +525,7 @@ class PodWorker:
             events=self._events,
             log_file=self.log_file,
             report=report,
-            memory_poll_interval=config.memory_poll_interval,
+            memory=self._memory,
             restart_backoff=config.restart_backoff,
             restart_backoff_max=config.restart_backoff_max,
         )

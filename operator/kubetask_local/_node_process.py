@@ -1,9 +1,8 @@
 """One container of a pod as a local process group: output captured to its log, memory limit enforced.
 
 The process runs in its own session (process group), so signals reach everything it started. When the
-container has ``resources.limits.memory``, the resident memory of the whole group is polled (Linux ``/proc``)
-and the group is killed with SIGKILL when it exceeds the limit, which the node reports as ``OOMKilled`` with
-exit code 137, as the kernel's cgroup OOM killer would make a runtime report it.
+container has ``resources.limits.memory``, the node's :class:`MemoryMonitor` watches the whole group and
+it is killed with SIGKILL when it exceeds the limit, which the node reports as ``OOMKilled`` (137).
 """
 
 from __future__ import annotations
@@ -17,36 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubetask_local._node_logs import LogWriter
+from kubetask_local._node_memory import MemoryMonitor
 
 _CHUNK = 65536
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
 class ProcessResult:
     exit_code: int
     oom_killed: bool
-
-
-def group_rss_bytes(pgid: int, *, proc: Path = Path("/proc")) -> int:
-    """Resident memory of every process in the process group ``pgid`` (0 when /proc is unavailable)."""
-    total = 0
-    try:
-        entries = list(proc.iterdir())
-    except OSError:
-        return 0
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if int(fields[2]) != pgid:  # fields after the command: state, ppid, pgrp, ...
-                continue
-            total += int((entry / "statm").read_text().split()[1]) * _PAGE_SIZE
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while being read
-    return total
 
 
 class ContainerProcess:
@@ -58,21 +36,18 @@ class ContainerProcess:
         *,
         log: LogWriter,
         memory_limit: int | None,
-        memory_poll_interval: float,
+        memory: MemoryMonitor,
     ) -> None:
         self._process = process
         self._log = log
-        self._memory_limit = memory_limit
+        self._memory = memory
         self._oom_killed = False
         self._readers = [
             asyncio.create_task(self._pump(process.stdout, "stdout")),
             asyncio.create_task(self._pump(process.stderr, "stderr")),
         ]
-        self._watcher = (
-            asyncio.create_task(self._watch_memory(memory_poll_interval))
-            if memory_limit is not None
-            else None
-        )
+        if memory_limit is not None:
+            memory.watch(process.pid, limit=memory_limit, exceeded=self._out_of_memory)
 
     @classmethod
     async def start(
@@ -83,7 +58,7 @@ class ContainerProcess:
         cwd: Path,
         log: LogWriter,
         memory_limit: int | None,
-        memory_poll_interval: float = 0.1,
+        memory: MemoryMonitor,
     ) -> ContainerProcess:
         """Start the process; ``OSError`` (e.g. executable not found) propagates for the caller to report."""
         process = await asyncio.create_subprocess_exec(
@@ -95,7 +70,7 @@ class ContainerProcess:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-        return cls(process, log=log, memory_limit=memory_limit, memory_poll_interval=memory_poll_interval)
+        return cls(process, log=log, memory_limit=memory_limit, memory=memory)
 
     @property
     def pid(self) -> int:
@@ -122,8 +97,7 @@ class ContainerProcess:
 
     async def wait(self) -> ProcessResult:
         code = await self._process.wait()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self._memory.unwatch(self._process.pid)
         # Output still buffered in the pipes is read to the end; descendants holding the pipes open get a
         # moment and are then killed with the group, as a runtime tears down the container's cgroup.
         _done, pending = await asyncio.wait(self._readers, timeout=1.0)
@@ -155,12 +129,7 @@ class ContainerProcess:
         if buffer:
             self._log.write_line(name, buffer)
 
-    async def _watch_memory(self, interval: float) -> None:
-        limit = self._memory_limit or 0
-        while self._process.returncode is None:
-            rss = await asyncio.to_thread(group_rss_bytes, self._process.pid)
-            if rss > limit:
-                self._oom_killed = True
-                self.signal_group(signal.SIGKILL)
-                return
-            await asyncio.sleep(interval)
+    def _out_of_memory(self) -> None:
+        if self._process.returncode is None:
+            self._oom_killed = True
+            self.signal_group(signal.SIGKILL)
