@@ -23,11 +23,13 @@ import kmock
 from kubetask_local import _discovery, _openapi
 from kubetask_local._errors import ApiError, bad_request, not_found
 from kubetask_local._faults import FaultConfig, FaultInjector
-from kubetask_local._handlers import ResourceHandlers, json_response, parse_target
+from kubetask_local._handlers import ResourceHandlers
 from kubetask_local._logs import LogSource
 from kubetask_local._resources import Registry
 from kubetask_local._schema import admit
 from kubetask_local._store import Store
+from kubetask_local._targets import parse_target
+from kubetask_local._wire import json_response
 
 AdminHandler = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
 ADMIN_PREFIX = "/kubetask-local/"
