@@ -200,13 +200,16 @@ class ApiServer:
             target = parse_target(self.registry, path)
             if target is not None:
                 return await self._handlers.handle(raw, target, request.body)
-            return self._meta(path)
+            return self._meta(path, raw.headers.get("Accept", ""))
         except ApiError as error:
             return json_response(error.status(), status=error.code, headers=error.headers)
 
-    def _meta(self, path: str) -> aiohttp.web.Response:
+    def _meta(self, path: str, accept: str) -> aiohttp.web.Response:
         """Discovery, version, health and OpenAPI documents."""
         segments = [segment for segment in path.split("/") if segment]
+        if segments in (["api"], ["apis"]) and _discovery.wants_aggregated(accept):
+            document = _discovery.aggregated(self.registry, core=segments == ["api"])
+            return json_response(document, headers={"Content-Type": _discovery.AGGREGATED_CONTENT_TYPE})
         body: Any = None
         if not segments:
             body = _discovery.root_paths(self.registry)

@@ -48,6 +48,24 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group_entry(group, versions)}
 
 
+_SUBRESOURCE_VERBS = {
+    "status": ["get", "patch", "update"],
+    "log": ["get"],
+    "binding": ["create"],
+    "scale": ["get", "patch", "update"],
+}
+_SUBRESOURCE_KINDS = {
+    "log": ("", "v1", "Pod"),
+    "binding": ("", "v1", "Binding"),
+    "scale": ("autoscaling", "v1", "Scale"),
+}
+
+
+def _subresource(resource: ResourceType, sub: str) -> tuple[list[str], str]:
+    kind = _SUBRESOURCE_KINDS.get(sub, (resource.group, resource.version, resource.kind))[2]
+    return _SUBRESOURCE_VERBS[sub], kind
+
+
 def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
         "name": resource.plural,
@@ -62,13 +80,7 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(resource.categories)
     entries = [main]
     for sub in resource.subresources:
-        verbs = {
-            "status": ["get", "patch", "update"],
-            "log": ["get"],
-            "binding": ["create"],
-            "scale": ["get", "patch", "update"],
-        }[sub]
-        kind = {"log": "Pod", "binding": "Binding", "scale": "Scale"}.get(sub, resource.kind)
+        verbs, kind = _subresource(resource, sub)
         entries.append(
             {
                 "name": f"{resource.plural}/{sub}",
@@ -113,3 +125,72 @@ def root_paths(registry: Registry) -> dict[str, Any]:
         paths.add(f"/apis/{group}")
         paths.update(f"/apis/{group}/{version}" for version in versions)
     return {"paths": sorted(paths)}
+
+
+# ------------------------------------------------------------ aggregated discovery (apidiscovery.k8s.io/v2)
+
+AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """kubectl asks for the aggregated documents first; plain clients (kopf, the Python client) do not."""
+    first = accept.split(",", maxsplit=1)[0].replace(" ", "")
+    return (
+        "as=APIGroupDiscoveryList" in first
+        and "g=apidiscovery.k8s.io" in first
+        and "v=v2" in first.split(";")
+    )
+
+
+def _aggregated_resource(resource: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": resource.plural,
+        "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+        "scope": "Namespaced" if resource.namespaced else "Cluster",
+        "singularResource": resource.singular,
+        "verbs": list(ALL_VERBS),
+    }
+    if resource.short_names:
+        entry["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        entry["categories"] = list(resource.categories)
+    if resource.subresources:
+        entry["subresources"] = []
+        for sub in resource.subresources:
+            group, version, kind = _SUBRESOURCE_KINDS.get(
+                sub, (resource.group, resource.version, resource.kind)
+            )
+            entry["subresources"].append(
+                {
+                    "subresource": sub,
+                    "responseKind": {"group": group, "version": version, "kind": kind},
+                    "verbs": _SUBRESOURCE_VERBS[sub],
+                }
+            )
+    return entry
+
+
+def aggregated(registry: Registry, *, core: bool) -> dict[str, Any]:
+    """``/api`` (core) or ``/apis`` (every other group) as one APIGroupDiscoveryList."""
+    groups: dict[str, dict[str, list[ResourceType]]] = {}
+    for resource in registry:
+        if bool(resource.group) != core:
+            groups.setdefault(resource.group, {}).setdefault(resource.version, []).append(resource)
+    items = []
+    for group in sorted(groups):
+        versions = [
+            {
+                "version": version,
+                "resources": [_aggregated_resource(r) for r in sorted(resources, key=lambda r: r.plural)],
+                "freshness": "Current",
+            }
+            for version, resources in groups[group].items()
+        ]
+        metadata = {"name": group} if group else {}
+        items.append({"metadata": metadata, "versions": versions})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }

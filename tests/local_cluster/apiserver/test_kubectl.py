@@ -65,6 +65,22 @@ class TestDiscovery:
         assert rows["pods"][1:] == ["po", "v1", "true", "Pod"]
         assert rows["boxes"][-3:] == ["kubectl.example.dev/v1", "true", "Box"]
 
+    def test_aggregated_discovery_when_asked_legacy_otherwise(self, http: Http, boxes_crd: None) -> None:
+        kubectl_accept = (
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        )
+        core = http.get("/api", headers={"Accept": kubectl_accept})
+        assert core.headers["Content-Type"].startswith("application/json;g=apidiscovery.k8s.io;v=v2")
+        pods = next(r for r in core.body["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+        assert pods["scope"] == "Namespaced"
+        assert {s["subresource"] for s in pods["subresources"]} == {"status", "log", "binding"}
+        groups = http.get("/apis", headers={"Accept": kubectl_accept}).body["items"]
+        boxes = next(g for g in groups if g["metadata"]["name"] == "kubectl.example.dev")
+        assert boxes["versions"][0]["resources"][0]["responseKind"]["kind"] == "Box"
+        legacy = http.get("/apis", headers={"Accept": "application/json"})
+        assert legacy.body["kind"] == "APIGroupList"
+
     def test_short_names_and_categories(self, kubectl: Kubectl, boxes_crd: None, namespace: str) -> None:
         kubectl("get", "box", "-n", namespace)
         kubectl("get", "examples", "-n", namespace)
