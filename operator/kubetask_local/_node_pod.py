@@ -40,6 +40,7 @@ from kubetask_local._node_status import (
 
 logger = logging.getLogger("kubetask_local.node")
 
+_STATUS_RESYNC_SECONDS = 1.0
 _DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -91,6 +92,7 @@ class PodWorker:
         self._started_at: float | None = None  # the event loop's clock at startTime
         self._addresses = False
         self._last_posted: dict[str, Any] | None = None
+        self._status_unsent = False
         self._last_config_error: str | None = None
         self.finished = False
 
@@ -243,7 +245,11 @@ class PodWorker:
         return deadline_at is not None and asyncio.get_running_loop().time() >= deadline_at
 
     async def _wait_change(self, timeout: float | None) -> None:
-        """Sleep until the pod changes in the API, its deadline or ``timeout`` seconds, whichever is first."""
+        """Sleep until the pod changes in the API, its deadline or ``timeout`` seconds, whichever is first.
+        A status write that failed even after its retries is sent again from here, every second, as a kubelet
+        keeps syncing pod status until the API server has it."""
+        if self._status_unsent:
+            timeout = _STATUS_RESYNC_SECONDS if timeout is None else min(timeout, _STATUS_RESYNC_SECONDS)
         deadline_at = self._deadline_at
         if deadline_at is not None:
             until_deadline = max(deadline_at - asyncio.get_running_loop().time(), 0)
@@ -251,6 +257,8 @@ class PodWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout=timeout)
         self._changed.clear()
+        if self._status_unsent:
+            await self._post_status()
 
     async def _remove_when_deleted(self) -> None:
         """Wait for deletion, remove the object (grace 0), wait until it is gone; logs are kept till then."""
@@ -303,9 +311,11 @@ class PodWorker:
                 content_type=MERGE_PATCH,
             )
             self._last_posted = status
+            self._status_unsent = False
         except ApiError as error:
             if error.status == 404:
                 raise _PodGone from error
+            self._status_unsent = True
             logger.warning("could not write the status of pod %s/%s: %s", self.namespace, self.name, error)
 
     async def _report_unschedulable(self, message: str) -> None:
