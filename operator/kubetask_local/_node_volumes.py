@@ -181,7 +181,8 @@ def materialise_volumes(plans: Sequence[VolumePlan], *, volumes_dir: Path) -> di
     directories: dict[str, Path] = {}
     for plan in plans:
         directory = plan.directory if plan.directory is not None else volumes_dir / plan.name
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.exists():  # a hostPath may name an existing file: it is used as it is
+            directory.mkdir(parents=True)
         for item in plan.files:
             target = (directory / item.path).resolve()
             if not target.is_relative_to(directory.resolve()):

@@ -333,3 +333,15 @@ def test_termination_message_policy() -> None:
     assert len(tail.splitlines()) == 80
     assert len(tail_for_message("y" * 10_000).encode()) == 2048
     assert LogOptions().tail_lines is None
+
+
+def test_a_host_path_file_is_used_in_place(tmp_path: Path) -> None:
+    host_file = tmp_path / "app.ini"
+    host_file.write_text("[app]\n")
+    pod = _pod(volumes=[{"name": "cfg", "hostPath": {"path": str(host_file), "type": "File"}}])
+    plans = plan_volumes(pod, objects={}, network=NETWORK, claims_root=tmp_path / "claims")
+    dirs = materialise_volumes(plans, volumes_dir=tmp_path / "volumes")
+    container = {"name": "main", "volumeMounts": [{"name": "cfg", "mountPath": "/etc/app.ini"}]}
+    mapping = mount_mapping(container, volume_dirs=dirs, termination_file=tmp_path / "termination-log")
+    assert map_paths("--config=/etc/app.ini", mapping) == f"--config={host_file}"
+    assert host_file.read_text() == "[app]\n"
