@@ -22,6 +22,10 @@ class ApiError(NodeError):
         self.message = message
 
 
+class PodGone(NodeError):
+    """The pod object no longer exists in the API: its worker stops."""
+
+
 class PodConfigError(NodeError):
     """A pod cannot start yet: a referenced ConfigMap/Secret/key is missing or a field is unusable.
 

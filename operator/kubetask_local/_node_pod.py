@@ -21,7 +21,7 @@ from kubetask_local._node_binding import Binder
 from kubetask_local._node_config import NodeConfig
 from kubetask_local._node_containers import ContainerSlot, PodContainers
 from kubetask_local._node_env import PodNetwork
-from kubetask_local._node_errors import ApiError, PodConfigError
+from kubetask_local._node_errors import ApiError, PodConfigError, PodGone
 from kubetask_local._node_events import EventRecorder
 from kubetask_local._node_launch import Launch, build_launches, fetch_objects, image_problems
 from kubetask_local._node_lifecycle import LOST_MESSAGE, TERMINAL_PHASES, lost_container_states
@@ -42,10 +42,6 @@ logger = logging.getLogger("kubetask_local.node")
 
 _STATUS_RESYNC_SECONDS = 1.0
 _DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
-
-
-class _PodGone(Exception):
-    """The pod object no longer exists in the API: the worker stops."""
 
 
 class PodWorker:
@@ -153,7 +149,7 @@ class PodWorker:
     async def run(self) -> None:
         try:
             await self._run()
-        except _PodGone:
+        except PodGone:
             pass
         finally:
             if self._containers is not None:  # cancelled (node stopped): nothing may outlive the node
@@ -184,7 +180,7 @@ class PodWorker:
                 await self._binder.bind(self._pod)
             except ApiError as error:
                 if error.status == 404:
-                    raise _PodGone from error
+                    raise PodGone from error
                 logger.warning("could not bind pod %s/%s: %s", self.namespace, self.name, error)
             self._events.record(
                 self._pod,
@@ -314,7 +310,7 @@ class PodWorker:
             self._status_unsent = False
         except ApiError as error:
             if error.status == 404:
-                raise _PodGone from error
+                raise PodGone from error
             self._status_unsent = True
             logger.warning("could not write the status of pod %s/%s: %s", self.namespace, self.name, error)
 
