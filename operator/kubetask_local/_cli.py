@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kubetask_local._dev import DevOptions, run_dev
@@ -34,6 +34,19 @@ def _taint(text: str) -> Taint:
             f"--node-taint expects KEY[=VALUE]:EFFECT with EFFECT one of {', '.join(_EFFECTS)}, got {text!r}"
         )
     return Taint(key=key, value=value, effect=effect)
+
+
+def _seconds(option: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value <= 86400:
+            raise argparse.ArgumentTypeError(f"{option} expects seconds from 0 to 86400, got {text!r}")
+        return value
+
+    return parse
 
 
 def _exit_code(text: str) -> int:
@@ -108,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the termination message of pods completed by --fast-exit-code",
     )
     parser.add_argument(
+        "--node-lost-after",
+        type=_seconds("--node-lost-after"),
+        default=1.0,
+        metavar="SECONDS",
+        help="after the node is stopped, when its Ready condition turns Unknown (default: 1)",
+    )
+    parser.add_argument(
+        "--pod-eviction-timeout",
+        type=_seconds("--pod-eviction-timeout"),
+        default=3.0,
+        metavar="SECONDS",
+        help="then, when its unfinished pods are marked Failed with reason NodeLost (default: 3)",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -132,6 +159,8 @@ def options_from_args(args: argparse.Namespace) -> DevOptions:
         node_taints=tuple(args.node_taint),
         failing_images=frozenset(args.fail_image),
         fast_mode=fast,
+        node_lost_after=args.node_lost_after,
+        pod_eviction_timeout=args.pod_eviction_timeout,
     )
 
 

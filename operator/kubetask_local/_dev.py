@@ -57,6 +57,8 @@ class DevOptions:
     node_taints: tuple[Taint, ...] = ()
     failing_images: frozenset[str] = frozenset()
     fast_mode: FastMode | None = None
+    node_lost_after: float = 1.0
+    pod_eviction_timeout: float = 3.0
     operator_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -255,6 +257,8 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             taints=options.node_taints,
             failing_images=options.failing_images,
             fast_mode=options.fast_mode,
+            node_monitor_grace=options.node_lost_after,
+            pod_eviction_timeout=options.pod_eviction_timeout,
         ),
     )
     operator: OperatorProcess | None = None

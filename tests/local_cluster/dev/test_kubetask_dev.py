@@ -200,6 +200,11 @@ def test_without_the_operator_restart_is_refused(local_cluster_factory: Any) -> 
             id="exit-code",
         ),
         pytest.param(["--port", "70000"], "--port must be from 0 to 65535, got 70000", id="port"),
+        pytest.param(
+            ["--pod-eviction-timeout", "soon"],
+            "--pod-eviction-timeout expects seconds from 0 to 86400, got 'soon'",
+            id="eviction-timeout",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_message(args: list[str], message: str) -> None:
