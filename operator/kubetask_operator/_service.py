@@ -18,6 +18,7 @@ from kopf._core.reactor.inventory import ResourceMemories
 from kubetask_operator._client import KubeClient
 from kubetask_operator._controller import Controller
 from kubetask_operator._events import EventPoster
+from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
 from kubetask_operator._metrics import Metrics, serve_metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._settings import Settings
@@ -41,6 +42,9 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     settings.networking.request_timeout = 60
     # The per-object workers are cheap; let them go soon after a TaskRun goes quiet, so memory stays flat.
     settings.queueing.idle_timeout = 2.0
+    # Nothing to diff (no change handlers): skip kopf's per-event deep copies and annotations.
+    settings.persistence.diffbase_storage = NoDiffBaseStorage()
+    settings.persistence.progress_storage = NoProgressStorage()
 
 
 @dataclasses.dataclass
