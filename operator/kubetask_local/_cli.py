@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="then, when its unfinished pods are marked Failed with reason NodeLost (default: 3)",
     )
     parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one ends (the pytest plugin uses it, so a killed "
+        "test run leaves no cluster behind)",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -161,6 +167,7 @@ def options_from_args(args: argparse.Namespace) -> DevOptions:
         fast_mode=fast,
         node_lost_after=args.node_lost_after,
         pod_eviction_timeout=args.pod_eviction_timeout,
+        exit_with_parent=args.exit_with_parent,
     )
 
 

@@ -59,6 +59,7 @@ class DevOptions:
     fast_mode: FastMode | None = None
     node_lost_after: float = 1.0
     pod_eviction_timeout: float = 3.0
+    exit_with_parent: bool = False
     operator_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -288,7 +289,10 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             operator=operator is not None,
             seconds=time.monotonic() - began,
         )
+        orphan_watch = asyncio.create_task(_stop_when_orphaned(stop)) if options.exit_with_parent else None
         await stop.wait()
+        if orphan_watch is not None:
+            orphan_watch.cancel()
         print("kubetask dev: stopping", file=out, flush=True)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -300,6 +304,15 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
         if options.state_dir is None:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+async def _stop_when_orphaned(stop: asyncio.Event, *, interval: float = 1.0) -> None:
+    """Set ``stop`` once the parent process is gone (this process is then re-parented)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(interval)
+    print("kubetask dev: the process that started it ended", file=sys.stderr, flush=True)
+    stop.set()
 
 
 def _print_ready(out: TextIO, *, kubeconfig: Path, url: str, operator: bool, seconds: float) -> None:

@@ -250,6 +250,7 @@ class LocalClusterProcess:
             str(self.kubeconfig),
             "--state-dir",
             str(directory / "state"),
+            "--exit-with-parent",
             *([] if operator else ["--no-operator"]),
             *args,
         ]

@@ -256,3 +256,22 @@ def test_a_port_in_use_is_a_clear_error(local_cluster_factory: Any, tmp_path: Pa
     assert "kubetask dev: error:" in completed.stderr
     assert "address already in use" in completed.stderr.lower()
     assert not (tmp_path / "kubeconfig").exists()
+
+
+def test_with_exit_with_parent_a_cluster_whose_starter_dies_stops(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    starter = textwrap.dedent(f"""
+        import subprocess, sys, time
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "kubetask_local._cli", "dev", "--no-operator", "--exit-with-parent",
+             "--kubeconfig", {str(kubeconfig)!r}],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(dev.pid, flush=True)
+        time.sleep(600)
+    """)
+    with subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True) as parent:
+        assert parent.stdout is not None
+        dev_pid = int(parent.stdout.readline())
+        wait_for(kubeconfig.exists, 30, "the cluster to be ready")
+        parent.kill()
+    wait_for(lambda: not _alive(dev_pid), 30, "the orphaned kubetask dev to stop")
