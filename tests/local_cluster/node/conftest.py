@@ -98,6 +98,16 @@ class Pods:
     def logs(self, name: str, *args: str) -> str:
         return self.cluster.kubectl("logs", name, "-n", self.namespace, *args).stdout
 
+    def wait_events(self, name: str, *reasons: str, timeout: float = 30) -> list[str]:
+        """The reasons of the pod's events once all of ``reasons`` are there (events are posted apart from
+        status, so they may arrive a little after it)."""
+
+        def found() -> list[str] | None:
+            seen = [event["reason"] for event in self.events(name)]
+            return seen if set(reasons) <= set(seen) else None
+
+        return wait_for(found, timeout, f"events {sorted(reasons)} of pod {name}")
+
     def events(self, name: str) -> list[dict[str, Any]]:
         items = self.cluster.kubectl_json(
             "get", "events", "-n", self.namespace, "--field-selector", f"involvedObject.name={name}"

@@ -120,8 +120,7 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(
     wait_for(lambda: not pods.exists("stubborn"), 30, "the pod to be removed")
     assert time.monotonic() - began >= 2.0  # SIGTERM was ignored: only the grace period's SIGKILL ended it
     assert _pid_file_process_gone(tmp_path / "pid")
-    killing = [event for event in pods.events("stubborn") if event["reason"] == "Killing"]
-    assert killing
+    assert "Killing" in pods.wait_events("stubborn", "Killing")
 
 
 def test_deleting_a_finished_pod_removes_it_at_once(pods: Any) -> None:

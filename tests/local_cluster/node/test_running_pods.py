@@ -41,8 +41,8 @@ def test_a_succeeding_pod_reports_status_logs_and_termination_message(pods: Any)
     assert terminated["startedAt"] <= terminated["finishedAt"]
     assert json.loads(terminated["message"]) == {"outcome": "Succeeded"}
     assert pods.logs("ok") == "hello from ok\nto stderr\n"
-    reasons = [event["reason"] for event in pods.events("ok")]
-    assert {"Scheduled", "Pulled", "Created", "Started"} <= set(reasons)
+    reasons = pods.wait_events("ok", "Scheduled", "Pulled", "Created", "Started")
+    assert reasons.index("Scheduled") < reasons.index("Started")
 
 
 def test_a_failing_container_fails_the_pod_with_its_exit_code(pods: Any) -> None:
@@ -155,7 +155,7 @@ def test_always_restarts_even_a_succeeding_container_and_the_pod_keeps_running(p
     assert pod["status"]["phase"] == "Running"
     status = pod["status"]["containerStatuses"][0]
     assert status["lastState"]["terminated"]["reason"] == "Completed"
-    assert "BackOff" in [event["reason"] for event in pods.events("forever")]
+    assert "BackOff" in pods.wait_events("forever", "BackOff")
     pods.cluster.kubectl("delete", "pod", "forever", "-n", pods.namespace, "--wait=true", timeout=30)
     assert not pods.exists("forever")
 
