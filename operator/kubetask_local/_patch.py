@@ -173,6 +173,11 @@ def json_patch(document: Any, operations: Any) -> Any:
     return result
 
 
+def merge_key_of(field: str, items: list[Any]) -> str | None:
+    """The key that identifies the items of a list field for merging (None: the list is atomic)."""
+    return _merge_key(field, items)
+
+
 def _merge_key(field: str, items: list[Any]) -> str | None:
     key = MERGE_KEYS.get(field)
     if field == "ports" and items and isinstance(items[0], Mapping) and "containerPort" not in items[0]:

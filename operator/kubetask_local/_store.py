@@ -87,6 +87,7 @@ class Store(Lifecycle):
         self._dependents: dict[str, set[str]] = collections.defaultdict(set)  # owner uid -> dependent uids
         self._namespace_sizes: collections.Counter[str] = collections.Counter()
         self._applied: dict[str, dict[str, Any]] = {}  # uid -> field manager -> last applied config
+        self._forfeited: dict[str, dict[str, set[str]]] = {}  # uid -> field manager -> paths taken over
         self._gc_pending: set[str] = set()
         self._gc_scheduled = False
         for name in INITIAL_NAMESPACES:
@@ -162,6 +163,14 @@ class Store(Lifecycle):
     def applied_config(self, uid: str, manager: str) -> Any:
         return self._applied.get(uid, {}).get(manager)
 
+    def other_appliers(self, uid: str, manager: str) -> dict[str, Any]:
+        """The last applied configurations of the other Apply managers of an object."""
+        return {name: config for name, config in self._applied.get(uid, {}).items() if name != manager}
+
+    def forfeited(self, uid: str) -> dict[str, set[str]]:
+        """Fields other appliers lost to a forced apply, by manager."""
+        return self._forfeited.setdefault(uid, {})
+
     def remember_applied(self, uid: str, manager: str, config: Any) -> None:
         self._applied.setdefault(uid, {})[manager] = config
 
@@ -206,6 +215,7 @@ class Store(Lifecycle):
         self._namespace_sizes[namespace] -= 1
         self._index_owners(uid, obj, None)
         self._applied.pop(uid, None)
+        self._forfeited.pop(uid, None)
         final = {**obj, "metadata": {**meta, "resourceVersion": self._next_rv()}}
         self._emit(key, "DELETED", final, obj)
         if key == CRD_KEY:

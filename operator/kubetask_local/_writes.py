@@ -11,6 +11,7 @@ import aiohttp.web
 from kubetask_local import _errors as errors
 from kubetask_local import _patch, _schema
 from kubetask_local._objects import timestamp
+from kubetask_local._ownership import conflict_error, conflicts
 from kubetask_local._resources import ResourceType
 from kubetask_local._scale import scale_of, with_replicas
 from kubetask_local._store import Store
@@ -132,7 +133,14 @@ class Writes:
             obj = self.store.create(resource, target.namespace, body, dry_run=dry_run)
             status = 201
         else:
-            previous = self.store.applied_config(existing["metadata"]["uid"], manager)
+            uid = existing["metadata"]["uid"]
+            found = conflicts(applied, self.store.other_appliers(uid, manager), self.store.forfeited(uid))
+            if found and params.get("force", "").lower() != "true":
+                raise conflict_error(found, api_version=resource.api_version)
+            if not dry_run:
+                for other, path in found:
+                    self.store.forfeited(uid).setdefault(other, set()).add(path)
+            previous = self.store.applied_config(uid, manager)
             merged = _patch.apply_merge(existing, applied, previous)
             managers = [
                 m for m in existing["metadata"].get("managedFields") or [] if m.get("manager") != manager

@@ -244,3 +244,61 @@ class TestServerSideApply:
         kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest))
         live = http.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/applied").body
         assert [c["name"] for c in _containers(live)] == ["main"]
+
+
+class TestApplyConflicts:
+    def test_two_appliers_disagreeing_on_a_field_conflict(
+        self, kubectl: Callable[..., Any], namespace: str, tmp_path: Path, http: Http
+    ) -> None:
+        manifest = tmp_path / "deployment.yaml"
+        deployment = _deployment("contested")
+        deployment["spec"]["replicas"] = 1
+        manifest.write_text(yaml.safe_dump(deployment))
+        kubectl("apply", "--server-side", "--field-manager=first", "-n", namespace, "-f", str(manifest))
+        deployment["spec"]["replicas"] = 5
+        manifest.write_text(yaml.safe_dump(deployment))
+        refused = kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=second",
+            "-n",
+            namespace,
+            "-f",
+            str(manifest),
+            check=False,
+        )
+        assert refused.returncode != 0
+        assert 'conflict with "first" using apps/v1: .spec.replicas' in refused.stderr
+        kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=second",
+            "--force-conflicts",
+            "-n",
+            namespace,
+            "-f",
+            str(manifest),
+        )
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/contested"
+        assert http.get(path).body["spec"]["replicas"] == 5
+
+    def test_appliers_agreeing_or_setting_other_fields_do_not_conflict(
+        self, http: Http, namespace: str
+    ) -> None:
+        path = f"/api/v1/namespaces/{namespace}/configmaps/shared"
+        first = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"a": "1"}}
+        second = {**first, "data": {"a": "1", "b": "2"}}
+        assert (
+            http.patch(f"{path}?fieldManager=one", yaml.safe_dump(first).encode(), content_type=APPLY).status
+            == 201
+        )
+        assert (
+            http.patch(f"{path}?fieldManager=two", yaml.safe_dump(second).encode(), content_type=APPLY).status
+            == 200
+        )
+        clash = {**first, "data": {"b": "3"}}
+        reply = http.patch(f"{path}?fieldManager=one", yaml.safe_dump(clash).encode(), content_type=APPLY)
+        assert reply.status == 409
+        assert reply.body["details"]["causes"] == [
+            {"reason": "FieldManagerConflict", "message": 'conflict with "two" using v1', "field": ".data.b"}
+        ]
