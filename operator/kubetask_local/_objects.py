@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 import random
 import re
-import string
 from collections.abc import Mapping
 from typing import Any
 
-from kubetask_local._errors import ApiError, invalid
+from kubetask_local._errors import invalid
 
 Obj = dict[str, Any]
 
@@ -163,15 +162,6 @@ def validate_pod(pod: Mapping[str, Any]) -> list[tuple[str, str]]:
         if not container.get("image"):
             causes.append((f"spec.containers[{index}].image", "Required value"))
     return causes
-
-
-def api_error_field(error: ApiError) -> str | None:
-    causes = (error.details or {}).get("causes") or []
-    return causes[0].get("field") if causes else None
-
-
-def random_token(length: int = 16) -> str:
-    return "".join(_RANDOM.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
 
 _MUTABLE_POD_FIELDS = (

@@ -38,23 +38,12 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
-    def group_version(self) -> str:
-        return self.api_version
-
-    @property
     def singular(self) -> str:
         return self.kind.lower()
 
     @property
     def has_status(self) -> bool:
         return "status" in self.subresources
-
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            prefix += f"/namespaces/{namespace}"
-        prefix += f"/{self.plural}"
-        return f"{prefix}/{name}" if name else prefix
 
 
 def _builtin(
@@ -162,31 +151,6 @@ GENERATION_KINDS = frozenset(
     }
 )
 
-# Kinds whose spec/status split the API server enforces even on the main endpoint (status is ignored on
-# writes to the object; generation follows the spec).
-SPEC_STATUS_BUILTINS = frozenset(
-    {
-        "Pod",
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "Service",
-        "Namespace",
-        "Node",
-        "PersistentVolumeClaim",
-        "PersistentVolume",
-        "CustomResourceDefinition",
-        "PodDisruptionBudget",
-        "Ingress",
-        "HorizontalPodAutoscaler",
-        "ResourceQuota",
-    }
-)
-
-
 StoreKey = tuple[str, str]  # (group, plural): one storage for all served versions of a resource
 CRD_KEY: StoreKey = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACES_KEY: StoreKey = ("", "namespaces")
@@ -215,13 +179,6 @@ class Registry:
 
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_key.get((group, version, plural))
-
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        group, _, version = api_version.rpartition("/")
-        for resource in self._by_key.values():
-            if resource.group == group and resource.version == version and resource.kind == kind:
-                return resource
-        return None
 
     def __iter__(self) -> Iterator[ResourceType]:
         return iter(list(self._by_key.values()))
