@@ -288,7 +288,7 @@ class ApiServer:
         return json_response({"compactedTo": str(self.store.resource_version)})
 
     async def _stats(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        return json_response({"resourceVersion": str(self.store.resource_version)})
+        return json_response(self.store.stats())
 
 
 class ThreadedApiServer:

@@ -145,6 +145,18 @@ class Store(Lifecycle):
     def unsubscribe(self, resource: ResourceType, watcher: Watcher) -> None:
         self._watchers[store_key(resource)].discard(watcher)
 
+    def stats(self) -> dict[str, Any]:
+        """Object counts by resource and open watches: what the admin ``stats`` route shows."""
+        counts = {
+            f"{plural}.{group}" if group else plural: sum(len(objects) for objects in spaces.values())
+            for (group, plural), spaces in self._objects.items()
+        }
+        return {
+            "resourceVersion": str(self._rv),
+            "objects": {name: count for name, count in sorted(counts.items()) if count},
+            "watches": sum(len(watchers) for watchers in self._watchers.values()),
+        }
+
     def close_all_watches(self, *, graceful: bool) -> int:
         """End every open watch: properly (server shutdown) or by cutting it (fault injection)."""
         count = 0

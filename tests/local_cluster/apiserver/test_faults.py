@@ -188,3 +188,12 @@ class TestAdminHook:
         assert calls == ["POST"]
         assert "POST /kubetask-local/node/stop" in http.get("/kubetask-local/").body["routes"]
         assert http.get("/kubetask-local/nothing-here").status == 404
+
+    def test_stats_count_objects_and_watches(self, private: tuple[ThreadedApiServer, Http]) -> None:
+        _, http = private
+        http.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "counted"}})
+        stats = http.get("/kubetask-local/stats").body
+        assert stats["objects"]["configmaps"] == 1
+        assert stats["objects"]["namespaces"] == 4
+        assert stats["watches"] == 0
+        assert int(stats["resourceVersion"]) > 1
