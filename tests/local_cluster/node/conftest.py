@@ -14,8 +14,20 @@ IMAGE = "python:3.12-slim"
 
 
 def python_container(code: str, *, name: str = "main", **extra: Any) -> dict[str, Any]:
-    """A container that runs ``python -c <code>`` (the image is only a name on the local node)."""
-    return {"name": name, "image": IMAGE, "command": ["python", "-c", textwrap.dedent(code)], **extra}
+    """A container that runs ``python -c <code>`` (the image is only a name on the local node). It names its
+    termination message file in ``KUBETASK_TERMINATION_MESSAGE_PATH`` as the operator's pods do, so the same
+    tests run on a real cluster."""
+    env = [
+        {"name": "KUBETASK_TERMINATION_MESSAGE_PATH", "value": "/dev/termination-log"},
+        *extra.pop("env", []),
+    ]
+    return {
+        "name": name,
+        "image": IMAGE,
+        "command": ["python", "-c", textwrap.dedent(code)],
+        "env": env,
+        **extra,
+    }
 
 
 def container_state(pod: dict[str, Any], name: str = "main") -> dict[str, Any]:
