@@ -323,8 +323,11 @@ def _plan_pending(
                 run, status, spec, current, failed(pod, format_duration(grace)), stop=never_started
             )
         wakes.append(grace_end)
-    reason = waiting or ("Unschedulable" if pod.unschedulable_message else "Pending")
-    message = pod.waiting_message or pod.unschedulable_message or "waiting for the pod to start"
+    # An unscheduled pod's container states mean nothing yet (no kubelet has it): the scheduler's word wins.
+    if pod.unschedulable_message:
+        reason, message = "Unschedulable", pod.unschedulable_message
+    else:
+        reason, message = waiting or "Pending", pod.waiting_message or "waiting for the pod to start"
     if spec.pending_timeout_seconds is not None:
         limit_end = _after(created, spec.pending_timeout_seconds)
         if run.now >= limit_end:

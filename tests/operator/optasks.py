@@ -38,3 +38,11 @@ def sleep(seconds: float = 60) -> str:
 @kubetask.task
 def size(blob: str) -> int:
     return len(blob)
+
+
+@kubetask.task
+def hog(megabytes: int = 300) -> int:
+    """Holds ``megabytes`` of memory for a moment (to meet a memory limit)."""
+    block = bytearray(megabytes * 1024 * 1024)
+    time.sleep(5)
+    return len(block)

@@ -129,3 +129,27 @@ def test_a_missing_secret_fails_with_create_container_config_error(taskruns: Tas
     assert status["phase"] == "Failed", status
     assert condition(status)["reason"] == "CreateContainerConfigError"
     assert "absent" in condition(status)["message"]
+
+
+def test_running_out_of_memory_is_reported_as_oom_killed(taskruns: TaskRuns) -> None:
+    taskruns.create("hog", "hog", inputs={"megabytes": 400}, resources={"limits": {"memory": "128Mi"}})
+    status = taskruns.wait_finished("hog", timeout=60)
+    assert status["phase"] == "Failed", status
+    assert condition(status)["reason"] == "OOMKilled"
+    assert status["attempts"][0]["errorKind"] == "USER"
+
+
+def test_an_unschedulable_pod_fails_after_the_pending_timeout_saying_why(taskruns: TaskRuns) -> None:
+    taskruns.create(
+        "nowhere",
+        "add",
+        inputs={"a": 1, "b": 2},
+        pendingTimeout="2s",
+        podTemplate={"nodeSelector": {"kubetask.dev/no-such-node": "true"}},
+    )
+    status = taskruns.wait_finished("nowhere", timeout=30)
+    assert status["phase"] == "Failed", status
+    assert condition(status)["reason"] == "Unschedulable", status
+    assert "pendingTimeout" in condition(status)["message"]
+    assert "nodes are available" in condition(status)["message"], "it says why it could not be scheduled"
+    assert not taskruns.pods("nowhere"), "a pod that never started is removed"

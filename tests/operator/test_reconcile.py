@@ -609,3 +609,9 @@ def test_a_finished_taskrun_without_ttl_needs_nothing() -> None:
 def test_a_taskrun_being_deleted_needs_nothing() -> None:
     result = plan(taskrun(deletionTimestamp=stamp()), pod="unknown", now=NOW, settings=SETTINGS)
     assert result == Plan()
+
+
+def test_an_unscheduled_pod_is_unschedulable_whatever_its_container_says() -> None:
+    result = _plan(pod(unschedulable=True, waiting=("ContainerCreating", "")), spec={"pendingTimeout": "5s"})
+    assert result.status is not None
+    assert result.status["attempts"][0]["reason"] == "Unschedulable"
