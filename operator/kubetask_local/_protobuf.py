@@ -144,6 +144,25 @@ def _config_map(data: bytes) -> dict[str, Any]:
     return config_map
 
 
+def _namespace(data: bytes) -> dict[str, Any]:
+    fields = _grouped(data)
+    namespace: dict[str, Any] = {"metadata": _object_meta(fields[1][0]) if 1 in fields else {}}
+    if 2 in fields:
+        spec = _grouped(fields[2][0])
+        namespace["spec"] = {"finalizers": [_text(item) for item in spec.get(1, [])]}
+    return namespace
+
+
+def _service_account(data: bytes) -> dict[str, Any]:
+    fields = _grouped(data)
+    account: dict[str, Any] = {"metadata": _object_meta(fields[1][0]) if 1 in fields else {}}
+    if 3 in fields:
+        account["imagePullSecrets"] = [{"name": _text(_grouped(item).get(1, [b""])[0])} for item in fields[3]]
+    if 4 in fields:
+        account["automountServiceAccountToken"] = bool(fields[4][0])
+    return account
+
+
 def _delete_options(data: bytes) -> dict[str, Any]:
     fields = _grouped(data)
     options: dict[str, Any] = {}
@@ -168,6 +187,8 @@ def _delete_options(data: bytes) -> dict[str, Any]:
 _DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "Secret": _secret,
     "ConfigMap": _config_map,
+    "Namespace": _namespace,
+    "ServiceAccount": _service_account,
     "DeleteOptions": _delete_options,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -84,6 +85,23 @@ class TestDiscovery:
     def test_short_names_and_categories(self, kubectl: Kubectl, boxes_crd: None, namespace: str) -> None:
         kubectl("get", "box", "-n", namespace)
         kubectl("get", "examples", "-n", namespace)
+
+
+class TestImperativeCreate:
+    """kubectl sends built-in kinds to `kubectl create` as protobuf bodies."""
+
+    def test_create_namespace_service_account_secret_and_config_map(self, kubectl: Kubectl) -> None:
+        kubectl("create", "namespace", "imperative")
+        kubectl("create", "serviceaccount", "robot", "-n", "imperative")
+        kubectl("create", "secret", "generic", "token", "--from-literal=key=s3cr3t", "-n", "imperative")
+        kubectl("create", "configmap", "settings", "--from-literal=mode=fast", "-n", "imperative")
+
+        assert kubectl("get", "namespace", "imperative", "-o", "jsonpath={.status.phase}").stdout == "Active"
+        robot = json.loads(kubectl("get", "serviceaccount", "robot", "-n", "imperative", "-o", "json").stdout)
+        assert robot["metadata"]["namespace"] == "imperative"
+        data = kubectl("get", "configmap", "settings", "-n", "imperative", "-o", "jsonpath={.data.mode}")
+        assert data.stdout == "fast"
+        kubectl("delete", "namespace", "imperative", "--wait=true")
 
 
 class TestApply:
