@@ -134,6 +134,8 @@ class Controller:
         if event_type == "DELETED":
             self._forget(key)
             self._ttl.pop(key, None)
+            self._finished.pop(key, None)  # a new TaskRun may take the name
+            self._done(str(metadata.get("uid", "")))
             self.scheduler.cancel(key)
             return
         if self._remember(key, body):
