@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +33,26 @@ def test_a_restarted_operator_carries_on_without_duplicate_pods(taskruns: TaskRu
         assert len(status["attempts"]) == 1
     pods = collections.Counter(p["metadata"]["labels"]["kubetask.dev/taskrun"] for p in taskruns.pods())
     assert pods == dict.fromkeys(names, 1)
+
+
+def test_an_operator_killed_mid_run_carries_on_from_the_api(taskruns: TaskRuns, cluster: Cluster) -> None:
+    if not cluster.is_local:
+        pytest.skip(
+            "killing the operator process needs the local cluster (restart_operator covers real ones)"
+        )
+    running = [taskruns.create(f"running-{i}", "sleep", inputs={"seconds": 3}) for i in range(3)]
+    for name in running:
+        taskruns.wait_phase(name, "Running", "Succeeded")
+    before = cluster.admin("GET", "operator")["pid"]
+    os.kill(before, signal.SIGKILL)
+    created_while_down = [taskruns.create(f"late-{i}", "add", inputs={"a": i, "b": 1}) for i in range(2)]
+    wait_for(
+        lambda: cluster.admin("GET", "operator")["pid"] not in (None, before), 30, "a new operator process"
+    )
+    for name in running + created_while_down:
+        assert taskruns.wait_finished(name, timeout=60)["phase"] == "Succeeded"
+    pods = collections.Counter(p["metadata"]["labels"]["kubetask.dev/taskrun"] for p in taskruns.pods())
+    assert pods == dict.fromkeys(running + created_while_down, 1)
 
 
 def _create_with_retries(api_url: str, namespace: str, manifest: dict[str, Any]) -> None:
