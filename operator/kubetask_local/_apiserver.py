@@ -31,6 +31,9 @@ from kubetask_local._store import Store
 from kubetask_local._targets import parse_target
 from kubetask_local._wire import json_response
 
+# kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
 AdminHandler = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
 ADMIN_PREFIX = "/kubetask-local/"
 _REQUEST_LOG_LIMIT = 1000
@@ -47,7 +50,15 @@ class _Emulator(kmock.KubernetesEmulator):
     route: Callable[[Any], Awaitable[aiohttp.web.StreamResponse]]
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        body = await raw_request.read()
+        try:
+            body = await raw_request.read()
+        except aiohttp.web.HTTPRequestEntityTooLarge:
+            error = ApiError(
+                413,
+                "RequestEntityTooLarge",
+                f"the request body is larger than the limit of {MAX_REQUEST_BODY_BYTES} bytes",
+            )
+            return json_response(error.status(), status=error.code)
         request = kmock.Request(
             id=len(self._requests),
             raw_request=raw_request,
@@ -112,7 +123,14 @@ class ApiServer:
         emulator.route = self._route
         await emulator.__aenter__()
         self._emulator = emulator
-        server = aiohttp.web.Server(emulator, handler_cancellation=True, access_log=None)
+        loop = asyncio.get_running_loop()
+
+        def make_request(*parts: Any) -> aiohttp.web.BaseRequest:
+            return aiohttp.web.BaseRequest(*parts, loop, client_max_size=MAX_REQUEST_BODY_BYTES)
+
+        server = aiohttp.web.Server(
+            emulator, request_factory=make_request, handler_cancellation=True, access_log=None
+        )
         runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
         site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True)

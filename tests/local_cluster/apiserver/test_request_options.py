@@ -111,3 +111,27 @@ class TestSecrets:
         assert reply.body["type"] == "Opaque"
         assert "stringData" not in reply.body
         assert base64.b64decode(reply.body["data"]["password"]) == b"hunter2"
+
+
+class TestRequestBodyLimit:
+    """The real API server takes request bodies up to 3 MiB (aiohttp's own default would stop at 1 MiB)."""
+
+    def test_bodies_up_to_three_mebibytes_are_read_larger_ones_answer_413(
+        self, http: Http, namespace: str
+    ) -> None:
+        assert (
+            http.post(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                crd_manifest(group="limits.dev", plural="blobs", kind="Blob"),
+            ).status
+            == 201
+        )
+        base = f"/apis/limits.dev/v1/namespaces/{namespace}/blobs"
+        big = http.post(base, {"metadata": {"name": "big"}, "spec": {"payload": "x" * (2 * 1024 * 1024)}})
+        assert big.status == 201, big.body
+        assert len(http.get(f"{base}/big").body["spec"]["payload"]) == 2 * 1024 * 1024
+
+        huge = http.post(base, {"metadata": {"name": "huge"}, "spec": {"payload": "x" * (4 * 1024 * 1024)}})
+        assert huge.status == 413
+        assert huge.body["reason"] == "RequestEntityTooLarge"
+        assert http.get(f"{base}/huge").status == 404
