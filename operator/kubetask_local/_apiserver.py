@@ -19,6 +19,10 @@ from typing import Any, Self
 
 import aiohttp.web
 import kmock
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 
 from kubetask_local import _discovery, _openapi
 from kubetask_local._errors import ApiError, bad_request, not_found
@@ -125,8 +129,16 @@ class ApiServer:
         self._emulator = emulator
         loop = asyncio.get_running_loop()
 
-        def make_request(*parts: Any) -> aiohttp.web.BaseRequest:
-            return aiohttp.web.BaseRequest(*parts, loop, client_max_size=MAX_REQUEST_BODY_BYTES)
+        def make_request(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> aiohttp.web.BaseRequest:
+            return aiohttp.web.BaseRequest(
+                message, payload, protocol, writer, task, loop, client_max_size=MAX_REQUEST_BODY_BYTES
+            )
 
         server = aiohttp.web.Server(
             emulator, request_factory=make_request, handler_cancellation=True, access_log=None
