@@ -69,6 +69,7 @@ def _string_map(description: str) -> JsonObject:
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+WHOLE_SECONDS = r"^([0-9]+(h|m|s))+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 
 
@@ -97,8 +98,16 @@ def values_properties() -> JsonObject:
             "description": "Secrets for pulling the operator image.",
             "items": _k8s("io.k8s.api.core.v1.LocalObjectReference", "A Secret name."),
         },
-        # The operator runs standalone (no peering between replicas): two replicas would both act.
-        "replicas": {"type": "integer", "minimum": 0, "maximum": 1, "description": "Operator pods: 0 or 1."},
+        # More than one needs leader election; the Deployment template refuses it otherwise, naming both.
+        "replicas": {"type": "integer", "minimum": 0, "description": "Operator pods (0 pauses it)."},
+        "leaderElection": _closed(
+            {
+                "enabled": {"type": "boolean", "description": "Elect one active operator by a Lease."},
+                "leaseDuration": _string("Lease duration (whole seconds).", pattern=WHOLE_SECONDS),
+                "renewDeadline": _string("Leader's renew deadline (duration).", pattern=DURATION),
+                "retryPeriod": _string("Between tries (duration).", pattern=DURATION),
+            }
+        ),
         "serviceAccount": _closed(
             {
                 "create": {"type": "boolean", "description": "Create the operator's ServiceAccount."},

@@ -34,6 +34,18 @@ _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 CredentialsProvider = Callable[[], kopf.ConnectionInfo]
 
 
+def login_credentials(*, settings: kopf.OperatorSettings) -> CredentialsProvider:
+    """Credentials as kopf finds them (in-cluster service account, else KUBECONFIG), loaded when needed."""
+
+    def credentials() -> kopf.ConnectionInfo:
+        info = kopf.login_via_client(logger=logger, settings=settings)
+        if info is None:
+            raise kopf.LoginError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
+        return info
+
+    return credentials
+
+
 def _data_file(data: str | bytes) -> str:
     """Write PEM data to a private temporary file, as ``ssl`` loads certificates only from files."""
     with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as handle:
@@ -209,6 +221,10 @@ class KubeClient:
         return await self.request(
             "PATCH", path, body=patch, content_type=MERGE_PATCH, retry_conflicts=retry_conflicts
         )
+
+    async def replace(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT ``body`` (with its ``metadata.resourceVersion``); a 409 Conflict is raised, never retried."""
+        return await self.request("PUT", path, body=body, retry_conflicts=False)
 
     async def delete(self, path: str, *, body: Mapping[str, Any] | None = None) -> bool:
         """DELETE; False when it was already gone (404)."""

@@ -15,6 +15,10 @@ class InvalidSpecError(KubetaskOperatorError, ValueError):
     """A TaskRun the schema let through but the operator cannot act on; the message names the field."""
 
 
+class LeadershipLostError(KubetaskOperatorError):
+    """The operator could not renew its leader-election Lease in time and stopped serving."""
+
+
 class ApiError(KubetaskOperatorError):
     """The Kubernetes API answered with an error status after the client's own retries."""
 

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import kopf
 
-from kubetask_operator._errors import SettingsError
+from kubetask_operator._client import KubeClient, login_credentials
+from kubetask_operator._election import run_elected
+from kubetask_operator._errors import LeadershipLostError, SettingsError
 from kubetask_operator._handlers import build_memo, registry
 from kubetask_operator._settings import Settings, load_settings
 
@@ -40,19 +42,48 @@ def _configure_logging(settings: Settings) -> None:
 
 
 async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or ``stop_flag``); the coroutine form for embedding in an existing loop."""
+    """Run until SIGINT/SIGTERM (or ``stop_flag``); the coroutine form for embedding in an existing loop.
+
+    With leader election on, it stands by until it holds the Lease, and raises LeadershipLostError when it
+    loses it while serving.
+    """
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     memo = build_memo(settings)
-    await kopf.operator(
-        registry=registry,
-        memo=memo,
-        memories=memo.service.kopf_memories,
-        standalone=True,
-        clusterwide=settings.clusterwide,
-        namespaces=settings.namespaces,
-        liveness_endpoint=liveness,
-        stop_flag=stop_flag,
+
+    async def serve(stop: asyncio.Event | None) -> None:
+        await kopf.operator(
+            registry=registry,
+            memo=memo,
+            memories=memo.service.kopf_memories,
+            standalone=True,
+            clusterwide=settings.clusterwide,
+            namespaces=settings.namespaces,
+            liveness_endpoint=liveness,
+            stop_flag=stop,
+        )
+
+    election = settings.leader_election
+    if election is None:
+        await serve(stop_flag)
+        return
+    # Its own client: a renewal must fail fast and be retried by the elector within the renew deadline, not
+    # by the client's minute of retries.
+    client = KubeClient(
+        credentials=login_credentials(settings=kopf.OperatorSettings()),
+        concurrency=2,
+        request_timeout=election.renew_deadline_seconds,
+        retry_for=0.0,
     )
+    try:
+        await run_elected(
+            config=election,
+            client=client,
+            liveness_port=settings.liveness_port,
+            serve=serve,
+            stop_flag=stop_flag,
+        )
+    finally:
+        await client.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,4 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(run_operator(settings))
     except KeyboardInterrupt:  # a second Ctrl-C while kopf is already stopping
         return 130
+    except LeadershipLostError as error:
+        # Exit non-zero: Kubernetes restarts the container, which stands by until it can lead again.
+        print(f"kubetask-operator: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -15,7 +15,7 @@ from aiohttp import web
 # itself drops them only when an object is deleted, and finished TaskRuns are kept). kopf is pinned.
 from kopf._core.reactor.inventory import ResourceMemories
 
-from kubetask_operator._client import KubeClient
+from kubetask_operator._client import KubeClient, login_credentials
 from kubetask_operator._controller import Controller
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
@@ -66,13 +66,9 @@ class Service:
         return self.controller
 
     async def start(self, *, settings: kopf.OperatorSettings) -> None:
-        def credentials() -> kopf.ConnectionInfo:
-            info = kopf.login_via_client(logger=logger, settings=settings)
-            if info is None:
-                raise kopf.LoginError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
-            return info
-
-        self.client = KubeClient(credentials=credentials, concurrency=self.settings.api_concurrency)
+        self.client = KubeClient(
+            credentials=login_credentials(settings=settings), concurrency=self.settings.api_concurrency
+        )
         self.events = EventPoster(self.client)
         self.events.start()
         self.controller = Controller(

@@ -19,7 +19,24 @@ LogFormat = Literal["plain", "full", "json"]
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _LOG_FORMATS: tuple[LogFormat, ...] = ("plain", "full", "json")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 _URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:|/)\S*")
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaderElection:
+    """Where the operators' Lease is and how it is held, as in client-go's leaderelection."""
+
+    namespace: str
+    lease_name: str = "kubetask-operator"
+    lease_duration_seconds: int = 15
+    """How long a standby waits, from when it last saw the Lease change, before taking it over."""
+    renew_deadline_seconds: float = 10.0
+    """How long the leader keeps trying to renew before it gives up (and exits)."""
+    retry_period_seconds: float = 2.0
+    """Between renewals, and between a standby's tries."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +63,8 @@ class Settings:
     log_format: LogFormat = "plain"
     api_concurrency: int = 64
     """Most Kubernetes API requests the operator's own client has in flight at once."""
+    leader_election: LeaderElection | None = None
+    """Lease-based leader election (None: off, the operator acts at once; only one may run)."""
 
     @property
     def clusterwide(self) -> bool:
@@ -143,6 +162,74 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=_choice(env, "KUBETASK_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
         log_format=_log_format(env),
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
+        leader_election=_leader_election(env),
+    )
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={raw!r}: expected true or false (also 1/0, yes/no, on/off)")
+    return value in _TRUE
+
+
+def _object_name(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise SettingsError(
+            f"{name}={raw!r}: expected an object name (lower-case letters, digits, '-' and '.', at most 253)"
+        )
+    return value
+
+
+def _leader_election(env: Mapping[str, str]) -> LeaderElection | None:
+    if not _boolean(env, "KUBETASK_LEADER_ELECTION", False):
+        return None
+    raw_namespace = env.get("KUBETASK_LEADER_ELECTION_NAMESPACE", "")
+    namespace = raw_namespace.strip()
+    if not namespace or len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+        raise SettingsError(
+            f"KUBETASK_LEADER_ELECTION_NAMESPACE={raw_namespace!r}: expected the namespace of the Lease (a "
+            "DNS label; the chart sets the operator pod's own), required when KUBETASK_LEADER_ELECTION is on"
+        )
+    lease_name = _object_name(env, "KUBETASK_LEADER_ELECTION_LEASE") or "kubetask-operator"
+    duration_name = "KUBETASK_LEADER_ELECTION_LEASE_DURATION"
+    lease_duration = _duration(env, duration_name, 15.0)
+    if lease_duration < 1 or lease_duration != int(lease_duration):
+        raise SettingsError(
+            f"{duration_name}={env.get(duration_name)!r}: expected whole seconds, at least 1s "
+            "(a Lease holds leaseDurationSeconds as an integer)"
+        )
+    renew_name = "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE"
+    renew_deadline = _duration(env, renew_name, 10.0)
+    retry_name = "KUBETASK_LEADER_ELECTION_RETRY_PERIOD"
+    retry_period = _duration(env, retry_name, 2.0)
+    if retry_period <= 0:
+        raise SettingsError(f"{retry_name}={env.get(retry_name)!r}: expected a duration above 0s")
+    # client-go's own checks: the leader must give up before a standby may take over, and must get more
+    # than one (jittered) try at renewing before it gives up.
+    if renew_deadline >= lease_duration:
+        raise SettingsError(
+            f"{renew_name}={env.get(renew_name, '10s')!r}: expected less than "
+            f"{duration_name} ({lease_duration:g}s), so the leader stops before a standby may take over"
+        )
+    if renew_deadline <= 1.2 * retry_period:
+        raise SettingsError(
+            f"{renew_name}={env.get(renew_name, '10s')!r}: expected more than 1.2 x {retry_name} "
+            f"({1.2 * retry_period:g}s), so the leader gets more than one try at renewing"
+        )
+    return LeaderElection(
+        namespace=namespace,
+        lease_name=lease_name,
+        lease_duration_seconds=int(lease_duration),
+        renew_deadline_seconds=renew_deadline,
+        retry_period_seconds=retry_period,
     )
 
 

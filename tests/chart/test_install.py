@@ -148,11 +148,11 @@ def test_upgrade_changes_the_operator_settings_and_refuses_bad_values(
             "-n",
             namespace,
             "--reuse-values",
-            values={"replicas": 2},
+            values={"replicas": 2, "leaderElection": {"enabled": False}},
             check=False,
         )
         assert refused.returncode != 0
-        assert "/replicas" in refused.stderr
+        assert "replicas=2 needs leaderElection.enabled=true" in refused.stderr
     finally:
         kube_helm("uninstall", release, "-n", namespace)
 

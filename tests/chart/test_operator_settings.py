@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kubetask_operator import Settings, SettingsError, load_settings
+from kubetask_operator._settings import LeaderElection
 
 Render = Callable[..., list[dict[str, Any]]]
 
@@ -37,15 +38,26 @@ class _RecordingEnv(dict[str, str]):
 
 
 def _settings_variables() -> set[str]:
-    env = _RecordingEnv({})
+    # Leader election on, so the settings that only matter then are read too.
+    env = _RecordingEnv({"KUBETASK_LEADER_ELECTION": "true", "KUBETASK_LEADER_ELECTION_NAMESPACE": "ops"})
     load_settings(env)
     return {name for name in env.read if name.startswith("KUBETASK_")}
 
 
 def _operator_env(documents: list[dict[str, Any]]) -> dict[str, str]:
+    """The operator's KUBETASK_* variables as the kubelet would set them (the pod's namespace resolved)."""
     deployment = next(d for d in documents if d["kind"] == "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return {e["name"]: e["value"] for e in container["env"] if e["name"].startswith("KUBETASK_")}
+    env = {}
+    for variable in container["env"]:
+        if not variable["name"].startswith("KUBETASK_"):
+            continue
+        if "valueFrom" in variable:
+            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}, variable
+            env[variable["name"]] = deployment["metadata"]["namespace"]
+        else:
+            env[variable["name"]] = variable["value"]
+    return env
 
 
 def test_every_variable_the_chart_sets_is_a_real_setting(
@@ -85,8 +97,9 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             "livenessPort": 8081,
             "metricsPort": 9090,
         },
+        "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "5s"},
     }
-    settings = load_settings(_operator_env(render_chart(values)))
+    settings = load_settings(_operator_env(render_chart(values, namespace="ops", release="prod")))
     assert settings == Settings(
         namespaces=("team-a", "team-b"),
         storage_prefix="s3://bucket/kubetask",
@@ -99,6 +112,13 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
         log_level="DEBUG",
         log_format="json",
         api_concurrency=8,
+        leader_election=LeaderElection(
+            namespace="ops",
+            lease_name="prod-kubetask",
+            lease_duration_seconds=30,
+            renew_deadline_seconds=20.0,
+            retry_period_seconds=5.0,
+        ),
     )
 
 

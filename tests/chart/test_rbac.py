@@ -31,6 +31,11 @@ EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("", "configmaps", frozenset({"create"})),
     ("", "events", frozenset({"create"})),
 }
+#: The leader-election Role (release namespace only): (apiGroup, resource, verbs, resourceNames).
+EXPECTED_LEASE_RULES = {
+    ("coordination.k8s.io", "leases", frozenset({"create"}), ()),
+    ("coordination.k8s.io", "leases", frozenset({"get", "update"}), ("kubetask",)),
+}
 EXPECTED_TEST_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns", frozenset({"create", "get", "list", "watch", "delete"})),
 }
@@ -47,6 +52,19 @@ def _rules(role: dict[str, Any]) -> set[Rule]:
     return flat
 
 
+def _lease_rules(role: dict[str, Any]) -> set[tuple[str, str, frozenset[str], tuple[str, ...]]]:
+    return {
+        (group, resource, frozenset(rule["verbs"]), tuple(rule.get("resourceNames", ())))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+
+
+def _is_leader_election(document: dict[str, Any]) -> bool:
+    return str(document["metadata"]["name"]).endswith("-leader-election")
+
+
 def _is_test_hook(document: dict[str, Any]) -> bool:
     return document["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
 
@@ -57,7 +75,19 @@ def _is_user_role(document: dict[str, Any]) -> bool:
 
 
 def _operator_rbac(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in documents if d["kind"] in RBAC_KINDS and not _is_test_hook(d) and not _is_user_role(d)]
+    """The operator's rules on the namespaces it watches (not its Lease, nor helm test's, nor users')."""
+    return [
+        d
+        for d in documents
+        if d["kind"] in RBAC_KINDS
+        and not _is_test_hook(d)
+        and not _is_user_role(d)
+        and not _is_leader_election(d)
+    ]
+
+
+def _leader_election_rbac(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in documents if d["kind"] in RBAC_KINDS and _is_leader_election(d)]
 
 
 def test_no_rule_uses_a_wildcard(render_chart: Render, chart_values: dict[str, Any]) -> None:
@@ -67,7 +97,10 @@ def test_no_rule_uses_a_wildcard(render_chart: Render, chart_values: dict[str, A
                 assert "*" not in rule[field], f"{document['kind']}/{document['metadata']['name']}: {rule}"
                 assert not any("*" in item for item in rule[field])
             assert "nonResourceURLs" not in rule
-            assert "resourceNames" not in rule
+            if "resourceNames" in rule:  # only the Lease, by its exact name
+                assert _is_leader_election(document), rule
+                assert rule["resources"] == ["leases"]
+                assert "*" not in rule["resourceNames"]
 
 
 def test_cluster_wide_by_default_with_exactly_the_operator_rules(render_chart: Render) -> None:
@@ -91,6 +124,43 @@ def test_watched_namespaces_get_roles_and_no_cluster_wide_rights(render_chart: R
             "kind": "Role",
             "name": role["metadata"]["name"],
         }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({}, id="cluster-wide"),
+        pytest.param({"watchNamespaces": ["team-a", "team-b"]}, id="watched-namespaces"),
+    ],
+)
+def test_the_lease_may_be_used_in_the_operators_namespace_only(
+    render_chart: Render, values: dict[str, Any]
+) -> None:
+    documents = render_chart(values, namespace="ops", release="kubetask")
+    rbac = _leader_election_rbac(documents)
+    assert sorted((d["kind"], d["metadata"]["namespace"]) for d in rbac) == [
+        ("Role", "ops"),
+        ("RoleBinding", "ops"),
+    ]
+    (role,) = (d for d in rbac if d["kind"] == "Role")
+    assert _lease_rules(role) == EXPECTED_LEASE_RULES
+    (binding,) = (d for d in rbac if d["kind"] == "RoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "kubetask-leader-election",
+    }
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KUBETASK_LEADER_ELECTION_LEASE"]["value"] == "kubetask"  # the name the Role allows
+    assert env["KUBETASK_LEADER_ELECTION_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+
+
+def test_no_lease_rights_without_leader_election(render_chart: Render) -> None:
+    documents = render_chart({"leaderElection": {"enabled": False}})
+    assert _leader_election_rbac(documents) == []
 
 
 def test_the_operator_never_touches_secrets_or_its_own_rbac(
@@ -173,8 +243,16 @@ def test_helm_test_may_only_submit_taskruns_where_the_operator_watches(
 # ---------------------------------------------------------------- the rules against the operator's code
 
 OPERATOR_PACKAGE = Path(kubetask_operator.__file__).parent
-_CLIENT_VERBS = {"create": "create", "get": "get", "merge_patch": "patch", "delete": "delete"}
-_PATH_RESOURCE = re.compile(r"^/api/v1/namespaces/\{[^}]*\}/(?P<resource>[a-z]+)(?P<rest>/.*)?$")
+_CLIENT_VERBS = {
+    "create": "create",
+    "get": "get",
+    "merge_patch": "patch",
+    "replace": "update",
+    "delete": "delete",
+}
+_PATH_RESOURCE = re.compile(
+    r"^/apis?/(?:(?P<group>[a-z0-9.]+)/)?v1/namespaces/\{[^}]*\}/(?P<resource>[a-z]+)(?P<rest>/.*)?$"
+)
 
 
 def _path_text(node: ast.expr) -> str:
@@ -222,7 +300,7 @@ def _operator_api_calls() -> set[tuple[str, str, str]]:
                 else:
                     match = _PATH_RESOURCE.match(path)
                     assert match, f"{source.name}: unexpected API path {path!r}"
-                    calls.add(("", match["resource"], verb))
+                    calls.add((match["group"] or "", match["resource"], verb))
     return calls
 
 
@@ -241,7 +319,7 @@ def test_the_rules_are_exactly_what_the_operator_calls() -> None:
     used = _operator_api_calls() | _kopf_watches()
     granted = {
         (group, resource, verb) for group, resource, verbs in EXPECTED_OPERATOR_RULES for verb in verbs
-    }
+    } | {(group, resource, verb) for group, resource, verbs, _ in EXPECTED_LEASE_RULES for verb in verbs}
     assert used, "found no API calls in the operator: the scan is broken"
     assert used - granted == set(), "the operator makes calls its RBAC does not allow"
     assert granted - used == set(), "the RBAC allows calls the operator never makes"

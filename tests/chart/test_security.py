@@ -88,8 +88,28 @@ def test_a_security_context_can_be_tightened_but_the_defaults_stay_strict(render
     assert context["seccompProfile"] == {"type": "Localhost", "localhostProfile": "operator.json"}
 
 
-def test_only_one_operator_acts_at_a_time(render_chart: Render) -> None:
-    # The operator runs standalone (no peering): replicas stop at 1 (the schema) and upgrades never overlap.
-    deployment = next(d for d in render_chart({}) if d["kind"] == "Deployment")
+def _operator_env(deployment: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_replicas_elect_one_active_operator(render_chart: Render) -> None:
+    # Leader election by default: extra replicas stand by, and upgrades overlap safely (the new pod waits
+    # for the old one to release the Lease).
+    deployment = next(d for d in render_chart({"replicas": 3}) if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert _operator_env(deployment)["KUBETASK_LEADER_ELECTION"]["value"] == "true"
+
+
+def test_without_leader_election_one_operator_and_no_overlap(render_chart: Render) -> None:
+    deployment = next(
+        d for d in render_chart({"leaderElection": {"enabled": False}}) if d["kind"] == "Deployment"
+    )
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    env = _operator_env(deployment)
+    assert env["KUBETASK_LEADER_ELECTION"]["value"] == "false"
+    assert "KUBETASK_LEADER_ELECTION_NAMESPACE" not in env

@@ -77,7 +77,12 @@ def test_every_object_in_the_schema_is_closed() -> None:
         ),
         pytest.param(["--set", "operator.logLevl=debug"], "'logLevl' not allowed", id="misspelt-nested-key"),
         pytest.param(["--set", "crds.enabled=yes"], "/crds/enabled", id="string-for-boolean"),
-        pytest.param(["--set", "replicas=2"], "/replicas", id="two-standalone-operators"),
+        pytest.param(["--set", "replicas=-1"], "/replicas", id="negative-replicas"),
+        pytest.param(
+            ["--set", "leaderElection.leaseDuration=15.5s"],
+            "/leaderElection/leaseDuration",
+            id="lease-duration-not-whole-seconds",
+        ),
         pytest.param(["--set", "operator.logLevel=verbose"], "/operator/logLevel", id="unknown-log-level"),
         pytest.param(["--set", "operator.logFormat=text"], "/operator/logFormat", id="unknown-log-format"),
         pytest.param(
@@ -118,6 +123,11 @@ def test_the_schema_refuses_a_mistyped_value(helm: Helm, values: list[str], expe
             ["--set", "serviceAccount.create=false"],
             "serviceAccount.name is required when serviceAccount.create is false",
             id="no-service-account-at-all",
+        ),
+        pytest.param(
+            ["--set", "replicas=2", "--set", "leaderElection.enabled=false"],
+            "replicas=2 needs leaderElection.enabled=true",
+            id="two-operators-without-leader-election",
         ),
         pytest.param(
             ["--set", "storage.credentials.create=true"],

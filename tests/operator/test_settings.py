@@ -8,6 +8,7 @@ import pytest
 
 from kubetask_operator import Settings, SettingsError, load_settings, main
 from kubetask_operator._durations import format_duration, parse_duration
+from kubetask_operator._settings import LeaderElection
 
 
 def test_defaults_watch_all_namespaces_without_storage() -> None:
@@ -76,6 +77,117 @@ def test_every_variable_is_read() -> None:
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, expected: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings({variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r}: ")
+    assert expected in str(raised.value)
+
+
+def test_leader_election_is_off_unless_asked_for() -> None:
+    assert load_settings({}).leader_election is None
+    assert load_settings({"KUBETASK_LEADER_ELECTION": "false"}).leader_election is None
+
+
+def test_leader_election_settings() -> None:
+    on = {"KUBETASK_LEADER_ELECTION": "true", "KUBETASK_LEADER_ELECTION_NAMESPACE": "ops"}
+    assert load_settings(on).leader_election == LeaderElection(
+        namespace="ops",
+        lease_name="kubetask-operator",
+        lease_duration_seconds=15,
+        renew_deadline_seconds=10.0,
+        retry_period_seconds=2.0,
+    )
+    tuned = {
+        **on,
+        "KUBETASK_LEADER_ELECTION": "On",
+        "KUBETASK_LEADER_ELECTION_LEASE": "prod-kubetask",
+        "KUBETASK_LEADER_ELECTION_LEASE_DURATION": "1m",
+        "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE": "40s",
+        "KUBETASK_LEADER_ELECTION_RETRY_PERIOD": "500ms",
+    }
+    assert load_settings(tuned).leader_election == LeaderElection(
+        namespace="ops",
+        lease_name="prod-kubetask",
+        lease_duration_seconds=60,
+        renew_deadline_seconds=40.0,
+        retry_period_seconds=0.5,
+    )
+
+
+_ON = {"KUBETASK_LEADER_ELECTION": "true", "KUBETASK_LEADER_ELECTION_NAMESPACE": "ops"}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "value", "expected"),
+    [
+        pytest.param(
+            {"KUBETASK_LEADER_ELECTION": "maybe"},
+            "KUBETASK_LEADER_ELECTION",
+            "maybe",
+            "expected true or false",
+            id="not-a-boolean",
+        ),
+        pytest.param(
+            {"KUBETASK_LEADER_ELECTION": "true"},
+            "KUBETASK_LEADER_ELECTION_NAMESPACE",
+            "",
+            "required when KUBETASK_LEADER_ELECTION is on",
+            id="namespace-missing",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_NAMESPACE": "Ops"},
+            "KUBETASK_LEADER_ELECTION_NAMESPACE",
+            "Ops",
+            "the namespace of the Lease",
+            id="namespace-not-a-dns-label",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_LEASE": "Lease_1"},
+            "KUBETASK_LEADER_ELECTION_LEASE",
+            "Lease_1",
+            "an object name",
+            id="lease-name",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_LEASE_DURATION": "15.5s"},
+            "KUBETASK_LEADER_ELECTION_LEASE_DURATION",
+            "15.5s",
+            "whole seconds",
+            id="duration-not-whole-seconds",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_LEASE_DURATION": "soon"},
+            "KUBETASK_LEADER_ELECTION_LEASE_DURATION",
+            "soon",
+            "a duration",
+            id="duration-not-a-duration",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE": "15s"},
+            "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE",
+            "15s",
+            "less than KUBETASK_LEADER_ELECTION_LEASE_DURATION (15s)",
+            id="renew-deadline-not-below-duration",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_RETRY_PERIOD": "9s"},
+            "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE",
+            "10s",
+            "more than 1.2 x KUBETASK_LEADER_ELECTION_RETRY_PERIOD",
+            id="retry-period-too-long-for-the-deadline",
+        ),
+        pytest.param(
+            {**_ON, "KUBETASK_LEADER_ELECTION_RETRY_PERIOD": "0s"},
+            "KUBETASK_LEADER_ELECTION_RETRY_PERIOD",
+            "0s",
+            "above 0s",
+            id="retry-period-zero",
+        ),
+    ],
+)
+def test_a_bad_leader_election_setting_names_the_variable(
+    env: dict[str, str], variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env)
     assert str(raised.value).startswith(f"{variable}={value!r}: ")
     assert expected in str(raised.value)
 

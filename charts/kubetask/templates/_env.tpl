@@ -23,6 +23,23 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.operator.metricsPort | quote }}
 - name: KUBETASK_STORAGE_PREFIX
   value: {{ .Values.storage.prefix | quote }}
+- name: KUBETASK_LEADER_ELECTION
+  value: {{ .Values.leaderElection.enabled | quote }}
+{{- if .Values.leaderElection.enabled }}
+# The Lease lives in the operator's own namespace, where the chart's leader-election Role allows it.
+- name: KUBETASK_LEADER_ELECTION_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: KUBETASK_LEADER_ELECTION_LEASE
+  value: {{ include "kubetask.fullname" . | quote }}
+- name: KUBETASK_LEADER_ELECTION_LEASE_DURATION
+  value: {{ .Values.leaderElection.leaseDuration | quote }}
+- name: KUBETASK_LEADER_ELECTION_RENEW_DEADLINE
+  value: {{ .Values.leaderElection.renewDeadline | quote }}
+- name: KUBETASK_LEADER_ELECTION_RETRY_PERIOD
+  value: {{ .Values.leaderElection.retryPeriod | quote }}
+{{- end }}
 {{- with .Values.operator.defaultTaskResources }}
 - name: KUBETASK_DEFAULT_RESOURCES
   value: {{ toJson . | quote }}

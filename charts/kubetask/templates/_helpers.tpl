@@ -77,3 +77,8 @@ app.kubernetes.io/component: test
 {{- toJson (list .Release.Namespace) }}
 {{- end }}
 {{- end }}
+
+{{/* The leader-election Role and RoleBinding: the full name, cut so the suffix still fits in 63. */}}
+{{- define "kubetask.leaderElectionRbacName" -}}
+{{- printf "%s-leader-election" (include "kubetask.fullname" . | trunc 46 | trimSuffix "-") }}
+{{- end }}
