@@ -3,6 +3,7 @@ same entry points users have: the `kubetask` client commands and the Python API.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import yaml
 
 import kubetask
 import kubetask_client
+from kubetask_client import _cli as kubetask_client_cli
 from kubetask_client._selftest import echo, sleep
 from kubetask_local.testing import Cluster, wait_for
 
@@ -229,6 +231,48 @@ def test_get_list_and_logs_of_a_finished_run(kubetask_cli: Cli, namespace: str, 
     assert "has no attempt 2; its attempts: [1]" in missing.stderr
 
 
+def test_logs_of_a_given_attempt_are_that_attempts_pod(
+    kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
+) -> None:
+    # Two attempts that both time out (no backoff, so the test stays short): each pod logs its own attempt.
+    cluster.apply(
+        {
+            "apiVersion": "kubetask.dev/v1alpha1",
+            "kind": "TaskRun",
+            "metadata": {"name": "twice"},
+            "spec": {
+                "image": selftest_image,
+                "task": {"module": "kubetask_client._selftest", "name": "sleep"},
+                "inputs": {"seconds": 60},
+                "timeout": "1s",
+                "retries": 1,
+                "backoff": {"initialSeconds": 0, "maxSeconds": 0},
+            },
+        },
+        namespace=namespace,
+    )
+    wait_for(
+        lambda: (_taskruns(cluster, namespace)[0].get("status") or {}).get("phase") == "Failed",
+        120,
+        "both attempts to time out",
+    )
+    attempts = _taskruns(cluster, namespace)[0]["status"]["attempts"]
+    assert [attempt["number"] for attempt in attempts] == [1, 2]
+    first, second = (attempt["podName"] for attempt in attempts)
+    assert first != second
+
+    current = kubetask_cli("logs", "twice", "-n", namespace)
+    earlier = kubetask_cli("logs", "twice", "-n", namespace, "--attempt", "1")
+    assert current.exit_code == 0, current.stderr
+    assert earlier.exit_code == 0, earlier.stderr
+    assert "attempt=2" in current.stdout
+    assert "attempt=1" not in current.stdout
+    assert "attempt=1" in earlier.stdout
+    assert "attempt=2" not in earlier.stdout
+    assert earlier.stdout == cluster.kubectl("logs", first, "-n", namespace).stdout
+    assert current.stdout == kubetask_cli("logs", "twice", "-n", namespace, "--attempt", "2").stdout
+
+
 def test_cancel_stops_a_running_task_and_keeps_its_logs(
     kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
 ) -> None:
@@ -336,6 +380,14 @@ def test_context_selects_the_cluster_like_kubectl(
         kubetask_client.ApiError, match=r"cannot reach the Kubernetes API at http://127\.0\.0\.1:9"
     ):
         kubetask_client.attach(handle.name, kubeconfig=str(kubeconfig))
+
+    # The command line takes the same --context, and without it uses the current (unreachable) one.
+    cli_args = ["get", handle.name, "--kubeconfig", str(kubeconfig)]
+    chosen = kubetask_client_cli.main([*cli_args, "--context", "test"], out=io.StringIO(), err=io.StringIO())
+    assert chosen == 0
+    err = io.StringIO()
+    assert kubetask_client_cli.main(cli_args, out=io.StringIO(), err=err) == 3
+    assert "http://127.0.0.1:9" in err.getvalue()
 
 
 # ---------------------------------------------------------------- the Python API
