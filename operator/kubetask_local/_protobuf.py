@@ -103,7 +103,7 @@ def _object_meta(data: bytes) -> dict[str, Any]:
     ):
         if number in fields and fields[number][0]:
             meta[name] = _text(fields[number][0])
-    if 7 in fields:
+    if 7 in fields and fields[7][0]:  # protobuf always carries the int; JSON omits a zero generation
         meta["generation"] = fields[7][0]
     if 8 in fields:
         meta["creationTimestamp"] = _time(fields[8][0])

@@ -404,7 +404,8 @@ class Store(Lifecycle):
             data[key] = base64.b64encode(str(value).encode()).decode()
         if data:
             obj["data"] = data
-        obj.setdefault("type", "Opaque")
+        if not obj.get("type"):  # the API defaults an empty type too (kubectl's protobuf bodies send "")
+            obj["type"] = "Opaque"
         return obj
 
     def _populate_namespace(self, namespace: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import threading
@@ -101,6 +102,11 @@ class TestImperativeCreate:
         assert robot["metadata"]["namespace"] == "imperative"
         data = kubectl("get", "configmap", "settings", "-n", "imperative", "-o", "jsonpath={.data.mode}")
         assert data.stdout == "fast"
+        secret = json.loads(kubectl("get", "secret", "token", "-n", "imperative", "-o", "json").stdout)
+        assert secret["type"] == "Opaque"  # kubectl sends type "" and the API server defaults it
+        assert base64.b64decode(secret["data"]["key"]) == b"s3cr3t"
+        namespace = json.loads(kubectl("get", "namespace", "imperative", "-o", "json").stdout)
+        assert "generation" not in namespace["metadata"]  # kinds without a generation show none
         kubectl("delete", "namespace", "imperative", "--wait=true")
 
 
