@@ -39,13 +39,28 @@ class _Termination:
     def __init__(self) -> None:
         self.interruptible = True
         self.received = False
+        self.stopped_by: int | None = None  # the signal that arrived before the outcome was decided
 
     def handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
         if self.received:
             return
         self.received = True
         if self.interruptible:
+            self.stopped_by = signum
             raise Terminated(f"received signal {signum} (SIGTERM): the run was stopped")
+
+    def confirm(self, error: BaseException | None = None) -> BaseException | None:
+        """Terminated if the run was stopped, whatever the task did with the exception; else *error*.
+
+        A task that swallows Terminated (``except BaseException``) and returns, or raises something else
+        while cleaning up, was still stopped: its result is not kept, and the failure is the signal's
+        (SYSTEM, recoverable, exit 143), with what the task did kept as the context."""
+        if self.stopped_by is None or isinstance(error, Terminated):
+            return error
+        then = "the task caught it and returned" if error is None else f"{type(error).__name__} followed"
+        terminated = Terminated(f"received signal {self.stopped_by} (SIGTERM): the run was stopped ({then})")
+        terminated.__context__ = error
+        return terminated
 
     def shield(self) -> None:
         """From here on the outcome is decided: finish writing it instead of being interrupted."""
@@ -95,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             prev_checkpoint=arguments.prev_checkpoint,
         )
         returned = _call(task, interface, values, context=context)
+        stopped = termination.confirm()
+        if stopped is not None:
+            raise stopped
 
         stage = STAGE_OUTPUTS
         outputs = {
@@ -108,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         _write_termination_message(environment, message)
         _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
         return ExitCode.SUCCESS
-    except BaseException as error:  # every failure ends in documents and an exit status, never a bare trace
+    except BaseException as raised:  # every failure ends in documents and an exit status, never a bare trace
         termination.shield()
+        error = termination.confirm(raised) or raised
         if stage == STAGE_CALL:
-            _drop_runtime_frames(error)
+            _drop_runtime_frames(raised)
         prefix = arguments.output_prefix if arguments is not None else None
         return _fail(error, stage=stage, output_prefix=prefix, environment=environment, started=started)
     finally:

@@ -482,6 +482,41 @@ def test_sigterm_stops_the_task_and_records_a_recoverable_system_error(executor:
     assert "swallowed" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("name", "message", "context"),
+    [
+        pytest.param(
+            "swallows_the_signal",
+            "received signal 15 (SIGTERM): the run was stopped (the task caught it and returned)",
+            None,
+            id="caught-and-returned",
+        ),
+        pytest.param(
+            "fails_while_stopping",
+            "received signal 15 (SIGTERM): the run was stopped (RuntimeError followed)",
+            "RuntimeError: cleanup failed",
+            id="raised-while-stopping",
+        ),
+    ],
+)
+def test_sigterm_is_recorded_even_when_the_task_catches_it(
+    executor: Executor, name: str, message: str, context: str | None
+) -> None:
+    """A stopped run's result is not kept: the pod is going away (cancel, timeout, eviction)."""
+    result = executor.terminate_while_running("stopping_tasks", name, {"seconds": 60})
+    error = assert_failed(
+        result,
+        exit_code=143,
+        kind="SYSTEM",
+        recoverable=True,
+        error_type="kubetask.Terminated",
+        message=message,
+    )
+    assert not (executor.output_prefix / "outputs.json").exists()
+    if context is not None:
+        assert context in error["traceback"]
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 

@@ -64,8 +64,8 @@ def sleeps(seconds: float) -> str:
 
 @kubetask.task
 def swallows_everything(seconds: float) -> str:
-    print("ready", flush=True)
     try:
+        print("ready", flush=True)  # inside the try: the signal may come as soon as this is read
         time.sleep(seconds)
     except Exception:
         return "swallowed"
