@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             namespace=environment.namespace,
             task_name=resolver.task_name(task) or task.name,
             output_prefix=arguments.output_prefix,
-            raw_output_data_prefix=arguments.raw_output_data_prefix,
+            raw_output_data_prefix=raw_prefix,
             checkpoint_path=arguments.checkpoint_path,
             prev_checkpoint=arguments.prev_checkpoint,
         )

@@ -179,8 +179,14 @@ def test_context_carries_the_pod_environment_and_checkpoints(executor: Executor)
             "task_name": "typed_tasks.context_report",
             "checkpoint_path": "/ckpt/new",
             "prev_checkpoint": "/ckpt/old",
+            "output_prefix": str(executor.output_prefix),
+            # not given on the command line: the default the run really uploads to
+            "raw_output_data_prefix": str(executor.output_prefix / "raw"),
         }
     }, result.stderr
+    given = executor.run(M, "context_report", raw_output_data_prefix="s3://bucket/raw")
+    assert given.outputs is not None, given.stderr
+    assert given.outputs["o0"]["raw_output_data_prefix"] == "s3://bucket/raw"
 
 
 def test_task_output_passes_through_and_logs_are_one_line_each_on_stderr(executor: Executor) -> None:

@@ -223,6 +223,8 @@ def context_report() -> dict[str, object]:
         "task_name": context.task_name,
         "checkpoint_path": context.checkpoint_path,
         "prev_checkpoint": context.prev_checkpoint,
+        "output_prefix": context.output_prefix,
+        "raw_output_data_prefix": context.raw_output_data_prefix,
     }
 
 
