@@ -141,8 +141,14 @@ class TaskRunApi:
         )
 
     def cancel(self, name: str, namespace: str) -> JsonObject:
-        """Set ``spec.cancelled``; the operator stops the pod and keeps its logs."""
-        self.get(name, namespace)  # a clear "no taskrun" before a patch's 404
+        """Set ``spec.cancelled``; the operator stops the pod and keeps its logs.
+
+        A TaskRun that already ended is returned untouched: marking a Succeeded run cancelled would leave a
+        spec that contradicts its status and stop nothing.
+        """
+        current = self.get(name, namespace)  # also a clear "no taskrun" before a patch's 404
+        if is_finished(current):
+            return current
         result: JsonObject = self._call(
             f"cancelling taskrun {name!r} in namespace {namespace!r}",
             self._custom.patch_namespaced_custom_object,

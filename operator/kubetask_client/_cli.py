@@ -36,6 +36,7 @@ from kubetask_client._taskrun import (
     FINAL_PHASES,
     SubmitOptions,
     failure_message,
+    is_finished,
     outputs_of,
     phase_of,
     pod_for_attempt,
@@ -285,6 +286,10 @@ def _cancel(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     api, namespace = _api_and_namespace(args)
     name = validate_name(args.name, what="NAME")
     taskrun = api.cancel(name, namespace)
+    if is_finished(taskrun):
+        err.write(f"taskrun.kubetask.dev/{name} already ended ({phase_of(taskrun)}): nothing to cancel\n")
+        out.write(f"{name}: {phase_of(taskrun)}\n")
+        return 0
     err.write(f"taskrun.kubetask.dev/{name} cancel requested (phase {phase_of(taskrun)})\n")
     if args.wait:
         taskrun = api.wait(name, namespace, timeout=args.wait_timeout, on_update=ProgressDisplay(err))

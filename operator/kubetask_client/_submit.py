@@ -101,6 +101,7 @@ class TaskRunHandle:
         return self._api.pod_log(pod_for_attempt(self.refresh().taskrun, attempt), self.namespace)
 
     def cancel(self) -> TaskRunHandle:
+        """Ask the operator to stop the run (``spec.cancelled``); a run that already ended is left alone."""
         self._taskrun = self._api.cancel(self.name, self.namespace)
         return self
 

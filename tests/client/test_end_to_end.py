@@ -230,6 +230,15 @@ def test_get_list_and_logs_of_a_finished_run(kubetask_cli: Cli, namespace: str, 
     assert missing.exit_code == 2
     assert "has no attempt 2; its attempts: [1]" in missing.stderr
 
+    # Cancelling a run that already ended changes nothing: its spec must not contradict its status.
+    late = kubetask_cli("cancel", name, "-n", namespace)
+    assert late.exit_code == 0, late.stderr
+    assert "already ended (Succeeded): nothing to cancel" in late.stderr
+    assert late.stdout.strip() == f"{name}: Succeeded"
+    after = yaml.safe_load(kubetask_cli("get", name, "-n", namespace, "-o", "yaml").stdout)
+    assert after["spec"].get("cancelled") is not True
+    assert after["status"]["phase"] == "Succeeded"
+
 
 def test_logs_of_a_given_attempt_are_that_attempts_pod(
     kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
