@@ -28,6 +28,10 @@ logger = logging.getLogger("kubetask_operator")
 
 def tune_kopf(settings: kopf.OperatorSettings) -> None:
     """kopf settings for an operator that only watches (no kopf-managed state on the objects)."""
+    # No cluster scanning: kopf neither lists/watches CRDs (the TaskRun CRD is found once, by discovery, at
+    # start) nor namespaces (KUBETASK_NAMESPACES are watched as given), so the operator needs no rights on
+    # either and logs no permission warnings. kopf reads this when its observers start, after startup.
+    settings.scanning.disabled = True
     # Events are ours (one per TaskRun transition); kopf would add its own per handler run.
     settings.posting.enabled = False
     # Only pods this operator made: filtered by the API server, not after transferring every pod.

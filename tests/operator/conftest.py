@@ -9,7 +9,10 @@ kubetask installed (``KUBETASK_TEST_IMAGE``) runs them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +119,63 @@ def condition(status: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def taskruns(cluster: Cluster, namespace: str) -> TaskRuns:
     """TaskRuns in a fresh namespace that holds the ``optasks`` ConfigMap."""
+    return _with_tasks(cluster, namespace)
+
+
+class OperatorProcess:
+    """A ``python -m kubetask_operator`` process of its own (beside a cluster started without one), logging
+    to a file; ``env`` adds KUBETASK_* settings."""
+
+    def __init__(self, cluster: Cluster, log: Path, env: dict[str, str]) -> None:
+        self.log_path = log
+        with log.open("wb") as handle:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "kubetask_operator"],
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONUNBUFFERED": "1", **env},
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM and its exit status (SIGKILL if it has not stopped within 30 s)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                return self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+        return self.popen.wait(timeout=10)
+
+
+StartOperator = Callable[..., OperatorProcess]
+
+
+@pytest.fixture
+def start_operator(tmp_path: Path) -> Iterator[StartOperator]:
+    """``start_operator(cluster, KUBETASK_X="...")``: an operator process, stopped at the end of the test."""
+    started: list[OperatorProcess] = []
+
+    def start(cluster: Cluster, **env: str) -> OperatorProcess:
+        operator = OperatorProcess(cluster, tmp_path / f"operator-{len(started)}.log", env)
+        started.append(operator)
+        return operator
+
+    yield start
+    for operator in started:
+        operator.stop()
+
+
+def create_namespace_with_tasks(cluster: Cluster, namespace: str) -> TaskRuns:
+    """A new namespace holding the ``optasks`` ConfigMap, as the ``taskruns`` fixture makes one."""
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return _with_tasks(cluster, namespace)
+
+
+def _with_tasks(cluster: Cluster, namespace: str) -> TaskRuns:
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

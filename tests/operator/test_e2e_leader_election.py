@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kubetask_local.testing import Cluster, wait_for
 
-from .conftest import TASKS_FILE, TaskRuns
+from .conftest import OperatorProcess, StartOperator, create_namespace_with_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -25,60 +20,17 @@ LEASE = "kubetask-operator"
 LEASE_NAMESPACE = "default"
 
 
-class Operator:
-    """One ``python -m kubetask_operator`` process with leader election on, logging to a file."""
-
-    def __init__(self, cluster: Cluster, log: Path, *, lease_duration: str, renew_deadline: str) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "KUBETASK_LEADER_ELECTION": "true",
-            "KUBETASK_LEADER_ELECTION_NAMESPACE": LEASE_NAMESPACE,
-            "KUBETASK_LEADER_ELECTION_LEASE_DURATION": lease_duration,
-            "KUBETASK_LEADER_ELECTION_RENEW_DEADLINE": renew_deadline,
-            "KUBETASK_LEADER_ELECTION_RETRY_PERIOD": "0.5s",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log_path = log
-        with log.open("wb") as handle:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "kubetask_operator"],
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-        return self.popen.wait(timeout=10)
-
-
-@pytest.fixture
-def start_operator(tmp_path: Path) -> Iterator[Callable[..., Operator]]:
-    started: list[Operator] = []
-
-    def start(cluster: Cluster, *, lease_duration: str = "4s", renew_deadline: str = "2s") -> Operator:
-        operator = Operator(
-            cluster,
-            tmp_path / f"operator-{len(started)}.log",
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-        )
-        started.append(operator)
-        return operator
-
-    yield start
-    for operator in started:
-        operator.stop()
+def _elected(
+    start: StartOperator, cluster: Cluster, *, lease_duration: str = "4s", renew_deadline: str = "2s"
+) -> OperatorProcess:
+    return start(
+        cluster,
+        KUBETASK_LEADER_ELECTION="true",
+        KUBETASK_LEADER_ELECTION_NAMESPACE=LEASE_NAMESPACE,
+        KUBETASK_LEADER_ELECTION_LEASE_DURATION=lease_duration,
+        KUBETASK_LEADER_ELECTION_RENEW_DEADLINE=renew_deadline,
+        KUBETASK_LEADER_ELECTION_RETRY_PERIOD="0.5s",
+    )
 
 
 def _lease(cluster: Cluster) -> dict[str, Any]:
@@ -93,29 +45,18 @@ def _held_by_other_than(cluster: Cluster, *identities: str) -> dict[str, Any] | 
 
 
 def test_only_the_leader_acts_and_a_standby_takes_over(
-    local_cluster_factory: Callable[..., Cluster], start_operator: Callable[..., Operator]
+    local_cluster_factory: Callable[..., Cluster], start_operator: StartOperator
 ) -> None:
     cluster = local_cluster_factory(operator=False)
-    namespace = "election"
-    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "optasks"},
-            "data": {"optasks.py": TASKS_FILE.read_text()},
-        },
-        namespace=namespace,
-    )
-    taskruns = TaskRuns(cluster, namespace)
+    taskruns = create_namespace_with_tasks(cluster, "election")
 
-    first = start_operator(cluster)
+    first = _elected(start_operator, cluster)
     first_id = wait_for(lambda: _held_by_other_than(cluster), 30, "the first operator to take the Lease")[
         "holderIdentity"
     ]
     # The second holds the Lease for 60 s once it leads: a standby that takes over from it sooner can
     # only have found the Lease released.
-    second = start_operator(cluster, lease_duration="60s", renew_deadline="10s")
+    second = _elected(start_operator, cluster, lease_duration="60s", renew_deadline="10s")
     wait_for(lambda: f"is held by {first_id}" in second.log(), 30, "the second operator to stand by")
 
     before = [taskruns.create(f"before-{i}", "sleep", inputs={"seconds": 2}) for i in range(3)]
@@ -140,7 +81,7 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
     )
     assert pods == {(name, "1"): 1 for name in before + after}, "exactly one pod per attempt"
 
-    third = start_operator(cluster)
+    third = _elected(start_operator, cluster)
     wait_for(lambda: f"is held by {second_id}" in third.log(), 30, "the third operator to stand by")
     assert second.stop() == 0
     assert "released Lease" in second.log()
@@ -156,10 +97,10 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
 
 
 def test_a_leader_that_cannot_renew_stops_and_exits_non_zero(
-    local_cluster_factory: Callable[..., Cluster], start_operator: Callable[..., Operator]
+    local_cluster_factory: Callable[..., Cluster], start_operator: StartOperator
 ) -> None:
     cluster = local_cluster_factory(operator=False)
-    leader = start_operator(cluster, lease_duration="4s", renew_deadline="2s")
+    leader = _elected(start_operator, cluster, lease_duration="4s", renew_deadline="2s")
     wait_for(lambda: "kubetask operator started" in leader.log(), 30, "the operator to lead")
     cluster.set_faults(
         error_rate=1.0, statuses=[500], methods=["PUT"], path_prefix="/apis/coordination.k8s.io/"

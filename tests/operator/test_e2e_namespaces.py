@@ -1,0 +1,36 @@
+"""With KUBETASK_NAMESPACES the operator watches exactly those namespaces, and nothing else: no cluster
+scanning (CRDs, namespaces), so it needs no rights beyond its own resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from kubetask_local.testing import Cluster
+
+from .conftest import StartOperator, create_namespace_with_tasks
+
+pytestmark = pytest.mark.e2e
+
+
+def test_only_the_given_namespaces_are_watched_and_nothing_is_scanned(
+    local_cluster_factory: Callable[..., Cluster], start_operator: StartOperator
+) -> None:
+    cluster = local_cluster_factory(operator=False)
+    watched = [create_namespace_with_tasks(cluster, name) for name in ("team-a", "team-b")]
+    ignored = create_namespace_with_tasks(cluster, "team-c")
+    watches_without_operator = cluster.admin("GET", "stats")["watches"]
+
+    operator = start_operator(cluster, KUBETASK_NAMESPACES="team-a,team-b")
+    for taskruns in [*watched, ignored]:
+        taskruns.create("add", "add", inputs={"a": 1, "b": 2})
+    for taskruns in watched:
+        assert taskruns.wait_finished("add", timeout=60)["phase"] == "Succeeded"
+    # A TaskRun and pods watch per watched namespace; with scanning kopf would add a watch of CRDs and
+    # one of namespaces (which a namespaced install has no rights to).
+    assert cluster.admin("GET", "stats")["watches"] - watches_without_operator == 2 * len(watched)
+    assert ignored.status("add") == {}
+    assert ignored.pods() == []
+    assert "kubetask operator started: namespaces team-a, team-b" in operator.log()
+    assert "permission" not in operator.log().lower()
