@@ -22,7 +22,7 @@ from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import load_resolver
-from kubetask._storage import join, read_bytes, write_bytes
+from kubetask._storage import check_backend, join, read_bytes, write_bytes
 from kubetask._transfer import StorageTransfer
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         interface = task.interface
 
         stage = STAGE_INPUTS
-        raw_prefix = arguments.raw_output_data_prefix or join(arguments.output_prefix, "raw")
-        transfer = StorageTransfer(raw_output_prefix=raw_prefix)
+        transfer = _storage_transfer(arguments)
         values = _read_inputs(arguments.inputs, interface, transfer)
 
         stage = STAGE_CALL
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             namespace=environment.namespace,
             task_name=resolver.task_name(task) or task.name,
             output_prefix=arguments.output_prefix,
-            raw_output_data_prefix=raw_prefix,
+            raw_output_data_prefix=transfer.raw_output_prefix,
             checkpoint_path=arguments.checkpoint_path,
             prev_checkpoint=arguments.prev_checkpoint,
         )
@@ -128,14 +127,23 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.SUCCESS
     except BaseException as raised:  # every failure ends in documents and an exit status, never a bare trace
         termination.shield()
-        error = termination.confirm(raised) or raised
+        failure = termination.confirm(raised) or raised
         if stage == STAGE_CALL:
             _drop_runtime_frames(raised)
         prefix = arguments.output_prefix if arguments is not None else None
-        return _fail(error, stage=stage, output_prefix=prefix, environment=environment, started=started)
+        return _fail(failure, stage=stage, output_prefix=prefix, environment=environment, started=started)
     finally:
         if transfer is not None:
             transfer.clean_up()
+
+
+def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:
+    """File transfers of the run, once the storage of its outputs is known to be usable: a missing
+    backend fails now, before the task runs, not after."""
+    raw_prefix = arguments.raw_output_data_prefix or join(arguments.output_prefix, "raw")
+    check_backend(arguments.output_prefix)
+    check_backend(raw_prefix)
+    return StorageTransfer(raw_output_prefix=raw_prefix)
 
 
 def _call(

@@ -68,6 +68,13 @@ def is_local(uri: str) -> bool:
     return scheme_of(uri) in (None, "file")
 
 
+def check_backend(uri: str) -> None:
+    """Fail now, naming the extra, if *uri* needs a storage backend that is not installed (so a task
+    does not run for an hour before its outputs find nowhere to go). Local and data: URIs need none."""
+    if not uri.startswith("data:") and not is_local(uri):
+        _fsspec_for(uri)
+
+
 def read_bytes(uri: str) -> bytes:
     """The content of the file at *uri*."""
     if uri.startswith("data:"):
@@ -201,8 +208,8 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _filesystem(uri: str) -> tuple[Any, str]:
-    """The fsspec filesystem and in-filesystem path of a remote *uri* (imports fsspec on first use)."""
+def _fsspec_for(uri: str) -> Any:
+    """fsspec, once it is known to have a backend for *uri*'s scheme (imported on first use)."""
     scheme = scheme_of(uri) or ""
     extra = _EXTRAS.get(scheme, "remote")
     try:
@@ -224,10 +231,16 @@ def _filesystem(uri: str) -> tuple[Any, str]:
         ) from None
     except ValueError as error:
         raise MissingStorageBackendError(f"{uri!r}: unknown storage protocol {scheme!r} ({error})") from None
+    return fsspec
+
+
+def _filesystem(uri: str) -> tuple[Any, str]:
+    """The fsspec filesystem and in-filesystem path of a remote *uri*."""
+    fsspec = _fsspec_for(uri)
     try:
         filesystem, path = fsspec.core.url_to_fs(uri)
     except Exception as error:
         raise StorageError(
-            f"{uri!r}: cannot set up {scheme}:// storage: {type(error).__name__}: {error}"
+            f"{uri!r}: cannot set up {scheme_of(uri)}:// storage: {type(error).__name__}: {error}"
         ) from error
     return filesystem, path

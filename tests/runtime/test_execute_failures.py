@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import fsspec
 import pytest
+
+import kubetask
 
 if TYPE_CHECKING:
     from conftest import Execution, Executor  # the `executor` fixture of tests/runtime/conftest.py
 
 F = "failing_tasks"
 T = "typed_tasks"
+TASK_MODULES = Path(__file__).resolve().parent / "task_modules"
 
 
 def assert_failed(
@@ -462,6 +468,82 @@ def test_missing_storage_backend_names_the_extra_and_is_not_recoverable(executor
         message="'oss://bucket/inputs.json': no storage backend for oss:// (Install ossfs to access Alibaba "
         "Object Storage System): install the fsspec backend for oss://",
     )
+
+
+def without_site_packages(executor: Executor, *, with_fsspec: bool) -> dict[str, str]:
+    """An environment like an image with only the runtime installed (``python -S``: no site-packages),
+    plus fsspec alone when *with_fsspec*: the storage backends are really missing, nothing is faked."""
+    path = [str(Path(kubetask.__file__).parents[1]), str(TASK_MODULES)]
+    if with_fsspec:
+        only_fsspec = executor.directory / "only-fsspec"
+        only_fsspec.mkdir()
+        (only_fsspec / "fsspec").symlink_to(Path(fsspec.__file__).parent)
+        path.append(str(only_fsspec))
+    return {"PYTHONPATH": os.pathsep.join(path)}
+
+
+@pytest.mark.parametrize(
+    ("with_fsspec", "inputs_uri", "output_prefix", "message"),
+    [
+        pytest.param(
+            False,
+            "s3://bucket/inputs.json",
+            None,
+            "'s3://bucket/inputs.json' needs fsspec for s3:// URIs: pip install 'kubetask[s3]'",
+            id="no-fsspec",
+        ),
+        pytest.param(
+            True,
+            "gs://bucket/inputs.json",
+            None,
+            "'gs://bucket/inputs.json': no storage backend for gs:// (",
+            id="no-gcsfs",
+        ),
+        pytest.param(
+            True,
+            None,
+            "abfs://container/run",
+            "'abfs://container/run': no storage backend for abfs:// (",
+            id="no-adlfs-for-outputs",
+        ),
+        pytest.param(
+            True,
+            None,
+            "s3://bucket/run",
+            "'s3://bucket/run': no storage backend for s3:// (",
+            id="no-s3fs-for-outputs",
+        ),
+    ],
+)
+def test_missing_backend_of_a_kubetask_extra_names_the_extra_before_the_task_runs(
+    executor: Executor,
+    with_fsspec: bool,
+    inputs_uri: str | None,
+    output_prefix: str | None,
+    message: str,
+) -> None:
+    extra = {"s3": "s3", "gs": "gcs", "abfs": "azure"}[(inputs_uri or output_prefix or "").split(":")[0]]
+    argv = executor.command(
+        ["task-module", T, "task-name", "chatty"],
+        inputs=inputs_uri or executor.inputs_file({"x": 1}),
+        output_prefix=output_prefix,
+    )
+    result = executor.run_argv(
+        [sys.executable, "-S", "-m", "kubetask._execute", *argv[1:]],
+        env=without_site_packages(executor, with_fsspec=with_fsspec),
+    )
+    assert result.returncode == 3, result.stderr
+    assert "stdout from the task" not in result.stdout  # refused before the task ran, not after
+    assert result.termination is not None
+    assert result.termination.error is not None
+    error = result.termination.error
+    assert (error.kind, error.recoverable) == ("SYSTEM", False)
+    assert error.type == "kubetask.MissingStorageBackendError"
+    assert message in error.message
+    assert error.message.endswith(f"pip install 'kubetask[{extra}]'")
+    if output_prefix is None:  # the error document lands beside the outputs, where the operator looks
+        assert result.error is not None
+        assert result.error["message"] == error.message
 
 
 # ---------------------------------------------------------------- SIGTERM: SYSTEM recoverable, exit 143
