@@ -117,9 +117,26 @@ def run_command(argv: list[str]) -> int:
             f"kubetask run: error document: {run.directory}/error.json",
             file=sys.stderr,
         )
+    elif run.exit_code < 0:  # killed by a signal it could not handle (SIGKILL: out of memory, kill -9)
+        number = -run.exit_code
+        print(
+            f"kubetask run: kubetask-execute was killed by signal {number} ({_signal_name(number)}) "
+            f"before it could record an outcome; see {run.directory}",
+            file=sys.stderr,
+        )
+        return 128 + number  # what a shell (and Kubernetes) reports for a killed process
     else:
         print(f"kubetask run: failed with exit status {run.exit_code}; see {run.directory}", file=sys.stderr)
     return run.exit_code or 1
+
+
+def _signal_name(number: int) -> str:
+    import signal  # only when a run was killed
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def _inputs_file(path: str | None) -> dict[str, object]:

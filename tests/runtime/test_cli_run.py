@@ -198,3 +198,16 @@ def test_submit_is_the_clients_submit_loaded_on_first_use() -> None:
     import kubetask_client
 
     assert kubetask.submit is kubetask_client.submit
+
+
+def test_run_killed_by_a_signal_exits_as_a_shell_would_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "killed.py").write_text(
+        "import os, signal\nimport kubetask\n\n@kubetask.task\ndef die() -> int:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would\n    return 0\n"
+    )
+    result = kubetask_cli("run", "killed.py:die", cwd=tmp_path)
+    assert result.returncode == 128 + 9
+    assert result.stdout == ""
+    assert "kubetask run: kubetask-execute was killed by signal 9 (SIGKILL) before it could record" in (
+        result.stderr
+    )
