@@ -51,11 +51,13 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "log": ["get"],
+    "attach": ["create", "get"],
     "binding": ["create"],
     "scale": ["get", "patch", "update"],
 }
 _SUBRESOURCE_KINDS = {
     "log": ("", "v1", "Pod"),
+    "attach": ("", "v1", "PodAttachOptions"),
     "binding": ("", "v1", "Binding"),
     "scale": ("autoscaling", "v1", "Scale"),
 }

@@ -11,6 +11,7 @@ import aiohttp.web
 
 from kubetask_local import _errors as errors
 from kubetask_local import _tables
+from kubetask_local._attach import serve_attach
 from kubetask_local._logs import LogSource, serve_logs
 from kubetask_local._objects import Obj
 from kubetask_local._resources import ResourceType
@@ -59,6 +60,16 @@ class ResourceHandlers:
             return self.writes.bind(target, decode_body(body, content_type))
         if sub == "log":
             return await self._logs(raw, target, params)
+        if sub == "attach":
+            return await serve_attach(
+                raw,
+                store=self.store,
+                pods=resource,
+                target_namespace=target.namespace or "default",
+                pod_name=target.name or "",
+                params=params,
+                source=self.log_source,
+            )
         if method == "GET" and sub is None and (target.watch_path or _truthy(params.get("watch"))):
             return await self._watch(raw, target, params, accept)  # a collection, or one object by name
         if target.name is None:

@@ -23,7 +23,7 @@ FOLLOW_POLL_SECONDS = 0.2
 _SLICING = ("tailLines", "sinceSeconds", "sinceTime", "limitBytes")
 
 
-def _container_name(pod: Mapping[str, Any], requested: str | None) -> str:
+def container_name(pod: Mapping[str, Any], requested: str | None) -> str:
     spec = pod.get("spec") or {}
     names = [c.get("name") for c in spec.get("containers") or []]
     all_names = names + [c.get("name") for c in spec.get("initContainers") or []]
@@ -59,7 +59,7 @@ async def serve_logs(
     source: LogSource | None,
 ) -> aiohttp.web.StreamResponse:
     pod = store.get(pods, target_namespace, pod_name)
-    container = _container_name(pod, params.get("container"))
+    container = container_name(pod, params.get("container"))
     query = {key: value for key, value in params.items() if key != "follow"}
     if source is None:
         raise errors.bad_request(
@@ -79,8 +79,8 @@ async def serve_logs(
     await response.prepare(raw)
     await response.write(output)
     with contextlib.suppress(ConnectionError):  # the client stopped following
-        await _follow(
-            response,
+        await follow_output(
+            response.write,
             store=store,
             pods=pods,
             namespace=target_namespace,
@@ -93,8 +93,8 @@ async def serve_logs(
     return response
 
 
-async def _follow(
-    response: aiohttp.web.StreamResponse,
+async def follow_output(
+    write: Callable[[bytes], Awaitable[None]],
     *,
     store: Store,
     pods: ResourceType,
@@ -112,7 +112,7 @@ async def _follow(
         finished = _terminated(store.find(pods, namespace, pod_name), container)
         current = await source(namespace, pod_name, container, full_query) or b""
         if len(current) > sent:
-            await response.write(current[sent:])
+            await write(current[sent:])
             sent = len(current)
         if finished:
             return

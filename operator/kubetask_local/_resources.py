@@ -73,7 +73,9 @@ _ALL = ("all",)
 
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), sub=("status",)),
-    _builtin("", "v1", "pods", "Pod", short=("po",), categories=_ALL, sub=("status", "log", "binding")),
+    _builtin(
+        "", "v1", "pods", "Pod", short=("po",), categories=_ALL, sub=("status", "log", "attach", "binding")
+    ),
     _builtin("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _builtin("", "v1", "secrets", "Secret"),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),

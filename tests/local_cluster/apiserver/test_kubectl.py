@@ -76,7 +76,7 @@ class TestDiscovery:
         assert core.headers["Content-Type"].startswith("application/json;g=apidiscovery.k8s.io;v=v2")
         pods = next(r for r in core.body["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
         assert pods["scope"] == "Namespaced"
-        assert {s["subresource"] for s in pods["subresources"]} == {"status", "log", "binding"}
+        assert {s["subresource"] for s in pods["subresources"]} == {"status", "log", "attach", "binding"}
         groups = http.get("/apis", headers={"Accept": kubectl_accept}).body["items"]
         boxes = next(g for g in groups if g["metadata"]["name"] == "kubectl.example.dev")
         assert boxes["versions"][0]["resources"][0]["responseKind"]["kind"] == "Box"
@@ -304,6 +304,25 @@ class TestLogs:
         result = kubectl("logs", "n", "-n", namespace, check=False)
         assert result.returncode != 0
         assert "is waiting to start" in result.stderr
+
+
+class TestAttach:
+    """``pods/attach`` is served over WebSocket (kubectl 1.30+ tries it first); node tests attach for real."""
+
+    def test_discovery_lists_pods_attach(self, http: Http) -> None:
+        resources = {r["name"]: r for r in http.get("/api/v1").body["resources"]}
+        assert resources["pods/attach"]["verbs"] == ["create", "get"]
+        assert resources["pods/attach"]["kind"] == "PodAttachOptions"
+
+    def test_spdy_attach_is_refused_naming_what_is_served(
+        self, http: Http, namespace: str, logs: dict[Any, bytes]
+    ) -> None:
+        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("a", namespace))
+        logs[(namespace, "a", "main")] = b""
+        reply = http.post(f"/api/v1/namespaces/{namespace}/pods/a/attach?stdout=true", {})
+        assert reply.status == 400
+        assert "served over WebSocket" in reply.body["message"]
+        assert "v5.channel.k8s.io" in reply.body["message"]
 
 
 class TestEvents:

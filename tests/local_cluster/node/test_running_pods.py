@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from kubetask_local.testing import wait_for
+
 pytestmark = pytest.mark.e2e
 
 
@@ -186,3 +188,32 @@ def test_a_failing_init_container_fails_the_pod_before_its_containers_start(pods
     assert pods.state(pod)["waiting"]["reason"] == "PodInitializing"
     initialized = pods.condition(pod, "Initialized")
     assert (initialized["status"], initialized["reason"]) == ("False", "ContainersNotInitialized")
+
+
+def test_kubectl_run_interactive_attaches_to_the_output_and_exits_with_the_container(pods: Any) -> None:
+    # `kubectl run -i --rm` attaches (WebSocket pods/attach) once the pod runs: the output written after that
+    # comes through, kubectl exits with the container's exit code and deletes the pod.
+    code = "import sys, time; time.sleep(1.5); print('out', flush=True); print('err', file=sys.stderr)"
+    code += "; sys.exit(3)"
+    result = pods.cluster.kubectl(
+        *("run", "interactive", "-i", "--rm", "-n", pods.namespace, "--image", pods.image),
+        *("--restart=Never", "--command", "--", "python", "-c", code),
+        input="",
+        check=False,
+        timeout=60,
+    )
+    assert "couldn't attach" not in result.stderr
+    assert result.stdout.splitlines()[0] == "out"
+    assert "err" in (result.stdout + result.stderr).splitlines()  # the local node sends both as stdout
+    assert result.returncode == 3, result.stderr
+    wait_for(lambda: not pods.exists("interactive"), 30, "the --rm pod to be deleted")
+
+
+def test_kubectl_attach_streams_output_until_the_container_ends(pods: Any) -> None:
+    code = "import time\nfor i in range(8):\n    print('tick', i, flush=True)\n    time.sleep(0.4)"
+    pods.create("ticking", pods.container(code))
+    pods.wait("ticking", lambda p: p["status"].get("phase") == "Running", "running")
+    attached = pods.cluster.kubectl("attach", "ticking", "-n", pods.namespace, timeout=30).stdout
+    lines = attached.splitlines()
+    assert lines[-1:] == ["tick 7"]  # up to the end, in order, from the moment of attaching
+    assert lines == [f"tick {i}" for i in range(8 - len(lines), 8)]
