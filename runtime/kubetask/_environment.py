@@ -44,7 +44,11 @@ class PodEnvironment(Frozen):
         )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> PodEnvironment:
+    def from_environ(
+        cls, environ: Mapping[str, str], *, default_termination_path: str = DEFAULT_TERMINATION_MESSAGE_PATH
+    ) -> PodEnvironment:
+        """Read *environ*; the termination message goes to *default_termination_path* when the variable
+        is unset and that file is writable (the kubelet mounts it in every container)."""
         raw_attempt = environ.get(ATTEMPT, "1")
         try:
             attempt = int(raw_attempt)
@@ -53,8 +57,8 @@ class PodEnvironment(Frozen):
         if attempt < 1:
             raise UsageError(f"{ATTEMPT}: expected a positive integer (1-based), got {raw_attempt!r}")
         termination_path = environ.get(TERMINATION_MESSAGE_PATH)
-        if termination_path is None and os.access(DEFAULT_TERMINATION_MESSAGE_PATH, os.W_OK):
-            termination_path = DEFAULT_TERMINATION_MESSAGE_PATH  # only when the kubelet mounted it
+        if termination_path is None and os.access(default_termination_path, os.W_OK):
+            termination_path = default_termination_path  # only when the kubelet mounted it
         return cls(
             attempt=attempt,
             namespace=environ.get(NAMESPACE) or None,
