@@ -26,6 +26,18 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1", "yes")
 
 
+# Pod subresources of a real API server that the local cluster leaves out: a clear answer, not a 404 that
+# reads as if the pod were missing.
+_UNSERVED_POD_SUBRESOURCES = {
+    "exec": "its pods are processes on this machine, so run the command here; kubectl logs and attach work",
+    "portforward": "its pods are processes on this machine and listen on 127.0.0.1 directly",
+    "proxy": "its pods are processes on this machine and listen on 127.0.0.1 directly",
+    "eviction": "there is no disruption controller; delete the pod instead",
+    "ephemeralcontainers": "the local node runs no ephemeral containers",
+    "resize": "the local node does not resize containers",
+}
+
+
 class ResourceHandlers:
     """The verbs on resource URLs. Everything but watch and logs answers synchronously from the store."""
 
@@ -46,6 +58,10 @@ class ResourceHandlers:
         accept = raw.headers.get("Accept", "")
         content_type = raw.headers.get("Content-Type", JSON).split(";")[0].strip().lower()
         resource, sub = target.resource, target.subresource
+        if resource.plural == "pods" and not resource.group and sub in _UNSERVED_POD_SUBRESOURCES:
+            raise errors.bad_request(
+                f"pods/{sub} is not served by the kubetask local cluster: {_UNSERVED_POD_SUBRESOURCES[sub]}"
+            )
         if sub is not None and sub not in resource.subresources and sub != "finalize":
             raise errors.not_found(
                 group=resource.group, plural=f"{resource.plural}/{sub}", name=target.name or ""

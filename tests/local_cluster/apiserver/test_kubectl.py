@@ -325,6 +325,25 @@ class TestAttach:
         assert "v5.channel.k8s.io" in reply.body["message"]
 
 
+class TestUnservedPodSubresources:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            pytest.param(("exec", "u", "--", "ls"), id="exec"),
+            pytest.param(("port-forward", "u", "18080:80"), id="port-forward"),
+        ],
+    )
+    def test_kubectl_says_the_local_cluster_does_not_serve_it(
+        self, kubectl: Kubectl, http: Http, namespace: str, args: tuple[str, ...]
+    ) -> None:
+        http.post(f"/api/v1/namespaces/{namespace}/pods", _pod("u", namespace))
+        http.patch(f"/api/v1/namespaces/{namespace}/pods/u/status", {"status": {"phase": "Running"}})
+        result = kubectl("-n", namespace, *args, check=False, timeout=15)
+        assert result.returncode != 0
+        assert "is not served by the kubetask local cluster" in result.stderr
+        assert "not found" not in result.stderr
+
+
 class TestEvents:
     def test_describe_shows_core_events_of_the_object(
         self, kubectl: Kubectl, namespace: str, http: Http
