@@ -158,8 +158,13 @@ def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: 
     }
     if spec.image_pull_policy is not None:
         container["imagePullPolicy"] = spec.image_pull_policy
-    if spec.env_from:
-        container["envFrom"] = copy.deepcopy(list(spec.env_from))
+    # The operator's storage Secret first: Kubernetes lets a later envFrom source win a duplicate key, and
+    # any env entry win over every envFrom, so the TaskRun's own env and envFrom override its variables.
+    storage: list[Mapping[str, Any]] = (
+        [{"secretRef": {"name": settings.storage_secret}}] if settings.storage_secret else []
+    )
+    if storage or spec.env_from:
+        container["envFrom"] = copy.deepcopy([*storage, *spec.env_from])
     resources = spec.resources if spec.resources is not None else settings.default_resources
     if resources:
         container["resources"] = copy.deepcopy(dict(resources))

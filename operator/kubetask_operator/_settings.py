@@ -63,6 +63,8 @@ class Settings:
     log_format: LogFormat = "plain"
     api_concurrency: int = 64
     """Most Kubernetes API requests the operator's own client has in flight at once."""
+    storage_secret: str | None = None
+    """A Secret every task container gets first in ``envFrom`` (the storage credentials)."""
     leader_election: LeaderElection | None = None
     """Lease-based leader election (None: off, the operator acts at once; only one may run)."""
 
@@ -162,6 +164,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=_choice(env, "KUBETASK_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
         log_format=_log_format(env),
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
+        storage_secret=_object_name(env, "KUBETASK_STORAGE_SECRET"),
         leader_election=_leader_election(env),
     )
 

@@ -85,7 +85,7 @@ def test_the_operator_accepts_every_rendered_configuration(
 def test_values_arrive_as_the_operator_understands_them(render_chart: Render) -> None:
     values = {
         "watchNamespaces": ["team-a", "team-b"],
-        "storage": {"prefix": "s3://bucket/kubetask/"},
+        "storage": {"prefix": "s3://bucket/kubetask/", "credentials": {"secretName": "kubetask-storage"}},
         "operator": {
             "logLevel": "debug",
             "logFormat": "json",
@@ -112,6 +112,7 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
         log_level="DEBUG",
         log_format="json",
         api_concurrency=8,
+        storage_secret="kubetask-storage",
         leader_election=LeaderElection(
             namespace="ops",
             lease_name="prod-kubetask",
@@ -124,6 +125,7 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
 
 def test_the_default_install_is_cluster_wide_with_liveness_on(render_chart: Render) -> None:
     settings = load_settings(_operator_env(render_chart({})))
+    assert settings.storage_secret is None
     assert settings.clusterwide
     assert settings.liveness_port == 8080
     assert settings.image_pull_grace_seconds == 180.0

@@ -202,6 +202,23 @@ def test_storage_gives_each_attempt_its_own_prefix_and_checkpoints() -> None:
     assert _argument(own, "--prev-checkpoint") is None
 
 
+def test_the_storage_secret_comes_first_so_the_taskruns_own_env_wins() -> None:
+    settings = Settings(storage_prefix="s3://bucket/runs", storage_secret="kubetask-storage")
+    assert _container(_build(settings=settings))["envFrom"] == [{"secretRef": {"name": "kubetask-storage"}}]
+    own = {
+        "envFrom": [{"secretRef": {"name": "my-bucket"}}, {"configMapRef": {"name": "cfg"}}],
+        "env": [{"name": "AWS_ACCESS_KEY_ID", "value": "mine"}],
+    }
+    container = _container(_build(own, settings=settings))
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "kubetask-storage"}},
+        {"secretRef": {"name": "my-bucket"}},
+        {"configMapRef": {"name": "cfg"}},
+    ]
+    assert {"name": "AWS_ACCESS_KEY_ID", "value": "mine"} in container["env"]
+    assert "envFrom" not in _container(_build())
+
+
 def test_without_storage_outputs_go_to_scratch_space() -> None:
     container = _container(_build())
     assert _argument(container, "--output-prefix") == SCRATCH_OUTPUT_PREFIX

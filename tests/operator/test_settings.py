@@ -34,6 +34,7 @@ def test_every_variable_is_read() -> None:
             "KUBETASK_LOG_LEVEL": "debug",
             "KUBETASK_LOG_FORMAT": "JSON",
             "KUBETASK_API_CONCURRENCY": "16",
+            "KUBETASK_STORAGE_SECRET": "kubetask-storage",
         }
     )
     assert settings == Settings(
@@ -48,6 +49,7 @@ def test_every_variable_is_read() -> None:
         log_level="DEBUG",
         log_format="json",
         api_concurrency=16,
+        storage_secret="kubetask-storage",
     )
     assert not settings.clusterwide
 
@@ -68,6 +70,9 @@ def test_every_variable_is_read() -> None:
         ),
         pytest.param("KUBETASK_LIVENESS_PORT", "70000", "from 0 to 65535", id="port-out-of-range"),
         pytest.param("KUBETASK_LOG_LEVEL", "LOUD", "one of DEBUG", id="log-level"),
+        pytest.param(
+            "KUBETASK_STORAGE_SECRET", "Storage_Creds", "an object name", id="storage-secret-not-a-name"
+        ),
         pytest.param("KUBETASK_LOG_FORMAT", "xml", "one of plain", id="log-format"),
         pytest.param(
             "KUBETASK_INLINE_INPUTS_MAX_BYTES", "1000000", "an integer from 0", id="inline-too-large"

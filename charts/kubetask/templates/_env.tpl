@@ -23,6 +23,8 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.operator.metricsPort | quote }}
 - name: KUBETASK_STORAGE_PREFIX
   value: {{ .Values.storage.prefix | quote }}
+- name: KUBETASK_STORAGE_SECRET
+  value: {{ .Values.storage.credentials.secretName | quote }}
 - name: KUBETASK_LEADER_ELECTION
   value: {{ .Values.leaderElection.enabled | quote }}
 {{- if .Values.leaderElection.enabled }}
