@@ -322,6 +322,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    real_kubeconfig(config)  # a bad --kubeconfig stops the run at once, not as an error in every test
+
+
 def real_kubeconfig(config: pytest.Config) -> Path | None:
     value = config.getoption("kubetask_kubeconfig") or os.environ.get(KUBECONFIG_ENV)
     if not value:
