@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import collections
 import json
+import socket
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -21,16 +24,38 @@ LEASE_NAMESPACE = "default"
 
 
 def _elected(
-    start: StartOperator, cluster: Cluster, *, lease_duration: str = "4s", renew_deadline: str = "2s"
+    start: StartOperator,
+    cluster: Cluster,
+    *,
+    lease_duration: str = "4s",
+    renew_deadline: str = "2s",
+    liveness_port: int = 0,
 ) -> OperatorProcess:
     return start(
         cluster,
+        KUBETASK_LIVENESS_PORT=str(liveness_port),
         KUBETASK_LEADER_ELECTION="true",
         KUBETASK_LEADER_ELECTION_NAMESPACE=LEASE_NAMESPACE,
         KUBETASK_LEADER_ELECTION_LEASE_DURATION=lease_duration,
         KUBETASK_LEADER_ELECTION_RENEW_DEADLINE=renew_deadline,
         KUBETASK_LEADER_ELECTION_RETRY_PERIOD="0.5s",
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _healthz(port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except (urllib.error.URLError, ConnectionError):
+        return None
 
 
 def _lease(cluster: Cluster) -> dict[str, Any]:
@@ -56,8 +81,12 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
     ]
     # The second holds the Lease for 60 s once it leads: a standby that takes over from it sooner can
     # only have found the Lease released.
-    second = _elected(start_operator, cluster, lease_duration="60s", renew_deadline="10s")
+    port = _free_port()
+    second = _elected(start_operator, cluster, lease_duration="60s", renew_deadline="10s", liveness_port=port)
     wait_for(lambda: f"is held by {first_id}" in second.log(), 30, "the second operator to stand by")
+    # A standby answers the liveness probe (else Kubernetes would restart it), saying it stands by.
+    standby = wait_for(lambda: _healthz(port), 10, "the standby's /healthz")
+    assert (standby["standby"], standby["leader"]) == (True, first_id)
 
     before = [taskruns.create(f"before-{i}", "sleep", inputs={"seconds": 2}) for i in range(3)]
     for name in before:
@@ -74,6 +103,10 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
     for name in before + after:
         assert taskruns.wait_finished(name, timeout=60)["phase"] == "Succeeded", name
     assert "kubetask operator started" in second.log()
+    leading = wait_for(
+        lambda: (answer := _healthz(port)) and "standby" not in answer and answer, 10, "the leader's /healthz"
+    )
+    assert "taskruns" in leading  # kopf's own endpoint, on the same port, once it leads
 
     pods = collections.Counter(
         (p["metadata"]["labels"]["kubetask.dev/taskrun"], p["metadata"]["labels"]["kubetask.dev/attempt"])
