@@ -34,20 +34,21 @@ if TYPE_CHECKING:
 
 
 class _Termination:
-    """SIGTERM raises Terminated in the main thread once, while the run is interruptible."""
+    """SIGTERM (or SIGINT, Ctrl-C under ``kubetask run``) raises Terminated in the main thread once, while
+    the run is interruptible; a second signal, or one after the outcome is decided, changes nothing."""
 
     def __init__(self) -> None:
         self.interruptible = True
         self.received = False
-        self.stopped_by: int | None = None  # the signal that arrived before the outcome was decided
+        self.stopped: str | None = None  # the signal that came before the outcome was decided
 
     def handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
         if self.received:
             return
         self.received = True
         if self.interruptible:
-            self.stopped_by = signum
-            raise Terminated(f"received signal {signum} (SIGTERM): the run was stopped")
+            self.stopped = f"received signal {signum} ({_signal_name(signum)}): the run was stopped"
+            raise Terminated(self.stopped)
 
     def confirm(self, error: BaseException | None = None) -> BaseException | None:
         """Terminated if the run was stopped, whatever the task did with the exception; else *error*.
@@ -55,10 +56,10 @@ class _Termination:
         A task that swallows Terminated (``except BaseException``) and returns, or raises something else
         while cleaning up, was still stopped: its result is not kept, and the failure is the signal's
         (SYSTEM, recoverable, exit 143), with what the task did kept as the context."""
-        if self.stopped_by is None or isinstance(error, Terminated):
+        if self.stopped is None or isinstance(error, Terminated):
             return error
         then = "the task caught it and returned" if error is None else f"{type(error).__name__} followed"
-        terminated = Terminated(f"received signal {self.stopped_by} (SIGTERM): the run was stopped ({then})")
+        terminated = Terminated(f"{self.stopped} ({then})")
         terminated.__context__ = error
         return terminated
 
@@ -67,12 +68,18 @@ class _Termination:
         self.interruptible = False
 
 
+def _signal_name(signum: int) -> str:
+    return "SIGINT" if signum == signal.SIGINT else "SIGTERM" if signum == signal.SIGTERM else "a signal"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``kubetask-execute``."""
     started = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
     termination = _Termination()
     signal.signal(signal.SIGTERM, termination.handle)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job keeps ignoring Ctrl-C
+        signal.signal(signal.SIGINT, termination.handle)
     if wants_help(argv):
         print(USAGE)
         return ExitCode.SUCCESS

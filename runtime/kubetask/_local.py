@@ -12,10 +12,13 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from kubetask._errors import TaskLoadError, UsageError
@@ -197,14 +200,33 @@ def run_locally(
     environment["KUBETASK_RUN_NAME"] = run_id
     environment["KUBETASK_ATTEMPT"] = "1"
     # The task's stdout goes to our stderr: our stdout carries only the outputs JSON.
-    completed = subprocess.run([*execute_program(), *command[1:]], env=environment, stdout=2, check=False)
+    process = subprocess.Popen([*execute_program(), *command[1:]], env=environment, stdout=2)
+    exit_code = wait_passing_on_signals(process)
     return LocalRun(
         run_id=run_id,
         directory=directory,
-        exit_code=completed.returncode,
+        exit_code=exit_code,
         outputs=_read_json(os.path.join(directory, "outputs.json")),
         error=_read_json(os.path.join(directory, "error.json")),
     )
+
+
+def wait_passing_on_signals(process: subprocess.Popen[bytes]) -> int:
+    """Wait for *process*, handing SIGINT and SIGTERM on to it rather than dying of them: it records
+    the stop (error.json, exit 143) as it would in a pod, and the caller reports that outcome. Ctrl-C
+    reaches both processes; the runtime acts on the first signal only, so the duplicate is harmless."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has handlers
+        return process.wait()
+
+    def pass_on(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - signal API
+        process.send_signal(signum)  # does nothing once the process has been waited for
+
+    previous = {signum: signal.signal(signum, pass_on) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def execute_program() -> list[str]:

@@ -5,6 +5,7 @@ Task modules for the subprocesses live in ``task_modules/`` (put on PYTHONPATH, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,28 +137,49 @@ class Executor:
         argv = self.command(["task-module", module, "task-name", name], inputs=uri, **options)
         return self.run_argv(argv, env=env)
 
-    def terminate_while_running(self, module: str, name: str, inputs: Mapping[str, object]) -> Execution:
-        """Start the task, wait until it prints "ready", send SIGTERM, and collect the result."""
+    def terminate_while_running(
+        self, module: str, name: str, inputs: Mapping[str, object], *, signum: int = signal.SIGTERM
+    ) -> Execution:
+        """Start the task, wait until it prints "ready", send *signum*, and collect the result."""
         argv = self.command(["task-module", module, "task-name", name], inputs=self.inputs_file(inputs))
-        process = subprocess.Popen(
-            argv,
-            cwd=self.directory,
-            env=self.environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with interruptible_children():
+            process = subprocess.Popen(
+                argv,
+                cwd=self.directory,
+                env=self.environment(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         try:
             assert process.stdout is not None
             ready = process.stdout.readline()  # the task prints "ready" once it runs; bounded by its sleep
             assert ready == "ready\n", f"task did not start: {ready!r}"
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signum)
             stdout, stderr = process.communicate(timeout=30)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
         return _collect((process.returncode, ready + stdout, stderr), self.directory, self.output_prefix)
+
+
+@contextlib.contextmanager
+def interruptible_children() -> Iterator[None]:
+    """Children started in this block take SIGINT as a terminal's Ctrl-C would reach them, even when this
+    test run itself was started ignoring it (a background job): an ignored signal survives exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # reset to the default on exec
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """For this test, children take SIGINT as from a terminal (see interruptible_children)."""
+    with interruptible_children():
+        yield
 
 
 @pytest.fixture

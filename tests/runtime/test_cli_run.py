@@ -4,6 +4,8 @@ parsing of ``-i`` by type, and the dispatch of the other commands."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +213,51 @@ def test_run_killed_by_a_signal_exits_as_a_shell_would_and_says_so(tmp_path: Pat
     assert "kubetask run: kubetask-execute was killed by signal 9 (SIGKILL) before it could record" in (
         result.stderr
     )
+
+
+@pytest.mark.usefixtures("sigint_reaches_children")
+@pytest.mark.parametrize(
+    ("signum", "whole_group"),
+    [
+        pytest.param(signal.SIGINT, True, id="ctrl-c-reaches-both-processes"),
+        pytest.param(signal.SIGTERM, False, id="sigterm-to-kubetask-run-alone"),
+    ],
+)
+def test_run_stopped_by_a_signal_reports_the_recorded_stop_not_a_traceback(
+    tmp_path: Path, signum: int, whole_group: bool
+) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import time\nimport kubetask\n\n@kubetask.task\ndef slow() -> str:\n"
+        "    print('ready', flush=True)\n    time.sleep(60)\n    return 'woke up'\n"
+    )
+    process = subprocess.Popen(
+        [str(KUBETASK), "run", "slow.py:slow"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        assert process.stderr is not None
+        seen = [process.stderr.readline() for _ in range(2)]  # the start line, then the task's "ready"
+        assert seen[-1] == "ready\n", seen
+        if whole_group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    name = signal.Signals(signum).name
+    assert process.returncode == 143, stderr
+    assert stdout == ""
+    assert (
+        f"kubetask run: failed (SYSTEM error, recoverable, exit 143): kubetask.Terminated: received signal "
+        f"{int(signum)} ({name}): the run was stopped" in stderr
+    )
+    assert "KeyboardInterrupt" not in stderr
+    [run] = (tmp_path / ".kubetask" / "runs").iterdir()
+    assert json.loads((run / "error.json").read_text())["type"] == "kubetask.Terminated"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -559,6 +560,24 @@ def test_sigterm_stops_the_task_and_records_a_recoverable_system_error(executor:
         recoverable=True,
         error_type="kubetask.Terminated",
         message="received signal 15 (SIGTERM)",
+    )
+    assert "woke up" not in result.stdout
+    assert "swallowed" not in result.stdout
+
+
+@pytest.mark.parametrize("name", ["sleeps", "swallows_everything"])
+def test_sigint_is_recorded_as_sigterm_is_not_as_a_bare_keyboard_interrupt(
+    executor: Executor, name: str
+) -> None:
+    """Ctrl-C under `kubetask run` reaches kubetask-execute too: same record, same status."""
+    result = executor.terminate_while_running(F, name, {"seconds": 60}, signum=signal.SIGINT)
+    assert_failed(
+        result,
+        exit_code=143,
+        kind="SYSTEM",
+        recoverable=True,
+        error_type="kubetask.Terminated",
+        message="received signal 2 (SIGINT): the run was stopped",
     )
     assert "woke up" not in result.stdout
     assert "swallowed" not in result.stdout
