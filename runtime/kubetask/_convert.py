@@ -145,6 +145,11 @@ def _first_member(
     convert: Callable[[object], object],
     mismatch: InputError | OutputError,
 ) -> object:
+    optional = [member for member in (normalize(m, where=path) for m in members) if member is not NONE_TYPE]
+    if len(members) == 2 and len(optional) == 1 and _has_the_shape_of(value, optional[0]):
+        # `list[int] | None` given a list can only be the list: its error says where inside the value it
+        # is wrong (`input 'x[1]': expected int, got '2' (str)`), which "expected list[int] | None" would not.
+        return convert(optional[0])
     # Members whose kind matches go first, so `float | int` keeps 3 an int and `int | str` keeps "3" a str.
     ordered = sorted(members, key=lambda member: not _same_kind(value, normalize(member, where=path)))
     for member in ordered:
@@ -153,6 +158,21 @@ def _first_member(
         except (InputError, OutputError):  # not this member; storage failures are not mismatches
             continue
     raise mismatch
+
+
+def _has_the_shape_of(value: object, hint: object) -> bool:
+    """Whether *value* is shaped like the container, record or file type *hint* (JSON or Python side):
+    its conversion can then only fail somewhere inside the value."""
+    if is_dataclass_type(hint) or (
+        isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields")
+    ):
+        return isinstance(value, dict | hint)
+    if is_file_type(hint):
+        return isinstance(value, str | os.PathLike)
+    origin = generic_parts(hint)[0]
+    if origin in (list, tuple):
+        return isinstance(value, list | tuple)
+    return origin is dict and isinstance(value, dict)
 
 
 def _same_kind(value: object, hint: object) -> bool:

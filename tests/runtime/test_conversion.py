@@ -126,6 +126,27 @@ def test_dataclass_defaults_fill_missing_fields() -> None:
             id="named-tuple-unknown",
         ),
         pytest.param("x" * 500, int, "...", id="long-values-are-cut"),
+        pytest.param(
+            [1, "x"], list[int] | None, "input 'v[1]': expected int, got 'x' (str)", id="optional-list-item"
+        ),
+        pytest.param(
+            {"start": {"x": "1"}, "end": {"x": 2}},
+            Optional[Segment],  # noqa: UP045 - typing.Optional is what this case is about
+            "input 'v.start.x': expected int, got '1' (str)",
+            id="optional-dataclass-field",
+        ),
+        pytest.param(
+            "x",
+            list[int] | None,
+            "input 'v': expected list[int] | None, got 'x' (str)",
+            id="optional-other-shape",
+        ),
+        pytest.param(
+            [1, "x"],
+            list[int] | dict[str, int] | None,
+            "input 'v': expected list[int] | dict[str, int] | None, got [1, 'x'] (list)",
+            id="wider-union-says-every-member",
+        ),
     ],
 )
 def test_input_errors_name_the_path_and_value(document: object, hint: object, message: str) -> None:
@@ -155,6 +176,15 @@ def test_input_errors_name_the_path_and_value(document: object, hint: object, me
             [1, 2, 3], tuple[int, int], "output 'v': expected tuple[int, int] (2 items)", id="arity"
         ),
         pytest.param("/no/such/file", kubetask.File, "output 'v': '/no/such/file' does not exist", id="file"),
+        pytest.param(
+            [1, "x"], list[int] | None, "output 'v[1]': expected int, got 'x' (str)", id="optional-list-item"
+        ),
+        pytest.param(
+            "/no/such/file",
+            kubetask.File | None,
+            "output 'v': '/no/such/file' does not exist",
+            id="optional-file-missing",
+        ),
     ],
 )
 def test_output_errors_name_the_path_and_value(value: object, hint: object, message: str) -> None:
