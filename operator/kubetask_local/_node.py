@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
 import shutil
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from kubetask_local._node_pod import PodWorker
 from kubetask_local._node_status import now
 
 logger = logging.getLogger("kubetask_local.node")
+LEASE_DURATION_SECONDS = 40  # a kubelet's default (nodeLeaseDurationSeconds)
 
 
 class LocalNode:
@@ -49,6 +51,7 @@ class LocalNode:
         self._lifecycle_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
         self._ready_status = ("", "")  # (Ready status, when it last changed)
+        self._node_uid = ""
 
     @property
     def name(self) -> str:
@@ -133,7 +136,7 @@ class LocalNode:
         spec = {"taints": [taint.as_dict() for taint in self.config.taints] or None}
         metadata = {"name": self.name, "labels": self.config.all_labels()}
         try:
-            await self.api.request(
+            node = await self.api.request(
                 "POST",
                 "/api/v1/nodes",
                 body={"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": spec},
@@ -141,13 +144,41 @@ class LocalNode:
         except ApiError as error:
             if error.status != 409:
                 raise
-            await self.api.request(
+            node = await self.api.request(
                 "PATCH",
                 f"/api/v1/nodes/{self.name}",
                 body={"metadata": metadata, "spec": spec},
                 content_type=MERGE_PATCH,
             )
+        self._node_uid = str(node.get("metadata", {}).get("uid", ""))
         await self._post_node_status(ready="True")
+        await self._renew_lease()
+
+    async def _renew_lease(self) -> None:
+        """The node's Lease in ``kube-node-lease``, renewed with every heartbeat as a kubelet renews it
+        (kubectl describe node shows it; a stopped node's Lease goes stale)."""
+        leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+        spec = {
+            "holderIdentity": self.name,
+            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+            "renewTime": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        try:
+            await self.api.request(
+                "PATCH", f"{leases}/{self.name}", body={"spec": spec}, content_type=MERGE_PATCH
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            owner = {"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": self._node_uid}
+            metadata = {"name": self.name, "ownerReferences": [owner] if self._node_uid else []}
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": metadata,
+                "spec": spec,
+            }
+            await self.api.request("POST", leases, body=body)
 
     def _ready_since(self, ready: str) -> str:
         if self._ready_status[0] != ready:
@@ -167,6 +198,7 @@ class LocalNode:
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
                 await self._post_node_status(ready="True")
+                await self._renew_lease()
             except ApiError as error:
                 logger.warning("node heartbeat failed: %s", error)
 

@@ -73,6 +73,26 @@ def test_the_node_registers_ready_with_its_labels(cluster: Cluster) -> None:
     assert "kubetask-local" in cluster.kubectl("get", "nodes").stdout
 
 
+NODE_LEASES = "kube-node-lease"
+
+
+def test_the_node_holds_and_renews_its_lease(cluster: Cluster) -> None:
+    if not cluster.is_local:  # a real cluster's nodes have leases too, under other names
+        pytest.skip("the node name and heartbeat timing are the local node's")
+
+    def lease() -> dict[str, Any]:
+        found: dict[str, Any] = cluster.kubectl_json("get", "lease", "-n", NODE_LEASES, "kubetask-local")
+        return found
+
+    first = lease()
+    assert first["spec"]["holderIdentity"] == "kubetask-local"
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    described = cluster.kubectl("describe", "node", "kubetask-local").stdout
+    assert "Failed to get lease" not in described
+    assert "HolderIdentity:  kubetask-local" in described
+    wait_for(lambda: lease()["spec"]["renewTime"] > first["spec"]["renewTime"], 20, "the lease to be renewed")
+
+
 def test_a_lost_node_turns_unknown_and_its_pods_fail_as_node_lost(
     local_cluster_factory: Any, tmp_path: Path
 ) -> None:
