@@ -55,6 +55,8 @@ async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = 
             registry=registry,
             memo=memo,
             memories=memo.service.kopf_memories,
+            # No kopf peering (it would pause rather than exclude, and needs its own CRD): with several
+            # replicas, our Lease decides which one runs this at all.
             standalone=True,
             clusterwide=settings.clusterwide,
             namespaces=settings.namespaces,
