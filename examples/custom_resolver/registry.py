@@ -29,8 +29,7 @@ class RegistryResolver(kubetask.TaskResolverMixin):
         def decorate(function: Callable[..., Any]) -> Task[..., Any]:
             if key in self._tasks:
                 raise ValueError(f"key {key!r} is already registered to {self._tasks[key]!r}")
-            task = kubetask.task(function, **options) if not options else kubetask.task(**options)(function)
-            task.resolver = self
+            task = kubetask.task(resolver=self, **options)(function)
             self._tasks[key] = task
             return task
 
