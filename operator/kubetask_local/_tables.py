@@ -113,6 +113,24 @@ def _shown_path(expression: str) -> Callable[[Obj], Any]:
     return lambda obj: "<none>" if json_path(obj, expression) is None else json_path(obj, expression)
 
 
+def _node_address(kind: str) -> Callable[[Obj], Any]:
+    def cell(node: Obj) -> Any:
+        addresses = (node.get("status") or {}).get("addresses") or []
+        return next((a.get("address") for a in addresses if a.get("type") == kind), "<none>")
+
+    return cell
+
+
+def _readiness_gates(pod: Obj) -> str:
+    """``ready/total`` of the pod's readiness gates, ``<none>`` without any (as kubectl's printer shows)."""
+    gates = (pod.get("spec") or {}).get("readinessGates") or []
+    if not gates:
+        return "<none>"
+    conditions = {c.get("type"): c.get("status") for c in (pod.get("status") or {}).get("conditions") or []}
+    ready = sum(1 for gate in gates if conditions.get(gate.get("conditionType")) == "True")
+    return f"{ready}/{len(gates)}"
+
+
 _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("", "pods"): [
         _NAME,
@@ -137,6 +155,14 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         (
             _column("Node", priority=1, description="Name of the Node this pod is assigned to."),
             _shown_path(".spec.nodeName"),
+        ),
+        (
+            _column("Nominated Node", priority=1, description="Name of the node nominated by the scheduler."),
+            _shown_path(".status.nominatedNodeName"),
+        ),
+        (
+            _column("Readiness Gates", priority=1, description="The readiness gates of this pod."),
+            _readiness_gates,
         ),
     ],
     ("", "namespaces"): [_NAME, (_column("Status"), _path(".status.phase")), _AGE],
@@ -169,6 +195,11 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         (_column("Roles"), lambda _obj: "<none>"),
         _AGE,
         (_column("Version"), _path(".status.nodeInfo.kubeletVersion")),
+        (_column("Internal-IP", priority=1), _node_address("InternalIP")),
+        (_column("External-IP", priority=1), _node_address("ExternalIP")),
+        (_column("OS-Image", priority=1), _shown_path(".status.nodeInfo.osImage")),
+        (_column("Kernel-Version", priority=1), _shown_path(".status.nodeInfo.kernelVersion")),
+        (_column("Container-Runtime", priority=1), _shown_path(".status.nodeInfo.containerRuntimeVersion")),
     ],
     ("", "events"): [
         (_column("Last Seen"), lambda o: _since(o.get("lastTimestamp") or o.get("eventTime"))),

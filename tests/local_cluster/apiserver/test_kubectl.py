@@ -198,6 +198,30 @@ class TestTables:
         lines = kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout.splitlines()
         assert lines[0].split()[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
         assert lines[1].split()[:4] == ["tp", "0/1", "Pending", "0"]
+        assert lines[0].split()[7:] == ["NOMINATED", "NODE", "READINESS", "GATES"]
+
+    def test_get_nodes_wide_shows_addresses_os_kernel_and_runtime(self, kubectl: Kubectl, http: Http) -> None:
+        http.post("/api/v1/nodes", {"metadata": {"name": "wide-node"}})
+        status = {
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.7"}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.36.0",
+                "osImage": "Test OS",
+                "kernelVersion": "6.1.0",
+                "containerRuntimeVersion": "containerd://2.0",
+            },
+        }
+        http.patch("/api/v1/nodes/wide-node/status", {"status": status})
+        lines = kubectl("get", "node", "wide-node", "-o", "wide").stdout.splitlines()
+        assert lines[0].split()[5:] == [
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME",
+        ]
+        assert lines[1].split()[5:] == ["10.0.0.7", "<none>", "Test", "OS", "6.1.0", "containerd://2.0"]
+        http.delete("/api/v1/nodes/wide-node")
 
 
 class TestWaitAndDelete:
