@@ -21,7 +21,7 @@ from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
-from kubetask._resolver import load_resolver
+from kubetask._resolver import resolve_task
 from kubetask._storage import check_backend, join, read_bytes, write_bytes
 from kubetask._transfer import StorageTransfer
 
@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
 
         stage = STAGE_LOAD
-        resolver = load_resolver(arguments.resolver)
-        task = resolver.load_task(arguments.loader_args)
+        resolver, task = resolve_task(arguments.resolver, arguments.loader_args)
         interface = task.interface
 
         stage = STAGE_INPUTS

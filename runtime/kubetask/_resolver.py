@@ -191,3 +191,15 @@ def load_resolver(location: str) -> TaskResolverMixin:
             "not a TaskResolverMixin instance"
         )
     return resolver
+
+
+def resolve_task(location: str, loader_args: Sequence[str]) -> tuple[TaskResolverMixin, Task[..., object]]:
+    """The resolver at *location* and the task it finds from *loader_args*, checked to be a task."""
+    resolver = load_resolver(location)
+    task = resolver.load_task(loader_args)
+    if not isinstance(task, Task):
+        raise TaskLoadError(
+            f"--resolver {location!r}: load_task({list(loader_args)!r}) returned "
+            f"{type(task).__name__} {task!r}, not a kubetask task"
+        )
+    return resolver, task

@@ -180,6 +180,13 @@ def test_loader_args_are_parsed_by_key_not_position(executor: Executor) -> None:
         ),
         pytest.param("resolvers.exploding", "LookupError", "no task for ['k', 'v']", id="resolver-raises"),
         pytest.param(
+            "resolvers.returns_nothing",
+            "kubetask.TaskLoadError",
+            "--resolver 'resolvers.returns_nothing': load_task(['k', 'v']) returned NoneType None, "
+            "not a kubetask task",
+            id="resolver-returns-no-task",
+        ),
+        pytest.param(
             "noseparator", "kubetask.TaskLoadError", "--resolver: expected a dotted path", id="no-dot"
         ),
     ],

@@ -20,4 +20,12 @@ class Exploding(kubetask.TaskResolverMixin):
 
 
 exploding = Exploding()
+
+
+class ReturnsNothing(Exploding):
+    def load_task(self, loader_args: Sequence[str]) -> Task[..., object]:
+        return None  # type: ignore[return-value] - the mistake under test
+
+
+returns_nothing = ReturnsNothing()
 not_a_resolver = "just a string"
