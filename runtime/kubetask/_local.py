@@ -181,10 +181,15 @@ def run_locally(
     """Run *task* through a ``kubetask-execute`` subprocess, with documents under ``<store>/<run-id>/``."""
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
     directory = os.path.abspath(os.path.join(store, run_id))
-    os.makedirs(directory)
     inputs_path = os.path.join(directory, "inputs.json")
-    with open(inputs_path, "w", encoding="utf-8") as stream:
-        json.dump(inputs, stream, indent=2)
+    try:
+        os.makedirs(directory)
+        with open(inputs_path, "w", encoding="utf-8") as stream:
+            json.dump(inputs, stream, indent=2)
+    except OSError as error:
+        raise UsageError(
+            f"--store {store!r}: cannot create the run directory {directory!r}: {error.strerror or error}"
+        ) from None
     resolver = task.resolver or default_task_resolver
     command = build_execute_command(
         inputs=inputs_path,

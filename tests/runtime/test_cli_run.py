@@ -116,6 +116,12 @@ def test_failed_run_reports_the_error_and_exits_with_the_runtime_status(tmp_path
             "--inputs-file 'nowhere.json':",
             id="no-inputs-file",
         ),
+        pytest.param(
+            ["{hello}:hello", "-i", "name=x", "--store", "a-file/runs"],
+            2,
+            "--store 'a-file/runs': cannot create the run directory",
+            id="store-not-a-directory",
+        ),
     ],
 )
 def test_bad_run_arguments_are_named(tmp_path: Path, args: list[str], status: int, message: str) -> None:
@@ -123,9 +129,11 @@ def test_bad_run_arguments_are_named(tmp_path: Path, args: list[str], status: in
         "hello": str(EXAMPLES / "hello" / "hello.py"),
         "arith": str(EXAMPLES / "arithmetic" / "arithmetic.py"),
     }
+    (tmp_path / "a-file").write_text("in the way of --store")
     result = kubetask_cli("run", *[arg.format(**paths) for arg in args], cwd=tmp_path)
     assert result.returncode == status
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
