@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -275,3 +276,33 @@ def test_with_exit_with_parent_a_cluster_whose_starter_dies_stops(tmp_path: Path
         wait_for(kubeconfig.exists, 30, "the cluster to be ready")
         parent.kill()
     wait_for(lambda: not _alive(dev_pid), 30, "the orphaned kubetask dev to stop")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_by_default_the_kubeconfig_goes_to_dot_kubetask_and_port_chooses_the_port(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "kubetask_local._cli", "dev", "--no-operator", "--exit-with-parent"]
+    with subprocess.Popen(
+        [*command, "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as dev:
+        try:
+            kubeconfig = tmp_path / ".kubetask" / "kubeconfig"
+            wait_for(kubeconfig.exists, 30, "the kubeconfig in .kubetask/")
+            server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+            assert server == f"http://127.0.0.1:{port}"
+            nodes = Cluster(kubeconfig=kubeconfig, is_local=False).kubectl("get", "nodes", "-o", "name")
+            assert nodes.stdout.strip() == "node/kubetask-local"
+        finally:
+            dev.send_signal(signal.SIGTERM)
+            output, _ = dev.communicate(timeout=30)
+    assert dev.returncode == 0, output
+    assert f"export KUBECONFIG={tmp_path / '.kubetask' / 'kubeconfig'}" in output
