@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,34 @@ def test_by_default_the_kubeconfig_goes_to_dot_kubetask_and_port_chooses_the_por
             output, _ = dev.communicate(timeout=30)
     assert dev.returncode == 0, output
     assert f"export KUBECONFIG={tmp_path / '.kubetask' / 'kubeconfig'}" in output
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_whole_foreground_group_and_still_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    # A terminal's Ctrl-C sends SIGINT to every process of the foreground group: the operator subprocess
+    # gets it too. kubetask dev must not restart it then, nor print a traceback, and must exit 0.
+    kubeconfig, log = tmp_path / "kubeconfig", tmp_path / "dev.log"
+    command = [sys.executable, "-m", "kubetask_local._cli", "dev", "--kubeconfig", str(kubeconfig)]
+    with (
+        log.open("w") as sink,
+        subprocess.Popen(
+            command, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        ) as dev,
+    ):
+        try:
+            wait_for(lambda: "kubetask operator started" in log.read_text(), 30, "the operator to start")
+            api = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+            with urllib.request.urlopen(f"{api}/kubetask-local/operator", timeout=10) as reply:
+                operator_pid = json.loads(reply.read())["pid"]
+            os.killpg(dev.pid, signal.SIGINT)
+            dev.wait(timeout=30)
+        finally:
+            if dev.poll() is None:
+                os.killpg(dev.pid, signal.SIGKILL)
+    output = log.read_text()
+    assert dev.returncode == 0, output
+    assert "Traceback" not in output
+    assert "restarting" not in output  # the operator's own exit during the stop is not a crash to restart
+    assert "kubetask dev: stopping" in output
+    wait_for(lambda: not _alive(operator_pid), 10, "the operator process to be gone")
