@@ -17,6 +17,7 @@ from kopf._core.reactor.inventory import ResourceMemories
 
 from kubetask_operator._client import KubeClient, login_credentials
 from kubetask_operator._controller import Controller
+from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
 from kubetask_operator._metrics import Metrics, serve_metrics
@@ -51,6 +52,28 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.progress_storage = NoProgressStorage()
 
 
+async def wait_until_taskruns_are_served(client: KubeClient, *, interval: float = 2.0) -> None:
+    """Wait until the API serves TaskRuns. With scanning off, kopf looks for the CRD once, as its observers
+    start right after the startup handlers: an operator started a moment before the CRD is established (or
+    before it is installed at all) waits here instead of never watching TaskRuns. Discovery needs no RBAC
+    (every authenticated client may read it)."""
+    announced = False
+    while True:
+        group = await client.get(f"/apis/{GROUP}/{VERSION}")
+        if group is not None and any(r.get("name") == PLURAL for r in group.get("resources") or []):
+            return
+        if not announced:
+            announced = True
+            logger.warning(
+                "TaskRuns (%s.%s/%s) are not served by the API: waiting for the CRD to be installed "
+                "(charts/kubetask/files/taskrun-crd.yaml; the chart and manifests/ install it)",
+                PLURAL,
+                GROUP,
+                VERSION,
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclasses.dataclass
 class Service:
     """Created before kopf starts (so every handler's memo shares it), filled in at kopf's startup."""
@@ -73,6 +96,7 @@ class Service:
         self.client = KubeClient(
             credentials=login_credentials(settings=settings), concurrency=self.settings.api_concurrency
         )
+        await wait_until_taskruns_are_served(self.client)
         self.events = EventPoster(self.client)
         self.events.start()
         self.controller = Controller(
