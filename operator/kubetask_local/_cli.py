@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kubetask_local._dev import DevOptions, run_dev
+from kubetask_local._dev import DevOptions, run_dev, running_cluster_url
 from kubetask_local._node_config import FastMode
 from kubetask_local._node_spec import Taint
 
@@ -181,6 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         print(f"kubetask dev: error: --port must be from 0 to 65535, got {args.port!r}", file=sys.stderr)
         return 2
+    other = running_cluster_url(args.kubeconfig)
+    if other is not None:
+        print(
+            f"kubetask dev: error: --kubeconfig {str(args.kubeconfig)!r} belongs to a local cluster that is "
+            f"still running at {other}; stop it (Ctrl-C where it runs) or give another --kubeconfig",
+            file=sys.stderr,
+        )
+        return 1
     try:
         return asyncio.run(run_dev(options_from_args(args)))
     except OSError as error:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,18 @@ def write_kubeconfig(path: Path, server_url: str) -> None:
     temporary.write_text(yaml.safe_dump(kubeconfig_document(server_url), sort_keys=False))
     os.chmod(temporary, 0o600)
     temporary.replace(path)
+
+
+def running_cluster_url(kubeconfig: Path) -> str | None:
+    """The server of ``kubeconfig`` when a local cluster answers there (its admin root), else None: a second
+    ``kubetask dev`` must not take over the kubeconfig of one that still runs."""
+    try:
+        document = yaml.safe_load(kubeconfig.read_text())
+        server = str(document["clusters"][0]["cluster"]["server"])
+        with urllib.request.urlopen(f"{server}/kubetask-local/", timeout=0.5) as reply:
+            return server if reply.status == 200 else None
+    except (OSError, ValueError, LookupError, TypeError, yaml.YAMLError):
+        return None
 
 
 class _CrdLoader:

@@ -260,6 +260,31 @@ def test_a_port_in_use_is_a_clear_error(local_cluster_factory: Any, tmp_path: Pa
     assert not (tmp_path / "kubeconfig").exists()
 
 
+def test_a_second_dev_on_a_running_clusters_kubeconfig_is_refused(local_cluster_factory: Any) -> None:
+    cluster = local_cluster_factory(operator=False)
+    before = cluster.kubeconfig.read_text()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubetask_local._cli",
+            "dev",
+            "--no-operator",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert f"still running at {cluster.api_url}" in completed.stderr
+    assert repr(str(cluster.kubeconfig)) in completed.stderr
+    assert cluster.kubeconfig.read_text() == before  # the running cluster keeps its kubeconfig
+    assert cluster.kubectl("get", "nodes", "-o", "name").stdout.strip() == "node/kubetask-local"
+
+
 def test_with_exit_with_parent_a_cluster_whose_starter_dies_stops(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     starter = textwrap.dedent(f"""
