@@ -28,6 +28,9 @@ from kubetask_operator._spec import INPUTS_FILE, RESERVED_MOUNT_ROOT, TaskRunSpe
 SCRATCH_MOUNT = f"{RESERVED_MOUNT_ROOT}/scratch"
 INPUTS_MOUNT = f"{RESERVED_MOUNT_ROOT}/inputs"
 SCRATCH_OUTPUT_PREFIX = f"{SCRATCH_MOUNT}/outputs"
+# Where the container's termination message goes: set as the container's terminationMessagePath and
+# handed to the runtime as KUBETASK_TERMINATION_MESSAGE_PATH, so the two always agree.
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 # The pod-level backstop deadline (enforced by the kubelet even while the operator is down) leaves the
 # operator this much time to stop a timed-out attempt itself, with the right reason, first.
 DEADLINE_SLACK_SECONDS = 60
@@ -143,6 +146,7 @@ def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: 
         {"name": "KUBETASK_RUN_NAME", "value": ref.name},
         {"name": "KUBETASK_NAMESPACE", "value": ref.namespace},
         {"name": "KUBETASK_ATTEMPT", "value": str(attempt)},
+        {"name": "KUBETASK_TERMINATION_MESSAGE_PATH", "value": TERMINATION_MESSAGE_PATH},
     ]
     mounts: list[Mapping[str, Any]] = [{"name": "kubetask-scratch", "mountPath": SCRATCH_MOUNT}]
     if needs_inputs_configmap(spec, settings):
@@ -153,6 +157,7 @@ def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: 
         "command": _command(spec, ref, settings, attempt),
         "env": copy.deepcopy([*env, *spec.env]),
         "volumeMounts": copy.deepcopy([*mounts, *(template.get("volumeMounts") or [])]),
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": _merged(default_security_context(), template.get("securityContext") or {}),
     }

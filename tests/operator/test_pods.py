@@ -86,6 +86,12 @@ def test_identity_restart_policy_owner_and_labels() -> None:
     assert _container(pod)["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
+def test_the_runtime_is_told_the_containers_termination_message_path() -> None:
+    container = _container(_build())
+    told = {e["name"]: e["value"] for e in container["env"]}["KUBETASK_TERMINATION_MESSAGE_PATH"]
+    assert told == container["terminationMessagePath"] == "/dev/termination-log"
+
+
 def test_env_names_the_run_and_the_attempt_before_the_users_env() -> None:
     container = _container(
         _build(
@@ -96,6 +102,7 @@ def test_env_names_the_run_and_the_attempt_before_the_users_env() -> None:
         {"name": "KUBETASK_RUN_NAME", "value": "demo"},
         {"name": "KUBETASK_NAMESPACE", "value": "team"},
         {"name": "KUBETASK_ATTEMPT", "value": "2"},
+        {"name": "KUBETASK_TERMINATION_MESSAGE_PATH", "value": "/dev/termination-log"},
         {"name": "A", "value": "1"},
     ]
     assert container["envFrom"] == [{"secretRef": {"name": "creds"}}]
