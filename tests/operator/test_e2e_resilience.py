@@ -17,7 +17,7 @@ import pytest
 
 from kubetask_local.testing import Cluster, wait_for
 
-from .conftest import TaskRuns, taskrun_manifest
+from .conftest import StartOperator, TaskRuns, create_namespace_with_tasks, taskrun_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +53,29 @@ def test_an_operator_killed_mid_run_carries_on_from_the_api(taskruns: TaskRuns, 
         assert taskruns.wait_finished(name, timeout=60)["phase"] == "Succeeded"
     pods = collections.Counter(p["metadata"]["labels"]["kubetask.dev/taskrun"] for p in taskruns.pods())
     assert pods == dict.fromkeys(running + created_while_down, 1)
+
+
+def test_deleting_a_taskrun_while_the_operator_is_down_completes_and_is_not_undone(
+    local_cluster_factory: Callable[..., Cluster], start_operator: StartOperator
+) -> None:
+    cluster = local_cluster_factory(operator=False)
+    taskruns = create_namespace_with_tasks(cluster, "down")
+    operator = start_operator(cluster)
+    taskruns.create("doomed", "sleep", inputs={"seconds": 60})
+    status = taskruns.wait_phase("doomed", "Running")
+    assert [p["metadata"]["name"] for p in taskruns.pods("doomed")] == [status["podName"]]
+    assert operator.stop() == 0, operator.log()
+    # kubectl waits for the deletion to complete: a finalizer only the operator removes would time it out.
+    cluster.kubectl("delete", "taskrun", "doomed", "-n", taskruns.namespace, "--timeout=10s")
+    wait_for(lambda: not taskruns.pods("doomed"), 30, "the pod to be garbage-collected without the operator")
+    restarted = start_operator(cluster)
+    # A TaskRun created after the restart finishing shows the operator has listed and acted on the API.
+    taskruns.create("after", "add", inputs={"a": 1, "b": 2})
+    assert taskruns.wait_finished("after", timeout=60)["phase"] == "Succeeded", restarted.log()
+    remaining = cluster.kubectl_json("get", "taskruns", "-n", taskruns.namespace)["items"]
+    assert [t["metadata"]["name"] for t in remaining] == ["after"]
+    owners = {p["metadata"]["labels"]["kubetask.dev/taskrun"] for p in taskruns.pods()}
+    assert owners == {"after"}, "the restarted operator recreated nothing for the deleted TaskRun"
 
 
 def _create_with_retries(api_url: str, namespace: str, manifest: dict[str, Any]) -> None:
