@@ -29,6 +29,17 @@ REFUSED = [
     pytest.param(lambda s: s | {"retries": -1}, "spec.retries", id="negative-retries"),
     pytest.param(lambda s: s | {"retries": "3"}, "spec.retries", id="retries-not-an-integer"),
     pytest.param(lambda s: s | {"timeout": "5 minutes"}, "spec.timeout", id="timeout-not-a-duration"),
+    pytest.param(lambda s: s | {"timeout": "0s"}, "spec.timeout must be longer than zero", id="timeout-zero"),
+    pytest.param(
+        lambda s: s | {"timeout": "0h0m0.0s"},
+        "spec.timeout must be longer than zero",
+        id="timeout-zero-parts",
+    ),
+    pytest.param(
+        lambda s: s | {"pendingTimeout": "0ms"},
+        "spec.pendingTimeout must be longer than zero",
+        id="pending-timeout-zero",
+    ),
     pytest.param(
         lambda s: s | {"inputs": {"a": 1}, "inputsFrom": "s3://b/in.json"},
         "at most one of spec.inputs and spec.inputsFrom",

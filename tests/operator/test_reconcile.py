@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kubetask_operator import load_crd
 from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan
 from kubetask_operator._settings import Settings
 
@@ -615,3 +616,27 @@ def test_an_unscheduled_pod_is_unschedulable_whatever_its_container_says() -> No
     result = _plan(pod(unschedulable=True, waiting=("ContainerCreating", "")), spec={"pendingTimeout": "5s"})
     assert result.status is not None
     assert result.status["attempts"][0]["reason"] == "Unschedulable"
+
+
+# ---------------------------------------------------------------- the status schema
+
+
+def test_the_crd_declares_exactly_the_status_fields_the_reconciler_writes() -> None:
+    """No field the operator never writes (users would wait on it), none it writes that would be pruned."""
+    success = summary(
+        {"outcome": "Succeeded", "outputs": {"o0": 3}, "outputsUri": "s3://b/team/demo/1/outputs.json"}
+    )
+    plans = [
+        plan(taskrun(), pod="unknown", now=NOW, settings=SETTINGS),
+        _plan(pod(phase="Running", running=True)),
+        _plan(pod(phase="Running", running=True), spec={"cancelled": True}),
+        _plan(
+            pod(phase="Succeeded", terminated={"exitCode": 0, "message": success}),
+            spec={"outputPrefix": "s3://b/team/demo"},
+        ),
+        _plan(pod(phase="Failed", terminated={"exitCode": 1, "message": USER_FAILED})),
+        _plan(pod(phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE})),
+    ]
+    written = {key for result in plans if result.status is not None for key in result.status}
+    schema = load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert written == set(schema["properties"]["status"]["properties"])
