@@ -3,11 +3,13 @@ backoff, cancel, timeouts, TTL. Pure: no cluster."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubetask_operator import load_crd
+from kubetask_operator import _outcomes, load_crd
 from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan
 from kubetask_operator._settings import Settings
 
@@ -168,6 +170,14 @@ ENDINGS = [
         id="node-lost",
     ),
     pytest.param(
+        pod(phase="Failed", pod_reason="UnexpectedAdmissionError", pod_message="admission failed"),
+        0,
+        "Retrying",
+        "PodFailed",
+        "SYSTEM",
+        id="pod-failed-as-a-whole-without-its-container-ending",
+    ),
+    pytest.param(
         pod(phase="Failed", pod_reason="DeadlineExceeded", terminated={"exitCode": 143}),
         0,
         "Retrying",
@@ -223,6 +233,28 @@ ENDINGS = [
         "CreateContainerConfigError",
         "USER",
         id="missing-secret-after-the-grace-period",
+    ),
+    *(
+        pytest.param(
+            pod(waiting=(waiting, "cannot pull")),
+            25,
+            "Failed",
+            "ImagePullFailed",
+            "USER",
+            id=f"{waiting}-after-the-grace-period",
+        )
+        for waiting in ("ErrImageNeverPull", "RegistryUnavailable")
+    ),
+    *(
+        pytest.param(
+            pod(waiting=(waiting, "cannot create")),
+            25,
+            "Failed",
+            waiting,
+            "USER",
+            id=f"{waiting}-after-the-grace-period",
+        )
+        for waiting in ("CreateContainerError", "RunContainerError")
     ),
 ]
 
@@ -640,3 +672,28 @@ def test_the_crd_declares_exactly_the_status_fields_the_reconciler_writes() -> N
     written = {key for result in plans if result.status is not None for key in result.status}
     schema = load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert written == set(schema["properties"]["status"]["properties"])
+
+
+# ---------------------------------------------------------------- the README's reasons table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _documented_reasons() -> set[str]:
+    section = README.read_text().split("<!-- SECTION: operator -->", 1)[1].split("<!-- SECTION:", 1)[0]
+    table = section.split("| reason | when | retried |", 1)[1].split("\n\n", 1)[0]
+    rows = [row for row in table.splitlines() if row.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def _reasons_of(params: list[Any], column: int) -> set[str]:
+    return {str(param.values[column]) for param in params}
+
+
+def test_the_readme_documents_every_reason_the_operator_can_report() -> None:
+    finished = _reasons_of(ENDINGS, 3)
+    waiting = _reasons_of(WAITING, 1) | _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
+    other = {"Pending", "Running", "Retrying", "Succeeded", "Cancelled", "InvalidSpec", "PendingTimeout"}
+    produced = finished | waiting | other
+    assert produced - _documented_reasons() == set()
+    assert _documented_reasons() - produced == set(), "documented reasons the tables here never produce"
