@@ -4,6 +4,7 @@ duplicate pods; with API requests failing and watch streams dropped, every TaskR
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import signal
@@ -104,6 +105,53 @@ def _pods_per_attempt(cluster: Cluster, namespace: str) -> collections.Counter[t
     )
 
 
+# The 200 TaskRuns: what each is made to do and the final state it must reach. The node's fast mode completes
+# every pod at once with one exit code and message, so the pods that run are made in two rounds: first the
+# succeeding ones, then (fast mode switched) the failing ones. TaskRuns that never get a pod (cancelled from
+# the start, refused by the operator) go with the first round.
+Expected = tuple[str, str, int]  # phase, reason, attempts
+SUCCEEDS: Expected = ("Succeeded", "Succeeded", 1)
+CANCELLED: Expected = ("Cancelled", "Cancelled", 0)
+INVALID: Expected = ("Failed", "InvalidSpec", 0)
+FAILS: Expected = ("Failed", "UserError", 1)
+USER_FAILURE = json.dumps(
+    {
+        "outcome": "Failed",
+        "error": {"kind": "USER", "recoverable": False, "type": "ValueError", "message": "bad input"},
+    }
+)
+
+
+def _first_round(index: int) -> tuple[dict[str, Any], Expected]:
+    name = f"run-{index:03d}"
+    if index % 10 == 8:
+        return taskrun_manifest(name, "add", inputs={"a": 1, "b": 2}, cancelled=True), CANCELLED
+    if index % 10 == 9:
+        reserved = {"volumes": [{"name": "kubetask-scratch", "emptyDir": {}}]}
+        return taskrun_manifest(name, "add", inputs={"a": 1, "b": 2}, podTemplate=reserved), INVALID
+    return taskrun_manifest(name, "add", inputs={"a": 1, "b": 2}), SUCCEEDS
+
+
+def _second_round(index: int) -> tuple[dict[str, Any], Expected]:
+    # Half may retry: a non-recoverable failure must still end after its one attempt.
+    retries = {"retries": 2} if index % 2 else {}
+    return taskrun_manifest(f"run-{index:03d}", "fail", **retries), FAILS
+
+
+def _finished(cluster: Cluster, namespace: str, names: set[str]) -> list[dict[str, Any]] | None:
+    try:
+        items = cluster.kubectl_json("get", "taskruns", "-n", namespace)["items"]
+    except AssertionError:
+        return None  # kubectl met an injected failure: ask again
+    done = [
+        t
+        for t in items
+        if t["metadata"]["name"] in names
+        and (t.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled")
+    ]
+    return done if len(done) == len(names) else None
+
+
 @pytest.mark.slow
 def test_200_taskruns_end_right_with_failing_requests_and_dropped_watches(
     local_cluster_factory: Callable[..., Cluster],
@@ -111,32 +159,45 @@ def test_200_taskruns_end_right_with_failing_requests_and_dropped_watches(
     cluster = local_cluster_factory()
     namespace = "faults"
     cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    summary = json.dumps({"outcome": "Succeeded", "outputs": {"o0": 42}})
-    cluster.set_fast_mode(exit_code=0, termination_message=summary)
+    success = json.dumps({"outcome": "Succeeded", "outputs": {"o0": 42}})
+    rounds = [
+        ((0, success), [_first_round(index) for index in range(150)]),
+        ((1, USER_FAILURE), [_second_round(index) for index in range(150, 200)]),
+    ]
     cluster.set_faults(error_rate=0.05, statuses=[500, 429, 409], retry_after=1, watch_drop_after=3.0, seed=7)
-    names = [f"run-{i:03d}" for i in range(200)]
-    for name in names:
-        _create_with_retries(
-            cluster.api_url, namespace, taskrun_manifest(name, "add", inputs={"a": 1, "b": 2})
+    expected: dict[str, Expected] = {}
+    for (exit_code, message), runs in rounds:
+        cluster.set_fast_mode(exit_code=exit_code, termination_message=message)
+        for manifest, _ in runs:
+            _create_with_retries(cluster.api_url, namespace, manifest)
+        names = {manifest["metadata"]["name"] for manifest, _ in runs}
+        wait_for(
+            functools.partial(_finished, cluster, namespace, names),
+            150,
+            f"{len(names)} TaskRuns to finish under injected faults",
+            interval=1.0,
         )
-
-    def finished() -> int:
-        try:
-            items = cluster.kubectl_json("get", "taskruns", "-n", namespace)["items"]
-        except AssertionError:
-            return 0  # kubectl met an injected failure: ask again
-        done = [
-            t for t in items if (t.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled")
-        ]
-        return len(done) if len(done) == len(names) else 0
-
-    wait_for(finished, 150, "all 200 TaskRuns to finish under injected faults", interval=1.0)
+        expected.update((manifest["metadata"]["name"], outcome) for manifest, outcome in runs)
     cluster.reset_faults()
     taskruns = cluster.kubectl_json("get", "taskruns", "-n", namespace)["items"]
-    phases = collections.Counter(t["status"]["phase"] for t in taskruns)
-    assert phases == {"Succeeded": 200}
-    assert all(t["status"]["outputs"] == {"o0": 42} for t in taskruns)
+    reached = {
+        t["metadata"]["name"]: (
+            t["status"]["phase"],
+            next(c["reason"] for c in t["status"]["conditions"] if c["type"] == "Succeeded"),
+            len(t["status"].get("attempts") or []),
+        )
+        for t in taskruns
+    }
+    assert reached == expected
+    assert collections.Counter(expected.values()) == {SUCCEEDS: 120, CANCELLED: 15, INVALID: 15, FAILS: 50}
+    for taskrun in taskruns:
+        if expected[taskrun["metadata"]["name"]] == SUCCEEDS:
+            assert taskrun["status"]["outputs"] == {"o0": 42}
+        if expected[taskrun["metadata"]["name"]] == FAILS:
+            assert taskrun["status"]["error"]["type"] == "ValueError"
     pods = _pods_per_attempt(cluster, namespace)
     assert max(pods.values()) == 1, "never a second pod for an attempt"
-    attempts = {(t["metadata"]["name"], str(a["number"])) for t in taskruns for a in t["status"]["attempts"]}
+    attempts = {
+        (t["metadata"]["name"], str(a["number"])) for t in taskruns for a in t["status"].get("attempts") or []
+    }
     assert set(pods) == attempts, "exactly one pod per recorded attempt"
