@@ -20,7 +20,7 @@ import kubernetes
 import pytest
 
 from kubetask_local import ApiServer, ThreadedApiServer
-from kubetask_local._standalone import kubeconfig_for
+from kubetask_local.apiserver._standalone import kubeconfig_for
 
 VENV_BIN = Path(sys.executable).parent
 _NAMESPACES = itertools.count(1)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubetask_local._cel import verdict
+from kubetask_local.apiserver._cel import verdict
 
 
 @pytest.mark.parametrize(

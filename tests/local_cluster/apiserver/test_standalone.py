@@ -14,7 +14,7 @@ from .conftest import VENV_BIN, wait_for
 def test_standalone_server_serves_kubectl_and_stops_on_sigterm(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-m", "kubetask_local._standalone", "--kubeconfig", str(kubeconfig)],
+        [sys.executable, "-m", "kubetask_local.apiserver._standalone", "--kubeconfig", str(kubeconfig)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,7 +40,7 @@ def test_standalone_server_serves_kubectl_and_stops_on_sigterm(tmp_path: Path) -
 
 def test_bad_port_is_refused_naming_the_option() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kubetask_local._standalone", "--port", "70000"],
+        [sys.executable, "-m", "kubetask_local.apiserver._standalone", "--port", "70000"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kubetask_local import ApiServer, ThreadedApiServer
-from kubetask_local._standalone import kubeconfig_for
+from kubetask_local.apiserver._standalone import kubeconfig_for
 from kubetask_local.testing import kubectl_binary
 
 INNER_TESTS = """

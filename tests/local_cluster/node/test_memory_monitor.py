@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kubetask_local._node_memory import rss_by_group
+from kubetask_local.node._memory import rss_by_group
 
 
 def _fake_process(

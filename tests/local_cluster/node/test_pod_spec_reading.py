@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from kubetask_local._node_env import PodNetwork, expand, referenced_objects, resolve_env
-from kubetask_local._node_errors import PodConfigError, QuantityError
-from kubetask_local._node_logs import LogOptions, log_options, render
-from kubetask_local._node_spec import (
+from kubetask_local.node._env import PodNetwork, expand, referenced_objects, resolve_env
+from kubetask_local.node._errors import PodConfigError, QuantityError
+from kubetask_local.node._logs import LogOptions, log_options, render
+from kubetask_local.node._spec import (
     Taint,
     invalid_image_message,
     memory_limit_bytes,
@@ -21,8 +21,8 @@ from kubetask_local._node_spec import (
     qos_class,
     unschedulable_message,
 )
-from kubetask_local._node_status import tail_for_message, termination_message
-from kubetask_local._node_volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
+from kubetask_local.node._status import tail_for_message, termination_message
+from kubetask_local.node._volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
 
 NETWORK = PodNetwork(node_name="kubetask-local", host_ip="127.0.0.1", pod_ip="127.0.0.1")
 

@@ -1,0 +1,339 @@
+"""``kubetask dev``: a whole local Kubernetes in one foreground process.
+
+The API server emulator and the local node share one asyncio loop; the operator runs as a subprocess
+(``python -m kubetask_operator`` with ``KUBECONFIG`` pointing here) and is restarted, as a Deployment would
+restart it, when it exits on its own. The TaskRun CRD is applied before the kubeconfig is written, so the
+kubeconfig's appearance means the cluster is ready. SIGINT/SIGTERM stop everything (operator, pod processes,
+server) and SIGHUP restarts the operator (so does ``POST /kubetask-local/operator/restart``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp.web
+import yaml
+
+from kubetask_local._node_admin import add_node_admin_routes
+from kubetask_local.apiserver import ApiServer
+from kubetask_local.node import MERGE_PATCH, ApiError, FastMode, LocalNode, NodeApiClient, NodeConfig, Taint
+
+logger = logging.getLogger("kubetask_local.dev")
+
+CONTEXT = "kubetask-local"
+OPERATOR_MODULE = "kubetask_operator"
+_OPERATOR_STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """What ``kubetask dev`` was asked for (see ``kubetask dev --help``)."""
+
+    kubeconfig: Path = Path(".kubetask/kubeconfig")
+    port: int = 0
+    operator: bool = True
+    state_dir: Path | None = None
+    node_name: str = "kubetask-local"
+    node_labels: Mapping[str, str] = field(default_factory=dict)
+    node_taints: tuple[Taint, ...] = ()
+    failing_images: frozenset[str] = frozenset()
+    fast_mode: FastMode | None = None
+    node_lost_after: float = 1.0
+    pod_eviction_timeout: float = 3.0
+    exit_with_parent: bool = False
+    operator_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def kubeconfig_document(server_url: str, *, namespace: str = "default") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
+        "users": [{"name": CONTEXT, "user": {"token": "kubetask-local"}}],
+        "contexts": [
+            {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
+        ],
+        "current-context": CONTEXT,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path: Path, server_url: str) -> None:
+    """Write atomically (temporary file + rename), so whoever waits for the file never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(yaml.safe_dump(kubeconfig_document(server_url), sort_keys=False))
+    os.chmod(temporary, 0o600)
+    temporary.replace(path)
+
+
+def running_cluster_url(kubeconfig: Path) -> str | None:
+    """The server of ``kubeconfig`` when a local cluster answers there (its admin root), else None: a second
+    ``kubetask dev`` must not take over the kubeconfig of one that still runs."""
+    try:
+        document = yaml.safe_load(kubeconfig.read_text())
+        server = str(document["clusters"][0]["cluster"]["server"])
+        with urllib.request.urlopen(f"{server}/kubetask-local/", timeout=0.5) as reply:
+            return server if reply.status == 200 else None
+    except (OSError, ValueError, LookupError, TypeError, yaml.YAMLError):
+        return None
+
+
+class _CrdLoader:
+    """Imports the operator package in a thread while the cluster starts: ``kubetask_operator`` pulls in kopf
+    and the kubernetes client (over a second of imports), which would otherwise delay readiness."""
+
+    def __init__(self) -> None:
+        self.crd: dict[str, Any] | None = None
+        self.problem: str | None = None
+        self._thread = threading.Thread(target=self._load, name="kubetask-dev-crd", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            module = importlib.import_module(OPERATOR_MODULE)
+        except ImportError as error:
+            self.problem = (
+                f"the operator package is not installed ({error}); pip install 'kubetask[operator]'"
+            )
+            return
+        load_crd: Callable[[], dict[str, Any]] | None = getattr(module, "load_crd", None)
+        if load_crd is None:
+            self.problem = f"{OPERATOR_MODULE}.load_crd() does not exist yet"
+            return
+        self.crd = load_crd()
+
+    async def result(self) -> dict[str, Any] | None:
+        await asyncio.to_thread(self._thread.join)
+        return self.crd
+
+
+async def apply_crd(api: NodeApiClient, crd: Mapping[str, Any]) -> None:
+    """Create the CRD, or merge-patch it when it exists (an emulator restarted on a kept state)."""
+    name = crd["metadata"]["name"]
+    try:
+        await api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=crd)
+    except ApiError as error:
+        if error.status != 409:
+            raise
+        await api.request(
+            "PATCH",
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}",
+            body=crd,
+            content_type=MERGE_PATCH,
+        )
+
+
+class OperatorProcess:
+    """The operator subprocess, restarted with a back-off when it exits on its own (like a Deployment)."""
+
+    def __init__(self, *, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+        self._process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._restart_wanted = asyncio.Event()
+        self.restarts = 0
+
+    @staticmethod
+    def available() -> bool:
+        return (
+            importlib.util.find_spec(OPERATOR_MODULE) is not None
+            and importlib.util.find_spec(f"{OPERATOR_MODULE}.__main__") is not None
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.returncode is None else None
+
+    def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="kubetask-dev-operator")
+
+    def restart(self) -> None:
+        self._restart_wanted.set()
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while True:
+            started = time.monotonic()
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", OPERATOR_MODULE, env=self._env, stdin=asyncio.subprocess.DEVNULL
+            )
+            logger.info("operator started (pid %d)", self._process.pid)
+            exited = asyncio.create_task(self._process.wait())
+            wanted = asyncio.create_task(self._restart_wanted.wait())
+            await asyncio.wait({exited, wanted}, return_when=asyncio.FIRST_COMPLETED)
+            wanted.cancel()
+            if self._restart_wanted.is_set():
+                self._restart_wanted.clear()
+                await self._terminate()
+                self.restarts += 1
+                backoff = 1.0
+                continue
+            code = exited.result()
+            backoff = 1.0 if time.monotonic() - started > 30 else min(backoff * 2, 30.0)
+            logger.warning("operator exited with code %s; restarting in %.0fs", code, backoff)
+            self.restarts += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._restart_wanted.wait(), timeout=backoff)
+            self._restart_wanted.clear()
+
+    async def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=_OPERATOR_STOP_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        await self._terminate()
+
+
+def _json(body: Any) -> aiohttp.web.Response:
+    return aiohttp.web.json_response(body)
+
+
+def _add_operator_admin_routes(server: ApiServer, operator: OperatorProcess | None) -> None:
+    async def show(_request: aiohttp.web.BaseRequest) -> aiohttp.web.Response:
+        if operator is None:
+            return _json({"running": False, "pid": None, "restarts": 0})
+        return _json(
+            {"running": operator.pid is not None, "pid": operator.pid, "restarts": operator.restarts}
+        )
+
+    async def restart(_request: aiohttp.web.BaseRequest) -> aiohttp.web.Response:
+        if operator is None:
+            return aiohttp.web.json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "BadRequest",
+                    "code": 400,
+                    "message": "kubetask dev runs without an operator (--no-operator or not installed)",
+                },
+                status=400,
+            )
+        operator.restart()
+        return _json({"restarting": True, "previousPid": operator.pid})
+
+    server.add_admin_route("GET", "operator", show)
+    server.add_admin_route("POST", "operator/restart", restart)
+
+
+async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> int:
+    """Run the local cluster until ``stop`` is set or SIGINT/SIGTERM arrives; answers the exit status."""
+    began = time.monotonic()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    kubeconfig = options.kubeconfig.absolute()
+    kubeconfig.unlink(missing_ok=True)  # its appearance is the readiness signal
+    wants_operator = options.operator and OperatorProcess.available()
+    crd_loader = _CrdLoader()
+    server = ApiServer(port=options.port)
+    await server.start()  # first: a port in use fails here, before anything needs cleaning up
+    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="kubetask-dev-"))
+    node = LocalNode(
+        api_url=server.url,
+        config=NodeConfig(
+            root=state_dir / "node",
+            name=options.node_name,
+            labels=dict(options.node_labels),
+            taints=options.node_taints,
+            failing_images=options.failing_images,
+            fast_mode=options.fast_mode,
+            node_monitor_grace=options.node_lost_after,
+            pod_eviction_timeout=options.pod_eviction_timeout,
+        ),
+    )
+    operator: OperatorProcess | None = None
+    try:
+        server.set_log_source(node.log_source)
+        add_node_admin_routes(server, node)
+        await node.start()
+        crd = await crd_loader.result()
+        if crd is None:
+            print(f"kubetask dev: warning: the TaskRun CRD is not applied: {crd_loader.problem}", file=out)
+        else:
+            await apply_crd(node.api, crd)
+        write_kubeconfig(kubeconfig, server.url)
+        if wants_operator:
+            operator = OperatorProcess(env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+            operator.start()
+            loop.add_signal_handler(signal.SIGHUP, operator.restart)
+        elif options.operator:
+            print(
+                f"kubetask dev: warning: no operator: {OPERATOR_MODULE}.__main__ is not importable", file=out
+            )
+        _add_operator_admin_routes(server, operator)
+        _print_ready(
+            out,
+            kubeconfig=kubeconfig,
+            url=server.url,
+            operator=operator is not None,
+            seconds=time.monotonic() - began,
+        )
+        orphan_watch = asyncio.create_task(_stop_when_orphaned(stop)) if options.exit_with_parent else None
+        await stop.wait()
+        if orphan_watch is not None:
+            orphan_watch.cancel()
+        print("kubetask dev: stopping", file=out, flush=True)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+        if operator is not None:
+            await operator.stop()
+        await node.close()
+        await server.stop()
+        if options.state_dir is None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+async def _stop_when_orphaned(stop: asyncio.Event, *, interval: float = 1.0) -> None:
+    """Set ``stop`` once the parent process is gone (this process is then re-parented)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(interval)
+    print("kubetask dev: the process that started it ended", file=sys.stderr, flush=True)
+    stop.set()
+
+
+def _print_ready(out: TextIO, *, kubeconfig: Path, url: str, operator: bool, seconds: float) -> None:
+    print(
+        f"kubetask dev: local cluster ready in {seconds:.2f}s\n"
+        f"  API server: {url}\n"
+        f"  operator:   {'running (python -m kubetask_operator)' if operator else 'not started'}\n"
+        f"  kubeconfig: {kubeconfig}\n"
+        f"Point kubectl at it:\n"
+        f"  export KUBECONFIG={kubeconfig}\n"
+        f"  kubectl get nodes\n"
+        f"Stop with Ctrl-C.",
+        file=out,
+        flush=True,
+    )

@@ -1,0 +1,385 @@
+"""``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, built on kmock's KubernetesEmulator.
+
+kmock provides the handler base, the request records (``kmock.Request``, see ``ApiServer.requests``) and the
+``Status`` envelope of unexpected errors. What kmock 0.8 gets wrong for real clients is owned here: request
+intake (its path parser fails on cluster-scoped collections), the object store (no server metadata, no
+conflicts, full scans), every verb, watches, discovery, OpenAPI, tables and logs; its reaction DSL is not
+consulted. kmock's ``Server`` is not used because it patches aiohttp's resolver process-wide; we listen
+with aiohttp directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp.web
+import kmock
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
+
+from kubetask_local.apiserver import _discovery, _openapi
+from kubetask_local.apiserver._errors import ApiError, bad_request, not_found
+from kubetask_local.apiserver._faults import FaultConfig, FaultInjector
+from kubetask_local.apiserver._handlers import ResourceHandlers
+from kubetask_local.apiserver._logs import LogSource
+from kubetask_local.apiserver._resources import Registry
+from kubetask_local.apiserver._schema import admit
+from kubetask_local.apiserver._store import Store
+from kubetask_local.apiserver._targets import parse_target
+from kubetask_local.apiserver._wire import json_response
+
+# kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
+AdminHandler = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
+ADMIN_PREFIX = "/kubetask-local/"
+_REQUEST_LOG_LIMIT = 1000
+
+
+class _Emulator(kmock.KubernetesEmulator):
+    """kmock's emulator with our intake and router in place of its own.
+
+    kmock 0.8's path parser fails on cluster-scoped collections (``/api/v1/namespaces`` answers 500), so
+    requests are recorded as ``kmock.Request`` objects without its Kubernetes parsing; unexpected errors
+    still get kmock's ``Status`` envelope and land in its error log.
+    """
+
+    route: Callable[[Any], Awaitable[aiohttp.web.StreamResponse]]
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        try:
+            body = await raw_request.read()
+        except aiohttp.web.HTTPRequestEntityTooLarge:
+            error = ApiError(
+                413,
+                "RequestEntityTooLarge",
+                f"the request body is larger than the limit of {MAX_REQUEST_BODY_BYTES} bytes",
+            )
+            return json_response(error.status(), status=error.code)
+        request = kmock.Request(
+            id=len(self._requests),
+            raw_request=raw_request,
+            url=raw_request.url,
+            method=raw_request.method,
+            params=dict(raw_request.query),
+            headers=dict(raw_request.headers),
+            body=body,
+        )
+        if len(self._requests) > _REQUEST_LOG_LIMIT:  # keep kmock's request log bounded in long sessions
+            del self._requests[: -_REQUEST_LOG_LIMIT // 2]
+        self._requests.append(request)
+        try:
+            return await self.route(request)
+        except Exception as error:
+            if self._errors:
+                self._errors[-1].append(error)
+                del self._errors[-1][:-_REQUEST_LOG_LIMIT]
+            return await self._render_error(error)
+
+
+class ApiServer:
+    """An in-memory Kubernetes API server over HTTP.
+
+    Use inside one asyncio loop (``async with ApiServer() as api: api.url``) or from synchronous code
+    with ``ApiServer.run_in_thread()``. ``port=0`` (the default) takes a free port.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 30.0) -> None:
+        self.host = host
+        self._port = port
+        self.registry = Registry()
+        self.store = Store(self.registry)
+        self.store.validator = admit
+        self.faults = FaultInjector()
+        self._handlers = ResourceHandlers(self.store, bookmark_interval=bookmark_interval)
+        self._handlers.watch_drop_after = lambda: self.faults.config.watch_drop_after
+        self._admin_routes: dict[tuple[str, str], AdminHandler] = {}
+        self._emulator: _Emulator | None = None
+        self._runner: aiohttp.web.ServerRunner | None = None
+        self._bound_port: int | None = None
+        self._add_builtin_admin_routes()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._bound_port is None:
+            raise RuntimeError("the API server is not started; call `await start()` first")
+        return f"http://{self.host}:{self._bound_port}"
+
+    @property
+    def port(self) -> int:
+        if self._bound_port is None:
+            raise RuntimeError("the API server is not started; call `await start()` first")
+        return self._bound_port
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("the API server is already started")
+        emulator = _Emulator()
+        emulator.route = self._route
+        await emulator.__aenter__()
+        self._emulator = emulator
+        loop = asyncio.get_running_loop()
+
+        def make_request(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> aiohttp.web.BaseRequest:
+            return aiohttp.web.BaseRequest(
+                message, payload, protocol, writer, task, loop, client_max_size=MAX_REQUEST_BODY_BYTES
+            )
+
+        server = aiohttp.web.Server(
+            emulator, request_factory=make_request, handler_cancellation=True, access_log=None
+        )
+        runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
+        await runner.setup()
+        site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        sockets = getattr(site._server, "sockets", None) or []
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+    async def stop(self) -> None:
+        self.store.close_all_watches(graceful=True)
+        await asyncio.sleep(0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._emulator is not None:
+            await self._emulator.__aexit__(None, None, None)
+            self._emulator = None
+        self._bound_port = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        """Start, then serve until cancelled (for a standalone process)."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    @classmethod
+    def run_in_thread(cls, **kwargs: Any) -> ThreadedApiServer:
+        """Start a server in a background thread with its own loop; stop it with ``.stop()`` (or ``with``)."""
+        return ThreadedApiServer(cls(**kwargs))
+
+    @property
+    def requests(self) -> list[Any]:
+        """The latest requests as ``kmock.Request`` objects (method, url, headers, body), oldest first."""
+        return list(self._emulator._requests) if self._emulator is not None else []
+
+    # ------------------------------------------------------------------ hooks for other components
+
+    def set_log_source(self, source: LogSource | None) -> None:
+        """Plug in where ``pods/log`` reads container output: ``async fn(namespace, pod, container, params)
+        -> bytes | None`` (None: the container has not started). ``params`` are the query parameters of
+        the request (``tailLines``, ``sinceSeconds``, ``timestamps``, ``previous``, ``limitBytes``) except
+        ``follow``, which the server implements by polling the source until the container terminates."""
+        self._handlers.log_source = source
+
+    def add_admin_route(self, method: str, path: str, handler: AdminHandler) -> None:
+        """Serve ``handler`` at ``/kubetask-local/<path>`` (e.g. ``node/stop``); never faulted."""
+        self._admin_routes[(method.upper(), path.strip("/"))] = handler
+
+    def set_faults(self, config: FaultConfig) -> None:
+        self.faults.configure(config)
+
+    def reset_faults(self) -> None:
+        self.faults.reset()
+
+    def drop_watches(self) -> int:
+        """Cut every open watch stream mid-stream now; answers how many were cut."""
+        return self.store.close_all_watches(graceful=False)
+
+    # ------------------------------------------------------------------ routing
+
+    async def _route(self, request: Any) -> aiohttp.web.StreamResponse:
+        raw: aiohttp.web.BaseRequest = request._raw_request
+        path = raw.path
+        try:
+            if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+                return await self._admin(raw)
+            if path.startswith(("/api/", "/apis")) or path == "/api":
+                fault = self.faults.pick(method=raw.method, path=path, name=path.rsplit("/", 1)[-1])
+                if fault is not None:
+                    raise fault
+            target = parse_target(self.registry, path)
+            if target is not None:
+                return await self._handlers.handle(raw, target, request.body)
+            return self._meta(path, raw.headers.get("Accept", ""))
+        except ApiError as error:
+            return json_response(error.status(), status=error.code, headers=error.headers)
+
+    def _meta(self, path: str, accept: str) -> aiohttp.web.Response:
+        """Discovery, version, health and OpenAPI documents."""
+        segments = [segment for segment in path.split("/") if segment]
+        if segments in (["api"], ["apis"]) and _discovery.wants_aggregated(accept):
+            document = _discovery.aggregated(self.registry, core=segments == ["api"])
+            return json_response(document, headers={"Content-Type": _discovery.AGGREGATED_CONTENT_TYPE})
+        body: Any = None
+        if not segments:
+            body = _discovery.root_paths(self.registry)
+        elif path in ("/healthz", "/livez", "/readyz"):
+            return aiohttp.web.Response(text="ok")
+        elif path == "/version":
+            body = _discovery.SERVER_VERSION
+        elif segments == ["api"]:
+            body = _discovery.api_versions()
+        elif segments[0] == "api" and len(segments) == 2:
+            body = _discovery.api_resource_list(self.registry, "", segments[1])
+        elif segments == ["apis"]:
+            body = _discovery.api_group_list(self.registry)
+        elif segments[0] == "apis" and len(segments) == 2:
+            body = _discovery.api_group(self.registry, segments[1])
+        elif segments[0] == "apis" and len(segments) == 3:
+            body = _discovery.api_resource_list(self.registry, segments[1], segments[2])
+        elif segments[:2] == ["openapi", "v3"]:
+            body = (
+                _openapi.index(self.registry)
+                if len(segments) == 2
+                else _openapi.group_version_document(self.registry, "/".join(segments[2:]))
+            )
+        if body is None:
+            raise ApiError(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                details={"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
+            )
+        return json_response(body)
+
+    # ------------------------------------------------------------------ admin routes
+
+    def _add_builtin_admin_routes(self) -> None:
+        self.add_admin_route("GET", "", self._admin_index)
+        self.add_admin_route("GET", "faults", self._get_faults)
+        self.add_admin_route("PUT", "faults", self._put_faults)
+        self.add_admin_route("POST", "faults", self._put_faults)
+        self.add_admin_route("DELETE", "faults", self._delete_faults)
+        self.add_admin_route("POST", "watches/drop", self._drop_watches)
+        self.add_admin_route("POST", "compact", self._compact)
+        self.add_admin_route("GET", "stats", self._stats)
+
+    async def _admin(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        key = (raw.method.upper(), raw.path[len(ADMIN_PREFIX) :].strip("/"))
+        handler = self._admin_routes.get(key)
+        if handler is None:
+            raise not_found(group="kubetask-local", plural="admin routes", name=f"{key[0]} {raw.path}")
+        return await handler(raw)
+
+    async def _admin_index(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        routes = sorted(f"{method} {ADMIN_PREFIX}{path}" for method, path in self._admin_routes)
+        return json_response({"routes": routes})
+
+    async def _get_faults(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        return json_response({**self.faults.config.to_json(), "injected": self.faults.injected})
+
+    async def _put_faults(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        try:
+            config = FaultConfig.from_json(json.loads(await raw.read() or b"{}"))
+        except (ValueError, TypeError) as error:
+            raise bad_request(f"bad fault configuration: {error}") from error
+        self.faults.configure(config)
+        return json_response(config.to_json())
+
+    async def _delete_faults(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self.faults.reset()
+        return json_response(self.faults.config.to_json())
+
+    async def _drop_watches(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        return json_response({"dropped": self.drop_watches()})
+
+    async def _compact(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self.store.compact()
+        return json_response({"compactedTo": str(self.store.resource_version)})
+
+    async def _stats(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        return json_response(self.store.stats())
+
+
+class ThreadedApiServer:
+    """An ApiServer running in its own thread and event loop, for synchronous callers (tests, scripts)."""
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kubetask-local-apiserver", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout=30):
+            raise RuntimeError("the API server thread did not start within 30 seconds")
+        if self._error is not None:
+            raise RuntimeError(f"the API server failed to start: {self._error!r}") from self._error
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        try:
+            await self.api.start()
+        except BaseException as error:
+            self._error = error
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.api.stop()
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Run a plain function in the server's loop (the store is not thread-safe) and return its result."""
+
+        async def runner() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(runner(), self._loop).result(timeout=30)
+
+    def stop(self) -> None:
+        if self._thread.is_alive() and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

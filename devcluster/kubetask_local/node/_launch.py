@@ -1,0 +1,136 @@
+"""Everything a container needs before it starts: its image "pulled", its ConfigMaps and Secrets read, its
+volumes materialised and its command, environment and working directory mapped onto the local machine.
+
+A container gets the node's own environment (so ``PYTHONPATH`` given to ``kubetask dev`` reaches pods) with
+the pod's variables over it, the node's ``bin`` directory first on ``PATH`` (``kubetask-execute`` and
+``python`` of the node's virtualenv), ``HOSTNAME`` set to the pod name and
+``KUBETASK_TERMINATION_MESSAGE_PATH`` pointing at its termination message file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubetask_local.node._api import NodeApiClient
+from kubetask_local.node._config import NodeConfig
+from kubetask_local.node._env import ObjectKey, PodNetwork, expand, referenced_objects, resolve_env
+from kubetask_local.node._errors import ApiError, PodConfigError, QuantityError
+from kubetask_local.node._spec import invalid_image_message, memory_limit_bytes, pull_fails
+from kubetask_local.node._volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One container, ready to run as a local process."""
+
+    container: Mapping[str, Any]
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    termination_file: Path
+    memory_limit: int | None
+
+
+def image_problems(
+    containers: list[Mapping[str, Any]], *, failing_images: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """Container name -> (reason, message) for images that are malformed or whose pull fails."""
+    problems: dict[str, tuple[str, str]] = {}
+    for container in containers:
+        image = container.get("image")
+        invalid = invalid_image_message(image)
+        if invalid is not None:
+            problems[container["name"]] = ("InvalidImageName", invalid)
+        elif pull_fails(str(image), failing_images):
+            problems[container["name"]] = (
+                "ErrImagePull",
+                f'failed to pull and unpack image "{image}": failed to resolve reference '
+                f'"{image}": not found (pull failure simulated by the kubetask local node)',
+            )
+    return problems
+
+
+async def fetch_objects(api: NodeApiClient, pod: Mapping[str, Any]) -> dict[ObjectKey, Mapping[str, Any]]:
+    """The ConfigMaps and Secrets the pod refers to that exist (missing ones are simply absent)."""
+    namespace = pod["metadata"]["namespace"]
+    objects: dict[ObjectKey, Mapping[str, Any]] = {}
+    for kind, name in sorted(referenced_objects(pod)):
+        plural = "configmaps" if kind == "ConfigMap" else "secrets"
+        try:
+            objects[(kind, name)] = await api.request(
+                "GET", f"/api/v1/namespaces/{namespace}/{plural}/{name}"
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise PodConfigError(f"could not read {kind.lower()} {name!r}: {error}") from error
+    return objects
+
+
+def build_launches(
+    pod: Mapping[str, Any],
+    *,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    config: NodeConfig,
+    network: PodNetwork,
+    pod_dir: Path,
+    field: str = "containers",
+) -> list[Launch]:
+    """Materialise the pod's volumes under ``pod_dir`` and map each of its ``field`` (``containers`` or
+    ``initContainers``) onto them; raises
+    ``PodConfigError`` (with the kubelet's reason) when something the pod needs is missing or unusable."""
+    plans = plan_volumes(
+        pod, objects=objects, network=network, claims_root=config.root / "persistent-volume-claims"
+    )
+    volume_dirs = materialise_volumes(plans, volumes_dir=pod_dir / "volumes")
+    launches = []
+    for container in (pod.get("spec") or {}).get(field) or []:
+        name = container["name"]
+        variables = resolve_env(pod, container, objects=objects, network=network)
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        if not argv:
+            raise PodConfigError(
+                "failed to generate container spec: no command specified (the local node runs "
+                "command and args; it has no image entrypoint)",
+                reason="CreateContainerError",
+            )
+        termination_file = pod_dir / "containers" / name / "termination-log"
+        mapping = mount_mapping(container, volume_dirs=volume_dirs, termination_file=termination_file)
+        env = {**config.base_env, "HOSTNAME": pod["metadata"]["name"]}
+        env.update({key: map_paths(value, mapping) for key, value in variables.items()})
+        env["PATH"] = f"{config.bin_dir}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+        env["KUBETASK_TERMINATION_MESSAGE_PATH"] = str(termination_file)
+        try:
+            memory_limit = memory_limit_bytes(container)
+        except QuantityError as error:
+            raise PodConfigError(str(error)) from error
+        launches.append(
+            Launch(
+                container=container,
+                argv=[map_paths(expand(str(arg), variables), mapping) for arg in argv],
+                env=env,
+                cwd=working_dir(container, mapping, default=config.working_dir, pod_dir=pod_dir),
+                termination_file=termination_file,
+                memory_limit=memory_limit,
+            )
+        )
+    return launches
+
+
+def working_dir(
+    container: Mapping[str, Any], mapping: Mapping[str, str], *, default: Path, pod_dir: Path
+) -> Path:
+    """``workingDir`` mapped through the mounts; a path outside them is made under the pod's ``rootfs``;
+    none means the node's own working directory (so relative ``PYTHONPATH`` entries keep working)."""
+    wanted = str(container.get("workingDir") or "")
+    if not wanted:
+        return default
+    mapped = Path(map_paths(wanted, mapping))
+    if str(mapped) != wanted or mapped.is_dir():
+        mapped.mkdir(parents=True, exist_ok=True)
+        return mapped
+    local = pod_dir / "rootfs" / wanted.lstrip("/")
+    local.mkdir(parents=True, exist_ok=True)
+    return local

@@ -1,0 +1,231 @@
+"""Volumes of a pod materialised as local directories, and how a container's mount paths map to them.
+
+A local process cannot see ``/etc/config`` mounted from a ConfigMap, so the node materialises each volume in
+the pod's directory and rewrites paths: every mount path (and the termination message path) that appears as a
+path at the start of a word of the container's ``command``, ``args``, ``env`` values or ``workingDir`` is
+replaced by the matching local directory. ``--inputs /var/run/kubetask/inputs/inputs.json`` thus becomes
+``--inputs <pod dir>/volumes/inputs/inputs.json``. Paths in files the process reads are not rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetask_local.node._env import Kind, ObjectKey, PodNetwork, field_value, object_data
+from kubetask_local.node._errors import PodConfigError
+
+
+@dataclass(frozen=True)
+class VolumeFile:
+    path: str  # relative to the volume's directory
+    content: bytes
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """What one volume of the pod holds; ``directory`` is set for volumes backed by a fixed local path."""
+
+    name: str
+    kind: str
+    files: tuple[VolumeFile, ...] = ()
+    directory: Path | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def plan_volumes(
+    pod: Mapping[str, Any],
+    *,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    network: PodNetwork,
+    claims_root: Path,
+) -> list[VolumePlan]:
+    """The content of each volume of the pod; a missing non-optional source raises ``PodConfigError``."""
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    plans: list[VolumePlan] = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        name = volume.get("name", "")
+        if "emptyDir" in volume:
+            plans.append(VolumePlan(name=name, kind="emptyDir"))
+        elif "configMap" in volume or "secret" in volume:
+            kind: Kind = "ConfigMap" if "configMap" in volume else "Secret"
+            source = volume.get("configMap") or volume.get("secret") or {}
+            files = _object_files(kind, source, objects=objects, volume=name)
+            plans.append(VolumePlan(name=name, kind=kind, files=tuple(files)))
+        elif "downwardAPI" in volume:
+            source = volume["downwardAPI"] or {}
+            files = _downward_files(pod, source, network=network)
+            plans.append(VolumePlan(name=name, kind="downwardAPI", files=tuple(files)))
+        elif "projected" in volume:
+            plans.append(
+                VolumePlan(
+                    name=name,
+                    kind="projected",
+                    files=tuple(
+                        _projected_files(
+                            pod, volume["projected"] or {}, objects=objects, network=network, volume=name
+                        )
+                    ),
+                )
+            )
+        elif "hostPath" in volume:
+            plans.append(
+                VolumePlan(
+                    name=name, kind="hostPath", directory=Path((volume["hostPath"] or {}).get("path", "/"))
+                )
+            )
+        elif "persistentVolumeClaim" in volume:
+            claim = (volume["persistentVolumeClaim"] or {}).get("claimName", "")
+            plans.append(
+                VolumePlan(name=name, kind="persistentVolumeClaim", directory=claims_root / namespace / claim)
+            )
+        else:
+            kinds = sorted(key for key in volume if key != "name")
+            raise PodConfigError(
+                f'MountVolume.SetUp failed for volume "{name}" : volume type {kinds!r} is not supported '
+                "by the kubetask local node (expected emptyDir, configMap, secret, downwardAPI, projected, "
+                "hostPath or persistentVolumeClaim)",
+                reason="ContainerCreating",
+                event="FailedMount",
+            )
+    return plans
+
+
+def _object_files(
+    kind: Kind,
+    source: Mapping[str, Any],
+    *,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    volume: str,
+    default_mode: int | None = None,
+) -> list[VolumeFile]:
+    name = source.get("name") if kind == "ConfigMap" else source.get("secretName", source.get("name"))
+    obj = objects.get((kind, str(name or "")))
+    mode = source.get("defaultMode", default_mode if default_mode is not None else 0o644)
+    if obj is None:
+        if source.get("optional"):
+            return []
+        raise PodConfigError(
+            f'MountVolume.SetUp failed for volume "{volume}" : {kind.lower()} "{name}" not found',
+            reason="ContainerCreating",
+            event="FailedMount",
+        )
+    data = object_data(obj, kind)
+    items = source.get("items")
+    if not items:
+        return [VolumeFile(path=key, content=value, mode=mode) for key, value in sorted(data.items())]
+    files = []
+    for item in items:
+        key = item.get("key", "")
+        if key not in data:
+            if source.get("optional"):
+                continue
+            raise PodConfigError(
+                f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent '
+                f"config key: {key}",
+                reason="ContainerCreating",
+                event="FailedMount",
+            )
+        files.append(VolumeFile(path=item.get("path", key), content=data[key], mode=item.get("mode", mode)))
+    return files
+
+
+def _downward_files(
+    pod: Mapping[str, Any], source: Mapping[str, Any], *, network: PodNetwork
+) -> list[VolumeFile]:
+    mode = source.get("defaultMode", 0o644)
+    files = []
+    for item in source.get("items") or []:
+        if "fieldRef" in item:
+            value = field_value(pod, (item["fieldRef"] or {}).get("fieldPath", ""), network=network)
+            files.append(
+                VolumeFile(path=item.get("path", ""), content=value.encode(), mode=item.get("mode", mode))
+            )
+    return files
+
+
+def _projected_files(
+    pod: Mapping[str, Any],
+    projected: Mapping[str, Any],
+    *,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    network: PodNetwork,
+    volume: str,
+) -> list[VolumeFile]:
+    mode = projected.get("defaultMode", 0o644)
+    files: list[VolumeFile] = []
+    for source in projected.get("sources") or []:
+        if "configMap" in source:
+            files += _object_files(
+                "ConfigMap", source["configMap"] or {}, objects=objects, volume=volume, default_mode=mode
+            )
+        elif "secret" in source:
+            files += _object_files(
+                "Secret", source["secret"] or {}, objects=objects, volume=volume, default_mode=mode
+            )
+        elif "downwardAPI" in source:
+            files += _downward_files(
+                pod, {"defaultMode": mode, **(source["downwardAPI"] or {})}, network=network
+            )
+        # serviceAccountToken and clusterTrustBundle sources have no meaning on the local node: skipped.
+    return files
+
+
+def materialise_volumes(plans: Sequence[VolumePlan], *, volumes_dir: Path) -> dict[str, Path]:
+    """Write each planned volume under ``volumes_dir/<name>``; returns each volume's local directory."""
+    directories: dict[str, Path] = {}
+    for plan in plans:
+        directory = plan.directory if plan.directory is not None else volumes_dir / plan.name
+        if not directory.exists():  # a hostPath may name an existing file: it is used as it is
+            directory.mkdir(parents=True)
+        for item in plan.files:
+            target = (directory / item.path).resolve()
+            if not target.is_relative_to(directory.resolve()):
+                raise PodConfigError(
+                    f'MountVolume.SetUp failed for volume "{plan.name}" : item path '
+                    f"{item.path!r} escapes the volume",
+                    reason="ContainerCreating",
+                    event="FailedMount",
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.content)
+            os.chmod(target, item.mode & 0o777)
+        directories[plan.name] = directory
+    return directories
+
+
+def mount_mapping(
+    container: Mapping[str, Any], *, volume_dirs: Mapping[str, Path], termination_file: Path
+) -> dict[str, str]:
+    """Container path -> local path for the container's volume mounts and its termination message path."""
+    mapping: dict[str, str] = {}
+    for mount in container.get("volumeMounts") or []:
+        name = mount.get("name", "")
+        if name not in volume_dirs:
+            raise PodConfigError(
+                f"container {container.get('name')!r} mounts volume {name!r}, which the pod does not "
+                f"define (expected one of {sorted(volume_dirs)!r})"
+            )
+        local = volume_dirs[name] / (mount.get("subPath") or "")
+        if not local.exists():  # a kubelet creates a missing subPath as a directory
+            local.mkdir(parents=True)
+        mapping[str(mount.get("mountPath", "")).rstrip("/") or "/"] = str(local)
+    mapping[container.get("terminationMessagePath") or "/dev/termination-log"] = str(termination_file)
+    return mapping
+
+
+def map_paths(text: str, mapping: Mapping[str, str]) -> str:
+    """Replace container paths by local ones where a mapped path starts a word (after start, space,
+    ``=``, ``:``, ``,`` or a quote) and ends at a path boundary; the longest mapped path wins."""
+    prefixes = sorted((path for path in mapping if path not in ("", "/")), key=len, reverse=True)
+    if not prefixes:
+        return text
+    pattern = re.compile(
+        r"(?<![^\s=:,'\"])(" + "|".join(re.escape(p) for p in prefixes) + r")(?=$|[/\s:,'\"])"
+    )
+    return pattern.sub(lambda match: mapping[match.group(1)], text)
