@@ -78,7 +78,7 @@ class Task(Generic[P, R]):
     def interface(self) -> Interface:
         """Inputs and outputs from the function's type hints (computed once, on first use)."""
         if self._interface is None:
-            self._interface = interface_of(self.function)
+            self._interface = interface_of(self.function, task=self.name)
         return self._interface
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
