@@ -309,6 +309,8 @@ class StrCodec(Codec):
     exact_type = str
 
     def decode(self, value: Any, conversion: Conversion, depth: int) -> object:
+        if type(value) is str:
+            return value
         if isinstance(value, str):
             return str(value)
         raise self.mismatch(value)
@@ -349,8 +351,19 @@ class EnumCodec(Codec):
         self.enum = hint
         self.description = hint.__qualname__
         self.exact_type = hint
+        # (type, value) -> member: JSON 1 is not True, and 1.0 is not the member whose value is 1
+        try:
+            self.by_value = {(type(member.value), member.value): member for member in hint}
+        except TypeError:  # unhashable member values: found by the loop below
+            self.by_value = {}
 
     def decode(self, value: Any, conversion: Conversion, depth: int) -> object:
+        try:
+            member = self.by_value.get((type(value), value))
+        except TypeError:  # an unhashable value is no member's value
+            member = None
+        if member is not None:
+            return member
         for member in self.enum:
             if member.value == value and type(member.value) is type(value):
                 return member
@@ -359,7 +372,8 @@ class EnumCodec(Codec):
 
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
         if isinstance(value, self.enum):
-            return _json_native(value.value, depth)
+            plain = value.value
+            return plain if type(plain) is str else _json_native(plain, depth)
         raise self.mismatch(value)
 
     def parse_text(self, text: str) -> object:
@@ -532,20 +546,22 @@ class _Fields(Codec):
                     raise ValueProblem(f"missing required field {name!r} of {self.type.__name__}")
         return arguments
 
-    def _encode_fields(self, items: list[tuple[object, tuple[str, str, Codec]]], conversion: Conversion,
-                       depth: int) -> dict[str, object]:  # fmt: skip
+    def _encode_fields(self, items: list[object], conversion: Conversion, depth: int) -> dict[str, object]:
+        """The fields' JSON values, *items* being the field values in field order."""
         if depth > MAX_DEPTH:
             raise too_deep()
         result = {}
         segment = ""
+        depth += 1
         try:
-            for item, (name, segment, codec) in items:
-                if self.has_files:
+            if self.has_files:
+                for item, (name, segment, codec) in zip(items, self.fields, strict=True):
                     conversion.path.append(segment)
-                    result[name] = codec.encode(item, conversion, depth + 1)
+                    result[name] = codec.encode(item, conversion, depth)
                     conversion.path.pop()
-                else:
-                    result[name] = codec.encode(item, conversion, depth + 1)
+            else:
+                for item, (name, segment, codec) in zip(items, self.fields, strict=True):  # noqa: B007
+                    result[name] = codec.encode(item, conversion, depth)
         except ValueProblem as problem:
             raise problem.at(segment) from None
         return result
@@ -564,7 +580,7 @@ class DataclassCodec(_Fields):
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
         if not isinstance(value, self.type):
             raise self.mismatch(value)
-        return self._encode_fields([(getattr(value, f[0]), f) for f in self.fields], conversion, depth)
+        return self._encode_fields([getattr(value, name) for name, _, _ in self.fields], conversion, depth)
 
 
 class NamedTupleCodec(_Fields):
@@ -579,8 +595,7 @@ class NamedTupleCodec(_Fields):
         if not isinstance(value, self.type):
             raise self.mismatch(value)
         record: Any = value
-        items: list[tuple[object, tuple[str, str, Codec]]] = list(zip(record, self.fields, strict=True))
-        return self._encode_fields(items, conversion, depth)
+        return self._encode_fields(list(record), conversion, depth)
 
 
 class _Sequence(Codec):
@@ -636,12 +651,34 @@ class ListCodec(_Sequence):
     def decode(self, value: Any, conversion: Conversion, depth: int) -> object:
         if not isinstance(value, list):
             raise self.mismatch(value)
-        return self._items(value, _Repeat(self.item), conversion, depth, decode=True)
+        if self.has_files or depth > MAX_DEPTH:
+            return self._items(value, _Repeat(self.item), conversion, depth, decode=True)
+        decode = self.item.decode
+        depth += 1
+        converted: list[object] = []
+        append = converted.append
+        try:
+            for element in value:  # the hot loop of big inputs: no path bookkeeping until something fails
+                append(decode(element, conversion, depth))
+        except ValueProblem as problem:
+            raise problem.at(f"[{len(converted)}]") from None
+        return converted
 
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
         if not isinstance(value, list | tuple):
             raise self.mismatch(value)
-        return self._items(value, _Repeat(self.item), conversion, depth, decode=False)
+        if self.has_files or depth > MAX_DEPTH:
+            return self._items(value, _Repeat(self.item), conversion, depth, decode=False)
+        encode = self.item.encode
+        depth += 1
+        converted: list[object] = []
+        append = converted.append
+        try:
+            for element in value:
+                append(encode(element, conversion, depth))
+        except ValueProblem as problem:
+            raise problem.at(f"[{len(converted)}]") from None
+        return converted
 
 
 class TupleCodec(_Sequence):
