@@ -28,6 +28,7 @@ from kubetask._errors import (
 )
 from kubetask._files import Directory, File
 from kubetask._interface import Interface, Parameter
+from kubetask._options import Resources, Secret, TaskOptions
 from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
 from kubetask._resolver import (
     DefaultTaskResolver,
@@ -64,12 +65,15 @@ __all__ = [
     "OutputError",
     "Parameter",
     "RecoverableError",
+    "Resources",
+    "Secret",
     "SerializationSettings",
     "StorageError",
     "Target",
     "Task",
     "TaskDefinitionError",
     "TaskLoadError",
+    "TaskOptions",
     "TaskResolverMixin",
     "Terminated",
     "TerminationSummary",
