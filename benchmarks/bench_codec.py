@@ -1,4 +1,4 @@
-"""Decoding and encoding 20,000 nested dataclass records: kubetask's codec beside the standard library by hand.
+"""Decoding and encoding 20,000 nested dataclass records: kubetask's codec beside the stdlib by hand.
 
     .venv/bin/python benchmarks/bench_codec.py [--records 20000] [--runs 7] [--check]
 
