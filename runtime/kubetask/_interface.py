@@ -210,7 +210,7 @@ class Interface:
             if name not in self.inputs:
                 raise InputError(
                     f"input {name!r}: task {self.task!r} has no such input; its inputs: "
-                    f"{', '.join(map(repr, self.inputs)) or 'none'}"
+                    f"{list(self.inputs) or 'none'}"
                 )
         for name, parameter in self.inputs.items():
             if complete and parameter.required and name not in values:
