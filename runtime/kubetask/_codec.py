@@ -265,6 +265,8 @@ class IntCodec(Codec):
         raise self.mismatch(value)
 
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
+        if type(value) is int and not conversion.int64:
+            return value
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.mismatch(value)
         if conversion.int64 and abs(value) > INT64_MAX:
@@ -292,6 +294,8 @@ class FloatCodec(Codec):
         raise self.mismatch(value)
 
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
+        if type(value) is float and math.isfinite(value):
+            return value
         converted = self.decode(value, conversion, depth)
         if not math.isfinite(converted):  # type: ignore[arg-type]
             raise self.mismatch(value, " (finite: JSON has no NaN or Infinity)")
@@ -507,6 +511,7 @@ class _Fields(Codec):
         self.fields: list[tuple[str, str, Codec]] = []  # (name, path segment, codec), filled by compile
         self.names: frozenset[str] = frozenset()
         self.required: tuple[str, ...] = ()
+        self.encoders: list[tuple[str, Any]] = []  # (name, codec.encode): the fast path's loop
 
     def children(self) -> list[Codec]:
         return [codec for _, _, codec in self.fields]
@@ -580,7 +585,19 @@ class DataclassCodec(_Fields):
     def encode(self, value: Any, conversion: Conversion, depth: int) -> object:
         if not isinstance(value, self.type):
             raise self.mismatch(value)
-        return self._encode_fields([getattr(value, name) for name, _, _ in self.fields], conversion, depth)
+        if self.has_files or depth > MAX_DEPTH:
+            return self._encode_fields(
+                [getattr(value, name) for name, _, _ in self.fields], conversion, depth
+            )
+        depth += 1
+        result = {}
+        name = ""
+        try:
+            for name, encode in self.encoders:  # the hot loop of big outputs
+                result[name] = encode(getattr(value, name), conversion, depth)
+        except ValueProblem as problem:
+            raise problem.at(f".{name}") from None
+        return result
 
 
 class NamedTupleCodec(_Fields):
@@ -960,4 +977,5 @@ def _record(hint: Any, where: str, built: list[Codec]) -> Codec:
         for name in names
     ]
     codec.names = frozenset(names)
+    codec.encoders = [(name, field_codec.encode) for name, _, field_codec in codec.fields]
     return codec
