@@ -26,6 +26,8 @@ from kubetask_api import (
     MANAGED_BY_CLIENT,
     PHASES,
     PLURAL,
+    RESERVED_ENV_PREFIX,
+    RESERVED_MOUNT_ROOT,
     VERSION,
     StatusView,
     is_dns_label,
@@ -128,10 +130,7 @@ class SubmitOptions:
             if not is_dns_subdomain(secret):
                 raise ClientUsageError(f"image_pull_secrets: expected Secret names, got {secret!r}")
         for name in self.env:
-            if not is_env_name(name):
-                raise ClientUsageError(
-                    f"env: {name!r} is not an environment variable name (letters, digits, '_', '-', '.')"
-                )
+            _check_env_name(name, where="env")
         if self.ttl_seconds_after_finished is not None and (
             isinstance(self.ttl_seconds_after_finished, bool)
             or not isinstance(self.ttl_seconds_after_finished, int)
@@ -176,9 +175,15 @@ class SubmitOptions:
                 raise ClientUsageError(f"secrets: expected kubetask.Secret(name, key, ...), got {secret!r}")
             if not is_dns_subdomain(secret.name):
                 raise ClientUsageError(f"secrets: {secret.name!r} is not a Secret name")
-            if secret.env is not None and not is_env_name(secret.env):
+            if secret.env is not None:
+                _check_env_name(secret.env, where=f"secrets: {secret.name}/{secret.key}")
+            mount = secret.mount_path
+            if mount is not None and (
+                mount == RESERVED_MOUNT_ROOT or mount.startswith(RESERVED_MOUNT_ROOT + "/")
+            ):
                 raise ClientUsageError(
-                    f"secrets: {secret.name}/{secret.key}: {secret.env!r} is not an environment variable name"
+                    f"secrets: {secret.name}/{secret.key}: mount_path {mount!r}: expected a path outside "
+                    f"{RESERVED_MOUNT_ROOT} (kubetask mounts its own volumes there)"
                 )
             if secret.env is not None and secret.env in self.env:
                 raise ClientUsageError(
@@ -193,6 +198,17 @@ class SubmitOptions:
             targets[secret.target] = secret
 
 
+def _check_env_name(name: str, *, where: str) -> None:
+    if not is_env_name(name):
+        raise ClientUsageError(
+            f"{where}: {name!r} is not an environment variable name (letters, digits, '_', '-', '.')"
+        )
+    if name.startswith(RESERVED_ENV_PREFIX):
+        raise ClientUsageError(
+            f"{where}: {name!r}: names starting with {RESERVED_ENV_PREFIX} are kubetask's own"
+        )
+
+
 def _check_toleration(toleration: Mapping[str, Any]) -> None:
     key = toleration.get("key")
     operator = toleration.get("operator", "Equal")
@@ -201,6 +217,10 @@ def _check_toleration(toleration: Mapping[str, Any]) -> None:
         raise ClientUsageError(f"tolerations: key {key!r} is not a taint key ([prefix/]name)")
     if operator not in _TOLERATION_OPERATORS:
         raise ClientUsageError(f"tolerations: operator: expected Equal or Exists, got {operator!r}")
+    if not key and operator != "Exists":
+        raise ClientUsageError(
+            "tolerations: a toleration without a key must have operator Exists (any taint)"
+        )
     if operator == "Exists" and toleration.get("value"):
         raise ClientUsageError(
             f"tolerations: {key}: operator Exists takes no value, got {toleration['value']!r}"

@@ -75,6 +75,17 @@ def test_the_contract_agrees_with_the_crd_the_api_server_enforces() -> None:
     for part in ("requests", "limits"):
         quantity = spec["resources"]["properties"][part]["additionalProperties"]["pattern"]
         assert quantity == f"^{kubetask_api.QUANTITY_PATTERN}$"
+    env_rules = [rule["rule"] for rule in spec["env"]["items"]["x-kubernetes-validations"]]
+    assert f"!self.name.startsWith('{kubetask_api.RESERVED_ENV_PREFIX}')" in env_rules
+
+
+def test_the_reserved_names_are_the_ones_the_operator_refuses() -> None:
+    from kubetask_operator import _spec  # the operator's check of a spec (private: this test compares them)
+
+    assert (_spec.RESERVED_MOUNT_ROOT, _spec.RESERVED_VOLUMES) == (
+        kubetask_api.RESERVED_MOUNT_ROOT,
+        kubetask_api.RESERVED_VOLUMES,
+    )
 
 
 @pytest.mark.parametrize(
