@@ -759,20 +759,17 @@ class DictCodec(Codec):
             raise too_deep()
         convert = self.item.decode if decode else self.item.encode
         result = {}
-        key: object = None
-        try:
-            for key, element in value.items():
-                if not isinstance(key, str):
-                    raise ValueProblem(f"dict keys must be str, got {show(key)}")
+        for key, element in value.items():
+            if not isinstance(key, str):
+                raise ValueProblem(f"dict keys must be str, got {show(key)}")
+            try:
                 if self.has_files:
                     conversion.path.append(f"[{key!r}]")
                 result[key] = convert(element, conversion, depth + 1)
                 if self.has_files:
                     conversion.path.pop()
-        except ValueProblem as problem:
-            if isinstance(key, str) and not problem.detail.startswith("dict keys must be str"):
-                problem.at(f"[{key!r}]")
-            raise problem from None
+            except ValueProblem as problem:
+                raise problem.at(f"[{key!r}]") from None
         return result
 
 
