@@ -842,11 +842,17 @@ _SCALAR_CODECS: dict[object, Codec] = {
 _CACHE: dict[object, Codec] = {}
 
 
+def _key(hint: object) -> object:
+    """The cache key of *hint*: unions compare equal whatever their order (``int | str == str | int``), but
+    the order is the description and the order members are tried in, so the text is part of the key."""
+    return (hint, repr(hint))
+
+
 def codec_for(hint: object, *, where: str) -> Codec:
     """The codec of *hint* (compiled once, then cached); TaskDefinitionError naming *where* when the hint
     is not supported."""
     try:
-        return _CACHE[hint]
+        return _CACHE[_key(hint)]
     except KeyError:
         pass
     except TypeError:  # an unhashable hint: compiled each time
@@ -867,7 +873,7 @@ def codec_for(hint: object, *, where: str) -> Codec:
 def _remember(hint: object, codec: Codec, built: list[Codec]) -> Codec:
     built.append(codec)
     try:  # noqa: SIM105 - contextlib is one more import on the cold path
-        _CACHE[hint] = codec
+        _CACHE[_key(hint)] = codec
     except TypeError:
         pass
     return codec
@@ -887,7 +893,7 @@ def _settle_file_flags(built: list[Codec]) -> None:
 def _compile(hint: object, where: str, built: list[Codec]) -> Codec:
     hint = normalize(hint, where=where)
     try:
-        cached = _CACHE.get(hint)
+        cached = _CACHE.get(_key(hint))
     except TypeError:
         cached = None
     if cached is not None:

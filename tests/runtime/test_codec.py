@@ -81,6 +81,13 @@ def lambda_node(n: Node) -> None:
     return None
 
 
+def test_unions_in_another_order_keep_their_own_order() -> None:
+    # int | str == str | int for Python, but the order is the description and the order members are tried
+    assert codec_for(int | str, where="x").description == "int | str"
+    assert codec_for(str | int, where="x").description == "str | int"
+    assert codec_for(list[str | int], where="x").description == "list[str | int]"
+
+
 @pytest.mark.parametrize(
     ("hint", "message"),
     [
