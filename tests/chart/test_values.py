@@ -168,7 +168,8 @@ def _install_section() -> str:
     root = CHART.parents[1]
     readme = (root / "README.md").read_text()
     start = readme.index("<!-- SECTION: install -->")
-    return readme[start : readme.index("<!-- SECTION:", start + 1)] + (root / "docs" / "install.md").read_text()
+    section = readme[start : readme.index("<!-- SECTION:", start + 1)]
+    return section + (root / "docs" / "install.md").read_text()
 
 
 def test_the_readme_summarises_every_chart_value() -> None:
