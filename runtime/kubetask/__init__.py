@@ -11,6 +11,8 @@ import importlib
 
 from kubetask._context import ExecutionContext, current_context
 from kubetask._errors import (
+    CodeArchiveError,
+    CodePackingError,
     InputError,
     KubetaskError,
     OutputError,
@@ -34,11 +36,15 @@ from kubetask._task import Task, task
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
+    from kubetask._code import CodeArchive, code_root_of, pack_code
     from kubetask._settings import SerializationSettings
     from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
 
 __all__ = [
     "DEFAULT_RESOLVER",
+    "CodeArchive",
+    "CodeArchiveError",
+    "CodePackingError",
     "DefaultTaskResolver",
     "Directory",
     "ErrorInfo",
@@ -61,9 +67,11 @@ __all__ = [
     "TerminationSummary",
     "UsageError",
     "build_execute_command",
+    "code_root_of",
     "current_context",
     "data_uri",
     "default_task_resolver",
+    "pack_code",
     "parse_loader_args",
     "parse_termination_message",
     "submit",
@@ -76,6 +84,9 @@ _LAZY = {
     "TerminationSummary": "kubetask._summary",
     "parse_termination_message": "kubetask._summary",
     "SerializationSettings": "kubetask._settings",
+    "CodeArchive": "kubetask._code",
+    "code_root_of": "kubetask._code",
+    "pack_code": "kubetask._code",
 }
 
 

@@ -1,0 +1,456 @@
+"""Code that ships without an image build: the task's source packed into an archive, unpacked in the pod.
+
+The client packs the *code root* of a task's module (the folder above its top-level package, or the file's
+folder for a lone module) into a deterministic, content-addressed ``tar.gz``: the same tree gives the same
+bytes and so the same sha256, whatever the files' timestamps, owners or the order the file system lists
+them in, so an unchanged project is uploaded once. ``kubetask-execute --code-uri URI --code-sha256 HEX``
+fetches the archive, checks its hash, unpacks it into the pod's scratch space and puts it first on
+``sys.path``, in the same interpreter, before the resolver loads the task.
+
+What is packed: regular files (a symlink to a file is packed as the file; symlinked folders are skipped, so
+a cycle cannot make the archive endless), minus what ``.gitignore`` files (in the root and below) and a
+``.kubetaskignore`` in the root exclude, minus what is never code (``ALWAYS_IGNORED_NAMES``, ``*.pyc``).
+Ignore files use git's syntax: ``#`` comments, ``!`` to re-include, a trailing ``/`` for folders only, a
+leading or inner ``/`` to anchor to the ignore file's folder, ``*``, ``?``, ``[...]`` and ``**``. (Not
+supported: escaped trailing spaces, and git's global and ``info/exclude`` files.) ``.kubetaskignore`` is
+read after ``.gitignore``, so it can re-include with ``!``. An archive holds at most ``MAX_CODE_BYTES`` of
+files (before compression).
+
+Unpacking trusts nothing: only regular files whose paths are relative, without ``..`` and inside the target
+folder; no links, devices or duplicate names; a bounded total size. The pod imports this module only when
+it is given an archive, so runs without one pay nothing for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from kubetask._errors import CodeArchiveError, CodePackingError
+from kubetask._frozen import Frozen
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Most bytes of files (before compression) an archive may hold when packing.
+MAX_CODE_BYTES = 32 * 1024 * 1024
+#: Most bytes an archive may unpack to in the pod (a bound against compression bombs, not a packing limit).
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+#: Names skipped wherever they are: version control, virtual environments, caches, kubetask dev's state.
+ALWAYS_IGNORED_NAMES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "__pycache__",
+        ".kubetask",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+    }
+)
+ALWAYS_IGNORED_SUFFIXES = (".pyc", ".pyo")
+IGNORE_FILES = (".gitignore", ".kubetaskignore")
+ARCHIVE_SUFFIX = ".tar.gz"
+#: Scratch space the operator mounts in every task pod; unpacked code goes there (else the temp folder).
+SCRATCH_DIR_VARIABLE = "KUBETASK_SCRATCH_DIR"
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FIXED_MTIME = 0
+_MAX_LARGEST_SHOWN = 5
+
+
+class CodeArchive(Frozen):
+    """A packed code root: the archive's bytes, their sha256 (hex) and what went into it."""
+
+    __slots__ = ("data", "files", "root", "sha256", "size")
+
+    data: bytes
+    sha256: str
+    root: str
+    files: tuple[str, ...]
+    size: int
+
+    def __init__(self, *, data: bytes, sha256: str, root: str, files: tuple[str, ...], size: int) -> None:
+        self._set_fields(data=data, sha256=sha256, root=root, files=files, size=size)
+
+    @property
+    def file_name(self) -> str:
+        """``<sha256>.tar.gz``: the name it is stored under, so its content names it."""
+        return self.sha256 + ARCHIVE_SUFFIX
+
+    def __repr__(self) -> str:
+        return (
+            f"CodeArchive(sha256={self.sha256!r}, root={self.root!r}, files={len(self.files)}, "
+            f"size={self.size}, archive={len(self.data)} bytes)"
+        )
+
+
+def is_sha256(value: object) -> bool:
+    """A sha256 as 64 lowercase hexadecimal digits."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+# ---------------------------------------------------------------- the code root
+
+
+def code_root_of(module_file: str) -> str:
+    """The folder that makes the module at *module_file* importable: above its top-level package, or the
+    folder of a lone module."""
+    from kubetask._modules import module_name_for_file
+
+    return module_name_for_file(module_file)[0]
+
+
+# ---------------------------------------------------------------- ignore rules
+
+
+class IgnoreRule(Frozen):
+    """One line of an ignore file, compiled: matched against paths relative to the file's folder."""
+
+    __slots__ = ("base", "directory_only", "negated", "pattern", "regex")
+
+    base: str
+    pattern: str
+    negated: bool
+    directory_only: bool
+    regex: re.Pattern[str]
+
+    def __init__(
+        self, *, base: str, pattern: str, negated: bool, directory_only: bool, regex: re.Pattern[str]
+    ) -> None:
+        self._set_fields(
+            base=base, pattern=pattern, negated=negated, directory_only=directory_only, regex=regex
+        )
+
+    def matches(self, relative: str, *, is_directory: bool) -> bool:
+        """Whether this rule applies to *relative* (a ``/``-separated path under the code root)."""
+        if self.directory_only and not is_directory:
+            return False
+        if self.base:
+            if not relative.startswith(self.base + "/"):
+                return False
+            relative = relative[len(self.base) + 1 :]
+        return self.regex.fullmatch(relative) is not None
+
+
+def parse_ignore_file(text: str, *, base: str = "") -> list[IgnoreRule]:
+    """The rules of an ignore file found in the folder *base* (relative to the code root, ``""`` for it)."""
+    rules = []
+    for raw in text.splitlines():
+        line = raw.rstrip(" \t\r")
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated or line.startswith("\\"):  # \# and \! stand for a literal first character
+            line = line[1:]
+        directory_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        anchored = "/" in line
+        line = line.lstrip("/")
+        body = _translate(line)
+        # A pattern without a slash matches a name at any depth; one with a slash is relative to `base`.
+        regex = re.compile(body if anchored else f"(?:.*/)?{body}", re.DOTALL)
+        rules.append(
+            IgnoreRule(base=base, pattern=raw, negated=negated, directory_only=directory_only, regex=regex)
+        )
+    return rules
+
+
+def _translate(pattern: str) -> str:
+    """A gitignore glob as a regular expression: ``*`` and ``?`` stay within a path segment, ``**`` spans
+    segments, ``[...]`` is a character class."""
+    parts: list[str] = []
+    index = 0
+    length = len(pattern)
+    while index < length:
+        character = pattern[index]
+        if pattern.startswith("**/", index) and (index == 0 or pattern[index - 1] == "/"):
+            parts.append("(?:.*/)?")  # zero or more folders
+            index += 3
+        elif pattern.startswith("/**", index) and index + 3 == length:
+            parts.append("/.*")  # everything inside
+            index += 3
+        elif pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif character == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif character == "?":
+            parts.append("[^/]")
+            index += 1
+        elif character == "[":
+            end = pattern.find("]", index + 2 if pattern[index + 1 : index + 2] in ("!", "^") else index + 1)
+            if end == -1:
+                parts.append(re.escape(character))
+                index += 1
+                continue
+            inside = pattern[index + 1 : end]
+            if inside[:1] in ("!", "^"):
+                inside = "^" + inside[1:]
+            parts.append("[" + inside.replace("\\", "\\\\") + "]")
+            index = end + 1
+        elif character == "\\" and index + 1 < length:
+            parts.append(re.escape(pattern[index + 1]))
+            index += 2
+        else:
+            parts.append(re.escape(character))
+            index += 1
+    return "".join(parts)
+
+
+def is_ignored(relative: str, *, is_directory: bool, rules: list[IgnoreRule]) -> bool:
+    """Git's rule: the last matching rule decides; a ``!`` rule re-includes."""
+    name = relative.rsplit("/", 1)[-1]
+    if name in ALWAYS_IGNORED_NAMES or (not is_directory and name.endswith(ALWAYS_IGNORED_SUFFIXES)):
+        return True
+    ignored = False
+    for rule in rules:
+        if rule.matches(relative, is_directory=is_directory):
+            ignored = not rule.negated
+    return ignored
+
+
+def _read_rules(directory: str, base: str, names: list[str]) -> list[IgnoreRule]:
+    rules: list[IgnoreRule] = []
+    for ignore_file in IGNORE_FILES:
+        if ignore_file not in names or (ignore_file == ".kubetaskignore" and base):
+            continue  # .kubetaskignore is read in the code root only
+        path = os.path.join(directory, ignore_file)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as stream:
+                rules += parse_ignore_file(stream.read(), base=base)
+        except OSError as error:
+            raise CodePackingError(f"cannot read {path!r}: {error.strerror or error}") from None
+    return rules
+
+
+def code_files(root: str) -> Iterator[tuple[str, str]]:
+    """``(relative path, absolute path)`` of every file to pack under *root*, sorted by relative path."""
+    found: list[tuple[str, str]] = []
+
+    def walk(directory: str, base: str, inherited: list[IgnoreRule]) -> None:
+        try:
+            with os.scandir(directory) as scanned:
+                entries = sorted(scanned, key=lambda entry: entry.name)
+        except OSError as error:
+            raise CodePackingError(f"cannot list {directory!r}: {error.strerror or error}") from None
+        rules = inherited + _read_rules(directory, base, [entry.name for entry in entries])
+        for entry in entries:
+            relative = f"{base}/{entry.name}" if base else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if not is_ignored(relative, is_directory=True, rules=rules):
+                    walk(entry.path, relative, rules)
+            elif entry.is_file(follow_symlinks=True) and not is_ignored(
+                relative, is_directory=False, rules=rules
+            ):
+                found.append((relative, entry.path))
+
+    walk(root, "", [])
+    return iter(sorted(found))
+
+
+# ---------------------------------------------------------------- packing
+
+
+def pack_code(root: str, *, max_bytes: int = MAX_CODE_BYTES) -> CodeArchive:
+    """Pack the folder *root* into a deterministic ``tar.gz``; CodePackingError when it is too large (naming
+    the largest files) or unreadable."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    root = os.path.abspath(root)
+    if not os.path.isdir(root):
+        raise CodePackingError(f"code root {root!r}: not a folder")
+    files = list(code_files(root))
+    sizes: list[tuple[int, str]] = []
+    for relative, path in files:
+        try:
+            sizes.append((os.stat(path).st_size, relative))
+        except OSError as error:
+            raise CodePackingError(f"cannot read {path!r}: {error.strerror or error}") from None
+    total = sum(size for size, _ in sizes)
+    if total > max_bytes:
+        largest = sorted(sizes, key=lambda item: (-item[0], item[1]))[:_MAX_LARGEST_SHOWN]
+        shown = ", ".join(f"{name} ({_mebibytes(size)})" for size, name in largest)
+        raise CodePackingError(
+            f"code root {root!r} holds {_mebibytes(total)} in {len(files)} files, more than the "
+            f"{_mebibytes(max_bytes)} kubetask ships; the largest: {shown}. Exclude what the task does not "
+            "need in .kubetaskignore (gitignore syntax), or build it into the image and submit with "
+            "--no-code (code=False)"
+        )
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=_FIXED_MTIME, compresslevel=9) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for relative, path in files:
+            try:
+                with open(path, "rb") as stream:
+                    content = stream.read()
+                executable = os.stat(path).st_mode & 0o100
+            except OSError as error:
+                raise CodePackingError(f"cannot read {path!r}: {error.strerror or error}") from None
+            info = tarfile.TarInfo(relative)
+            info.size = len(content)
+            info.mtime = _FIXED_MTIME
+            info.mode = 0o755 if executable else 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(content))
+    data = buffer.getvalue()
+    return CodeArchive(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        root=root,
+        files=tuple(relative for relative, _ in files),
+        size=total,
+    )
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size / 1024:.1f} KiB"
+
+
+# ---------------------------------------------------------------- in the pod
+
+
+def verify(data: bytes, *, sha256: str, uri: str) -> None:
+    """CodeArchiveError unless *data* hashes to *sha256*."""
+    import hashlib
+
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise CodeArchiveError(
+            f"code archive {uri!r}: its sha256 is {actual}, expected {sha256}: the archive was changed or "
+            "replaced after it was submitted; submit the task again"
+        )
+
+
+def unpack(data: bytes, destination: str, *, uri: str, max_bytes: int = MAX_UNPACKED_BYTES) -> list[str]:
+    """Unpack the ``tar.gz`` *data* into the existing folder *destination*; the relative paths written.
+
+    CodeArchiveError, naming *uri*, for an unreadable archive or any member that is not a plain file inside
+    *destination* (absolute paths, ``..``, links, devices), a duplicate name, or more than *max_bytes*."""
+    import io
+    import tarfile
+    import zlib
+
+    destination = os.path.realpath(destination)
+    written: list[str] = []
+    seen: set[str] = set()
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive:
+                name = member.name
+                if member.isdir():
+                    _safe_relative(name, uri=uri)
+                    continue
+                if not member.isfile():
+                    raise CodeArchiveError(
+                        f"code archive {uri!r}: member {name!r} is a {_kind(member)}; only regular files "
+                        "are unpacked"
+                    )
+                relative = _safe_relative(name, uri=uri)
+                if relative in seen:
+                    raise CodeArchiveError(f"code archive {uri!r}: member {name!r} appears twice")
+                seen.add(relative)
+                total += member.size
+                if total > max_bytes:
+                    raise CodeArchiveError(
+                        f"code archive {uri!r}: unpacks to more than {_mebibytes(max_bytes)}"
+                    )
+                target = os.path.join(destination, *relative.split("/"))
+                parent = os.path.dirname(target)
+                os.makedirs(parent, exist_ok=True)
+                real_parent = os.path.realpath(parent)
+                if real_parent != destination and not real_parent.startswith(destination + os.sep):
+                    raise CodeArchiveError(
+                        f"code archive {uri!r}: member {name!r} would be written outside the code folder"
+                    )
+                source = archive.extractfile(member)
+                if source is None:  # pragma: no cover - isfile() members always have data
+                    raise CodeArchiveError(f"code archive {uri!r}: member {name!r} has no data")
+                descriptor = os.open(
+                    target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if member.mode & 0o100 else 0o644
+                )
+                with os.fdopen(descriptor, "wb") as stream:
+                    stream.write(source.read())
+                written.append(relative)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        if isinstance(error, OSError) and not isinstance(error, EOFError) and error.filename:
+            raise CodeArchiveError(
+                f"code archive {uri!r}: cannot unpack into {destination!r}: {error.strerror or error}"
+            ) from None
+        raise CodeArchiveError(
+            f"code archive {uri!r} is not a readable tar.gz archive: {type(error).__name__}: {error}"
+        ) from None
+    return written
+
+
+def _kind(member: object) -> str:
+    import tarfile
+
+    assert isinstance(member, tarfile.TarInfo)
+    if member.issym():
+        return f"symbolic link (to {member.linkname!r})"
+    if member.islnk():
+        return f"hard link (to {member.linkname!r})"
+    return "device, FIFO or other special file"
+
+
+def _safe_relative(name: str, *, uri: str) -> str:
+    """*name* as a clean relative ``/`` path, or CodeArchiveError when it could leave the folder."""
+    cleaned = name.replace("\\", "/")
+    drive = len(cleaned) > 1 and cleaned[1] == ":"
+    if not cleaned or cleaned.startswith("/") or "\x00" in cleaned or drive:
+        raise CodeArchiveError(f"code archive {uri!r}: member {name!r} is not a relative path")
+    segments = [segment for segment in cleaned.split("/") if segment not in ("", ".")]
+    if ".." in segments or not segments:
+        raise CodeArchiveError(f"code archive {uri!r}: member {name!r} leaves the code folder ('..')")
+    return "/".join(segments)
+
+
+def install_code(uri: str, *, sha256: str, scratch: str | None = None) -> str:
+    """Fetch the archive at *uri*, verify it, unpack it and put it first on ``sys.path``; the folder.
+
+    Read failures are StorageErrors (worth retrying); a wrong hash or a bad archive is a CodeArchiveError
+    (the user's, not recoverable)."""
+    import tempfile
+
+    from kubetask._storage import read_bytes
+
+    data = read_bytes(uri)
+    verify(data, sha256=sha256, uri=uri)
+    base = scratch if scratch is not None else os.environ.get(SCRATCH_DIR_VARIABLE) or None
+    if base is not None:
+        os.makedirs(base, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=f"kubetask-code-{sha256[:12]}-", dir=base)
+    unpack(data, folder, uri=uri)
+    sys.path.insert(0, folder)
+    # The task module resolver adds the working directory (as `python -m` does); it goes after the shipped
+    # code, which must win over an older copy of the same modules baked into the image.
+    working_directory = os.getcwd()
+    if working_directory not in sys.path and "" not in sys.path:
+        sys.path.insert(1, working_directory)
+    return folder
+
+
+def remove_code(folder: str) -> None:
+    """Delete an unpacked code folder (and take it off ``sys.path``)."""
+    import shutil
+
+    if folder in sys.path:
+        sys.path.remove(folder)
+    shutil.rmtree(folder, ignore_errors=True)
