@@ -8,6 +8,7 @@ from typing import Any
 
 import kubetask
 from kubetask_client._api import TaskRunApi
+from kubetask_client._code import create_with_code
 from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
 from kubetask_client._inputs import inputs_from_values
 from kubetask_client._kube import connect
@@ -136,10 +137,21 @@ def create_taskrun(
     namespace = validate_namespace(namespace or api.connection.namespace)
     name = validate_name(name) if name is not None else generated_name(task.name)
     reference = task_reference(task, image=options.image, namespace=namespace)
-    manifest = taskrun_manifest(
-        name=name, namespace=namespace, reference=reference, inputs=json_inputs, options=options
+    created = create_with_code(
+        api,
+        task,
+        namespace=namespace,
+        ship_code=options.ship_code,
+        build_manifest=lambda code: taskrun_manifest(
+            name=name,
+            namespace=namespace,
+            reference=reference,
+            inputs=json_inputs,
+            options=options,
+            code=code,
+        ),
     )
-    return TaskRunHandle(api, api.create(manifest))
+    return TaskRunHandle(api, created)
 
 
 def submit(
@@ -160,12 +172,15 @@ def submit(
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
+    code: bool = True,
 ) -> TaskRunHandle:
     """Run ``task`` on the cluster with ``inputs`` (Python values by input name) in ``image``.
 
-    The image must contain the task's module. ``namespace`` defaults to the kubeconfig context's;
-    ``timeout``/``pending_timeout`` are durations such as ``"5m"``; unset options take the operator's
-    defaults. Returns at once; ``.wait()`` then ``.outputs`` give the result.
+    The task's code root is shipped with the TaskRun (``spec.code``) and put first on the pod's
+    ``sys.path``, so the image needs kubetask and the task's dependencies but not its latest source;
+    ``code=False`` ships nothing (the image holds the code). ``namespace`` defaults to the kubeconfig
+    context's; ``timeout``/``pending_timeout`` are durations such as ``"5m"``; unset options take the
+    operator's defaults. Returns at once; ``.wait()`` then ``.outputs`` give the result.
     """
     options = SubmitOptions(
         image=image,
@@ -178,6 +193,7 @@ def submit(
         labels=dict(labels or {}),
         ttl_seconds_after_finished=ttl_seconds_after_finished,
         image_pull_secrets=tuple(image_pull_secrets),
+        ship_code=code,
     )
     json_inputs = inputs_from_values(task, dict(inputs or {}))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))

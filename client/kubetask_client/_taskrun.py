@@ -72,6 +72,7 @@ class SubmitOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
     ttl_seconds_after_finished: int | None = None
     image_pull_secrets: tuple[str, ...] = ()
+    ship_code: bool = True  # pack the task's code root into spec.code (False: the image holds the code)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image):
@@ -154,9 +155,12 @@ def taskrun_manifest(
     reference: TaskReference,
     inputs: Mapping[str, Any] | None,
     options: SubmitOptions,
+    code: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The TaskRun to create: inputs inline as JSON values, everything unset left to the operator."""
     spec: dict[str, Any] = {"image": options.image, **reference.spec()}
+    if code is not None:
+        spec["code"] = dict(code)
     if inputs:
         spec["inputs"] = dict(inputs)
     if options.retries is not None:

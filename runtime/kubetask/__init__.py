@@ -36,7 +36,7 @@ from kubetask._task import Task, task
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
-    from kubetask._code import CodeArchive, code_root_of, pack_code
+    from kubetask._code import CodeArchive, code_root_of, pack_code, upload_code
     from kubetask._settings import SerializationSettings
     from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
 
@@ -76,6 +76,7 @@ __all__ = [
     "parse_termination_message",
     "submit",
     "task",
+    "upload_code",
 ]
 
 # name -> module: loaded on first access so `import kubetask` stays cheap in task pods.
@@ -87,6 +88,7 @@ _LAZY = {
     "CodeArchive": "kubetask._code",
     "code_root_of": "kubetask._code",
     "pack_code": "kubetask._code",
+    "upload_code": "kubetask._code",
 }
 
 

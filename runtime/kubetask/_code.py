@@ -322,6 +322,38 @@ def _mebibytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size / 1024:.1f} KiB"
 
 
+def code_uri(prefix: str, archive: CodeArchive) -> str:
+    """Where *archive* goes under the storage *prefix*: ``<prefix>/code/<sha256>.tar.gz``."""
+    from kubetask._storage import join
+
+    return join(prefix, "code", archive.file_name)
+
+
+def upload_code(archive: CodeArchive, *, prefix: str) -> str:
+    """Store *archive* under the storage *prefix* unless an archive of that content is already there (its
+    name is its hash); the URI it has. StorageError when storage cannot be reached."""
+    from kubetask._storage import write_bytes
+
+    uri = code_uri(prefix, archive)
+    if not _exists(uri):
+        write_bytes(uri, archive.data)
+    return uri
+
+
+def _exists(uri: str) -> bool:
+    from kubetask._errors import StorageError
+    from kubetask._storage import _filesystem, local_path
+
+    path = local_path(uri)
+    if path is not None:
+        return os.path.isfile(path)
+    filesystem, remote = _filesystem(uri)
+    try:
+        return bool(filesystem.exists(remote))
+    except Exception as error:
+        raise StorageError(f"cannot look for {uri!r}: {type(error).__name__}: {error}") from error
+
+
 # ---------------------------------------------------------------- in the pod
 
 
