@@ -1,0 +1,209 @@
+"""Code that ships without an image build, end to end: a task module written into a fresh folder that no
+pod's PYTHONPATH holds is submitted (CLI and Python), runs, is edited and runs the new code; with no storage
+the archive travels in a ConfigMap shared by its TaskRuns and garbage collected with the last of them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+import kubetask
+from kubetask_local.testing import Cluster, KubectlError, wait_for
+
+pytestmark = pytest.mark.e2e
+
+Cli = Callable[..., Any]
+WAIT = 180.0
+
+TASK = """import kubetask
+
+
+@kubetask.task
+def greet(name: str) -> str:
+    return f"hello {{name}}, {version}"
+"""
+
+
+def write_module(folder: Path, name: str, version: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(TASK.format(version=version))
+    return path
+
+
+@dataclass(frozen=True)
+class Project:
+    """A fresh folder for a task module no pod can import (not in its image, not on its PYTHONPATH)."""
+
+    cluster: Cluster
+    namespace: str
+    image: str
+    folder: Path
+    module_name: str
+
+    def write(self, version: str) -> Path:
+        return write_module(self.folder, self.module_name, version)
+
+    def taskrun(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.cluster.kubectl_json(
+            "get", "taskruns.kubetask.dev", name, "-n", self.namespace
+        )
+        return found
+
+    def import_module(self, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+        monkeypatch.syspath_prepend(str(self.folder))
+        importlib.invalidate_caches()
+        return importlib.import_module(self.module_name)
+
+
+@pytest.fixture
+def project(cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Path) -> Iterator[Project]:
+    name = f"shipped_{secrets.token_hex(4)}"
+    yield Project(cluster, namespace, selftest_image, tmp_path / "project", name)
+    sys.modules.pop(name, None)  # forgotten here afterwards
+
+
+def submit_cli(cli: Cli, project: Project, module: Path, *, name: str, extra: tuple[str, ...] = ()) -> Any:
+    return cli(
+        "submit", f"{module}:greet", "-i", "name=ada", "--image", project.image, "-n", project.namespace,
+        "--name", name, "--wait", "--wait-timeout", str(int(WAIT)), *extra,
+    )  # fmt: skip
+
+
+def test_the_cli_ships_a_fresh_folder_and_runs_the_edited_code_next_time(
+    kubetask_cli: Cli, project: Project
+) -> None:
+    module = project.write("v1")
+    first = submit_cli(kubetask_cli, project, module, name="first")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout) == {"o0": "hello ada, v1"}
+
+    project.write("v2")
+    second = submit_cli(kubetask_cli, project, module, name="second")
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(second.stdout) == {"o0": "hello ada, v2"}
+
+    codes = [project.taskrun(name)["spec"]["code"] for name in ("first", "second")]
+    assert codes[0]["sha256"] != codes[1]["sha256"]
+    for code in codes:
+        assert code["sha256"] in code["uri"]  # content-addressed, wherever it is stored
+
+
+def test_without_the_shipped_code_the_pod_cannot_find_the_module(kubetask_cli: Cli, project: Project) -> None:
+    result = submit_cli(kubetask_cli, project, project.write("v1"), name="no-code", extra=("--no-code",))
+    assert result.exit_code == 1
+    assert f"cannot import task module {project.module_name!r}" in result.stderr
+    assert "code" not in project.taskrun("no-code")["spec"]
+
+
+def test_python_submit_ships_the_code_and_uploads_each_content_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write("from python")
+    module = project.import_module(monkeypatch)
+    handles = [
+        kubetask.submit(module.greet, {"name": name}, image=project.image, namespace=project.namespace,
+                        kubeconfig=str(project.cluster.kubeconfig))
+        for name in ("grace", "linus")
+    ]  # fmt: skip
+    outputs = [handle.wait(WAIT).outputs for handle in handles]
+    assert outputs == [{"o0": "hello grace, from python"}, {"o0": "hello linus, from python"}]
+    code = [project.taskrun(handle.name)["spec"]["code"] for handle in handles]
+    assert code[0] == code[1]  # the same content: one archive, named by its hash
+
+
+# ---------------------------------------------------------------- no storage: a ConfigMap per archive
+
+
+@pytest.fixture
+def kubeconfig_without_storage(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cluster's kubeconfig minus any storage extension, and no KUBETASK_STORAGE_PREFIX: a client that
+    knows no storage."""
+    document = yaml.safe_load(cluster.kubeconfig.read_text())
+    for entry in document.get("clusters") or []:
+        entry.get("cluster", {}).pop("extensions", None)
+    path = tmp_path / "kubeconfig-without-storage"
+    path.write_text(yaml.safe_dump(document))
+    monkeypatch.delenv("KUBETASK_STORAGE_PREFIX", raising=False)
+    return path
+
+
+def configmap(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = cluster.kubectl_json("get", "configmap", name, "-n", namespace)
+    except KubectlError as error:
+        if "NotFound" in str(error) or "not found" in str(error):
+            return None
+        raise
+    return found
+
+
+def test_without_storage_a_shared_configmap_carries_the_code_until_its_last_taskrun_goes(
+    project: Project, monkeypatch: pytest.MonkeyPatch, kubeconfig_without_storage: Path
+) -> None:
+    cluster, namespace = project.cluster, project.namespace
+    project.write("from a configmap")
+    module = project.import_module(monkeypatch)
+    handles = [
+        kubetask.submit(module.greet, {"name": name}, image=project.image, namespace=namespace,
+                        kubeconfig=str(kubeconfig_without_storage))
+        for name in ("one", "two")
+    ]  # fmt: skip
+    uris = {project.taskrun(handle.name)["spec"]["code"]["uri"] for handle in handles}
+    (uri,) = uris
+    assert uri.startswith("configmap:kubetask-code-")
+    name = uri.removeprefix("configmap:")
+    shared = configmap(cluster, namespace, name)
+    assert shared is not None
+    owners = shared["metadata"]["ownerReferences"]
+    assert sorted(owner["name"] for owner in owners) == sorted(handle.name for handle in handles)
+    assert all(owner["controller"] is False and owner["kind"] == "TaskRun" for owner in owners)
+
+    assert [handle.wait(WAIT).outputs for handle in handles] == [
+        {"o0": "hello one, from a configmap"},
+        {"o0": "hello two, from a configmap"},
+    ]
+
+    first, second = handles
+    first.delete()
+
+    def first_and_its_pods_are_gone() -> bool:
+        pods = cluster.kubectl_json(
+            "get", "pods", "-n", namespace, "-l", f"kubetask.dev/taskrun={first.name}"
+        )
+        runs = cluster.kubectl_json("get", "taskruns.kubetask.dev", "-n", namespace)["items"]
+        return not pods["items"] and first.name not in [run["metadata"]["name"] for run in runs]
+
+    wait_for(first_and_its_pods_are_gone, WAIT, "the first TaskRun and its pod to be garbage collected")
+    assert configmap(cluster, namespace, name) is not None  # the second TaskRun still uses it
+
+    second.delete()
+    wait_for(
+        lambda: configmap(cluster, namespace, name) is None, WAIT, "the ConfigMap to go with its last owner"
+    )
+
+
+def test_the_api_server_refuses_a_malformed_code_sha256(cluster: Cluster, namespace: str) -> None:
+    manifest = {
+        "apiVersion": "kubetask.dev/v1alpha1",
+        "kind": "TaskRun",
+        "metadata": {"name": "bad-code", "namespace": namespace},
+        "spec": {
+            "image": "python:3.12",
+            "task": {"module": "m", "name": "t"},
+            "code": {"uri": "s3://bucket/code.tar.gz", "sha256": "ABC"},
+        },
+    }
+    with pytest.raises(KubectlError) as raised:
+        cluster.apply(manifest)
+    assert "spec.code.sha256" in str(raised.value)
