@@ -167,9 +167,9 @@ def _clean_up(transfer: StorageTransfer | None, code_folder: str | None) -> None
     if transfer is not None:
         transfer.clean_up()
     if code_folder is not None:
-        from kubetask._code import remove_code
+        from kubetask._code import release_code
 
-        remove_code(code_folder)
+        release_code(code_folder)
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:

@@ -231,7 +231,11 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarf
             "member 'hard' is a hard link",
             id="hardlink",
         ),
-        pytest.param([(member("fifo", tarfile.FIFOTYPE), b"")], "member 'fifo' is a device", id="fifo"),
+        pytest.param(
+            [(member("fifo", tarfile.FIFOTYPE), b"")],
+            "member 'fifo' is a FIFO; only regular files",
+            id="fifo",
+        ),
         pytest.param([(member("a.py"), b"1"), (member("./a.py"), b"2")], "appears twice", id="duplicate"),
     ],
 )
@@ -243,6 +247,44 @@ def test_hostile_archives_are_refused(tmp_path: Path, members: list[Any], messag
     assert "code archive 's3://b/code.tar.gz'" in str(raised.value)
     assert message in str(raised.value)
     assert not (tmp_path / "evil.py").exists()
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT])
+def test_long_names_unpack_in_the_forms_tar_tools_write(tmp_path: Path, tar_format: int) -> None:
+    deep = "/".join(["a_rather_long_folder_name"] * 5) + "/module_with_a_long_name.py"  # > 100 characters
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as archive:
+        for name, content in ((deep, b"DEEP = 1\n"), ("top.py", b"TOP = 2\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o755 if name == "top.py" else 0o644
+            archive.addfile(info, io.BytesIO(content))
+    assert unpack(buffer.getvalue(), str(tmp_path), uri="u") == [deep, "top.py"]
+    assert (tmp_path / deep).read_bytes() == b"DEEP = 1\n"
+    assert (tmp_path / "top.py").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_packed_tree_unpacks_to_the_same_files(tmp_path: Path) -> None:
+    files = {"t.py": "T = 1\n", "pkg/__init__.py": "", "pkg/data/table.csv": "a,b\n" * 1000}
+    archive = kubetask.pack_code(str(write(tmp_path / "src", files)))
+    (tmp_path / "out").mkdir()
+    assert sorted(unpack(archive.data, str(tmp_path / "out"), uri="u")) == sorted(files)
+    assert {name: (tmp_path / "out" / name).read_text() for name in files} == files
+
+
+def test_a_corrupted_header_is_refused(tmp_path: Path) -> None:
+    import gzip
+
+    raw = bytearray(gzip.decompress(hostile_archive((member("a.py"), b"x"))))
+    raw[0:1] = b"b"  # the name changes, the header checksum does not
+    with pytest.raises(kubetask.CodeArchiveError, match="bad header checksum at byte 0"):
+        unpack(gzip.compress(bytes(raw)), str(tmp_path), uri="u")
+
+
+def test_a_truncated_archive_is_refused(tmp_path: Path) -> None:
+    data = hostile_archive((member("a.py"), b"x" * 5000))
+    with pytest.raises(kubetask.CodeArchiveError, match=re.escape("'u' is not a readable tar.gz archive")):
+        unpack(data[: len(data) // 2], str(tmp_path), uri="u")
 
 
 def test_a_symlinked_folder_already_in_the_target_cannot_lead_outside(tmp_path: Path) -> None:
@@ -289,8 +331,15 @@ def greet(name: str) -> str:
 
 
 def run_with_code(
-    executor: Executor, archive_uri: str, sha256: str, *, loader_args: list[str], resolver: str | None = None
+    executor: Executor,
+    archive_uri: str,
+    sha256: str,
+    *,
+    loader_args: list[str],
+    resolver: str | None = None,
+    in_pod: bool = True,
 ) -> Execution:
+    """Run as a pod does (the scratch volume in $KUBETASK_SCRATCH_DIR), or elsewhere ($TMPDIR)."""
     command = kubetask.build_execute_command(
         inputs=executor.inputs_file({"name": "ada"}),
         output_prefix=str(executor.output_prefix),
@@ -299,11 +348,9 @@ def run_with_code(
         code_uri=archive_uri,
         code_sha256=sha256,
     )
-    scratch = executor.directory / "scratch"
-    return executor.run_argv(
-        [str(Path(sys.executable).parent / command[0]), *command[1:]],
-        env={"KUBETASK_SCRATCH_DIR": str(scratch)},
-    )
+    scratch = str(executor.directory / "scratch")
+    env = {"KUBETASK_SCRATCH_DIR": scratch} if in_pod else {"TMPDIR": scratch, "KUBETASK_SCRATCH_DIR": ""}
+    return executor.run_argv([str(Path(sys.executable).parent / command[0]), *command[1:]], env=env)
 
 
 def stored_archive(tmp_path: Path, files: dict[str, str]) -> tuple[Path, kubetask.CodeArchive]:
@@ -320,12 +367,21 @@ def test_execute_runs_a_task_from_the_archive_with_the_default_resolver(
 ) -> None:
     stored, archive = stored_archive(tmp_path, {"shipped_greeting.py": TASK_V1})
     uri = str(stored) if form == "path" else stored.as_uri()
-    result = run_with_code(
-        executor, uri, archive.sha256, loader_args=["task-module", "shipped_greeting", "task-name", "greet"]
-    )
+    loader_args = ["task-module", "shipped_greeting", "task-name", "greet"]
+    result = run_with_code(executor, uri, archive.sha256, loader_args=loader_args)
     assert result.returncode == 0, result.stderr
     assert result.outputs == {"o0": "hello ada from v1"}
-    assert list((executor.directory / "scratch").iterdir()) == []  # unpacked for the run, removed after
+    (unpacked,) = (executor.directory / "scratch").iterdir()  # in the pod's scratch volume, left to the pod
+    assert unpacked.name.startswith(f"kubetask-code-{archive.sha256[:12]}-")
+    assert (unpacked / "shipped_greeting.py").read_text() == TASK_V1
+
+
+def test_outside_a_pod_the_unpacked_code_is_removed_after_the_run(executor: Executor, tmp_path: Path) -> None:
+    stored, archive = stored_archive(tmp_path, {"shipped_greeting.py": TASK_V1})
+    loader_args = ["task-module", "shipped_greeting", "task-name", "greet"]
+    result = run_with_code(executor, str(stored), archive.sha256, loader_args=loader_args, in_pod=False)
+    assert result.returncode == 0, result.stderr
+    assert list((executor.directory / "scratch").iterdir()) == []
 
 
 def test_the_shipped_code_wins_over_a_copy_in_the_working_directory(
