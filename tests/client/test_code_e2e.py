@@ -4,6 +4,7 @@ the archive travels in a ConfigMap shared by its TaskRuns and garbage collected 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import secrets
@@ -207,3 +208,26 @@ def test_the_api_server_refuses_a_malformed_code_sha256(cluster: Cluster, namesp
     with pytest.raises(KubectlError) as raised:
         cluster.apply(manifest)
     assert "spec.code.sha256" in str(raised.value)
+
+
+def test_kubetask_dev_gives_its_operator_and_its_clients_a_storage_prefix(
+    kubetask_cli: Cli, project: Project
+) -> None:
+    if not project.cluster.is_local:
+        pytest.skip("checks what `kubetask dev` writes into its own kubeconfig")
+    document = yaml.safe_load(project.cluster.kubeconfig.read_text())
+    (extension,) = document["clusters"][0]["cluster"]["extensions"]
+    assert extension["name"] == "kubetask.dev/storage"
+    prefix = extension["extension"]["prefix"]
+    assert prefix.startswith("file:///")
+
+    result = submit_cli(kubetask_cli, project, project.write("stored"), name="stored")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": "hello ada, stored"}
+    taskrun = project.taskrun("stored")
+    code = taskrun["spec"]["code"]
+    assert code["uri"] == f"{prefix}/code/{code['sha256']}.tar.gz"  # the client used the cluster's storage
+    stored = Path(code["uri"].removeprefix("file://"))
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == code["sha256"]
+    # ... and so did the operator: the run's outputs document is under the same prefix.
+    assert taskrun["status"]["outputsUri"].startswith(f"{prefix}/{project.namespace}/stored/")

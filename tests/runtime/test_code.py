@@ -556,3 +556,36 @@ def test_the_code_flags_are_parsed() -> None:
         ["--inputs", "i", "--code-sha256=" + "b" * 64, "--output-prefix", "o", "--code-uri", "/c", "--", "x"]
     )
     assert (parsed.code_uri, parsed.code_sha256) == ("/c", "b" * 64)
+
+
+# ---------------------------------------------------------------- cold start
+
+
+def imported_modules(stderr: str) -> set[str]:
+    return {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_a_run_without_code_imports_none_of_it(executor: Executor) -> None:
+    (executor.directory / "plain_greeting.py").write_text(TASK_V1)
+    argv = executor.command(
+        ["task-module", "plain_greeting", "task-name", "greet"], inputs=executor.inputs_file({"name": "x"})
+    )
+    result = executor.run_argv([sys.executable, "-X", "importtime", "-m", "kubetask._execute", *argv[1:]])
+    assert result.outputs == {"o0": "hello x from v1"}, result.stderr
+    assert not imported_modules(result.stderr) & {"kubetask._code", "zlib", "_hashlib", "hashlib", "tarfile"}
+
+
+def test_a_run_with_code_imports_no_archive_or_regex_library(executor: Executor, tmp_path: Path) -> None:
+    stored, archive = stored_archive(tmp_path, {"shipped_greeting.py": TASK_V1})
+    command = kubetask.build_execute_command(
+        inputs=executor.inputs_file({"name": "x"}),
+        output_prefix=str(executor.output_prefix),
+        loader_args=["task-module", "shipped_greeting", "task-name", "greet"],
+        code_uri=str(stored),
+        code_sha256=archive.sha256,
+    )
+    result = executor.run_argv([sys.executable, "-X", "importtime", "-m", "kubetask._execute", *command[1:]])
+    assert result.outputs == {"o0": "hello x from v1"}, result.stderr
+    imported = imported_modules(result.stderr)
+    assert "kubetask._code" in imported
+    assert not imported & {"tarfile", "gzip", "shutil", "tempfile", "re", "hashlib"}
