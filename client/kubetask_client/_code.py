@@ -156,15 +156,17 @@ class ShippedCode:
 class CodeShipper:
     """Puts archives where the cluster's pods can read them, and ties ConfigMaps to their TaskRuns."""
 
-    def __init__(self, api: TaskRunApi, *, storage_prefix: str | None) -> None:
-        self._api = api
-        self._core = k8s_client.CoreV1Api(api.connection.api_client)
+    def __init__(self, core: Any, *, storage_prefix: str | None) -> None:
+        self._core = core  # a kubernetes CoreV1Api
         self.storage_prefix = storage_prefix
 
     @classmethod
     def for_api(cls, api: TaskRunApi, *, env: Mapping[str, str] | None = None) -> CodeShipper:
         env = os.environ if env is None else env
-        return cls(api, storage_prefix=env.get(STORAGE_PREFIX_VARIABLE) or api.connection.storage_prefix)
+        return cls(
+            k8s_client.CoreV1Api(api.connection.api_client),
+            storage_prefix=env.get(STORAGE_PREFIX_VARIABLE) or api.connection.storage_prefix,
+        )
 
     def ship(self, archive: kubetask.CodeArchive, *, namespace: str) -> ShippedCode:
         if self.storage_prefix is not None:

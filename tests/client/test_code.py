@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 import kubetask
 from kubetask_client import ClientUsageError
 from kubetask_client._cli import build_parser
 from kubetask_client._code import (
     CONFIGMAP_MAX_BYTES,
+    CodeShipper,
     archive_for_task,
     code_configmap,
     is_installed,
@@ -166,3 +168,51 @@ def test_each_using_taskrun_is_a_non_controller_owner() -> None:
         "controller": False,
         "blockOwnerDeletion": False,
     }
+
+
+# ---------------------------------------------------------------- storage and the ConfigMap's life
+
+
+def test_an_archive_is_uploaded_once_per_content(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    archive = archive_of(tmp_path / "src", {"t.py": b"T = 1\n"})
+    prefix = (tmp_path / "storage").as_uri()
+    uri = kubetask.upload_code(archive, prefix=prefix)
+    assert uri == f"{prefix}/code/{archive.sha256}.tar.gz"
+    stored = Path(uri.removeprefix("file://"))
+    assert stored.read_bytes() == archive.data
+    stored.write_bytes(b"a stand-in: left alone, since an archive of this name is there")
+    assert kubetask.upload_code(archive, prefix=prefix) == uri
+    assert stored.read_bytes().startswith(b"a stand-in")
+
+
+class FakeConfigMaps:
+    """The CoreV1Api calls CodeShipper makes, recorded; a ConfigMap collected between ship and adopt."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def create_namespaced_config_map(self, namespace: str, body: dict[str, Any], **_: Any) -> None:
+        self.calls.append(("create", body))
+
+    def patch_namespaced_config_map(self, name: str, namespace: str, body: Any, **_: Any) -> None:
+        self.calls.append(("patch", body))
+        raise ApiException(status=404, reason="Not Found")
+
+
+def test_a_configmap_collected_before_its_owner_was_added_is_made_again_with_the_owner(
+    tmp_path: Path,
+) -> None:
+    archive = archive_of(tmp_path, {"t.py": b"T = 1\n"})
+    shipper = CodeShipper.__new__(CodeShipper)
+    fake = FakeConfigMaps()
+    shipper._core = fake
+    shipper.storage_prefix = None
+    shipped = shipper.ship(archive, namespace="team")
+    assert shipped.uri == f"configmap:kubetask-code-{archive.sha256}"
+    taskrun = {"metadata": {"name": "run-1", "namespace": "team", "uid": "u-1"}}
+    shipper.adopt(shipped, archive, taskrun)
+    kinds = [kind for kind, _ in fake.calls]
+    assert kinds == ["create", "patch", "create"]
+    assert fake.calls[1][1] == {"metadata": {"ownerReferences": [owner_reference(taskrun)]}}
+    assert fake.calls[2][1]["metadata"]["ownerReferences"] == [owner_reference(taskrun)]

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 import kubetask
+import kubetask_client
 from kubetask_local.testing import Cluster, KubectlError, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -231,3 +232,20 @@ def test_kubetask_dev_gives_its_operator_and_its_clients_a_storage_prefix(
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == code["sha256"]
     # ... and so did the operator: the run's outputs document is under the same prefix.
     assert taskrun["status"]["outputsUri"].startswith(f"{prefix}/{project.namespace}/stored/")
+
+
+def test_a_refused_taskrun_leaves_no_configmap_behind(
+    project: Project, monkeypatch: pytest.MonkeyPatch, kubeconfig_without_storage: Path
+) -> None:
+    project.write("refused")
+    module = project.import_module(monkeypatch)
+    with pytest.raises(kubetask_client.InvalidTaskRunError, match="timeout"):
+        # The client's duration grammar accepts 0s; the CRD refuses a zero timeout (a CEL rule).
+        kubetask.submit(
+            module.greet, {"name": "x"}, image=project.image, namespace=project.namespace, timeout="0s",
+            kubeconfig=str(kubeconfig_without_storage),
+        )  # fmt: skip
+    listed = project.cluster.kubectl_json("get", "configmaps", "-n", project.namespace)["items"]
+    assert [
+        item["metadata"]["name"] for item in listed if item["metadata"]["name"].startswith("kubetask-code-")
+    ] == []
