@@ -60,7 +60,6 @@ ARCHIVE_SUFFIX = ".tar.gz"
 #: Scratch space the operator mounts in every task pod; unpacked code goes there (else the temp folder).
 SCRATCH_DIR_VARIABLE = "KUBETASK_SCRATCH_DIR"
 
-_HEX_DIGITS = frozenset("0123456789abcdef")
 _FIXED_MTIME = 0
 _MAX_LARGEST_SHOWN = 5
 
@@ -89,11 +88,6 @@ class CodeArchive(Frozen):
             f"CodeArchive(sha256={self.sha256!r}, root={self.root!r}, files={len(self.files)}, "
             f"size={self.size}, archive={len(self.data)} bytes)"
         )
-
-
-def is_sha256(value: object) -> bool:
-    """A sha256 as 64 lowercase hexadecimal digits."""
-    return isinstance(value, str) and len(value) == 64 and _HEX_DIGITS.issuperset(value)
 
 
 # ---------------------------------------------------------------- the code root

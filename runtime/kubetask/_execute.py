@@ -158,7 +158,7 @@ def _install_code(arguments: ExecuteArguments) -> str | None:
     """Unpack the shipped code archive, if any, and put it first on sys.path; the folder it is in."""
     if arguments.code_uri is None or arguments.code_sha256 is None:
         return None
-    from kubetask._code import install_code  # only runs that ship code pay for tarfile and gzip
+    from kubetask._code import install_code  # only runs that ship code pay for unpacking it
 
     return install_code(arguments.code_uri, sha256=arguments.code_sha256)
 
