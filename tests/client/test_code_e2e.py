@@ -249,3 +249,55 @@ def test_a_refused_taskrun_leaves_no_configmap_behind(
     assert [
         item["metadata"]["name"] for item in listed if item["metadata"]["name"].startswith("kubetask-code-")
     ] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "patch", "message"),
+    [
+        pytest.param(
+            {"uri": "s3://bucket/code/a.tar.gz", "sha256": "a" * 64},
+            {"spec": {"code": {"sha256": "b" * 64}}},
+            "spec.code is immutable",
+            id="change",
+        ),
+        pytest.param(
+            {"uri": "s3://bucket/code/a.tar.gz", "sha256": "a" * 64},
+            {"spec": {"code": None}},
+            "spec.code cannot be added or removed",
+            id="remove",
+        ),
+        pytest.param(
+            None,
+            {"spec": {"code": {"uri": "s3://bucket/code/a.tar.gz", "sha256": "a" * 64}}},
+            "spec.code cannot be added or removed",
+            id="add",
+        ),
+    ],
+)
+def test_spec_code_is_immutable(
+    cluster: Cluster, namespace: str, code: dict[str, str] | None, patch: dict[str, Any], message: str
+) -> None:
+    spec: dict[str, Any] = {"image": "python:3.12", "task": {"module": "m", "name": "t"}, "cancelled": True}
+    if code is not None:
+        spec["code"] = code
+    cluster.apply(
+        {
+            "apiVersion": "kubetask.dev/v1alpha1",
+            "kind": "TaskRun",
+            "metadata": {"name": "fixed"},
+            "spec": spec,
+        },
+        namespace=namespace,
+    )
+    with pytest.raises(KubectlError) as refused:
+        cluster.kubectl(
+            "patch",
+            "taskruns.kubetask.dev",
+            "fixed",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            json.dumps(patch),
+        )
+    assert message in str(refused.value)
