@@ -579,6 +579,9 @@ def install_code(uri: str, *, sha256: str, scratch: str | None = None) -> str:
         remove_code(folder)
         raise
     sys.path.insert(0, folder)
+    # The folder serves this one run: bytecode cached in it would cost a folder and a file per imported
+    # module that no later run reads.
+    sys.dont_write_bytecode = True
     # The task module resolver adds the working directory (as `python -m` does); it goes after the shipped
     # code, which must win over an older copy of the same modules baked into the image.
     working_directory = os.getcwd()
