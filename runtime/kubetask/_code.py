@@ -14,7 +14,7 @@ Ignore files use git's syntax: ``#`` comments, ``!`` to re-include, a trailing `
 leading or inner ``/`` to anchor to the ignore file's folder, ``*``, ``?``, ``[...]`` and ``**``. (Not
 supported: escaped trailing spaces, and git's global and ``info/exclude`` files.) ``.kubetaskignore`` is
 read after ``.gitignore``, so it can re-include with ``!``. An archive holds at most ``MAX_CODE_BYTES`` of
-files (before compression).
+files (before compression) and ``MAX_CODE_FILES`` files.
 
 Unpacking trusts nothing: only regular files whose paths are relative, without ``..`` and inside the target
 folder; no links, devices or duplicate names; a bounded total size. The pod imports this module only when
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 #: Most bytes of files (before compression) an archive may hold when packing.
 MAX_CODE_BYTES = 32 * 1024 * 1024
+#: Most files an archive may hold when packing (also bounds the walk of a folder that is not a project).
+MAX_CODE_FILES = 20_000
 #: Most bytes an archive may unpack to in the pod (a bound against compression bombs, not a packing limit).
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 #: Names skipped wherever they are: version control, virtual environments, caches, kubetask dev's state.
@@ -231,8 +233,9 @@ def _read_rules(directory: str, base: str, names: list[str]) -> list[IgnoreRule]
     return rules
 
 
-def code_files(root: str) -> Iterator[tuple[str, str]]:
-    """``(relative path, absolute path)`` of every file to pack under *root*, sorted by relative path."""
+def code_files(root: str, *, max_files: int = MAX_CODE_FILES) -> Iterator[tuple[str, str]]:
+    """``(relative path, absolute path)`` of every file to pack under *root*, sorted by relative path;
+    CodePackingError as soon as there are more than *max_files* (the walk stops there)."""
     found: list[tuple[str, str]] = []
 
     def walk(directory: str, base: str, inherited: list[IgnoreRule]) -> None:
@@ -251,6 +254,13 @@ def code_files(root: str) -> Iterator[tuple[str, str]]:
                 relative, is_directory=False, rules=rules
             ):
                 found.append((relative, entry.path))
+                if len(found) > max_files:
+                    raise CodePackingError(
+                        f"code root {root!r} holds more than {max_files} files to ship (the walk stopped in "
+                        f"{directory!r}): is it the project's folder? Exclude what the task does not need in "
+                        ".kubetaskignore (gitignore syntax), or build it into the image and submit with "
+                        "--no-code (code=False)"
+                    )
 
     walk(root, "", [])
     return iter(sorted(found))
@@ -259,9 +269,9 @@ def code_files(root: str) -> Iterator[tuple[str, str]]:
 # ---------------------------------------------------------------- packing
 
 
-def pack_code(root: str, *, max_bytes: int = MAX_CODE_BYTES) -> CodeArchive:
+def pack_code(root: str, *, max_bytes: int = MAX_CODE_BYTES, max_files: int = MAX_CODE_FILES) -> CodeArchive:
     """Pack the folder *root* into a deterministic ``tar.gz``; CodePackingError when it is too large (naming
-    the largest files) or unreadable."""
+    the largest files), holds too many files, or is unreadable."""
     import gzip
     import hashlib
     import io
@@ -270,7 +280,7 @@ def pack_code(root: str, *, max_bytes: int = MAX_CODE_BYTES) -> CodeArchive:
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise CodePackingError(f"code root {root!r}: not a folder")
-    files = list(code_files(root))
+    files = list(code_files(root, max_files=max_files))
     sizes: list[tuple[int, str]] = []
     for relative, path in files:
         try:

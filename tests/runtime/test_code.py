@@ -187,6 +187,15 @@ def test_too_large_a_root_is_refused_naming_the_largest_files(tmp_path: Path) ->
     assert "--no-code" in message
 
 
+def test_a_folder_with_too_many_files_is_refused_without_walking_all_of_it(tmp_path: Path) -> None:
+    root = write(tmp_path, {f"a/{index}.txt": "" for index in range(5)} | {"b/more.txt": "", "t.py": ""})
+    with pytest.raises(kubetask.CodePackingError) as raised:
+        kubetask.pack_code(str(root), max_files=4)
+    assert f"code root {str(root)!r} holds more than 4 files to ship" in str(raised.value)
+    assert f"the walk stopped in {str(root / 'a')!r}" in str(raised.value)
+    assert kubetask.pack_code(str(root), max_files=7).files[-1] == "t.py"
+
+
 def test_ignored_files_do_not_count_towards_the_size(tmp_path: Path) -> None:
     root = write(tmp_path, {"t.py": "", "model.bin": "m" * 5000, ".kubetaskignore": "*.bin\n"})
     assert kubetask.pack_code(str(root), max_bytes=4096).files == (".kubetaskignore", "t.py")
