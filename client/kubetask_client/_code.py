@@ -36,7 +36,8 @@ from kubetask_client._api import TaskRunApi, _api_message
 from kubetask_client._errors import ApiError, ClientUsageError
 from kubetask_client._taskrun import API_VERSION, KIND
 
-#: Largest archive put in a ConfigMap (the API server refuses ConfigMaps over 1 MiB in all).
+#: Largest archive put in a ConfigMap: the API server refuses ConfigMaps whose data and binaryData exceed
+#: 1 MiB in all (pkg/apis/core/validation/validation.go, ValidateConfigMap, core.MaxSecretSize).
 CONFIGMAP_MAX_BYTES = 900 * 1024
 CONFIGMAP_PREFIX = "kubetask-code-"
 #: The ConfigMap key holding the archive (the operator mounts it and reads this file).

@@ -176,6 +176,10 @@ def test_without_storage_a_shared_configmap_carries_the_code_until_its_last_task
         {"o0": "hello two, from a configmap"},
     ]
 
+    # A real garbage collector deletes a dependent only once none of its owners exists, and otherwise drops
+    # the reference to the deleted one ("Owners and dependents",
+    # https://kubernetes.io/docs/concepts/overview/working-with-objects/owners-dependents/, and
+    # pkg/controller/garbagecollector/garbagecollector.go, attemptToDeleteItem).
     first, second = handles
     first.delete()
 
@@ -216,6 +220,10 @@ def test_kubetask_dev_gives_its_operator_and_its_clients_a_storage_prefix(
 ) -> None:
     if not project.cluster.is_local:
         pytest.skip("checks what `kubetask dev` writes into its own kubeconfig")
+    # A cluster entry of a kubeconfig carries `extensions: [{name, extension}]` that kubectl keeps and ignores
+    # (https://kubernetes.io/docs/reference/config-api/kubeconfig.v1/#Cluster, client-go
+    # tools/clientcmd/api/v1/types.go NamedExtension; minikube records its own details this way). Every
+    # kubectl call of this suite reads this kubeconfig, so the real kubectl accepts it.
     document = yaml.safe_load(project.cluster.kubeconfig.read_text())
     (extension,) = document["clusters"][0]["cluster"]["extensions"]
     assert extension["name"] == "kubetask.dev/storage"
