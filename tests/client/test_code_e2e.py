@@ -191,7 +191,15 @@ def test_without_storage_a_shared_configmap_carries_the_code_until_its_last_task
         return not pods["items"] and first.name not in [run["metadata"]["name"] for run in runs]
 
     wait_for(first_and_its_pods_are_gone, WAIT, "the first TaskRun and its pod to be garbage collected")
-    assert configmap(cluster, namespace, name) is not None  # the second TaskRun still uses it
+
+    def owned_by_the_second_alone() -> bool:
+        kept = configmap(cluster, namespace, name)
+        assert kept is not None, "the ConfigMap went while the second TaskRun still uses it"
+        return [owner["uid"] for owner in kept["metadata"]["ownerReferences"]] == [
+            second.taskrun["metadata"]["uid"]
+        ]
+
+    wait_for(owned_by_the_second_alone, WAIT, "the collector to drop the reference to the deleted TaskRun")
 
     second.delete()
     wait_for(
