@@ -19,6 +19,7 @@ import yaml
 
 import kubetask
 from kubetask_client._api import TaskRunApi
+from kubetask_client._code import add_code_flags
 from kubetask_client._display import ProgressDisplay, describe, format_json, taskrun_rows
 from kubetask_client._errors import (
     EXIT_SYSTEM,
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--delete-after", action="store_true", help="with --wait: delete the TaskRun at the end"
     )
+    add_code_flags(submit)
     _connection_options(submit)
 
     get = commands.add_parser("get", help="show a TaskRun: phase, attempts, outputs or error")
@@ -223,6 +225,7 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         labels=dict(args.label),
         ttl_seconds_after_finished=args.ttl_seconds,
         image_pull_secrets=tuple(args.image_pull_secret),
+        ship_code=args.ship_code,
     )
     if args.name is not None:
         validate_name(args.name, what="--name")

@@ -24,6 +24,9 @@ k8s_config: Any = _k8s_config
 
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _DEFAULT_KUBECONFIG = "~/.kube/config"
+#: The kubeconfig cluster extension naming the cluster's storage for the client (shipped code):
+#: ``extensions: [{name: kubetask.dev/storage, extension: {prefix: URI}}]`` (``kubetask dev`` writes it).
+KUBECONFIG_EXTENSION = "kubetask.dev/storage"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Connection:
     namespace: str
     context: str | None
     server: str
+    storage_prefix: str | None = None
 
 
 def kubeconfig_paths(kubeconfig: str | None, env: Mapping[str, str]) -> list[Path]:
@@ -112,7 +116,32 @@ def _from_kubeconfig(paths: list[Path], context: str | None) -> Connection:
         namespace=str(namespace),
         context=str(chosen_name),
         server=str(configuration.host),
+        storage_prefix=storage_prefix_from_kubeconfig(paths, str(chosen_name)),
     )
+
+
+def storage_prefix_from_kubeconfig(paths: list[Path], context: str) -> str | None:
+    """The ``kubetask.dev/storage`` extension's ``prefix`` on the cluster of ``context`` (first file wins)."""
+    contexts: dict[str, Any] = {}
+    clusters: dict[str, Any] = {}
+    for path in paths:
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue  # the connection itself reports unreadable kubeconfigs
+        if not isinstance(document, dict):
+            continue
+        for entries, key in ((contexts, "contexts"), (clusters, "clusters")):
+            for entry in document.get(key) or []:
+                if isinstance(entry, dict) and entry.get("name") is not None:
+                    entries.setdefault(str(entry["name"]), entry.get(key[:-1]) or {})
+    cluster_name = (contexts.get(context) or {}).get("cluster")
+    cluster = clusters.get(str(cluster_name)) or {}
+    for extension in cluster.get("extensions") or []:
+        if isinstance(extension, dict) and extension.get("name") == KUBECONFIG_EXTENSION:
+            prefix = (extension.get("extension") or {}).get("prefix")
+            return str(prefix) if prefix else None
+    return None
 
 
 def _in_cluster() -> Connection:

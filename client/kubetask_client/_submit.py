@@ -10,6 +10,7 @@ from typing import Any
 import kubetask
 from kubetask_api import duration_of_seconds, parse_duration
 from kubetask_client._api import TaskRunApi
+from kubetask_client._code import create_with_code
 from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
 from kubetask_client._inputs import PrefixUpload, inputs_from_values
 from kubetask_client._kube import connect
@@ -138,10 +139,21 @@ def create_taskrun(
     namespace = validate_namespace(namespace or api.connection.namespace)
     name = validate_name(name) if name is not None else generated_name(task.name)
     reference = task_reference(task, image=options.image, namespace=namespace)
-    manifest = taskrun_manifest(
-        name=name, namespace=namespace, reference=reference, inputs=json_inputs, options=options
+    created = create_with_code(
+        api,
+        task,
+        namespace=namespace,
+        ship_code=options.ship_code,
+        build_manifest=lambda code: taskrun_manifest(
+            name=name,
+            namespace=namespace,
+            reference=reference,
+            inputs=json_inputs,
+            options=options,
+            code=code,
+        ),
     )
-    return TaskRunHandle(api, api.create(manifest))
+    return TaskRunHandle(api, created)
 
 
 def submit_options(
@@ -162,6 +174,7 @@ def submit_options(
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
+    ship_code: bool = True,
 ) -> SubmitOptions:
     """The TaskRun options of a submission: the task's decorator options with the ones given here winning
     (a value replaces one; env, node_selector and resources win key by key; a Secret replaces one with the
@@ -213,6 +226,7 @@ def submit_options(
         node_selector=options.node_selector,
         tolerations=options.tolerations,
         pod_template=options.pod_template,
+        ship_code=ship_code,
     )
 
 
@@ -244,6 +258,7 @@ def submit(
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
+    code: bool = True,
 ) -> TaskRunHandle:
     """Run ``task`` on the cluster with ``inputs`` (Python values by input name).
 
@@ -254,6 +269,10 @@ def submit(
     timedelta); unset options take the operator's defaults. Inputs are checked with the pod's own codec
     before anything is created; local files are uploaded under ``output_prefix`` (refused without one).
     Returns at once; ``.wait()`` then ``.outputs`` give the result.
+
+    The task's code root is shipped with the TaskRun (``spec.code``) and put first on the pod's
+    ``sys.path``, so the image needs kubetask and the task's dependencies but not its latest source;
+    ``code=False`` ships nothing (the image holds the code).
     """
     options = submit_options(
         task,
@@ -272,6 +291,7 @@ def submit(
         labels=labels,
         ttl_seconds_after_finished=ttl_seconds_after_finished,
         image_pull_secrets=image_pull_secrets,
+        ship_code=code,
     )
     json_inputs = inputs_from_values(task, dict(inputs or {}), upload=input_upload(options))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))

@@ -98,6 +98,7 @@ class SubmitOptions:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
     pod_template: str | None = None
+    ship_code: bool = True  # pack the task's code root into spec.code (False: the image holds the code)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image):
@@ -271,9 +272,12 @@ def taskrun_manifest(
     reference: TaskReference,
     inputs: Mapping[str, Any] | None,
     options: SubmitOptions,
+    code: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The TaskRun to create: inputs inline as JSON values, everything unset left to the operator."""
     spec: dict[str, Any] = {"image": options.image, **reference.spec()}
+    if code is not None:
+        spec["code"] = dict(code)
     if inputs:
         spec["inputs"] = dict(inputs)
     if options.retries is not None:

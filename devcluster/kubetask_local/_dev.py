@@ -39,6 +39,9 @@ logger = logging.getLogger("kubetask_local.dev")
 CONTEXT = "kubetask-local"
 OPERATOR_MODULE = "kubetask_operator"
 _OPERATOR_STOP_SECONDS = 10.0
+STORAGE_PREFIX_VARIABLE = "KUBETASK_STORAGE_PREFIX"
+#: The kubeconfig cluster extension telling clients the cluster's storage (kubetask_client reads it).
+STORAGE_EXTENSION = "kubetask.dev/storage"
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,16 @@ class DevOptions:
     operator_env: Mapping[str, str] = field(default_factory=dict)
 
 
-def kubeconfig_document(server_url: str, *, namespace: str = "default") -> dict[str, Any]:
+def kubeconfig_document(
+    server_url: str, *, namespace: str = "default", storage_prefix: str | None = None
+) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": server_url}
+    if storage_prefix is not None:  # a cluster extension, as minikube records its own details
+        cluster["extensions"] = [{"name": STORAGE_EXTENSION, "extension": {"prefix": storage_prefix}}]
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
+        "clusters": [{"name": CONTEXT, "cluster": cluster}],
         "users": [{"name": CONTEXT, "user": {"token": "kubetask-local"}}],
         "contexts": [
             {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
@@ -74,11 +82,12 @@ def kubeconfig_document(server_url: str, *, namespace: str = "default") -> dict[
     }
 
 
-def write_kubeconfig(path: Path, server_url: str) -> None:
+def write_kubeconfig(path: Path, server_url: str, *, storage_prefix: str | None = None) -> None:
     """Write atomically (temporary file + rename), so whoever waits for the file never reads half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(yaml.safe_dump(kubeconfig_document(server_url), sort_keys=False))
+    document = kubeconfig_document(server_url, storage_prefix=storage_prefix)
+    temporary.write_text(yaml.safe_dump(document, sort_keys=False))
     os.chmod(temporary, 0o600)
     temporary.replace(path)
 
@@ -258,6 +267,9 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
     server = ApiServer(port=options.port)
     await server.start()  # first: a port in use fails here, before anything needs cleaning up
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="kubetask-dev-"))
+    # Storage for outputs, files and shipped code, out of the box: in the state folder, so it lasts as
+    # long as the cluster (the operator gets it, and clients through the kubeconfig's extension).
+    storage_prefix = os.environ.get(STORAGE_PREFIX_VARIABLE) or (state_dir / "storage").absolute().as_uri()
     node = LocalNode(
         api_url=server.url,
         config=NodeConfig(
@@ -281,9 +293,11 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             print(f"kubetask dev: warning: the TaskRun CRD is not applied: {crd_loader.problem}", file=out)
         else:
             await apply_crd(node.api, crd)
-        write_kubeconfig(kubeconfig, server.url)
+        write_kubeconfig(kubeconfig, server.url, storage_prefix=storage_prefix)
         if wants_operator:
-            operator = OperatorProcess(env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+            operator = OperatorProcess(
+                env={**os.environ, "KUBECONFIG": str(kubeconfig), STORAGE_PREFIX_VARIABLE: storage_prefix}
+            )
             operator.start()
             loop.add_signal_handler(signal.SIGHUP, operator.restart)
         elif options.operator:

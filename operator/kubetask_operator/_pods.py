@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kubetask
+from kubetask_api import RESERVED_MOUNT_ROOT
 from kubetask_operator._crd import API_VERSION, KIND
 from kubetask_operator._naming import (
     ANNOTATION_TASKRUN,
@@ -23,10 +24,11 @@ from kubetask_operator._naming import (
 )
 from kubetask_operator._observe import CONTAINER_NAME
 from kubetask_operator._settings import Settings
-from kubetask_operator._spec import INPUTS_FILE, RESERVED_MOUNT_ROOT, TaskRunSpec
+from kubetask_operator._spec import CODE_FILE, INPUTS_FILE, TaskRunSpec
 
 SCRATCH_MOUNT = f"{RESERVED_MOUNT_ROOT}/scratch"
 INPUTS_MOUNT = f"{RESERVED_MOUNT_ROOT}/inputs"
+CODE_MOUNT = f"{RESERVED_MOUNT_ROOT}/code"
 SCRATCH_OUTPUT_PREFIX = f"{SCRATCH_MOUNT}/outputs"
 # Where the container's termination message goes: set as the container's terminationMessagePath and
 # handed to the runtime as KUBETASK_TERMINATION_MESSAGE_PATH, so the two always agree.
@@ -137,7 +139,16 @@ def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: in
         resolver=spec.resolver,
         checkpoint_path=checkpoint,
         prev_checkpoint=previous,
+        **_code_options(spec),
     )
+
+
+def _code_options(spec: TaskRunSpec) -> dict[str, str]:
+    """``--code-uri``/``--code-sha256``: a ConfigMap's archive is read from where it is mounted."""
+    if spec.code is None:
+        return {}
+    uri = f"{CODE_MOUNT}/{CODE_FILE}" if spec.code.configmap is not None else spec.code.uri
+    return {"code_uri": uri, "code_sha256": spec.code.sha256}
 
 
 def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
@@ -148,9 +159,13 @@ def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: 
         {"name": "KUBETASK_ATTEMPT", "value": str(attempt)},
         {"name": "KUBETASK_TERMINATION_MESSAGE_PATH", "value": TERMINATION_MESSAGE_PATH},
     ]
+    if spec.code is not None:  # shipped code is unpacked in the scratch volume, not the image's file system
+        env.append({"name": "KUBETASK_SCRATCH_DIR", "value": SCRATCH_MOUNT})
     mounts: list[Mapping[str, Any]] = [{"name": "kubetask-scratch", "mountPath": SCRATCH_MOUNT}]
     if needs_inputs_configmap(spec, settings):
         mounts.append({"name": "kubetask-inputs", "mountPath": INPUTS_MOUNT, "readOnly": True})
+    if spec.code is not None and spec.code.configmap is not None:
+        mounts.append({"name": "kubetask-code", "mountPath": CODE_MOUNT, "readOnly": True})
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": spec.image,
@@ -182,6 +197,8 @@ def _volumes(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> list[dic
         volumes.append(
             {"name": "kubetask-inputs", "configMap": {"name": inputs_configmap_name(ref.name, ref.uid)}}
         )
+    if spec.code is not None and spec.code.configmap is not None:
+        volumes.append({"name": "kubetask-code", "configMap": {"name": spec.code.configmap}})
     return volumes + copy.deepcopy(list(spec.pod_template.get("volumes") or []))
 
 

@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kubetask
+from kubetask_api import RESERVED_MOUNT_ROOT, RESERVED_VOLUMES
 from kubetask_operator._durations import parse_duration
 from kubetask_operator._errors import InvalidSpecError
 
-RESERVED_VOLUMES = ("kubetask-scratch", "kubetask-inputs")
-RESERVED_MOUNT_ROOT = "/var/run/kubetask"
 INPUTS_FILE = "inputs.json"
+# spec.code.uri naming a ConfigMap (in the TaskRun's namespace) that holds the archive under CODE_FILE.
+CODE_CONFIGMAP_SCHEME = "configmap:"
+CODE_FILE = "code.tar.gz"
 # A ConfigMap holds at most 1 MiB of keys and values together (the API server's limit).
 CONFIGMAP_MAX_BYTES = 1024 * 1024 - len(INPUTS_FILE)
 
@@ -26,6 +28,8 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:|/)\S*")
 _NO_SPACE = re.compile(r"\S+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 _IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _TEMPLATE_MAPS = ("labels", "annotations", "nodeSelector")
 _TEMPLATE_LISTS = ("tolerations", "volumes", "volumeMounts", "imagePullSecrets", "topologySpreadConstraints")
@@ -66,6 +70,43 @@ class TaskRunSpec:
     pod_template: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     cancelled: bool = False
     ttl_seconds_after_finished: int | None = None
+    code: CodeArchiveRef | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeArchiveRef:
+    """``spec.code``: the shipped code archive, in storage (``uri``) or in a ConfigMap (``configmap``)."""
+
+    uri: str
+    sha256: str
+
+    @property
+    def configmap(self) -> str | None:
+        """The ConfigMap's name for ``configmap:NAME``, else None."""
+        if not self.uri.startswith(CODE_CONFIGMAP_SCHEME):
+            return None
+        return self.uri.removeprefix(CODE_CONFIGMAP_SCHEME)
+
+
+def _code(spec: Mapping[str, Any]) -> CodeArchiveRef | None:
+    code = spec.get("code")
+    if code is None:
+        return None
+    if not isinstance(code, Mapping):
+        raise _fail("code", code, "an object {uri, sha256}")
+    uri = _string(
+        code, "uri", pattern=_URI, expected="a URI such as 's3://bucket/code.tar.gz'", prefix="code."
+    )
+    sha256 = _string(
+        code, "sha256", pattern=_SHA256, expected="64 lowercase hexadecimal digits", prefix="code."
+    )
+    if uri is None or sha256 is None:
+        raise _fail("code", code, "both code.uri and code.sha256")
+    reference = CodeArchiveRef(uri=uri, sha256=sha256)
+    name = reference.configmap
+    if name is not None and (len(name) > 253 or not _OBJECT_NAME.fullmatch(name)):
+        raise _fail("code.uri", uri, "configmap:NAME with NAME a ConfigMap name (lowercase DNS subdomain)")
+    return reference
 
 
 def _fail(field: str, value: object, expected: str) -> InvalidSpecError:
@@ -287,4 +328,5 @@ def parse_spec(spec: object) -> TaskRunSpec:
         pod_template=_pod_template(spec),
         cancelled=cancelled,
         ttl_seconds_after_finished=_integer(spec, "ttlSecondsAfterFinished", minimum=0, maximum=31536000),
+        code=_code(spec),
     )

@@ -16,6 +16,8 @@ from kubetask._codec import MAX_DEPTH as MAX_VALUE_DEPTH
 from kubetask._codec import FileTransfer
 from kubetask._context import ExecutionContext, current_context
 from kubetask._errors import (
+    CodeArchiveError,
+    CodePackingError,
     InputError,
     KubetaskError,
     OutputError,
@@ -40,6 +42,7 @@ from kubetask._task import Task, task
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
+    from kubetask._code import CodeArchive, code_root_of, pack_code, upload_code
     from kubetask._interface import Upload as Upload  # the type of encode_inputs(upload=...): typing only
     from kubetask._local import LocalRun, Target, load_target, parse_target, run_locally
     from kubetask._settings import SerializationSettings
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RESOLVER",
     "MAX_VALUE_DEPTH",
+    "CodeArchive",
+    "CodeArchiveError",
+    "CodePackingError",
     "DefaultTaskResolver",
     "Directory",
     "ErrorInfo",
@@ -79,11 +85,13 @@ __all__ = [
     "TerminationSummary",
     "UsageError",
     "build_execute_command",
+    "code_root_of",
     "current_context",
     "data_uri",
     "default_task_resolver",
     "join_uri",
     "load_target",
+    "pack_code",
     "parse_loader_args",
     "parse_target",
     "parse_termination_message",
@@ -91,6 +99,7 @@ __all__ = [
     "run_locally",
     "submit",
     "task",
+    "upload_code",
     "upload_to_uri",
 ]
 
@@ -110,6 +119,11 @@ _LAZY = {
     "read_uri": ("kubetask._storage", "read_bytes"),
     "upload_to_uri": ("kubetask._storage", "upload"),
     "join_uri": ("kubetask._storage", "join"),
+    # Code shipped without an image build: packed by the client, unpacked by kubetask-execute.
+    "CodeArchive": ("kubetask._code", "CodeArchive"),
+    "code_root_of": ("kubetask._code", "code_root_of"),
+    "pack_code": ("kubetask._code", "pack_code"),
+    "upload_code": ("kubetask._code", "upload_code"),
 }
 PLUGIN_GROUP = "kubetask.plugins"
 

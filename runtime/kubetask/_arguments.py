@@ -11,12 +11,14 @@ from kubetask._protocol import DEFAULT_RESOLVER, EXECUTE_PROGRAM
 
 USAGE = f"""usage: {EXECUTE_PROGRAM} --inputs URI --output-prefix URI [--raw-output-data-prefix URI]
                         [--resolver DOTTED.PATH] [--checkpoint-path URI] [--prev-checkpoint URI]
-                        -- LOADER-ARGS...
+                        [--code-uri URI --code-sha256 HEX] -- LOADER-ARGS...
 
 Run one task in this process: load it with the resolver from LOADER-ARGS, read the inputs document,
 call the task, write <output-prefix>/outputs.json (or error.json) and the termination message.
 URIs: local paths, file://, data: (RFC 2397) and any fsspec protocol (s3://, gs://, ...).
 --resolver defaults to {DEFAULT_RESOLVER}.
+--code-uri: a tar.gz of the task's code (kubetask.pack_code), checked against --code-sha256, unpacked
+and put first on sys.path before the task is loaded.
 Exit status: 0 success, 1 user error, 2 usage error, 3 system error, 143 SIGTERM."""
 
 _FLAGS = {
@@ -26,7 +28,10 @@ _FLAGS = {
     "--resolver": "resolver",
     "--checkpoint-path": "checkpoint_path",
     "--prev-checkpoint": "prev_checkpoint",
+    "--code-uri": "code_uri",
+    "--code-sha256": "code_sha256",
 }
+_HEX = frozenset("0123456789abcdef")
 
 
 class ExecuteArguments:
@@ -34,6 +39,8 @@ class ExecuteArguments:
 
     __slots__ = (
         "checkpoint_path",
+        "code_sha256",
+        "code_uri",
         "inputs",
         "loader_args",
         "output_prefix",
@@ -49,6 +56,8 @@ class ExecuteArguments:
         self.resolver = values.get("resolver", DEFAULT_RESOLVER)
         self.checkpoint_path = values.get("checkpoint_path")
         self.prev_checkpoint = values.get("prev_checkpoint")
+        self.code_uri = values.get("code_uri")
+        self.code_sha256 = values.get("code_sha256")
         self.loader_args = loader_args
 
 
@@ -89,12 +98,22 @@ def parse_arguments(argv: list[str]) -> ExecuteArguments:
     missing = [flag for flag in ("--inputs", "--output-prefix") if _FLAGS[flag] not in values]
     if missing:
         raise UsageError(f"missing required {' and '.join(missing)}")
+    _check_code(values)
     if index >= len(argv):
         raise UsageError("missing '--' followed by the loader args that name the task")
     loader_args = argv[index + 1 :]
     if not loader_args:
         raise UsageError("no loader args after '--': nothing names the task to run")
     return ExecuteArguments(values, loader_args)
+
+
+def _check_code(values: dict[str, str]) -> None:
+    if ("code_uri" in values) != ("code_sha256" in values):
+        given, missing = ("--code-uri", "--code-sha256")[:: 1 if "code_uri" in values else -1]
+        raise UsageError(f"{given} needs {missing}: the archive and its sha256 go together")
+    digest = values.get("code_sha256")
+    if digest is not None and (len(digest) != 64 or not _HEX.issuperset(digest)):
+        raise UsageError(f"--code-sha256: expected 64 lowercase hexadecimal digits, got {digest!r}")
 
 
 def output_prefix_of(argv: list[str]) -> str | None:

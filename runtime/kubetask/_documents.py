@@ -7,6 +7,7 @@ whoever reads it back (Flyte workflows got stuck on multi-megabyte error documen
 from __future__ import annotations
 
 from kubetask._errors import (
+    CodeArchiveError,
     InputError,
     OutputError,
     RecoverableError,
@@ -25,12 +26,13 @@ MAX_TRACEBACK_CHARS = 32_000
 
 # Stages of a run: where an exception is raised decides whose fault it is.
 STAGE_START = "start"  # command line, environment, runtime set-up
+STAGE_CODE = "code"  # fetching, checking and unpacking the shipped code archive
 STAGE_LOAD = "load"  # importing the resolver and the task module: user code
 STAGE_INPUTS = "inputs"  # reading and converting inputs
 STAGE_CALL = "call"  # the task itself: user code
 STAGE_OUTPUTS = "outputs"  # converting, uploading and writing outputs
 
-_USER_ERRORS = (InputError, OutputError, TaskDefinitionError, TaskLoadError)
+_USER_ERRORS = (CodeArchiveError, InputError, OutputError, TaskDefinitionError, TaskLoadError)
 
 
 class Classification:

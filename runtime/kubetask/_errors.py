@@ -44,6 +44,15 @@ class MissingStorageBackendError(StorageError):
     recoverable = False
 
 
+class CodePackingError(KubetaskError):
+    """A task's code root cannot be packed for shipping (too large, unreadable)."""
+
+
+class CodeArchiveError(KubetaskError):
+    """A shipped code archive does not match its sha256 or is not a safe, readable archive (a USER error:
+    retrying the same archive cannot help)."""
+
+
 class UsageError(KubetaskError):
     """The command line or the environment of ``kubetask-execute`` is malformed."""
 
@@ -63,6 +72,8 @@ for _exception in (
     OutputError,
     StorageError,
     MissingStorageBackendError,
+    CodePackingError,
+    CodeArchiveError,
     UsageError,
     Terminated,
 ):

@@ -16,7 +16,15 @@ import time
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
 from kubetask._codec import MAX_DEPTH
-from kubetask._documents import STAGE_CALL, STAGE_INPUTS, STAGE_LOAD, STAGE_OUTPUTS, STAGE_START, classify
+from kubetask._documents import (
+    STAGE_CALL,
+    STAGE_CODE,
+    STAGE_INPUTS,
+    STAGE_LOAD,
+    STAGE_OUTPUTS,
+    STAGE_START,
+    classify,
+)
 from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
@@ -72,7 +80,7 @@ def _signal_name(signum: int) -> str:
     return "SIGINT" if signum == signal.SIGINT else "SIGTERM" if signum == signal.SIGTERM else "a signal"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's stages read best in one place
     """Console script ``kubetask-execute``."""
     started = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments: ExecuteArguments | None = None
     environment: PodEnvironment | None = None
     transfer: StorageTransfer | None = None
+    code_folder: str | None = None
     try:
         try:
             arguments = parse_arguments(argv)
@@ -94,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as error:
             return _usage_error(error, argv, started, termination)
         _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
+
+        stage = STAGE_CODE
+        code_folder = _install_code(arguments)
 
         stage = STAGE_LOAD
         resolver, task = resolve_task(arguments.resolver, arguments.loader_args)
@@ -136,8 +148,25 @@ def main(argv: list[str] | None = None) -> int:
         prefix = arguments.output_prefix if arguments is not None else None
         return _fail(failure, stage=stage, output_prefix=prefix, environment=environment, started=started)
     finally:
-        if transfer is not None:
-            transfer.clean_up()
+        _clean_up(transfer, code_folder)
+
+
+def _install_code(arguments: ExecuteArguments) -> str | None:
+    """Unpack the shipped code archive, if any, and put it first on sys.path; the folder it is in."""
+    if arguments.code_uri is None or arguments.code_sha256 is None:
+        return None
+    from kubetask._code import install_code  # only runs that ship code pay for unpacking it
+
+    return install_code(arguments.code_uri, sha256=arguments.code_sha256)
+
+
+def _clean_up(transfer: StorageTransfer | None, code_folder: str | None) -> None:
+    if transfer is not None:
+        transfer.clean_up()
+    if code_folder is not None:
+        from kubetask._code import release_code
+
+        release_code(code_folder)
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:

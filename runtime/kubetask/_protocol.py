@@ -36,6 +36,8 @@ def build_execute_command(
     resolver: str | None = None,
     checkpoint_path: str | None = None,
     prev_checkpoint: str | None = None,
+    code_uri: str | None = None,
+    code_sha256: str | None = None,
 ) -> list[str]:
     """The argv of a task pod: ``kubetask-execute --inputs I --output-prefix O ... -- LOADER ARGS``."""
     _require_uri("inputs", inputs)
@@ -59,6 +61,12 @@ def build_execute_command(
     if prev_checkpoint is not None:
         _require_uri("prev_checkpoint", prev_checkpoint)
         command += ["--prev-checkpoint", prev_checkpoint]
+    if (code_uri is None) != (code_sha256 is None):
+        raise ValueError(f"code_uri and code_sha256 go together, got {code_uri!r} and {code_sha256!r}")
+    if code_uri is not None:
+        _require_uri("code_uri", code_uri)
+        _require_uri("code_sha256", code_sha256)
+        command += ["--code-uri", code_uri, "--code-sha256", str(code_sha256)]
     return [*command, "--", *loader_args]
 
 

@@ -16,4 +16,4 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 # What the operator keeps for itself in every task pod: a TaskRun may not use these.
 RESERVED_ENV_PREFIX = "KUBETASK_"
 RESERVED_MOUNT_ROOT = "/var/run/kubetask"
-RESERVED_VOLUMES = ("kubetask-scratch", "kubetask-inputs")
+RESERVED_VOLUMES = ("kubetask-scratch", "kubetask-inputs", "kubetask-code")

@@ -214,9 +214,23 @@ class Lifecycle:
             if ref.get("uid") in self._by_uid
             and not object_meta(self._by_uid_obj(ref["uid"])).get("deletionTimestamp")
         ]
-        if live_owners or object_meta(obj).get("deletionTimestamp"):
+        if object_meta(obj).get("deletionTimestamp"):
+            return
+        if live_owners:
+            self._drop_dangling_owners(key, obj, refs)
             return
         self.delete(self._resource(key), namespace or None, name, propagation="Background")
+
+    def _drop_dangling_owners(self, key: StoreKey, obj: Obj, refs: list[Any]) -> None:
+        """An object that keeps an owner loses its references to owners that are gone, as a real collector
+        patches them away (pkg/controller/garbagecollector/garbagecollector.go, attemptToDeleteItem: "remove
+        dangling references")."""
+        kept = [ref for ref in refs if ref.get("uid") in self._by_uid]
+        if len(kept) == len(refs):
+            return
+        meta = object_meta(obj)
+        new_meta = {**meta, "ownerReferences": kept, "resourceVersion": self._next_rv()}
+        self._put(self._resource(key), {**obj, "metadata": new_meta}, obj)
 
     def _by_uid_obj(self, uid: str) -> Obj:
         key, namespace, name = self._by_uid[uid]
