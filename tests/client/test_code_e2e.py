@@ -256,10 +256,10 @@ def test_a_refused_taskrun_leaves_no_configmap_behind(
     project.write("refused")
     module = project.import_module(monkeypatch)
     with pytest.raises(kubetask_client.InvalidTaskRunError, match="pendingTimeout"):
-        # The client's duration grammar accepts 0s; the CRD refuses a zero timeout (a CEL rule).
+        # The client's duration grammar accepts 0s; the CRD refuses a zero pendingTimeout (a CEL rule).
         kubetask.submit(
-            module.greet, {"name": "x"}, image=project.image, namespace=project.namespace, pending_timeout="0s",
-            kubeconfig=str(kubeconfig_without_storage),
+            module.greet, {"name": "x"}, image=project.image, namespace=project.namespace,
+            pending_timeout="0s", kubeconfig=str(kubeconfig_without_storage),
         )  # fmt: skip
     listed = project.cluster.kubectl_json("get", "configmaps", "-n", project.namespace)["items"]
     assert [
