@@ -60,3 +60,20 @@ def inputs_from_assignments(task: kubetask.Task[..., Any], assignments: Sequence
         raise ClientUsageError(str(error)) from None
     _check_required(task, list(values))
     return values
+
+
+def inputs_from_json(task: kubetask.Task[..., Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON values by input name (``--inputs-file``), checked as the pod will read them."""
+    _check_required(task, list(values))
+    transfer = FileTransfer()
+    for name, value in values.items():
+        try:
+            input_value(value, task.interface.inputs[name].hint, name=name, transfer=transfer)
+        except kubetask.InputError as error:
+            raise ClientUsageError(f"--inputs-file: {error}") from None
+    return dict(values)
+
+
+def check_inputs(task: kubetask.Task[..., Any], given: Sequence[str]) -> None:
+    """Unknown or missing inputs among ``given`` names: ClientUsageError (``kubetask run`` checks with it)."""
+    _check_required(task, given)

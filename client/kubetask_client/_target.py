@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import kubetask
-from kubetask._local import load_target as load_runtime_target
-from kubetask._local import parse_target
 from kubetask_client._errors import ClientUsageError
 
 
 def load_target(target: str) -> kubetask.Task[..., Any]:
     """The task TARGET names; ClientUsageError (naming TARGET) when it cannot be found or imported."""
     try:
-        return load_runtime_target(parse_target(target))
+        return kubetask.load_target(kubetask.parse_target(target))
     except kubetask.KubetaskError as error:
         message = str(error)
         raise ClientUsageError(

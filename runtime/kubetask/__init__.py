@@ -23,6 +23,7 @@ from kubetask._errors import (
 )
 from kubetask._files import Directory, File
 from kubetask._interface import Interface, Parameter
+from kubetask._interface import describe as describe_type
 from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
 from kubetask._resolver import (
     DefaultTaskResolver,
@@ -34,7 +35,16 @@ from kubetask._task import Task, task
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
+    from kubetask._local import (
+        LocalRun,
+        Target,
+        load_target,
+        parse_input_assignments,
+        parse_target,
+        run_locally,
+    )
     from kubetask._settings import SerializationSettings
+    from kubetask._storage import read_bytes
     from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
 
 __all__ = [
@@ -48,11 +58,13 @@ __all__ = [
     "InputError",
     "Interface",
     "KubetaskError",
+    "LocalRun",
     "OutputError",
     "Parameter",
     "RecoverableError",
     "SerializationSettings",
     "StorageError",
+    "Target",
     "Task",
     "TaskDefinitionError",
     "TaskLoadError",
@@ -64,8 +76,14 @@ __all__ = [
     "current_context",
     "data_uri",
     "default_task_resolver",
+    "describe_type",
+    "load_target",
+    "parse_input_assignments",
     "parse_loader_args",
+    "parse_target",
     "parse_termination_message",
+    "read_bytes",
+    "run_locally",
     "submit",
     "task",
 ]
@@ -76,6 +94,15 @@ _LAZY = {
     "TerminationSummary": "kubetask._summary",
     "parse_termination_message": "kubetask._summary",
     "SerializationSettings": "kubetask._settings",
+    # `kubetask run` (the client's command line): parse a TARGET, load its task, run it locally.
+    "LocalRun": "kubetask._local",
+    "Target": "kubetask._local",
+    "load_target": "kubetask._local",
+    "parse_input_assignments": "kubetask._local",
+    "parse_target": "kubetask._local",
+    "run_locally": "kubetask._local",
+    # a document at a URI (local path, file://, fsspec): the client reads outputs and archived logs with it
+    "read_bytes": "kubetask._storage",
 }
 
 
