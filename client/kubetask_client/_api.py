@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx2
-
 from kubetask_client._errors import (
     ApiError,
     InvalidTaskRunError,
@@ -22,6 +20,7 @@ from kubetask_client._errors import (
     TaskRunNotFoundError,
     WaitTimeoutError,
 )
+from kubetask_client._http import Response, StreamResponse, TransportError
 from kubetask_client._kube import Connection
 from kubetask_client._taskrun import GROUP, PLURAL, VERSION, is_finished, phase_of
 
@@ -30,8 +29,6 @@ from kubetask_client._taskrun import GROUP, PLURAL, VERSION, is_finished, phase_
 _WATCH_SECONDS = 30
 #: Least time between two reads when watches end at once (an API server that cannot watch).
 _MIN_POLL_SECONDS = 1.0
-#: A followed log or a watch may stay quiet for long; the server ends watches itself (timeoutSeconds).
-_STREAM_TIMEOUT = httpx2.Timeout(None, connect=10.0)
 
 JsonObject = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -41,15 +38,20 @@ class PodNotStartedError(ApiError):
     """The pod's container has not started yet, so it has no log to read (the API answers 400)."""
 
 
-def _api_message(response: httpx2.Response) -> str:
+def _api_message(status: int, reason: str, body: bytes) -> str:
     try:
-        body = json.loads(response.read() or b"")
+        document = json.loads(body or b"")
     except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])
-    text = response.text.strip() if response.content else ""
-    return text or response.reason_phrase or "no reason given"
+        document = None
+    if isinstance(document, dict) and document.get("message"):
+        return str(document["message"])
+    text = body.decode("utf-8", errors="replace").strip()
+    return text or reason or f"HTTP {status}"
+
+
+def _error(what: str, response: Response | StreamResponse, body: bytes) -> ApiError:
+    message = _api_message(response.status, response.reason, body)
+    return ApiError(f"{what}: {response.status} {message}", status=response.status)
 
 
 class TaskRunApi:
@@ -81,32 +83,26 @@ class TaskRunApi:
             headers["Content-Type"] = content_type
             content = json.dumps(body).encode()
         try:
-            response = self._http.request(
-                method, path, params=dict(params or {}), content=content, headers=headers
-            )
-        except httpx2.TransportError as error:
+            response = self._http.request(method, path, params=params, body=content, headers=headers)
+        except TransportError as error:
             raise self._unreachable(what, error) from None
         except KubeconfigError as error:  # an exec credential plugin failed
             raise KubeconfigError(f"{what}: {error}") from None
-        if response.status_code >= 400:
-            raise ApiError(
-                f"{what}: {response.status_code} {_api_message(response)}", status=response.status_code
-            )
-        if not response.content:
+        if response.status >= 400:
+            raise _error(what, response, response.body)
+        if not response.body:
             return None
-        if "json" not in response.headers.get("content-type", "application/json"):
+        if "json" not in (response.content_type or "application/json"):
             return response.text
-        return response.json()
+        return json.loads(response.body)
 
     def _text(self, path: str, *, what: str, params: Mapping[str, Any]) -> str:
         try:
-            response = self._http.get(path, params=dict(params), headers={"Accept": "*/*"})
-        except httpx2.TransportError as error:
+            response = self._http.request("GET", path, params=params, headers={"Accept": "*/*"})
+        except TransportError as error:
             raise self._unreachable(what, error) from None
-        if response.status_code >= 400:
-            raise ApiError(
-                f"{what}: {response.status_code} {_api_message(response)}", status=response.status_code
-            )
+        if response.status >= 400:
+            raise _error(what, response, response.body)
         return response.text
 
     @staticmethod
@@ -139,8 +135,8 @@ class TaskRunApi:
         except ApiError as error:
             if error.status == 404:  # the namespace (a TaskRun's own 404 cannot happen on create)
                 raise InvalidTaskRunError(
-                    f"namespace {namespace!r}: {str(error).split(': ', 1)[-1]} "
-                    "(`kubectl get namespaces` lists them)",
+                    f"-n/--namespace: no namespace {namespace!r} in this cluster (the API server: {error}); "
+                    "`kubectl get namespaces` lists them",
                     status=404,
                 ) from None
             if error.status in (400, 409, 422):
@@ -221,15 +217,13 @@ class TaskRunApi:
         stream drops. An expired resourceVersion (410 Gone) ends it quietly: the caller re-lists."""
         query = {**params, "watch": "true", "timeoutSeconds": str(seconds), "allowWatchBookmarks": "false"}
         try:
-            with self._http.stream("GET", path, params=query, timeout=_STREAM_TIMEOUT) as response:
-                if response.status_code == 410:
+            with self._http.stream(
+                "GET", path, params=query, headers={"Accept": "application/json"}
+            ) as response:
+                if response.status == 410:
                     return
-                if response.status_code >= 400:
-                    response.read()
-                    raise ApiError(
-                        f"{what}: {response.status_code} {_api_message(response)}",
-                        status=response.status_code,
-                    )
+                if response.status >= 400:
+                    raise _error(what, response, response.read())
                 for line in response.iter_lines():
                     if not line.strip():
                         continue
@@ -243,7 +237,7 @@ class TaskRunApi:
                             return
                         raise ApiError(f"{what}: {status} {(event.get('object') or {}).get('message')}")
                     yield event
-        except httpx2.TransportError:
+        except TransportError:
             return  # a dropped stream: the caller re-reads and watches again
 
     def _watch_taskrun(
@@ -355,18 +349,14 @@ class TaskRunApi:
         params = {"follow": "true", **({"timestamps": "true"} if timestamps else {})}
         what = f"following the logs of pod {pod!r} in namespace {namespace!r}"
         try:
-            with self._http.stream(
-                "GET", f"{self._pod_path(pod, namespace)}/log", params=params, timeout=_STREAM_TIMEOUT
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    error_class = PodNotStartedError if response.status_code == 400 else ApiError
-                    raise error_class(
-                        f"{what}: {response.status_code} {_api_message(response)}",
-                        status=response.status_code,
-                    )
+            with self._http.stream("GET", f"{self._pod_path(pod, namespace)}/log", params=params) as response:
+                if response.status >= 400:
+                    error = _error(what, response, response.read())
+                    if response.status == 400:
+                        raise PodNotStartedError(str(error), status=400)
+                    raise error
                 yield from response.iter_lines()
-        except httpx2.TransportError:
+        except TransportError:
             return
 
     def events_of(self, namespace: str, *, objects: Iterable[tuple[str, str]]) -> list[JsonObject]:

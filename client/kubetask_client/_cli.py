@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-import kubetask
 from kubetask_client._errors import (
     EXIT_INTERRUPTED,
     EXIT_SYSTEM,
@@ -37,7 +36,7 @@ CLUSTER_COMMANDS = {
 }
 #: The extra installing what the cluster commands import.
 CLIENT_EXTRA = "client"
-_CLIENT_MODULES = frozenset({"lightkube", "httpx2", "httpcore2", "yaml", "msgspec", "anyio"})
+_CLIENT_MODULES = frozenset({"yaml"})
 ENTRY_POINT_GROUP = "kubetask.commands"
 
 
@@ -132,14 +131,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KubetaskClientError as error:
         err.write(f"{prefix}: error: {error}\n")
         return error.exit_code
-    except kubetask.KubetaskError as error:  # the runtime's own clear messages
-        err.write(f"{prefix}: error: {error}\n")
-        return EXIT_USAGE
     except KeyboardInterrupt:
         err.write(f"{prefix}: interrupted; a TaskRun already created carries on in the cluster\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `kubetask logs x | head`
         return 0
-    except Exception as error:  # the last line of defence: no bare tracebacks
+    except Exception as error:
+        runtime = sys.modules.get("kubetask")  # not imported by commands that load no task
+        if runtime is not None and isinstance(error, runtime.KubetaskError):  # the runtime's clear messages
+            err.write(f"{prefix}: error: {error}\n")
+            return EXIT_USAGE
+        # the last line of defence: no bare tracebacks
         err.write(f"{prefix}: unexpected {type(error).__name__}: {error}\n")
         return EXIT_SYSTEM

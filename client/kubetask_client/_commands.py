@@ -15,7 +15,6 @@ from typing import Any, TextIO
 
 import yaml
 
-import kubetask
 from kubetask_client._api import TaskRunApi, event_time
 from kubetask_client._display import (
     ProgressDisplay,
@@ -34,13 +33,9 @@ from kubetask_client._errors import (
     TaskRunNotFoundError,
 )
 from kubetask_client._follow import FollowOptions, RunFollower, no_log_message, read_archived_log
-from kubetask_client._inputs import inputs_from_assignments, inputs_from_json
 from kubetask_client._inputs_file import read_inputs_file
 from kubetask_client._kube import connect
 from kubetask_client._outcome import attempt_never_started, exit_code_of, never_started
-from kubetask_client._outputs import read_outputs_document
-from kubetask_client._submit import create_taskrun
-from kubetask_client._target import load_target
 from kubetask_client._taskrun import (
     API_VERSION,
     FINAL_PHASES,
@@ -350,6 +345,8 @@ def _report_end(taskrun: Mapping[str, Any], *, out: TextIO, err: TextIO) -> int:
             if not uri:
                 raise KubetaskClientError(f"taskrun {name!r} succeeded without outputs or an outputsUri")
             err.write(f"outputs did not fit in the status; reading them from {uri}\n")
+            from kubetask_client._outputs import read_outputs_document  # the runtime's storage layer
+
             outputs = read_outputs_document(str(uri), taskrun=name)
         out.write(format_json(outputs) + "\n")
         return exit_code_of(taskrun)
@@ -395,6 +392,12 @@ def _options_error(error: ClientUsageError) -> ClientUsageError:
 
 
 def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    # The task's module and the runtime's conversions: only submit needs them (the other commands stay fast).
+    import kubetask
+    from kubetask_client._inputs import inputs_from_assignments, inputs_from_json
+    from kubetask_client._submit import create_taskrun
+    from kubetask_client._target import load_target
+
     try:
         options = SubmitOptions(
             image=args.image,
@@ -773,6 +776,9 @@ def _submit_help_epilog(arguments: list[str]) -> str | None:
     )
     if not getattr(known, "target", None):
         return None
+    import kubetask
+    from kubetask_client._target import load_target
+
     task = load_target(known.target)
     return inputs_help(task, describe_type=kubetask.describe_type) + "\n\n" + exit_code_help()
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import kubetask
 from kubetask_client._api import PodNotStartedError, TaskRunApi
 from kubetask_client._errors import ApiError, KubetaskClientError
 from kubetask_client._outcome import attempt_never_started, never_started, reason_of
@@ -50,6 +49,8 @@ def read_archived_log(taskrun: Mapping[str, Any], number: int) -> str | None:
     prefix = attempt_prefix(taskrun, number)
     if prefix is None:
         return None
+    import kubetask  # its storage layer (local paths, file://, fsspec), only for a pod that is gone
+
     try:
         return kubetask.read_bytes(f"{prefix}/{ARCHIVED_LOG_DOCUMENT}").decode("utf-8", errors="replace")
     except (kubetask.KubetaskError, OSError):

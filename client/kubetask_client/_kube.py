@@ -2,37 +2,39 @@
 as kubectl merges them), else ~/.kube/config; its current context unless --context names another; inside a
 pod, the service account.
 
-lightkube reads and models the kubeconfig and builds the HTTP client (TLS from the cluster's CA and the
-user's client certificate, bearer tokens, token files re-read on 401, basic auth). It imports in ~0.15 s
-where the official client takes ~0.9 s, which is what keeps every command within a few times kubectl. What
-lightkube leaves out and kubectl does is done here: merging a KUBECONFIG list (the first file to name a
-context, cluster or user wins; relative paths resolved against the file that holds them), kubectl's order
-(a kubeconfig first, the in-cluster service account only without one), and exec credential plugins of
-every API version (``client.authentication.k8s.io/v1`` as well as ``v1beta1``), with their
-``expirationTimestamp``, ``KUBERNETES_EXEC_INFO`` and ``installHint`` (EKS, GKE and AKS use them).
+Read here, on the standard library (see _http.py for why no library fits the time budget): KUBECONFIG lists
+(the first file to name a context, cluster or user wins; relative paths resolved against the file that
+holds them), the context's namespace, the cluster's CA (file or data) or insecure-skip-tls-verify and
+tls-server-name, client certificates (files or data), bearer tokens, token files (re-read after a 401, as
+rotated service-account tokens need), basic auth, exec credential plugins of every API version with their
+``expirationTimestamp``, ``KUBERNETES_EXEC_INFO`` and ``installHint`` (EKS, GKE and AKS use them), and the
+in-cluster service account. Not supported, and refused by name: ``auth-provider`` (removed from kubectl in
+1.26: use the provider's exec plugin) and ``proxy-url``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import yaml
-from lightkube.config.client_adapter import user_auth, verify_cluster
-from lightkube.config.kubeconfig import KubeConfig, SingleConfig
-from lightkube.core.exceptions import ConfigError
 
 from kubetask_client._errors import KubeconfigError
+from kubetask_client._http import HttpClient
 
+# libyaml's loader when PyYAML has it: a kubeconfig with many contexts parses several times faster.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _DEFAULT_KUBECONFIG = "~/.kube/config"
 #: Fields holding file paths, which kubectl resolves against the kubeconfig file that holds them.
@@ -45,15 +47,13 @@ _EXEC_API_VERSIONS = (
     "client.authentication.k8s.io/v1beta1",
     "client.authentication.k8s.io/v1alpha1",
 )
-#: Connect quickly; reads may wait (a watch or a followed log is a long read, given its own timeout).
-_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 
 
 @dataclass(frozen=True)
 class Connection:
     """An HTTP client for one cluster's API and the namespace its context defaults to."""
 
-    http: httpx2.Client
+    http: HttpClient
     namespace: str
     context: str | None
     server: str
@@ -129,7 +129,7 @@ def merge_kubeconfigs(documents: list[tuple[Path, Mapping[str, Any]]]) -> dict[s
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(), Loader=_LOADER) or {}
     except (OSError, yaml.YAMLError) as error:
         raise KubeconfigError(f"kubeconfig {str(path)!r} is not readable YAML: {error}") from None
     if not isinstance(document, dict):
@@ -149,74 +149,194 @@ def _from_kubeconfig(paths: list[Path], context: str | None) -> Connection:
     if chosen not in names:
         raise KubeconfigError(f"--context: no context {chosen!r} in {joined!r}; its contexts: {names}")
     try:
-        config = KubeConfig.from_dict(merged, fname=paths[0]).get(chosen)
-        if config is None:
-            raise ConfigError(f"no context {chosen!r}")
-        return _connection(config)
-    except (ConfigError, KeyError, ValueError, TypeError, OSError) as error:
-        problem = f"no cluster or user {error}" if isinstance(error, KeyError) else str(error)
-        raise KubeconfigError(f"context {chosen!r} of {joined!r} is not usable: {problem}") from None
+        return connection_for(merged, chosen)
+    except KubeconfigError as error:
+        raise KubeconfigError(f"context {chosen!r} of {joined!r} is not usable: {error}") from None
 
 
-def _in_cluster() -> Connection:
+def _named(merged: Mapping[str, Any], section: str, name: object) -> dict[str, Any]:
+    key = section[:-1]
+    for entry in merged.get(section) or []:
+        if entry.get("name") == name:
+            body = entry.get(key)
+            return dict(body) if isinstance(body, Mapping) else {}
+    raise KubeconfigError(f"no {key} {name!r} (it names a {key} the kubeconfig does not define)")
+
+
+def connection_for(merged: Mapping[str, Any], context_name: str) -> Connection:
+    """The Connection for one context of a merged kubeconfig (paths already absolute)."""
+    context = _named(merged, "contexts", context_name)
+    cluster = _named(merged, "clusters", context.get("cluster"))
+    user = _named(merged, "users", context["user"]) if context.get("user") else {}
+    server = str(cluster.get("server") or "")
+    if not server:
+        raise KubeconfigError(f"cluster {context.get('cluster')!r} has no server")
+    if cluster.get("proxy-url"):
+        raise KubeconfigError(f"cluster {context.get('cluster')!r}: proxy-url is not supported by kubetask")
     try:
-        config = KubeConfig.from_service_account(service_account=_SERVICE_ACCOUNT).get()
-    except (ConfigError, KeyError, OSError) as error:
-        raise KubeconfigError(f"in-cluster configuration is not usable: {error}") from None
-    if config is None:
-        raise KubeconfigError("in-cluster configuration is not usable")
-    return _connection(config, context=None)
-
-
-def _connection(config: SingleConfig, *, context: str | bool | None = True) -> Connection:
-    user = config.user
-    if user is None:
-        auth: httpx2.Auth | None = None
-        verify = verify_cluster(config.cluster, _NO_USER, config.abs_file)
-    else:
-        auth = ExecCredentialAuth(user.exec, server=config.cluster.server) if user.exec else user_auth(user)
-        verify = verify_cluster(config.cluster, user, config.abs_file)
-    server = config.cluster.server.rstrip("/")
-    http = httpx2.Client(base_url=server, verify=verify, auth=auth, timeout=_TIMEOUT, trust_env=True)
+        http = HttpClient(
+            server,
+            ssl_context=_ssl_context(cluster, user) if server.startswith("https:") else None,
+            tls_server_name=cluster.get("tls-server-name"),
+            auth=_auth(user, server=server),
+        )
+    except (ValueError, OSError, ssl.SSLError) as error:
+        raise KubeconfigError(str(error)) from None
     return Connection(
         http=http,
-        namespace=config.namespace,
-        context=config.context_name if context is True else None,
-        server=server,
+        namespace=str(context.get("namespace") or "default"),
+        context=context_name,
+        server=server.rstrip("/"),
     )
 
 
-class _NoUser:
-    """A user with no credentials, for verify_cluster (it reads only the client-certificate fields)."""
-
-    client_cert = client_cert_data = client_key = client_key_data = None
-
-
-_NO_USER: Any = _NoUser()
+def _data(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=False)
+    except ValueError:
+        raise KubeconfigError(f"{field}: not base64") from None
 
 
-class ExecCredentialAuth(httpx2.Auth):
+def _ssl_context(cluster: Mapping[str, Any], user: Mapping[str, Any]) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if cluster.get("certificate-authority-data"):
+        context = ssl.create_default_context(
+            cadata=_data(str(cluster["certificate-authority-data"]), "certificate-authority-data").decode()
+        )
+    elif cluster.get("certificate-authority"):
+        context = ssl.create_default_context(cafile=str(cluster["certificate-authority"]))
+    if cluster.get("insecure-skip-tls-verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    certificate = _pem(user, "client-certificate")
+    key = _pem(user, "client-key")
+    if certificate is not None:
+        if key is None:
+            raise KubeconfigError("client-certificate without client-key")
+        _load_cert_chain(context, certificate, key)
+    return context
+
+
+def _pem(user: Mapping[str, Any], field: str) -> bytes | str | None:
+    """The PEM of ``field`` as bytes (from ``field-data``) or as a path (from ``field``)."""
+    if user.get(f"{field}-data"):
+        return _data(str(user[f"{field}-data"]), f"{field}-data")
+    if user.get(field):
+        return str(user[field])
+    return None
+
+
+def _load_cert_chain(context: ssl.SSLContext, certificate: bytes | str, key: bytes | str) -> None:
+    """ssl reads certificates only from files: inline data goes through private temporary files, removed
+    at once."""
+    with tempfile.TemporaryDirectory(prefix="kubetask-tls-") as directory:
+        paths = []
+        for name, value in (("cert.pem", certificate), ("key.pem", key)):
+            if isinstance(value, str):
+                paths.append(value)
+                continue
+            path = os.path.join(directory, name)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(value)
+            paths.append(path)
+        context.load_cert_chain(paths[0], paths[1])
+
+
+def _auth(user: Mapping[str, Any], *, server: str) -> Any:
+    if user.get("auth-provider"):
+        name = (user["auth-provider"] or {}).get("name", "?")
+        raise KubeconfigError(
+            f"auth-provider {name!r} is not supported (kubectl dropped auth providers in 1.26): use the "
+            "provider's exec credential plugin (e.g. gke-gcloud-auth-plugin, kubelogin)"
+        )
+    if user.get("token"):
+        return StaticAuth(f"Bearer {user['token']}")
+    if user.get("tokenFile"):
+        return TokenFileAuth(str(user["tokenFile"]))
+    if isinstance(user.get("exec"), Mapping):
+        return ExecCredentialAuth(user["exec"], server=server)
+    if user.get("username") and user.get("password"):
+        pair = f"{user['username']}:{user['password']}".encode()
+        return StaticAuth("Basic " + base64.b64encode(pair).decode())
+    return None
+
+
+class StaticAuth:
+    def __init__(self, header: str) -> None:
+        self._header = header
+
+    def header(self, *, refresh: bool) -> str | None:  # noqa: ARG002 - the same credentials every time
+        return self._header
+
+
+class TokenFileAuth:
+    """A bearer token read from a file, read again after a 401 (the kubelet rotates service tokens)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._token: str | None = None
+
+    def header(self, *, refresh: bool) -> str | None:
+        if self._token is None or refresh:
+            try:
+                self._token = Path(self._path).read_text().strip()
+            except OSError as error:
+                raise KubeconfigError(f"tokenFile {self._path!r}: {error.strerror or error}") from None
+        return f"Bearer {self._token}"
+
+
+def _in_cluster() -> Connection:
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    host = f"[{host}]" if ":" in host else host
+    try:
+        namespace = (_SERVICE_ACCOUNT / "namespace").read_text().strip() or "default"
+    except OSError:
+        namespace = "default"
+    cluster: dict[str, Any] = {"server": f"https://{host}:{port}"}
+    if (_SERVICE_ACCOUNT / "ca.crt").is_file():
+        cluster["certificate-authority"] = str(_SERVICE_ACCOUNT / "ca.crt")
+    merged = {
+        "clusters": [{"name": "in-cluster", "cluster": cluster}],
+        "users": [{"name": "in-cluster", "user": {"tokenFile": str(_SERVICE_ACCOUNT / "token")}}],
+        "contexts": [
+            {
+                "name": "in-cluster",
+                "context": {"cluster": "in-cluster", "user": "in-cluster", "namespace": namespace},
+            }
+        ],
+    }
+    try:
+        connection = connection_for(merged, "in-cluster")
+    except KubeconfigError as error:
+        raise KubeconfigError(f"in-cluster configuration is not usable: {error}") from None
+    return Connection(http=connection.http, namespace=namespace, context=None, server=connection.server)
+
+
+class ExecCredentialAuth:
     """Bearer tokens from an exec credential plugin (``aws eks get-token``, ``gke-gcloud-auth-plugin``,
     ``kubelogin``), as client-go runs them: the ExecCredential of the configured API version in
     ``KUBERNETES_EXEC_INFO``, stdin passed through for interactive plugins, the token kept until its
     ``expirationTimestamp`` and fetched again after a 401."""
 
-    def __init__(self, exec_config: Any, *, server: str) -> None:
-        self._exec = exec_config
+    def __init__(self, exec_config: Mapping[str, Any], *, server: str) -> None:
+        self._exec = dict(exec_config)
+        self._command = str(self._exec.get("command") or "")
         self._server = server
         self._token: str | None = None
         self._expires: datetime | None = None
         self._lock = threading.Lock()
 
     def _run_plugin(self) -> None:
-        api_version = self._exec.apiVersion
+        api_version = self._exec.get("apiVersion")
         if api_version not in _EXEC_API_VERSIONS:
             raise KubeconfigError(
-                f"exec credential plugin {self._exec.command!r}: apiVersion {api_version!r} is not one of "
+                f"exec credential plugin {self._command!r}: apiVersion {api_version!r} is not one of "
                 f"{', '.join(_EXEC_API_VERSIONS)}"
             )
         env = dict(os.environ)
-        env.update({variable.name: variable.value for variable in self._exec.env or ()})
+        env.update({str(item["name"]): str(item["value"]) for item in self._exec.get("env") or ()})
         interactive = sys.stdin is not None and sys.stdin.isatty()
         info = {
             "apiVersion": api_version,
@@ -224,7 +344,7 @@ class ExecCredentialAuth(httpx2.Auth):
             "spec": {"interactive": interactive, "cluster": {"server": self._server}},
         }
         env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
-        command = [self._exec.command, *(self._exec.args or ())]
+        command = [self._command, *(str(arg) for arg in self._exec.get("args") or ())]
         try:
             completed = subprocess.run(
                 command,
@@ -234,13 +354,14 @@ class ExecCredentialAuth(httpx2.Auth):
                 capture_output=True,
             )
         except OSError as error:
-            hint = f"; {self._exec.installHint.strip()}" if self._exec.installHint else ""
+            hint = str(self._exec.get("installHint") or "").strip()
             raise KubeconfigError(
-                f"exec credential plugin {self._exec.command!r} cannot run: {error.strerror or error}{hint}"
+                f"exec credential plugin {self._command!r} cannot run: {error.strerror or error}"
+                + (f"; {hint}" if hint else "")
             ) from None
         if completed.returncode != 0:
             raise KubeconfigError(
-                f"exec credential plugin {self._exec.command!r} exited {completed.returncode}: "
+                f"exec credential plugin {self._command!r} exited {completed.returncode}: "
                 f"{completed.stderr.decode(errors='replace').strip()}"
             )
         try:
@@ -248,28 +369,20 @@ class ExecCredentialAuth(httpx2.Auth):
             token = str(status["token"])
         except (ValueError, KeyError, TypeError):
             raise KubeconfigError(
-                f"exec credential plugin {self._exec.command!r} gave no ExecCredential with status.token "
+                f"exec credential plugin {self._command!r} gave no ExecCredential with status.token "
                 "(client certificates from exec plugins are not supported)"
             ) from None
         expires = status.get("expirationTimestamp")
         self._token = token
         self._expires = _parse_time(expires) if isinstance(expires, str) else None
 
-    def _current_token(self, *, refresh: bool) -> str:
+    def header(self, *, refresh: bool) -> str | None:
         with self._lock:
             now = datetime.now(UTC)
             stale = self._expires is not None and now + timedelta(seconds=10) >= self._expires
             if refresh or self._token is None or stale:
                 self._run_plugin()
-            assert self._token is not None
-            return self._token
-
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._current_token(refresh=False)}"
-        response = yield request
-        if response.status_code == 401:
-            request.headers["Authorization"] = f"Bearer {self._current_token(refresh=True)}"
-            yield request
+            return f"Bearer {self._token}"
 
 
 def _parse_time(text: str) -> datetime | None:

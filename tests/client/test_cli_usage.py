@@ -202,7 +202,7 @@ def test_cluster_commands_without_the_client_extra_name_it() -> None:
     """`pip install kubetask` (no extras): `run` works, cluster commands say which extra they need."""
     script = (
         "import sys\n"
-        "sys.modules['lightkube'] = None  # as if the client extra were not installed\n"
+        "sys.modules['yaml'] = None  # as if the client extra were not installed\n"
         "from kubetask_client._cli import main\n"
         "sys.exit(main(['list']))\n"
     )
