@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from kubetask_client._errors import (
+    EXIT_CODE_TABLE,
     ApiError,
     ClientUsageError,
     InvalidTaskRunError,
@@ -23,6 +24,7 @@ from kubetask_client._errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from kubetask_client._apply import create_from_file, follow
     from kubetask_client._submit import TaskRunHandle, attach, submit
 
 __all__ = [
@@ -36,19 +38,31 @@ __all__ = [
     "TaskRunNotFoundError",
     "WaitTimeoutError",
     "attach",
+    "create_from_file",
+    "exit_code_table",
+    "follow",
     "submit",
 ]
 
 
-_LAZY = frozenset({"TaskRunHandle", "attach", "submit"})
+_SUBMIT = frozenset({"TaskRunHandle", "attach", "submit"})
+_APPLY = frozenset({"create_from_file", "follow"})
+
+
+def exit_code_table() -> tuple[tuple[int, str], ...]:
+    """(code, meaning) of every exit code of the ``kubetask`` commands."""
+    return EXIT_CODE_TABLE
 
 
 def __getattr__(name: str) -> object:
-    if name not in _LAZY:
+    module: object
+    if name in _SUBMIT:
+        from kubetask_client import _submit as module
+    elif name in _APPLY:
+        from kubetask_client import _apply as module
+    else:
         raise AttributeError(f"module 'kubetask_client' has no attribute {name!r}")
-    from kubetask_client import _submit
-
-    value = getattr(_submit, name)
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

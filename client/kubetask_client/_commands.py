@@ -29,13 +29,19 @@ from kubetask_client._errors import (
     EXIT_USAGE,
     ApiError,
     ClientUsageError,
-    KubetaskClientError,
     TaskRunNotFoundError,
 )
-from kubetask_client._follow import FollowOptions, RunFollower, no_log_message, read_archived_log
+from kubetask_client._follow import (
+    FollowOptions,
+    RunFollower,
+    follow_to_end,
+    no_log_message,
+    read_archived_log,
+    report_end,
+)
 from kubetask_client._inputs_file import read_inputs_file
 from kubetask_client._kube import connect
-from kubetask_client._outcome import attempt_never_started, exit_code_of, never_started
+from kubetask_client._outcome import attempt_never_started
 from kubetask_client._taskrun import (
     API_VERSION,
     FINAL_PHASES,
@@ -43,10 +49,8 @@ from kubetask_client._taskrun import (
     PHASES,
     SubmitOptions,
     attempts_of,
-    failure_message,
     generated_name,
     is_finished,
-    outputs_of,
     phase_of,
     status_of,
     validate_name,
@@ -334,47 +338,6 @@ def _api_and_namespace(args: argparse.Namespace) -> tuple[TaskRunApi, str]:
     return TaskRunApi(connection), namespace
 
 
-def _report_end(taskrun: Mapping[str, Any], *, out: TextIO, err: TextIO) -> int:
-    """Outputs (JSON) on stdout when it succeeded; the reason and the task's error on stderr when not.
-    The exit code per the table."""
-    name = taskrun["metadata"]["name"]
-    if phase_of(taskrun) == "Succeeded":
-        outputs = outputs_of(taskrun)
-        if outputs is None:
-            uri = status_of(taskrun).get("outputsUri")
-            if not uri:
-                raise KubetaskClientError(f"taskrun {name!r} succeeded without outputs or an outputsUri")
-            err.write(f"outputs did not fit in the status; reading them from {uri}\n")
-            from kubetask_client._outputs import read_outputs_document  # the runtime's storage layer
-
-            outputs = read_outputs_document(str(uri), taskrun=name)
-        out.write(format_json(outputs) + "\n")
-        return exit_code_of(taskrun)
-    err.write(f"kubetask: {failure_message(taskrun)}\n")
-    if never_started(taskrun):
-        err.write("  the pod never started, so there is no log (`kubetask describe` shows why)\n")
-    else:
-        err.write(f"  logs: kubetask logs {name} -n {taskrun['metadata']['namespace']} --all-attempts\n")
-    return exit_code_of(taskrun)
-
-
-def _follow_to_end(
-    api: TaskRunApi, name: str, namespace: str, args: argparse.Namespace, *, out: TextIO, err: TextIO
-) -> int:
-    quiet = bool(args.quiet)
-    follower = RunFollower(
-        api,
-        name,
-        namespace,
-        out=out,
-        err=err,
-        options=FollowOptions(logs=not quiet and not args.no_logs, transitions=not quiet),
-        on_update=ProgressDisplay(err),
-    )
-    final = follower.run(args.wait_timeout)
-    return _report_end(final, out=out, err=err)
-
-
 def _check_follow_flags(args: argparse.Namespace) -> None:
     if not args.wait and (args.wait_timeout is not None or args.quiet or args.no_logs):
         raise ClientUsageError("--wait-timeout, --quiet and --no-logs only make sense with --wait")
@@ -436,7 +399,16 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         out.write(handle.name + "\n")
         return 0
     try:
-        return _follow_to_end(api, handle.name, namespace, args, out=out, err=err)
+        return follow_to_end(
+            api,
+            handle.name,
+            namespace,
+            out=out,
+            err=err,
+            quiet=args.quiet,
+            logs=not args.no_logs,
+            timeout=args.wait_timeout,
+        )
     finally:
         if args.delete_after:
             with contextlib.suppress(TaskRunNotFoundError):
@@ -447,7 +419,16 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 def _wait(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     api, namespace = _api_and_namespace(args)
     name = validate_name(args.name, what="NAME")
-    return _follow_to_end(api, name, namespace, args, out=out, err=err)
+    return follow_to_end(
+        api,
+        name,
+        namespace,
+        out=out,
+        err=err,
+        quiet=args.quiet,
+        logs=not args.no_logs,
+        timeout=args.wait_timeout,
+    )
 
 
 def _json_value(text: str) -> Any:
@@ -506,7 +487,16 @@ def _rerun(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     if not args.wait:
         out.write(str(created["metadata"]["name"]) + "\n")
         return 0
-    return _follow_to_end(api, new_name, namespace, args, out=out, err=err)
+    return follow_to_end(
+        api,
+        new_name,
+        namespace,
+        out=out,
+        err=err,
+        quiet=args.quiet,
+        logs=not args.no_logs,
+        timeout=args.wait_timeout,
+    )
 
 
 # ---------------------------------------------------------------- get, describe, list
@@ -525,7 +515,7 @@ def _get(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
                 f"taskrun {args.name!r} is {phase_of(taskrun)}: it has no outputs yet "
                 f"(`kubetask wait {args.name}` follows it to the end)"
             )
-        return _report_end(taskrun, out=out, err=err)
+        return report_end(taskrun, out=out, err=err)
     else:
         out.write(describe(taskrun, now=datetime.now(UTC)) + "\n")
     return 0

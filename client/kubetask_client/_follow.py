@@ -17,9 +17,17 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kubetask_client._api import PodNotStartedError, TaskRunApi
+from kubetask_client._display import ProgressDisplay, format_json
 from kubetask_client._errors import ApiError, KubetaskClientError
-from kubetask_client._outcome import attempt_never_started, never_started, reason_of
-from kubetask_client._taskrun import attempts_of, is_finished, phase_of, status_of
+from kubetask_client._outcome import attempt_never_started, exit_code_of, never_started, reason_of
+from kubetask_client._taskrun import (
+    attempts_of,
+    failure_message,
+    is_finished,
+    outputs_of,
+    phase_of,
+    status_of,
+)
 
 #: The document each attempt's log is archived as, under the attempt's output prefix (written by the
 #: runtime when storage is configured). One place to change when the runtime names it publicly.
@@ -278,3 +286,53 @@ def _parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def report_end(taskrun: Mapping[str, Any], *, out: TextIO, err: TextIO) -> int:
+    """Outputs (JSON) on stdout when it succeeded; the reason and the task's error on stderr when not (and
+    where its log is, unless it never had one). Returns the exit code per the table."""
+    name = taskrun["metadata"]["name"]
+    if phase_of(taskrun) == "Succeeded":
+        outputs = outputs_of(taskrun)
+        if outputs is None:
+            uri = status_of(taskrun).get("outputsUri")
+            if not uri:
+                raise KubetaskClientError(f"taskrun {name!r} succeeded without outputs or an outputsUri")
+            err.write(f"outputs did not fit in the status; reading them from {uri}\n")
+            from kubetask_client._outputs import read_outputs_document  # the runtime's storage layer
+
+            outputs = read_outputs_document(str(uri), taskrun=name)
+        out.write(format_json(outputs) + "\n")
+        out.flush()
+        return exit_code_of(taskrun)
+    err.write(f"kubetask: {failure_message(taskrun)}\n")
+    if never_started(taskrun):
+        err.write("  the pod never started, so there is no log (`kubetask describe` shows why)\n")
+    else:
+        err.write(f"  logs: kubetask logs {name} -n {taskrun['metadata']['namespace']} --all-attempts\n")
+    return exit_code_of(taskrun)
+
+
+def follow_to_end(
+    api: TaskRunApi,
+    name: str,
+    namespace: str,
+    *,
+    out: TextIO,
+    err: TextIO,
+    quiet: bool = False,
+    logs: bool = True,
+    timeout: float | None = None,
+) -> int:
+    """Follow a TaskRun live to its end (log lines on ``out``, transitions on ``err``), print its outputs
+    or its failure, and return the exit code per the table. ``quiet``: only the outputs."""
+    follower = RunFollower(
+        api,
+        name,
+        namespace,
+        out=out,
+        err=err,
+        options=FollowOptions(logs=logs and not quiet, transitions=not quiet),
+        on_update=ProgressDisplay(err),
+    )
+    return report_end(follower.run(timeout), out=out, err=err)
