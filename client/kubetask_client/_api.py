@@ -343,9 +343,17 @@ class TaskRunApi:
                 raise PodNotStartedError(str(error), status=400) from None
             raise
 
-    def follow_pod_log(self, pod: str, namespace: str, *, timestamps: bool = False) -> Iterator[str]:
+    def follow_pod_log(
+        self,
+        pod: str,
+        namespace: str,
+        *,
+        timestamps: bool = False,
+        on_open: Callable[[Callable[[], None]], None] | None = None,
+    ) -> Iterator[str]:
         """The pod's log lines as they are written, until the container ends (or the stream drops:
-        the caller can tell from the pod). PodNotStartedError while the container has not started."""
+        the caller can tell from the pod). PodNotStartedError while the container has not started.
+        ``on_open`` receives a function that ends the stream from another thread."""
         params = {"follow": "true", **({"timestamps": "true"} if timestamps else {})}
         what = f"following the logs of pod {pod!r} in namespace {namespace!r}"
         try:
@@ -355,6 +363,8 @@ class TaskRunApi:
                     if response.status == 400:
                         raise PodNotStartedError(str(error), status=400)
                     raise error
+                if on_open is not None:
+                    on_open(response.abort)
                 yield from response.iter_lines()
         except TransportError:
             return

@@ -123,6 +123,7 @@ class RunFollower:
         self._failure: BaseException | None = None
         self._hinted = False
         self._write_lock = threading.Lock()
+        self._abort_stream: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ the status side
 
@@ -154,6 +155,9 @@ class RunFollower:
                 self._latest = final
         except BaseException as error:  # handed to the caller's thread, raised there
             self._failure = error
+            abort = self._abort_stream
+            if abort is not None:  # the wait is over (timed out, or the TaskRun is gone): stop reading
+                abort()
         finally:
             with self._changed:
                 self._finished = True
@@ -201,7 +205,7 @@ class RunFollower:
         while True:
             try:
                 for line in self._api.follow_pod_log(
-                    pod, self.namespace, timestamps=self._options.timestamps
+                    pod, self.namespace, timestamps=self._options.timestamps, on_open=self._opened
                 ):
                     self._write_out(line + "\n")
                 return
@@ -220,6 +224,11 @@ class RunFollower:
                     raise
                 self._read_once(number, pod)
                 return
+
+    def _opened(self, abort: Callable[[], None]) -> None:
+        self._abort_stream = abort
+        if self._failure is not None:  # the wait ended while the stream was opening
+            abort()
 
     def _read_once(self, number: int, pod: str) -> None:
         """The whole log of an attempt that is over: from the pod, else from the archive."""
@@ -244,7 +253,7 @@ class RunFollower:
 
     def _follow_logs(self) -> None:
         number = self._options.only_attempt or self._options.first_attempt
-        while True:
+        while self._failure is None:
             attempt = self._attempt(number)
             if attempt is None:
                 return

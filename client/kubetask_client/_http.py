@@ -9,12 +9,13 @@ followed logs. Each thread keeps its own connection (a follower watches in one a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
@@ -48,14 +49,22 @@ class Response:
 class StreamResponse:
     """A response read as it arrives, line by line."""
 
-    def __init__(self, response: http.client.HTTPResponse) -> None:
+    def __init__(self, response: http.client.HTTPResponse, connection: http.client.HTTPConnection) -> None:
         self._response = response
+        self._connection = connection
         self.status = response.status
         self.reason = response.reason
         self.content_type = response.getheader("Content-Type") or ""
 
     def read(self) -> bytes:
         return self._response.read()
+
+    def abort(self) -> None:
+        """End the stream from another thread: a reader blocked on it sees its end."""
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
 
     def iter_lines(self) -> Iterator[str]:
         try:
@@ -91,6 +100,10 @@ class HttpClient:
         self._tls_server_name = tls_server_name
         self._auth = auth
         self._local = threading.local()
+        # Every kept-alive connection of every thread, closed with the client (or when it is collected).
+        self._connections: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._connections, self._lock)
 
     # ------------------------------------------------------------ connections
 
@@ -135,6 +148,8 @@ class HttpClient:
             if connection is None:
                 connection = self._new_connection(REQUEST_TIMEOUT)
                 self._local.connection = connection
+                with self._lock:
+                    self._connections.append(connection)
             try:
                 connection.request(
                     method, target, body=body, headers=self._headers(headers or {}, refresh=refresh)
@@ -156,7 +171,7 @@ class HttpClient:
             return Response(response.status, response.reason, response.getheader("Content-Type") or "", data)
         raise TransportError("the API server kept closing the connection")
 
-    @contextmanager
+    @contextlib.contextmanager
     def stream(
         self,
         method: str,
@@ -178,15 +193,20 @@ class HttpClient:
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as error:
                 raise TransportError(_describe(error)) from None
-            yield StreamResponse(response)
+            yield StreamResponse(response, connection)
         finally:
             connection.close()
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close every connection of every thread."""
+        self._finalizer()
+
+
+def _close_all(connections: list[http.client.HTTPConnection], lock: threading.Lock) -> None:
+    with lock:
+        for connection in connections:
             connection.close()
-            self._local.connection = None
+        connections.clear()
 
 
 class _SniConnection(http.client.HTTPSConnection):
