@@ -224,18 +224,7 @@ def _submit_parser(commands: Any, *, epilog: str | None = None, add_help: bool =
     _connection_options(submit)
 
 
-def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) -> argparse.ArgumentParser:
-    parser = CommandParser(
-        prog="kubetask",
-        description="Run and follow kubetask TaskRuns on a Kubernetes cluster.",
-        epilog=exit_code_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
-    _submit_parser(commands, epilog=submit_epilog or exit_code_help(), add_help=not for_lookup)
-    if for_lookup:
-        return parser
-
+def _wait_parser(commands: Any) -> None:
     wait = commands.add_parser(
         "wait",
         help="follow a TaskRun live to its end",
@@ -249,6 +238,8 @@ def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) 
     _follow_options(wait, flag="")
     _connection_options(wait)
 
+
+def _get_parser(commands: Any) -> None:
     get = commands.add_parser("get", help="show a TaskRun: phase, attempts, outputs or error")
     get.add_argument("name", metavar="NAME")
     get.add_argument(
@@ -260,12 +251,16 @@ def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) 
     )
     _connection_options(get)
 
+
+def _describe_parser(commands: Any) -> None:
     describe_ = commands.add_parser(
         "describe", help="a TaskRun in detail: status, attempts, events, why it waits"
     )
     describe_.add_argument("name", metavar="NAME")
     _connection_options(describe_)
 
+
+def _logs_parser(commands: Any) -> None:
     logs = commands.add_parser(
         "logs",
         help="print the log of a TaskRun's attempts",
@@ -282,17 +277,23 @@ def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) 
     logs.add_argument("--tail", type=_count, metavar="LINES", help="only the last LINES lines")
     _connection_options(logs)
 
+
+def _cancel_parser(commands: Any) -> None:
     cancel = commands.add_parser("cancel", help="cancel TaskRuns (their pods stop; their logs stay readable)")
     cancel.add_argument("names", metavar="NAME", nargs="+")
     cancel.add_argument("--wait", action="store_true", help="wait until each is Cancelled")
     cancel.add_argument("--wait-timeout", type=_positive_seconds, metavar="SECONDS", default=120.0)
     _connection_options(cancel)
 
+
+def _delete_parser(commands: Any) -> None:
     delete = commands.add_parser("delete", help="delete TaskRuns (by name, or every one matching -l)")
     delete.add_argument("names", metavar="NAME", nargs="*")
     delete.add_argument("-l", "--selector", help="delete every TaskRun with these labels, e.g. team=data")
     _connection_options(delete)
 
+
+def _rerun_parser(commands: Any) -> None:
     rerun = commands.add_parser(
         "rerun",
         help="a new TaskRun from an existing one's spec",
@@ -303,13 +304,16 @@ def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) 
     )
     rerun.add_argument("name", metavar="NAME")
     add_input_options(
-        rerun, input_help="an input replacing the original's: VALUE as JSON, else as a string (repeatable)"
+        rerun,
+        input_help="an input replacing the original's: VALUE as JSON, else as a string (repeatable)",
     )
     rerun.add_argument("--new-name", metavar="NAME", help="name of the new TaskRun (default: generated)")
     rerun.add_argument("--wait", action="store_true", help="follow the new TaskRun live to the end")
     _follow_options(rerun, flag="with --wait: ")
     _connection_options(rerun)
 
+
+def _list_parser(commands: Any) -> None:
     listing = commands.add_parser("list", help="list TaskRuns")
     listing.add_argument("-l", "--selector", help="label selector, e.g. team=data")
     listing.add_argument(
@@ -326,6 +330,44 @@ def build_parser(*, submit_epilog: str | None = None, for_lookup: bool = False) 
         help="after the list, print a line for each change (Ctrl-C stops)",
     )
     _connection_options(listing, all_namespaces=True)
+
+
+_PARSERS: dict[str, Callable[[Any], None]] = {
+    "wait": _wait_parser,
+    "get": _get_parser,
+    "describe": _describe_parser,
+    "logs": _logs_parser,
+    "cancel": _cancel_parser,
+    "delete": _delete_parser,
+    "rerun": _rerun_parser,
+    "list": _list_parser,
+}
+
+
+def build_parser(
+    *, submit_epilog: str | None = None, for_lookup: bool = False, only: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of every cluster command, or of ``only`` that one (each command runs in a process of its
+    own: building the others' options is time the user waits for)."""
+
+    def wanted(command: str) -> bool:
+        return only is None or only == command
+
+    parser = CommandParser(
+        prog="kubetask",
+        description="Run and follow kubetask TaskRuns on a Kubernetes cluster.",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    if wanted("submit") or for_lookup:
+        _submit_parser(commands, epilog=submit_epilog or exit_code_help(), add_help=not for_lookup)
+    if for_lookup:
+        return parser
+
+    for command, add in _PARSERS.items():
+        if wanted(command):
+            add(commands)
     return parser
 
 
@@ -776,7 +818,8 @@ def _submit_help_epilog(arguments: list[str]) -> str | None:
 def run_cluster_command(arguments: list[str], *, out: TextIO, err: TextIO) -> int:
     """Parse and run one cluster command (``arguments`` starts with its name)."""
     epilog = _submit_help_epilog(arguments) if arguments[:1] == ["submit"] else None
-    parser = build_parser(submit_epilog=epilog)
+    only = arguments[0] if arguments and arguments[0] in _HANDLERS else None
+    parser = build_parser(submit_epilog=epilog, only=only)
     with contextlib.redirect_stdout(out):  # --help goes where the caller's output goes
         args = parser.parse_args(arguments)
     return _HANDLERS[args.command](args, out=out, err=err)
