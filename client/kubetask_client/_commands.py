@@ -35,6 +35,7 @@ from kubetask_client._follow import (
     FollowOptions,
     RunFollower,
     follow_to_end,
+    no_archive_message,
     no_log_message,
     read_archived_log,
     report_end,
@@ -719,10 +720,7 @@ def _print_attempt_log(
             raise
         archived = read_archived_log(taskrun, number)
         if archived is None:
-            err.write(
-                f"kubetask logs: attempt {number}: pod {pod} is gone (deleted, garbage-collected or its node "
-                "lost) and no archived log was found (logs outlive pods only when storage is configured)\n"
-            )
+            err.write(f"kubetask logs: {no_archive_message(taskrun, number, pod)}\n")
             return EXIT_SYSTEM
         err.write(f"(attempt {number}: pod {pod} is gone; from its archived log)\n")
         text = archived

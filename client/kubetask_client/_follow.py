@@ -9,6 +9,7 @@ archived one beside the attempt's outputs.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,8 @@ from kubetask_client._taskrun import (
 #: The document each attempt's log is archived as, under the attempt's output prefix (written by the
 #: runtime when storage is configured). One place to change when the runtime names it publicly.
 ARCHIVED_LOG_DOCUMENT = "log.txt"
+#: Reasons of an attempt stopped by SIGKILL: the runtime had no chance to archive its log.
+KILLED_REASONS = frozenset({"OOMKilled", "Killed"})
 #: After this long with no status at all, nobody is acting on the TaskRun: say so (and keep waiting).
 NO_OPERATOR_SECONDS = 5.0
 _POLL_SECONDS = 0.5
@@ -39,9 +42,13 @@ _POLL_SECONDS = 0.5
 _TICK_SECONDS = 5
 
 
-def attempt_prefix(taskrun: Mapping[str, Any], number: int) -> str | None:
-    """Where attempt ``number`` wrote its documents: beside its outputs or error document when the status
-    names one of them, else ``spec.outputPrefix/<number>`` (the operator's layout); None when unknown."""
+def attempt_prefix(
+    taskrun: Mapping[str, Any], number: int, *, storage_prefix: str | None = None
+) -> str | None:
+    """Where attempt ``number`` wrote its documents, by the operator's layout: beside its outputs or error
+    document when the status names one of them, else ``spec.outputPrefix/<number>``, else
+    ``<storage prefix>/<namespace>/<name>/<number>`` when the operator's storage prefix is known here
+    (``KUBETASK_STORAGE_PREFIX``); None when unknown. Pure."""
     status = status_of(taskrun)
     for uri in (status.get("outputsUri"), (status.get("error") or {}).get("uri")):
         if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 2)[-2:-1] == [str(number)]:
@@ -49,12 +56,15 @@ def attempt_prefix(taskrun: Mapping[str, Any], number: int) -> str | None:
     prefix = (taskrun.get("spec") or {}).get("outputPrefix")
     if isinstance(prefix, str) and prefix:
         return f"{prefix.rstrip('/')}/{number}"
+    metadata = taskrun.get("metadata") or {}
+    if storage_prefix:
+        return f"{storage_prefix.rstrip('/')}/{metadata.get('namespace')}/{metadata.get('name')}/{number}"
     return None
 
 
 def read_archived_log(taskrun: Mapping[str, Any], number: int) -> str | None:
     """The archived log of attempt ``number``, or None when there is none (or it cannot be read here)."""
-    prefix = attempt_prefix(taskrun, number)
+    prefix = attempt_prefix(taskrun, number, storage_prefix=os.environ.get("KUBETASK_STORAGE_PREFIX"))
     if prefix is None:
         return None
     import kubetask  # its storage layer (local paths, file://, fsspec), only for a pod that is gone
@@ -71,6 +81,22 @@ def no_log_message(taskrun: Mapping[str, Any], attempt: Mapping[str, Any]) -> st
     return (
         f"attempt {attempt.get('number')}: the pod never started ({reason}"
         f"{': ' + message if message else ''}), so there is no log"
+    )
+
+
+def no_archive_message(taskrun: Mapping[str, Any], number: int, pod: str) -> str:
+    """Why an attempt whose pod is gone has no archived log either."""
+    record = next((a for a in attempts_of(taskrun) if a.get("number") == number), {})
+    if attempt_never_started(record):
+        return no_log_message(taskrun, record)
+    if record.get("reason") in KILLED_REASONS:
+        return (
+            f"attempt {number}: pod {pod} is gone and there is no archived log: the attempt was killed "
+            f"({record.get('reason')}) before it could write one"
+        )
+    return (
+        f"attempt {number}: pod {pod} is gone (deleted, garbage-collected or its node lost) and no archived "
+        "log was found (logs outlive pods only when storage is configured)"
     )
 
 
@@ -239,14 +265,7 @@ class RunFollower:
         if text is None:
             text = read_archived_log(self._latest or {}, number)
             if text is None:
-                record, _ = self._attempt_state(number)
-                if record is not None and attempt_never_started(record):
-                    self._write_err(f"kubetask: {no_log_message(self._latest or {}, record)}\n")
-                else:
-                    self._write_err(
-                        f"kubetask: attempt {number}: pod {pod} is gone and no archived log was found "
-                        "(logs outlive pods only when storage is configured)\n"
-                    )
+                self._write_err(f"kubetask: {no_archive_message(self._latest or {}, number, pod)}\n")
                 return
         if text:
             self._write_out(text if text.endswith("\n") else text + "\n")
