@@ -389,3 +389,25 @@ def test_logs_of_a_deleted_pod_come_from_the_archive(
     assert logs.exit_code == 0, logs.stderr
     assert "kept after the pod" in logs.stdout
     assert "from its archived log" in logs.stderr
+
+
+def test_list_watch_prints_a_line_for_each_change(
+    live: Callable[..., LiveCommand], kubetask_cli: Cli, namespace: str, selftest_image: str
+) -> None:
+    command = live("list", "-n", namespace, "--watch")
+    submitted = kubetask_cli(
+        "submit",
+        "kubetask_client._selftest:echo",
+        "-i",
+        "message=m",
+        "--image",
+        selftest_image,
+        "-n",
+        namespace,
+        "--name",
+        "watched",
+    )
+    assert submitted.exit_code == 0, submitted.stderr
+    assert command.line_containing("watched", timeout=120).split()[0] == "watched"
+    line = command.line_containing("Succeeded", timeout=180)
+    assert line.split()[:2] == ["watched", "Succeeded"]
