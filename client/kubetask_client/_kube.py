@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kubetask_client._errors import KubeconfigError
 from kubetask_client._http import HttpClient
+
+if TYPE_CHECKING:
+    import ssl
 
 # libyaml's loader when PyYAML has it: a kubeconfig with many contexts parses several times faster.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -180,7 +182,7 @@ def connection_for(merged: Mapping[str, Any], context_name: str) -> Connection:
             tls_server_name=cluster.get("tls-server-name"),
             auth=_auth(user, server=server),
         )
-    except (ValueError, OSError, ssl.SSLError) as error:
+    except (ValueError, OSError) as error:  # ssl.SSLError is an OSError
         raise KubeconfigError(str(error)) from None
     return Connection(
         http=http,
@@ -198,6 +200,8 @@ def _data(value: str, field: str) -> bytes:
 
 
 def _ssl_context(cluster: Mapping[str, Any], user: Mapping[str, Any]) -> ssl.SSLContext:
+    import ssl  # only for https servers: its import is a good part of a command's time
+
     context = ssl.create_default_context()
     if cluster.get("certificate-authority-data"):
         context = ssl.create_default_context(

@@ -394,7 +394,6 @@ def test_logs_of_a_deleted_pod_come_from_the_archive(
 def test_list_watch_prints_a_line_for_each_change(
     live: Callable[..., LiveCommand], kubetask_cli: Cli, namespace: str, selftest_image: str
 ) -> None:
-    command = live("list", "-n", namespace, "--watch")
     submitted = kubetask_cli(
         "submit",
         "kubetask_client._selftest:echo",
@@ -406,8 +405,13 @@ def test_list_watch_prints_a_line_for_each_change(
         namespace,
         "--name",
         "watched",
+        "--wait",
+        "--quiet",
     )
     assert submitted.exit_code == 0, submitted.stderr
-    assert command.line_containing("watched", timeout=120).split()[0] == "watched"
-    line = command.line_containing("Succeeded", timeout=180)
+    command = live("list", "-n", namespace, "--watch")
+    # The list first: once its row is printed, the watch has started from the list's resourceVersion.
+    assert command.line_containing("watched", timeout=120).split()[:2] == ["watched", "Succeeded"]
+    assert kubetask_cli("delete", "watched", "-n", namespace).exit_code == 0
+    line = command.line_containing("(deleted)", timeout=120)
     assert line.split()[:2] == ["watched", "Succeeded"]

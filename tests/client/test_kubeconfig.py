@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from kubetask_client import KubeconfigError
+from kubetask_client import KubeconfigError, KubetaskClientError
 from kubetask_client._kube import connect, kubeconfig_paths, merge_kubeconfigs
 
 
@@ -315,3 +315,165 @@ def test_in_cluster_uses_the_service_account(tmp_path: Path, monkeypatch: pytest
         "https://10.0.0.1:6443",
         None,
     )
+
+
+# ---------------------------------------------------------------- TLS: the cluster's CA, client certificates
+
+
+def _certificate(
+    subject: str, *, issuer: tuple[Any, Any] | None, ca: bool, names: list[str]
+) -> tuple[bytes, bytes, Any, Any]:
+    """(certificate PEM, key PEM, certificate, key), signed by ``issuer`` (cert, key) or self-signed."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_cert.subject if issuer_cert else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+    certificate = builder.sign(issuer_key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem, certificate, key
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """An HTTPS server whose certificate names only 'kube.internal' and that requires a client certificate
+    signed by the same CA; it answers 200 with the client certificate's common name."""
+    import ssl
+
+    ca_pem, _, ca_cert, ca_key = _certificate("test-ca", issuer=None, ca=True, names=[])
+    server_pem, server_key, _, _ = _certificate(
+        "server", issuer=(ca_cert, ca_key), ca=False, names=["kube.internal"]
+    )
+    client_pem, client_key, _, _ = _certificate("alice", issuer=(ca_cert, ca_key), ca=False, names=[])
+    for name, content in (("ca.pem", ca_pem), ("server.pem", server_pem + server_key)):
+        (tmp_path / name).write_bytes(content)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            peer = self.connection.getpeercert()
+            subject = dict(item[0] for item in peer["subject"])
+            body = json.dumps({"user": subject["commonName"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "server.pem"))
+    context.load_verify_locations(cafile=str(tmp_path / "ca.pem"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {
+            "url": f"https://127.0.0.1:{server.server_address[1]}",
+            "ca": ca_pem,
+            "client_cert": client_pem,
+            "client_key": client_key,
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _tls_config(path: Path, cluster: dict[str, Any], user: dict[str, Any]) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    return path
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_client_certificates_and_the_cluster_ca_as_data(tmp_path: Path, tls_server: dict[str, Any]) -> None:
+    config = _tls_config(
+        tmp_path / "config",
+        {
+            "server": tls_server["url"],
+            "certificate-authority-data": _b64(tls_server["ca"]),
+            "tls-server-name": "kube.internal",  # the certificate does not name 127.0.0.1
+        },
+        {
+            "client-certificate-data": _b64(tls_server["client_cert"]),
+            "client-key-data": _b64(tls_server["client_key"]),
+        },
+    )
+    connection = connect(kubeconfig=str(config), env={})
+    response = connection.http.request("GET", "/api")
+    connection.http.close()
+    assert (response.status, json.loads(response.body)) == (200, {"user": "alice"})
+
+
+def test_client_certificates_and_the_cluster_ca_as_files(tmp_path: Path, tls_server: dict[str, Any]) -> None:
+    for name in ("ca", "client_cert", "client_key"):
+        (tmp_path / f"{name}.pem").write_bytes(tls_server[name])
+    config = _tls_config(
+        tmp_path / "config",
+        {"server": tls_server["url"], "certificate-authority": "ca.pem", "tls-server-name": "kube.internal"},
+        {
+            "client-certificate": "client_cert.pem",
+            "client-key": "client_key.pem",
+        },  # relative to the kubeconfig
+    )
+    connection = connect(kubeconfig=str(config), env={})
+    assert connection.http.request("GET", "/api").status == 200
+    connection.http.close()
+
+
+def test_a_server_certificate_that_does_not_match_is_refused(
+    tmp_path: Path, tls_server: dict[str, Any]
+) -> None:
+    from kubetask_client._api import TaskRunApi
+
+    config = _tls_config(
+        tmp_path / "config",
+        {
+            "server": tls_server["url"],
+            "certificate-authority-data": _b64(tls_server["ca"]),
+        },  # no tls-server-name
+        {
+            "client-certificate-data": _b64(tls_server["client_cert"]),
+            "client-key-data": _b64(tls_server["client_key"]),
+        },
+    )
+    api = TaskRunApi(connect(kubeconfig=str(config), env={}))
+    with pytest.raises(KubetaskClientError, match=r"TLS certificate not trusted: .*127\.0\.0\.1"):
+        api.get("x", "default")
