@@ -132,7 +132,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         err.write(f"{prefix}: error: {error}\n")
         return error.exit_code
     except KeyboardInterrupt:
-        err.write(f"{prefix}: interrupted; a TaskRun already created carries on in the cluster\n")
+        err.write(
+            f"{prefix}: interrupted; a TaskRun already created carries on in the cluster "
+            "(`kubetask wait NAME` follows it again, `kubetask cancel NAME` stops it)\n"
+        )
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `kubetask logs x | head`
         return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -415,3 +416,34 @@ def test_list_watch_prints_a_line_for_each_change(
     assert kubetask_cli("delete", "watched", "-n", namespace).exit_code == 0
     line = command.line_containing("(deleted)", timeout=120)
     assert line.split()[:2] == ["watched", "Succeeded"]
+
+
+def test_ctrl_c_leaves_the_run_going_and_wait_picks_it_up(
+    live: Callable[..., LiveCommand], kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str
+) -> None:
+    command = live(
+        "submit",
+        "kubetask_client._selftest:announce",
+        "-i",
+        "message=before the interrupt",
+        "-i",
+        "seconds=600",
+        "--image",
+        selftest_image,
+        "-n",
+        namespace,
+        "--name",
+        "interrupted",
+        "--wait",
+    )
+    command.line_containing("before the interrupt", timeout=180)
+    command.process.send_signal(signal.SIGINT)
+    code, _, stderr = command.finish(timeout=60)
+    assert code == 130, stderr
+    assert "`kubetask wait NAME` follows it again" in stderr
+    assert "Traceback" not in stderr
+    assert _phase(cluster, namespace, "interrupted") == "Running"  # the run carries on
+    again = live("wait", "interrupted", "-n", namespace)
+    again.line_containing("before the interrupt", timeout=180)  # the log so far, then live
+    assert kubetask_cli("cancel", "interrupted", "-n", namespace).exit_code == 0
+    assert again.finish(timeout=120)[0] == 4
