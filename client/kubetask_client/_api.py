@@ -106,7 +106,7 @@ class TaskRunApi:
         return response.text
 
     @staticmethod
-    def _taskruns_path(namespace: str | None, name: str | None = None) -> str:
+    def taskruns_path(namespace: str | None, name: str | None = None) -> str:
         base = f"/apis/{GROUP}/{VERSION}"
         if namespace is None:
             return f"{base}/{PLURAL}"
@@ -128,7 +128,7 @@ class TaskRunApi:
         try:
             result: JsonObject = self.request(
                 "POST",
-                self._taskruns_path(namespace),
+                self.taskruns_path(namespace),
                 what=f"creating taskrun {metadata['name']!r} in namespace {namespace!r}",
                 body=dict(manifest),
             )
@@ -149,7 +149,7 @@ class TaskRunApi:
         try:
             return self.request(
                 method,
-                self._taskruns_path(namespace, name),
+                self.taskruns_path(namespace, name),
                 what=f"{verb} taskrun {name!r} in namespace {namespace!r}",
                 **kwargs,
             )
@@ -167,19 +167,13 @@ class TaskRunApi:
         params = {"labelSelector": label_selector} if label_selector else {}
         where = "all namespaces" if namespace is None else f"namespace {namespace!r}"
         document: JsonObject = self.request(
-            "GET", self._taskruns_path(namespace), what=f"listing taskruns in {where}", params=params
+            "GET", self.taskruns_path(namespace), what=f"listing taskruns in {where}", params=params
         )
         return document
 
     def list_taskruns(self, namespace: str | None, *, label_selector: str | None = None) -> list[JsonObject]:
         """TaskRuns in ``namespace`` (every namespace when None), oldest first."""
-        items: list[JsonObject] = list(
-            self.list_document(namespace, label_selector=label_selector).get("items") or []
-        )
-        return sorted(
-            items,
-            key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]),
-        )
+        return oldest_first(self.list_document(namespace, label_selector=label_selector).get("items") or [])
 
     def cancel(self, name: str, namespace: str) -> JsonObject:
         """Set ``spec.cancelled``; the operator stops the pod and keeps its logs.
@@ -248,7 +242,7 @@ class TaskRunApi:
         if resource_version:
             params["resourceVersion"] = resource_version
         for event in self.watch(
-            self._taskruns_path(namespace), params=params, seconds=seconds, what=f"watching taskrun {name!r}"
+            self.taskruns_path(namespace), params=params, seconds=seconds, what=f"watching taskrun {name!r}"
         ):
             document = event.get("object")
             if not isinstance(document, dict) or document.get("metadata", {}).get("name") != name:
@@ -383,6 +377,13 @@ class TaskRunApi:
             params={"fieldSelector": f"involvedObject.kind={kind},involvedObject.name={name}"},
         )
         yield from (event for event in (document or {}).get("items") or [] if isinstance(event, dict))
+
+
+def oldest_first(items: Iterable[JsonObject]) -> list[JsonObject]:
+    """TaskRuns by creation time, then name (as kubectl lists them)."""
+    return sorted(
+        items, key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"])
+    )
 
 
 def event_time(event: Mapping[str, Any]) -> str:

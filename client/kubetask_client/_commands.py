@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from kubetask_client._api import TaskRunApi, event_time
+from kubetask_client._api import PodNotStartedError, TaskRunApi, oldest_first
 from kubetask_client._display import (
     ProgressDisplay,
     describe,
@@ -594,10 +594,7 @@ def _list(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     namespace = None if args.all_namespaces else validate_namespace(args.namespace or connection.namespace)
     api = TaskRunApi(connection)
     document = api.list_document(namespace, label_selector=args.selector)
-    taskruns = sorted(
-        document.get("items") or [],
-        key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]),
-    )
+    taskruns = oldest_first(document.get("items") or [])
     shown = _filtered(taskruns, args.phase)
     with_namespace = namespace is None
     if shown:
@@ -620,7 +617,7 @@ def _watch_list(
     api: TaskRunApi, namespace: str | None, args: argparse.Namespace, *, version: str, out: TextIO
 ) -> None:
     """One row per change, as ``kubectl get -w`` prints them, until Ctrl-C; re-lists after a 410."""
-    path = TaskRunApi._taskruns_path(namespace)
+    path = TaskRunApi.taskruns_path(namespace)
     while True:
         params = {"labelSelector": args.selector} if args.selector else {}
         if version:
@@ -702,8 +699,6 @@ def _print_attempt_log(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    from kubetask_client._api import PodNotStartedError
-
     namespace = taskrun["metadata"]["namespace"]
     pod = str(attempt.get("podName"))
     number = int(attempt.get("number") or 0)
@@ -821,6 +816,3 @@ def run_cluster_command(arguments: list[str], *, out: TextIO, err: TextIO) -> in
     with contextlib.redirect_stdout(out):  # --help goes where the caller's output goes
         args = parser.parse_args(arguments)
     return _HANDLERS[args.command](args, out=out, err=err)
-
-
-__all__ = ["build_parser", "event_time", "rerun_manifest", "run_cluster_command"]

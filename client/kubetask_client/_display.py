@@ -21,6 +21,15 @@ from kubetask_client._taskrun import (
     succeeded_condition,
 )
 
+#: What stands for the phase of a TaskRun no operator has written a status for: not "Pending", which would
+#: suggest an operator took it in.
+NO_PHASE = "<none>"
+NO_STATUS = "no status yet (no operator has acted on it)"
+
+
+def has_phase(taskrun: Mapping[str, Any]) -> bool:
+    return bool(status_of(taskrun).get("phase"))
+
 
 class ProgressDisplay:
     """Prints one line each time a TaskRun's progress changes: ``[  12s] name: Running, attempt 1``."""
@@ -32,7 +41,8 @@ class ProgressDisplay:
         self._last: str | None = None
 
     def __call__(self, taskrun: Mapping[str, Any]) -> None:
-        line = f"{taskrun.get('metadata', {}).get('name')}: {progress_line(taskrun)}"
+        progress = progress_line(taskrun) if has_phase(taskrun) else NO_STATUS
+        line = f"{taskrun.get('metadata', {}).get('name')}: {progress}"
         if line == self._last:
             return
         self._last = line
@@ -64,7 +74,7 @@ def taskrun_rows(taskruns: Sequence[Mapping[str, Any]], *, now: datetime, with_n
         status = status_of(taskrun)
         row = [
             str(taskrun["metadata"]["name"]),
-            phase_of(taskrun),
+            phase_of(taskrun) if has_phase(taskrun) else NO_PHASE,
             str(succeeded_condition(taskrun).get("reason") or ""),
             str(status.get("attemptCount") or len(attempts_of(taskrun))),
             duration_of(taskrun, now=now),
@@ -93,7 +103,7 @@ def describe(taskrun: Mapping[str, Any], *, now: datetime) -> str:
         ("Namespace", metadata.get("namespace")),
         ("Task", target),
         ("Image", spec.get("image")),
-        ("Phase", phase_of(taskrun)),
+        ("Phase", phase_of(taskrun) if has_phase(taskrun) else NO_STATUS),
         ("Reason", condition.get("reason")),
         ("Message", condition.get("message")),
         ("Started", status.get("startTime")),
