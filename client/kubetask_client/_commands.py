@@ -40,7 +40,7 @@ from kubetask_client._follow import (
     read_archived_log,
     report_end,
 )
-from kubetask_client._inputs_file import read_inputs_file
+from kubetask_client._inputs_file import read_inputs_file, task_inputs
 from kubetask_client._kube import connect
 from kubetask_client._outcome import attempt_never_started
 from kubetask_client._taskrun import (
@@ -48,7 +48,6 @@ from kubetask_client._taskrun import (
     FINAL_PHASES,
     KIND,
     PHASES,
-    SubmitOptions,
     attempts_of,
     generated_name,
     is_finished,
@@ -61,6 +60,11 @@ from kubetask_client._usage import CommandParser, add_input_options, exit_code_h
 
 #: SubmitOptions names its fields in its errors; the command line names the flags that set them.
 _FLAG_OF_OPTION = {
+    "resources": "--cpu/--memory/--gpu/--ephemeral-storage/--resource",
+    "secrets": "--secret",
+    "node_selector": "--node-selector",
+    "tolerations": "--toleration",
+    "pod_template": "--pod-template",
     "image": "--image",
     "retries": "--retries",
     "timeout": "--timeout",
@@ -168,26 +172,10 @@ def _submit_parser(commands: Any, *, epilog: str | None = None, add_help: bool =
     add_input_options(
         submit, input_help="an input, parsed by the parameter's type as `kubetask run` does (repeatable)"
     )
-    submit.add_argument(
-        "--image", required=add_help, help="container image holding the task's code and kubetask"
-    )
     submit.add_argument("--name", help="TaskRun name (default: <task>-<5 random characters>)")
-    submit.add_argument(
-        "--retries", type=_count, metavar="N", help="retries after recoverable user failures (default 0)"
-    )
-    submit.add_argument("--timeout", help="longest one attempt may run, e.g. 30s, 5m, 1h30m")
     submit.add_argument("--pending-timeout", help="longest an attempt may wait to start")
     submit.add_argument(
         "--output-prefix", help="URI for the outputs (default: the operator's storage prefix)"
-    )
-    submit.add_argument("--service-account", help="ServiceAccount of the task's pod")
-    submit.add_argument(
-        "--env",
-        action="append",
-        type=_assignment,
-        default=[],
-        metavar="NAME=VALUE",
-        help="an environment variable of the task's pod (repeatable)",
     )
     submit.add_argument(
         "--label",
@@ -211,8 +199,11 @@ def _submit_parser(commands: Any, *, epilog: str | None = None, add_help: bool =
         metavar="SECONDS",
         help="delete the TaskRun this long after it finishes",
     )
-    # Pod options of the `seam` helper (--cpu, --memory, --gpu, --secret, --node-selector, ...) and the
-    # `code` helper's --no-code go here: add_task_option_flags(submit) from kubetask_client._option_flags.
+    # --image, --retries, --timeout, --cpu, --memory, --gpu, --env, --secret, --node-selector, ...: each wins
+    # over the task's @kubetask.task option. (The `code` helper's add_code_flags(submit) goes here too.)
+    from kubetask_client._option_flags import add_task_option_flags
+
+    add_task_option_flags(submit)
     submit.add_argument(
         "--wait",
         action="store_true",
@@ -399,41 +390,30 @@ def _options_error(error: ClientUsageError) -> ClientUsageError:
 
 def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     # The task's module and the runtime's conversions: only submit needs them (the other commands stay fast).
-    import kubetask
-    from kubetask_client._inputs import inputs_from_assignments, inputs_from_json
-    from kubetask_client._submit import create_taskrun
+    from kubetask_client._option_flags import task_options_from
+    from kubetask_client._submit import create_taskrun, input_upload, submit_options
     from kubetask_client._target import load_target
 
+    if args.name is not None:
+        validate_name(args.name, what="--name")
+    _check_follow_flags(args)
+    if args.delete_after and not args.wait:
+        raise ClientUsageError("--delete-after only makes sense with --wait")
+    task = load_target(args.target)  # before the options: the task's decorator gives their defaults
     try:
-        options = SubmitOptions(
-            image=args.image,
-            retries=args.retries,
-            timeout=args.timeout,
+        options = submit_options(
+            task,
+            **task_options_from(args),
             pending_timeout=args.pending_timeout,
             output_prefix=args.output_prefix,
-            service_account=args.service_account,
-            env=dict(args.env),
             labels=dict(args.label),
             ttl_seconds_after_finished=args.ttl_seconds,
             image_pull_secrets=tuple(args.image_pull_secret),
         )
     except ClientUsageError as error:
         raise _options_error(error) from None
-    if args.name is not None:
-        validate_name(args.name, what="--name")
-    _check_follow_flags(args)
-    if args.delete_after and not args.wait:
-        raise ClientUsageError("--delete-after only makes sense with --wait")
-    task = load_target(args.target)
-    if args.inputs_file:
-        given = read_inputs_file(args.inputs_file)
-        try:
-            given.update(kubetask.parse_input_assignments(args.inputs, task.interface))
-        except kubetask.UsageError as error:
-            raise ClientUsageError(str(error)) from None
-        json_inputs = inputs_from_json(task, given)
-    else:
-        json_inputs = inputs_from_assignments(task, args.inputs)
+    document = read_inputs_file(args.inputs_file) if args.inputs_file else None
+    json_inputs = task_inputs(task, document=document, assignments=args.inputs, upload=input_upload(options))
     api, namespace = _api_and_namespace(args)
     handle = create_taskrun(api, task, json_inputs, options=options, namespace=namespace, name=args.name)
     if not args.quiet:

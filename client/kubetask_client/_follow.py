@@ -70,7 +70,7 @@ def read_archived_log(taskrun: Mapping[str, Any], number: int) -> str | None:
     import kubetask  # its storage layer (local paths, file://, fsspec), only for a pod that is gone
 
     try:
-        return kubetask.read_bytes(f"{prefix}/{ARCHIVED_LOG_DOCUMENT}").decode("utf-8", errors="replace")
+        return kubetask.read_uri(f"{prefix}/{ARCHIVED_LOG_DOCUMENT}").decode("utf-8", errors="replace")
     except (kubetask.KubetaskError, OSError):
         return None
 

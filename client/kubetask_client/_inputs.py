@@ -1,79 +1,72 @@
-"""Inputs for a TaskRun, as the JSON values its ``spec.inputs`` holds, converted by the runtime itself.
+"""Inputs for a TaskRun, as the JSON values its ``spec.inputs`` holds, converted by the task's own interface.
 
-``-i NAME=VALUE`` is parsed by the parameter's type with exactly the function ``kubetask run`` uses, and
-Python values go through the runtime's own JSON conversion and are read back the way the pod will read them,
-so a value means the same thing locally and on the cluster and a bad one is refused here, before any TaskRun
-exists. (The runtime keeps these in private modules; this is the one place the client touches them.)
+Python values, ``-i NAME=VALUE`` strings and inputs files all go through the codec the pod uses
+(``kubetask.Interface``), so a value means the same thing locally and on the cluster and a bad one is
+refused here, before any TaskRun exists, with the message the pod would give. Local files are uploaded
+under the submission's output prefix; without one they are refused, naming what to do.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kubetask
-from kubetask._convert import FileTransfer, input_value, output_value
-from kubetask._local import parse_input_assignments
-from kubetask_client._errors import ClientUsageError
+from kubetask_client._errors import ClientUsageError, KubetaskClientError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _check_required(task: kubetask.Task[..., Any], given: Sequence[str]) -> None:
-    expected = task.interface.inputs
-    unknown = [name for name in given if name not in expected]
-    if unknown:
-        raise ClientUsageError(
-            f"input {unknown[0]!r}: task {task.name!r} has no such input; "
-            f"its inputs: {list(expected) or 'none'}"
-        )
-    missing = [name for name, parameter in expected.items() if parameter.required and name not in given]
-    if missing:
-        raise ClientUsageError(
-            f"input {missing[0]!r} is required by task {task.name!r} and was not given "
-            f"(-i {missing[0]}=VALUE)"
-        )
+class PrefixUpload:
+    """Uploads a submission's local file inputs to ``<prefix>/inputs/<input path>/<file name>``."""
 
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
 
-def inputs_from_values(task: kubetask.Task[..., Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Python values by input name -> JSON values, checked against the task's types."""
-    _check_required(task, list(values))
-    parameters = task.interface.inputs
-    transfer = FileTransfer()
-    converted: dict[str, Any] = {}
-    for name, value in values.items():
-        hint = parameters[name].hint
+    def __call__(self, path: str, *, directory: bool, key: str) -> str:
+        segments = ["inputs", _UNSAFE.sub("_", key).strip(".") or "value"]
+        if not directory:
+            segments.append(os.path.basename(os.path.abspath(path)))
+        uri = kubetask.join_uri(self.prefix, *segments)
         try:
-            converted[name] = output_value(value, hint, name=name, transfer=transfer)
-        except kubetask.OutputError as error:  # the runtime words it for outputs; this is an input
-            raise ClientUsageError(str(error).replace("output '", "input '", 1)) from None
-        try:
-            input_value(converted[name], hint, name=name, transfer=transfer)
-        except kubetask.InputError as error:
-            raise ClientUsageError(str(error)) from None
-    return converted
+            kubetask.upload_to_uri(path, uri, directory=directory)
+        except kubetask.StorageError as error:
+            raise KubetaskClientError(
+                f"input '{key}': uploading {path!r} to {uri!r} failed: {error}"
+            ) from None
+        return uri
 
 
-def inputs_from_assignments(task: kubetask.Task[..., Any], assignments: Sequence[str]) -> dict[str, Any]:
+def inputs_from_values(
+    task: kubetask.Task[..., Any], values: Mapping[str, Any], *, upload: kubetask.Upload | None = None
+) -> dict[str, Any]:
+    """Python values by input name -> JSON values, every input checked against the task's types."""
+    try:
+        return task.interface.encode_inputs(dict(values), upload=upload)
+    except kubetask.InputError as error:
+        raise ClientUsageError(str(error)) from None
+
+
+def inputs_from_document(
+    task: kubetask.Task[..., Any], document: Mapping[str, Any], *, upload: kubetask.Upload | None = None
+) -> dict[str, Any]:
+    """JSON values by input name (an inputs file) -> the JSON values to submit, checked as the pod will
+    read them; local files in it are uploaded like Python ones."""
+    try:
+        values = task.interface.check_inputs(dict(document))
+    except kubetask.InputError as error:
+        raise ClientUsageError(str(error)) from None
+    return inputs_from_values(task, values, upload=upload)
+
+
+def inputs_from_assignments(
+    task: kubetask.Task[..., Any], assignments: Sequence[str], *, upload: kubetask.Upload | None = None
+) -> dict[str, Any]:
     """``["name=value", ...]`` from the command line -> JSON values, each parsed by its parameter's type."""
     try:
-        values = parse_input_assignments(list(assignments), task.interface)
+        values = task.interface.parse_assignments(list(assignments))
     except kubetask.UsageError as error:
         raise ClientUsageError(str(error)) from None
-    _check_required(task, list(values))
-    return values
-
-
-def inputs_from_json(task: kubetask.Task[..., Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON values by input name (``--inputs-file``), checked as the pod will read them."""
-    _check_required(task, list(values))
-    transfer = FileTransfer()
-    for name, value in values.items():
-        try:
-            input_value(value, task.interface.inputs[name].hint, name=name, transfer=transfer)
-        except kubetask.InputError as error:
-            raise ClientUsageError(f"--inputs-file: {error}") from None
-    return dict(values)
-
-
-def check_inputs(task: kubetask.Task[..., Any], given: Sequence[str]) -> None:
-    """Unknown or missing inputs among ``given`` names: ClientUsageError (``kubetask run`` checks with it)."""
-    _check_required(task, given)
+    return inputs_from_values(task, values, upload=upload)

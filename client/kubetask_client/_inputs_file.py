@@ -7,6 +7,7 @@ PyYAML when it is installed (the ``client`` extra brings it).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubetask_client._errors import ClientUsageError
@@ -49,3 +50,32 @@ def read_inputs_file(path: str) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise ClientUsageError(f"--inputs-file {path!r}: not UTF-8 text: {error}") from None
     return parse_inputs_document(text, path=path)
+
+
+def task_inputs(
+    task: Any,
+    *,
+    document: Mapping[str, Any] | None,
+    assignments: Sequence[str],
+    upload: Any = None,
+    local_paths: bool = False,
+) -> dict[str, Any]:
+    """The JSON inputs of a run from an inputs file (JSON values) and ``-i`` assignments over it, each
+    checked by the task's interface exactly as the pod will decode it; unknown and missing inputs are
+    refused. Local files are uploaded with ``upload`` or, for a local run (``local_paths``), kept as paths."""
+    import kubetask  # the task's interface: only commands that load a task get here
+
+    interface = task.interface
+    try:
+        given = interface.parse_assignments(list(assignments))
+    except kubetask.UsageError as error:
+        raise ClientUsageError(str(error)) from None
+    try:
+        if document is None:
+            return dict(interface.encode_inputs(given, upload=upload, local_paths=local_paths))
+        # -i values as JSON over the file's, then every value checked together as the pod will read them.
+        assigned = interface.encode_inputs(given, local_paths=True, complete=False)
+        values = interface.check_inputs({**document, **assigned})
+        return dict(interface.encode_inputs(values, upload=upload, local_paths=local_paths))
+    except kubetask.InputError as error:  # it names the input and the path inside it
+        raise ClientUsageError(str(error)) from None

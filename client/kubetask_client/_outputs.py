@@ -8,14 +8,13 @@ import json
 from typing import Any
 
 import kubetask
-from kubetask._storage import read_bytes
 from kubetask_client._errors import KubetaskClientError
 
 
 def read_outputs_document(uri: str, *, taskrun: str) -> dict[str, Any]:
     """The outputs document at ``uri`` (``{name: JSON value}``)."""
     try:
-        document = json.loads(read_bytes(uri))
+        document = json.loads(kubetask.read_uri(uri))
     except kubetask.StorageError as error:
         raise KubetaskClientError(
             f"the outputs of taskrun {taskrun!r} did not fit in its status and reading them from {uri!r} "

@@ -9,8 +9,7 @@ from typing import TextIO
 
 import kubetask
 from kubetask_client._errors import EXIT_TASK_FAILED, EXIT_USAGE, ClientUsageError
-from kubetask_client._inputs import check_inputs
-from kubetask_client._inputs_file import read_inputs_file
+from kubetask_client._inputs_file import read_inputs_file, task_inputs
 from kubetask_client._usage import add_input_options
 
 
@@ -42,12 +41,8 @@ def run_command(arguments: argparse.Namespace, *, out: TextIO, err: TextIO) -> i
         raise ClientUsageError(
             message if message.startswith("TARGET") else f"TARGET {arguments.target!r}: {message}"
         ) from None
-    inputs = read_inputs_file(arguments.inputs_file) if arguments.inputs_file else {}
-    try:
-        inputs.update(kubetask.parse_input_assignments(arguments.inputs, task.interface))
-    except kubetask.UsageError as error:
-        raise ClientUsageError(str(error)) from None
-    check_inputs(task, list(inputs))
+    document = read_inputs_file(arguments.inputs_file) if arguments.inputs_file else None
+    inputs = task_inputs(task, document=document, assignments=arguments.inputs, local_paths=True)
     try:
         run = kubetask.run_locally(task, inputs, import_root=target.import_root, store=arguments.store)
     except kubetask.UsageError as error:

@@ -3,13 +3,15 @@ wait for it and read its outputs; ``attach(name)`` makes a handle for a TaskRun 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import kubetask
+from kubetask_api import duration_of_seconds, parse_duration
 from kubetask_client._api import TaskRunApi
 from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
-from kubetask_client._inputs import inputs_from_values
+from kubetask_client._inputs import PrefixUpload, inputs_from_values
 from kubetask_client._kube import connect
 from kubetask_client._outputs import read_outputs_document
 from kubetask_client._taskrun import (
@@ -142,44 +144,136 @@ def create_taskrun(
     return TaskRunHandle(api, api.create(manifest))
 
 
+def submit_options(
+    task: kubetask.Task[..., Any],
+    *,
+    image: str | None = None,
+    retries: int | None = None,
+    timeout: str | float | datetime.timedelta | None = None,
+    resources: kubetask.Resources | Mapping[str, Mapping[str, str | int | float]] | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[kubetask.Secret] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Iterable[Mapping[str, Any]] | None = None,
+    pod_template: str | None = None,
+    service_account: str | None = None,
+    pending_timeout: str | None = None,
+    output_prefix: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    ttl_seconds_after_finished: int | None = None,
+    image_pull_secrets: Sequence[str] = (),
+) -> SubmitOptions:
+    """The TaskRun options of a submission: the task's decorator options with the ones given here winning
+    (a value replaces one; env, node_selector and resources win key by key; a Secret replaces one with the
+    same variable or path; tolerations add up). ClientUsageError names a bad option."""
+    if not isinstance(task, kubetask.Task):
+        raise ClientUsageError(
+            f"task: expected a @kubetask.task function, got {task!r} ({type(task).__name__})"
+        )
+    if isinstance(timeout, str):
+        try:
+            timeout = parse_duration(timeout)
+        except ValueError as error:
+            raise ClientUsageError(f"timeout: {error}") from None
+    try:
+        overrides = kubetask.TaskOptions(
+            retries=retries,
+            timeout=timeout,
+            resources=resources,
+            env=env,
+            secrets=secrets,
+            node_selector=node_selector,
+            tolerations=tolerations,
+            pod_template=pod_template,
+            service_account=service_account,
+            image=image,
+            where="submit",
+        )
+    except kubetask.TaskDefinitionError as error:
+        raise ClientUsageError(str(error)) from None
+    options = task.options.merged(overrides)
+    if options.image is None:
+        raise ClientUsageError(
+            f"image: task {task.name!r} names no image: pass image=... (--image) "
+            "or set @kubetask.task(image=...)"
+        )
+    return SubmitOptions(
+        image=options.image,
+        retries=options.retries,
+        timeout=duration_of_seconds(options.timeout) if options.timeout is not None else None,
+        pending_timeout=pending_timeout,
+        output_prefix=output_prefix,
+        service_account=options.service_account,
+        env=options.env,
+        labels=dict(labels or {}),
+        ttl_seconds_after_finished=ttl_seconds_after_finished,
+        image_pull_secrets=tuple(image_pull_secrets),
+        resources=options.resources,
+        secrets=options.secrets,
+        node_selector=options.node_selector,
+        tolerations=options.tolerations,
+        pod_template=options.pod_template,
+    )
+
+
+def input_upload(options: SubmitOptions) -> kubetask.Upload | None:
+    """Where a submission's local file inputs go: under its output prefix, else nowhere (refused)."""
+    return PrefixUpload(options.output_prefix) if options.output_prefix is not None else None
+
+
 def submit(
     task: kubetask.Task[..., Any],
     inputs: Mapping[str, Any] | None = None,
     *,
-    image: str,
+    image: str | None = None,
     namespace: str | None = None,
     name: str | None = None,
     context: str | None = None,
     kubeconfig: str | None = None,
     retries: int | None = None,
-    timeout: str | None = None,
+    timeout: str | float | datetime.timedelta | None = None,
     pending_timeout: str | None = None,
     output_prefix: str | None = None,
-    service_account: str | None = None,
+    resources: kubetask.Resources | Mapping[str, Mapping[str, str | int | float]] | None = None,
     env: Mapping[str, str] | None = None,
+    secrets: Iterable[kubetask.Secret] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Iterable[Mapping[str, Any]] | None = None,
+    pod_template: str | None = None,
+    service_account: str | None = None,
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
 ) -> TaskRunHandle:
-    """Run ``task`` on the cluster with ``inputs`` (Python values by input name) in ``image``.
+    """Run ``task`` on the cluster with ``inputs`` (Python values by input name).
 
-    The image must contain the task's module. ``namespace`` defaults to the kubeconfig context's;
-    ``timeout``/``pending_timeout`` are durations such as ``"5m"``; unset options take the operator's
-    defaults. Returns at once; ``.wait()`` then ``.outputs`` give the result.
+    Every option of ``@kubetask.task`` (image, retries, timeout, resources, env, secrets, node_selector,
+    tolerations, pod_template, service_account) reaches the TaskRun; one given here wins over the
+    decorator's. The image must contain the task's module. ``namespace`` defaults to the kubeconfig
+    context's; ``timeout``/``pending_timeout`` are durations such as ``"5m"`` (``timeout`` also seconds or a
+    timedelta); unset options take the operator's defaults. Inputs are checked with the pod's own codec
+    before anything is created; local files are uploaded under ``output_prefix`` (refused without one).
+    Returns at once; ``.wait()`` then ``.outputs`` give the result.
     """
-    options = SubmitOptions(
+    options = submit_options(
+        task,
         image=image,
         retries=retries,
         timeout=timeout,
+        resources=resources,
+        env=env,
+        secrets=secrets,
+        node_selector=node_selector,
+        tolerations=tolerations,
+        pod_template=pod_template,
+        service_account=service_account,
         pending_timeout=pending_timeout,
         output_prefix=output_prefix,
-        service_account=service_account,
-        env=dict(env or {}),
-        labels=dict(labels or {}),
+        labels=labels,
         ttl_seconds_after_finished=ttl_seconds_after_finished,
-        image_pull_secrets=tuple(image_pull_secrets),
+        image_pull_secrets=image_pull_secrets,
     )
-    json_inputs = inputs_from_values(task, dict(inputs or {}))
+    json_inputs = inputs_from_values(task, dict(inputs or {}), upload=input_upload(options))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))
     return create_taskrun(api, task, json_inputs, options=options, namespace=namespace, name=name)
 

@@ -1,11 +1,12 @@
 """TaskRun documents: building one to submit and reading one's status. Pure functions, no I/O.
 
-The API is fixed (``kubetask.dev/v1alpha1``, kind TaskRun, plural taskruns); the constants are repeated
-here rather than imported from kubetask_operator, whose import pulls in kopf (tests check they agree).
+The contract (group, version, kind, phases, names, quantities, durations) is kubetask_api's, shared with the
+operator without importing kopf.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import string
@@ -14,25 +15,40 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import kubetask
+from kubetask_api import (
+    API_VERSION,
+    CONDITION_SUCCEEDED,
+    FINAL_PHASES,
+    GROUP,
+    KIND,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_CLIENT,
+    PHASES,
+    PLURAL,
+    RESERVED_ENV_PREFIX,
+    RESERVED_MOUNT_ROOT,
+    VERSION,
+    StatusView,
+    is_dns_label,
+    is_dns_subdomain,
+    is_duration,
+    is_env_name,
+    is_label_key,
+    is_label_value,
+    is_quantity,
+    is_resource_name,
+)
 from kubetask_client._errors import ClientUsageError
 
-GROUP = "kubetask.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-KIND = "TaskRun"
-PLURAL = "taskruns"
+# The contract's names other client modules read from here.
+__all__ = ["API_VERSION", "FINAL_PHASES", "GROUP", "KIND", "PHASES", "PLURAL", "VERSION"]
 
-PHASES = ("Pending", "Running", "Retrying", "Succeeded", "Failed", "Cancelled")
-FINAL_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
-
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
-_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
-_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 # The operator names pods "<taskrun>-<attempt>"-ish within 63 characters; keep generated names short.
 _GENERATED_PREFIX_MAX = 40
+_TOLERATION_OPERATORS = ("Equal", "Exists")
+_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,12 @@ class TaskReference:
 
 @dataclass(frozen=True)
 class SubmitOptions:
-    """Everything of a TaskRun's spec besides the task and its inputs (None: the operator's default)."""
+    """Everything of a TaskRun's spec besides the task and its inputs (None or empty: the operator's default).
+
+    ``resources`` is ``{"requests": {...}, "limits": {...}}``; ``secrets`` are kubetask.Secret (a variable
+    or a read-only file each); ``pod_template`` names a PodTemplate in the namespace
+    (``spec.podTemplateName``).
+    """
 
     image: str
     retries: int | None = None
@@ -72,6 +93,11 @@ class SubmitOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
     ttl_seconds_after_finished: int | None = None
     image_pull_secrets: tuple[str, ...] = ()
+    resources: Mapping[str, Mapping[str, str | int | float]] = field(default_factory=dict)
+    secrets: tuple[kubetask.Secret, ...] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    pod_template: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip() or any(c.isspace() for c in self.image):
@@ -81,28 +107,30 @@ class SubmitOptions:
         ):
             raise ClientUsageError(f"retries: expected an integer >= 0, got {self.retries!r}")
         for option, value in (("timeout", self.timeout), ("pending_timeout", self.pending_timeout)):
-            if value is not None and not (isinstance(value, str) and _DURATION.fullmatch(value)):
+            if value is not None and not is_duration(value):
                 raise ClientUsageError(
                     f"{option}: expected a duration such as '30s', '5m' or '1h30m', got {value!r}"
                 )
-        if self.service_account is not None and not _DNS_SUBDOMAIN.fullmatch(self.service_account):
-            raise ClientUsageError(
-                f"service_account: expected a ServiceAccount name, got {self.service_account!r}"
-            )
+        for option, kind, name in (
+            ("service_account", "ServiceAccount", self.service_account),
+            ("pod_template", "PodTemplate", self.pod_template),
+        ):
+            if name is not None and not is_dns_subdomain(name):
+                raise ClientUsageError(
+                    f"{option}: expected the name of a {kind} (lowercase letters, digits, '-' and '.'), "
+                    f"got {name!r}"
+                )
         for key, value in self.labels.items():
-            if not _label_key_ok(key) or not (value == "" or _LABEL_NAME.fullmatch(value)):
+            if not is_label_key(key) or not is_label_value(value):
                 raise ClientUsageError(
                     f"labels: {key}={value!r} is not a Kubernetes label (key [prefix/]name and value: "
                     "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
                 )
         for secret in self.image_pull_secrets:
-            if not _DNS_SUBDOMAIN.fullmatch(secret):
+            if not is_dns_subdomain(secret):
                 raise ClientUsageError(f"image_pull_secrets: expected Secret names, got {secret!r}")
         for name in self.env:
-            if not _ENV_NAME.fullmatch(name):
-                raise ClientUsageError(
-                    f"env: {name!r} is not an environment variable name (letters, digits, '_', '-', '.')"
-                )
+            _check_env_name(name, where="env")
         if self.ttl_seconds_after_finished is not None and (
             isinstance(self.ttl_seconds_after_finished, bool)
             or not isinstance(self.ttl_seconds_after_finished, int)
@@ -112,18 +140,107 @@ class SubmitOptions:
                 "ttl_seconds_after_finished: expected an integer >= 0, "
                 f"got {self.ttl_seconds_after_finished!r}"
             )
+        self._check_resources()
+        self._check_secrets()
+        for key, value in self.node_selector.items():
+            if not is_label_key(key) or not is_label_value(value):
+                raise ClientUsageError(
+                    f"node_selector: {key}={value!r} is not a node label ([prefix/]name=value)"
+                )
+        for toleration in self.tolerations:
+            _check_toleration(toleration)
+
+    def _check_resources(self) -> None:
+        for part, values in self.resources.items():
+            if part not in ("requests", "limits"):
+                raise ClientUsageError(
+                    f"resources: unknown key {part!r}: expected 'requests' and/or 'limits'"
+                )
+            for name, quantity in values.items():
+                if not is_resource_name(name):
+                    raise ClientUsageError(
+                        f"resources: {part}: {name!r} is not a resource name (cpu, memory, ephemeral-storage "
+                        "or an extended resource such as nvidia.com/gpu)"
+                    )
+                if not is_quantity(quantity):
+                    raise ClientUsageError(
+                        f"resources: {part}: {name}: expected a quantity such as '500m', 2 or '4Gi', "
+                        f"got {quantity!r}"
+                    )
+
+    def _check_secrets(self) -> None:
+        targets: dict[str, kubetask.Secret] = {}
+        for secret in self.secrets:
+            if not isinstance(secret, kubetask.Secret):
+                raise ClientUsageError(f"secrets: expected kubetask.Secret(name, key, ...), got {secret!r}")
+            if not is_dns_subdomain(secret.name):
+                raise ClientUsageError(f"secrets: {secret.name!r} is not a Secret name")
+            if secret.env is not None:
+                _check_env_name(secret.env, where=f"secrets: {secret.name}/{secret.key}")
+            mount = secret.mount_path
+            if mount is not None and (
+                mount == RESERVED_MOUNT_ROOT or mount.startswith(RESERVED_MOUNT_ROOT + "/")
+            ):
+                raise ClientUsageError(
+                    f"secrets: {secret.name}/{secret.key}: mount_path {mount!r}: expected a path outside "
+                    f"{RESERVED_MOUNT_ROOT} (kubetask mounts its own volumes there)"
+                )
+            if secret.env is not None and secret.env in self.env:
+                raise ClientUsageError(
+                    f"secrets: {secret.name}/{secret.key} and env both set the variable {secret.env!r}"
+                )
+            if secret.target in targets:
+                other = targets[secret.target]
+                raise ClientUsageError(
+                    f"secrets: {secret.name}/{secret.key} and {other.name}/{other.key} both go to "
+                    f"{secret.target.partition(':')[2]!r}"
+                )
+            targets[secret.target] = secret
 
 
-def _label_key_ok(key: str) -> bool:
-    prefix, slash, name = key.rpartition("/")
-    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return False
-    return bool(_LABEL_NAME.fullmatch(name))
+def _check_env_name(name: str, *, where: str) -> None:
+    if not is_env_name(name):
+        raise ClientUsageError(
+            f"{where}: {name!r} is not an environment variable name (letters, digits, '_', '-', '.')"
+        )
+    if name.startswith(RESERVED_ENV_PREFIX):
+        raise ClientUsageError(
+            f"{where}: {name!r}: names starting with {RESERVED_ENV_PREFIX} are kubetask's own"
+        )
+
+
+def _check_toleration(toleration: Mapping[str, Any]) -> None:
+    key = toleration.get("key")
+    operator = toleration.get("operator", "Equal")
+    effect = toleration.get("effect")
+    if key is not None and not is_label_key(key):
+        raise ClientUsageError(f"tolerations: key {key!r} is not a taint key ([prefix/]name)")
+    if operator not in _TOLERATION_OPERATORS:
+        raise ClientUsageError(f"tolerations: operator: expected Equal or Exists, got {operator!r}")
+    if not key and operator != "Exists":
+        raise ClientUsageError(
+            "tolerations: a toleration without a key must have operator Exists (any taint)"
+        )
+    if operator == "Exists" and toleration.get("value"):
+        raise ClientUsageError(
+            f"tolerations: {key}: operator Exists takes no value, got {toleration['value']!r}"
+        )
+    if effect is not None and effect not in _TAINT_EFFECTS:
+        raise ClientUsageError(
+            f"tolerations: {key}: effect: expected one of {', '.join(_TAINT_EFFECTS)}, got {effect!r}"
+        )
+    seconds = toleration.get("tolerationSeconds")
+    if seconds is not None and (
+        effect != "NoExecute" or isinstance(seconds, bool) or not isinstance(seconds, int)
+    ):
+        raise ClientUsageError(
+            f"tolerations: {key}: tolerationSeconds: a whole number, with effect NoExecute only"
+        )
 
 
 def validate_name(name: str, *, what: str = "name") -> str:
     """A TaskRun name (a DNS subdomain, at most 253 characters) or ClientUsageError naming the rule."""
-    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    if not is_dns_subdomain(name):
         raise ClientUsageError(
             f"{what}: expected lowercase letters, digits, '-' and '.', starting and ending with a letter or "
             f"digit (at most 253 characters), got {name!r}"
@@ -132,7 +249,7 @@ def validate_name(name: str, *, what: str = "name") -> str:
 
 
 def validate_namespace(namespace: str) -> str:
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+    if not is_dns_label(namespace):
         raise ClientUsageError(
             "namespace: expected a DNS label (lowercase letters, digits and '-', at most 63 characters), "
             f"got {namespace!r}"
@@ -169,18 +286,66 @@ def taskrun_manifest(
         spec["outputPrefix"] = options.output_prefix
     if options.service_account is not None:
         spec["serviceAccountName"] = options.service_account
-    if options.env:
-        spec["env"] = [{"name": key, "value": value} for key, value in options.env.items()]
+    if options.resources:
+        spec["resources"] = {part: dict(values) for part, values in options.resources.items() if values}
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in options.env.items()]
+    env += [
+        {"name": secret.env, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}}}
+        for secret in options.secrets
+        if secret.env is not None
+    ]
+    if env:
+        spec["env"] = env
     if options.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = options.ttl_seconds_after_finished
-    if options.image_pull_secrets:
-        spec["podTemplate"] = {"imagePullSecrets": [{"name": name} for name in options.image_pull_secrets]}
+    if options.pod_template is not None:
+        spec["podTemplateName"] = options.pod_template
+    template = _pod_template(options)
+    if template:
+        spec["podTemplate"] = template
     metadata: dict[str, Any] = {
         "name": validate_name(name),
         "namespace": validate_namespace(namespace),
-        "labels": {"app.kubernetes.io/managed-by": "kubetask-client", **options.labels},
+        "labels": {LABEL_MANAGED_BY: MANAGED_BY_CLIENT, **options.labels},
     }
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+def _pod_template(options: SubmitOptions) -> dict[str, Any]:
+    """``spec.podTemplate``: placement, pull secrets, and a read-only volume per Secret mounted as files
+    (each key at its path through ``subPath``, so keys of one Secret can go to different folders)."""
+    template: dict[str, Any] = {}
+    if options.node_selector:
+        template["nodeSelector"] = dict(options.node_selector)
+    if options.tolerations:
+        template["tolerations"] = [dict(toleration) for toleration in options.tolerations]
+    if options.image_pull_secrets:
+        template["imagePullSecrets"] = [{"name": name} for name in options.image_pull_secrets]
+    volumes: dict[str, dict[str, Any]] = {}
+    mounts = []
+    for secret in options.secrets:
+        if secret.mount_path is None:
+            continue
+        volume = volumes.setdefault(
+            secret.name,
+            {"name": _secret_volume_name(secret.name), "secret": {"secretName": secret.name, "items": []}},
+        )
+        items = volume["secret"]["items"]
+        if not any(item["key"] == secret.key for item in items):
+            items.append({"key": secret.key, "path": secret.key})
+        mounts.append(
+            {"name": volume["name"], "mountPath": secret.mount_path, "subPath": secret.key, "readOnly": True}
+        )
+    if volumes:
+        template["volumes"] = list(volumes.values())
+        template["volumeMounts"] = mounts
+    return template
+
+
+def _secret_volume_name(secret: str) -> str:
+    """A volume name (a DNS label) for a Secret: readable, and unique through a hash of the full name."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", secret)[:40].strip("-")
+    return f"secret-{stem}-{hashlib.sha256(secret.encode()).hexdigest()[:6]}"
 
 
 # ---------------------------------------------------------------- reading a TaskRun
@@ -193,17 +358,16 @@ def status_of(taskrun: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def phase_of(taskrun: Mapping[str, Any]) -> str:
     """The phase, or "Pending" while the operator has not written a status yet."""
-    phase = status_of(taskrun).get("phase")
-    return phase if isinstance(phase, str) and phase else "Pending"
+    return StatusView.of(taskrun).phase
 
 
 def is_finished(taskrun: Mapping[str, Any]) -> bool:
-    return phase_of(taskrun) in FINAL_PHASES
+    return StatusView.of(taskrun).finished
 
 
 def succeeded_condition(taskrun: Mapping[str, Any]) -> Mapping[str, Any]:
     for condition in status_of(taskrun).get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == "Succeeded":
+        if isinstance(condition, Mapping) and condition.get("type") == CONDITION_SUCCEEDED:
             return condition
     return {}
 

@@ -1,4 +1,4 @@
-"""The TaskRun CRD: its constants and the manifest shipped with the package.
+"""The TaskRun CRD: the manifest shipped with the package (its names are the contract's, in kubetask_api).
 
 The manifest's single source is ``charts/kubetask/files/taskrun-crd.yaml``; the package holds a symlink to it,
 so the chart, the manifests and ``kubetask dev`` all apply exactly the same document.
@@ -13,12 +13,9 @@ from typing import Any
 
 import yaml
 
-GROUP = "kubetask.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-KIND = "TaskRun"
-PLURAL = "taskruns"
-CRD_NAME = f"{PLURAL}.{GROUP}"
+from kubetask_api import API_VERSION, CRD_NAME, GROUP, KIND, PLURAL, VERSION
+
+__all__ = ["API_VERSION", "CRD_NAME", "GROUP", "KIND", "PLURAL", "VERSION", "load_crd"]
 
 
 @functools.cache

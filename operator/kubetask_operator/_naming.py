@@ -9,12 +9,28 @@ from __future__ import annotations
 import hashlib
 import re
 
-LABEL_TASKRUN = "kubetask.dev/taskrun"
-LABEL_TASKRUN_UID = "kubetask.dev/taskrun-uid"
-LABEL_ATTEMPT = "kubetask.dev/attempt"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "kubetask-operator"
-ANNOTATION_TASKRUN = "kubetask.dev/taskrun-name"
+from kubetask_api import (
+    ANNOTATION_TASKRUN,
+    LABEL_ATTEMPT,
+    LABEL_MANAGED_BY,
+    LABEL_TASKRUN,
+    LABEL_TASKRUN_UID,
+)
+from kubetask_api import MANAGED_BY_OPERATOR as MANAGED_BY
+
+# The label keys are the TaskRun contract's (kubetask_api), re-exported for the operator's modules.
+__all__ = [
+    "ANNOTATION_TASKRUN",
+    "LABEL_ATTEMPT",
+    "LABEL_MANAGED_BY",
+    "LABEL_TASKRUN",
+    "LABEL_TASKRUN_UID",
+    "MANAGED_BY",
+    "inputs_configmap_name",
+    "owned_labels",
+    "pod_name",
+    "taskrun_label_value",
+]
 
 _DNS_LABEL_MAX = 63
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")

@@ -1,14 +1,19 @@
 """kubetask: run typed Python tasks on Kubernetes.
 
 This facade is imported by every task module, so it stays light: what only the operator or the client
-needs (the termination-message parser, serialization settings, ``submit``) is loaded on first use through
-``__getattr__``; they use dataclasses and json, which cost a task pod's cold start ~15 ms.
+needs (the termination-message parser, serialization settings, local runs, storage access) is loaded on
+first use through ``__getattr__``; they use dataclasses and json, which cost a task pod's cold start ~15 ms.
+
+``kubetask.submit`` is served by whichever installed package registers ``submit`` in the
+``kubetask.plugins`` entry point group (the client does): the runtime never names the packages above it.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from kubetask._codec import MAX_DEPTH as MAX_VALUE_DEPTH
+from kubetask._codec import FileTransfer
 from kubetask._context import ExecutionContext, current_context
 from kubetask._errors import (
     InputError,
@@ -24,6 +29,7 @@ from kubetask._errors import (
 from kubetask._files import Directory, File
 from kubetask._interface import Interface, Parameter
 from kubetask._interface import describe as describe_type
+from kubetask._options import Resources, Secret, TaskOptions
 from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
 from kubetask._resolver import (
     DefaultTaskResolver,
@@ -35,26 +41,24 @@ from kubetask._task import Task, task
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
-    from kubetask._local import (
-        LocalRun,
-        Target,
-        load_target,
-        parse_input_assignments,
-        parse_target,
-        run_locally,
-    )
+    from kubetask._interface import Upload as Upload  # the type of encode_inputs(upload=...): typing only
+    from kubetask._local import LocalRun, Target, load_target, parse_target, run_locally
     from kubetask._settings import SerializationSettings
-    from kubetask._storage import read_bytes
+    from kubetask._storage import join as join_uri
+    from kubetask._storage import read_bytes as read_uri
+    from kubetask._storage import upload as upload_to_uri
     from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
 
 __all__ = [
     "DEFAULT_RESOLVER",
+    "MAX_VALUE_DEPTH",
     "DefaultTaskResolver",
     "Directory",
     "ErrorInfo",
     "ExecutionContext",
     "ExitCode",
     "File",
+    "FileTransfer",
     "InputError",
     "Interface",
     "KubetaskError",
@@ -62,12 +66,15 @@ __all__ = [
     "OutputError",
     "Parameter",
     "RecoverableError",
+    "Resources",
+    "Secret",
     "SerializationSettings",
     "StorageError",
     "Target",
     "Task",
     "TaskDefinitionError",
     "TaskLoadError",
+    "TaskOptions",
     "TaskResolverMixin",
     "Terminated",
     "TerminationSummary",
@@ -77,59 +84,68 @@ __all__ = [
     "data_uri",
     "default_task_resolver",
     "describe_type",
+    "join_uri",
     "load_target",
-    "parse_input_assignments",
     "parse_loader_args",
     "parse_target",
     "parse_termination_message",
-    "read_bytes",
+    "read_uri",
     "run_locally",
     "submit",
     "task",
+    "upload_to_uri",
 ]
 
-# name -> module: loaded on first access so `import kubetask` stays cheap in task pods.
+# name -> (module, attribute): loaded on first access so `import kubetask` stays cheap in task pods.
 _LAZY = {
-    "ErrorInfo": "kubetask._summary",
-    "TerminationSummary": "kubetask._summary",
-    "parse_termination_message": "kubetask._summary",
-    "SerializationSettings": "kubetask._settings",
-    # `kubetask run` (the client's command line): parse a TARGET, load its task, run it locally.
-    "LocalRun": "kubetask._local",
-    "Target": "kubetask._local",
-    "load_target": "kubetask._local",
-    "parse_input_assignments": "kubetask._local",
-    "parse_target": "kubetask._local",
-    "run_locally": "kubetask._local",
-    # a document at a URI (local path, file://, fsspec): the client reads outputs and archived logs with it
-    "read_bytes": "kubetask._storage",
+    "ErrorInfo": ("kubetask._summary", "ErrorInfo"),
+    "TerminationSummary": ("kubetask._summary", "TerminationSummary"),
+    "parse_termination_message": ("kubetask._summary", "parse_termination_message"),
+    "SerializationSettings": ("kubetask._settings", "SerializationSettings"),
+    # Running a task on this machine as a pod would (``kubetask run``), finding it by TARGET.
+    "Target": ("kubetask._local", "Target"),
+    "LocalRun": ("kubetask._local", "LocalRun"),
+    "parse_target": ("kubetask._local", "parse_target"),
+    "load_target": ("kubetask._local", "load_target"),
+    "run_locally": ("kubetask._local", "run_locally"),
+    # Storage as the pod sees it: local paths, file://, data: and any fsspec protocol with its extra.
+    "read_uri": ("kubetask._storage", "read_bytes"),
+    "upload_to_uri": ("kubetask._storage", "upload"),
+    "join_uri": ("kubetask._storage", "join"),
 }
+PLUGIN_GROUP = "kubetask.plugins"
 
 
 def __getattr__(name: str) -> object:
     if name == "submit":
-        return _client_attribute("submit")
+        return _plugin("submit", extra="operator")
     try:
-        module_name = _LAZY[name]
+        module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'kubetask' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
+    value = getattr(importlib.import_module(module_name), attribute)
     globals()[name] = value
     return value
 
 
-def _client_attribute(name: str) -> object:
-    # By name, not by import statement: the runtime must not depend on the client (import-linter contract).
+def _plugin(name: str, *, extra: str) -> object:
+    """What an installed package registered as *name* in the ``kubetask.plugins`` entry point group."""
+    from importlib.metadata import entry_points  # only when a plugin is asked for
+
+    found = entry_points(group=PLUGIN_GROUP, name=name)
+    if not found:
+        raise AttributeError(
+            f"kubetask.{name} is provided by the kubetask client, which is not installed: "
+            f"pip install 'kubetask[{extra}]'"
+        )
+    entry = next(iter(found))
     try:
-        client = importlib.import_module("kubetask_client")
+        return entry.load()
     except ImportError as error:
         raise ImportError(
-            f"kubetask.{name} needs the kubetask client: pip install 'kubetask[operator]' ({error})"
+            f"kubetask.{name} needs {entry.value}, which cannot be imported: {error}; "
+            f"pip install 'kubetask[{extra}]'"
         ) from error
-    try:
-        return getattr(client, name)
-    except AttributeError:
-        raise AttributeError(f"kubetask_client has no attribute {name!r}: is it up to date?") from None
 
 
 def __dir__() -> list[str]:

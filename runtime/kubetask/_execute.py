@@ -15,7 +15,7 @@ import time
 
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
-from kubetask._convert import input_value, output_value
+from kubetask._codec import MAX_DEPTH
 from kubetask._documents import STAGE_CALL, STAGE_INPUTS, STAGE_LOAD, STAGE_OUTPUTS, STAGE_START, classify
 from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
@@ -120,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             raise stopped
 
         stage = STAGE_OUTPUTS
-        outputs = {
-            name: output_value(value, interface.outputs.get(name, object), name=name, transfer=transfer)
-            for name, value in interface.split_outputs(returned).items()
-        }
+        outputs = interface.encode_outputs(returned, transfer=transfer)
         outputs_uri = join(arguments.output_prefix, "outputs.json")
         write_bytes(outputs_uri, (dumps(outputs) + "\n").encode())
         termination.shield()
@@ -187,24 +184,17 @@ def _read_inputs(uri: str, interface: Interface, transfer: StorageTransfer) -> d
         document = loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"inputs document {_short(uri)}: not valid JSON: {error}") from None
+    except RecursionError:  # the decoder's own stack: far deeper than any value may nest (MAX_DEPTH)
+        raise InputError(
+            f"inputs document {_short(uri)}: nested deeper than {MAX_DEPTH} levels, the most kubetask "
+            "accepts in a value"
+        ) from None
     if not isinstance(document, dict):
         raise InputError(
             f"inputs document {_short(uri)}: expected a JSON object mapping input names to values, "
             f"got {type(document).__name__}"
         )
-    unknown = sorted(set(document) - set(interface.inputs))
-    if unknown:
-        raise InputError(
-            f"inputs document: unknown input(s) {', '.join(map(repr, unknown))}; the task takes "
-            f"{', '.join(map(repr, interface.inputs)) or 'no inputs'}"
-        )
-    missing = [name for name, p in interface.inputs.items() if p.required and name not in document]
-    if missing:
-        raise InputError(f"inputs document: missing required input(s) {', '.join(map(repr, missing))}")
-    return {
-        name: input_value(value, interface.inputs[name].hint, name=name, transfer=transfer)
-        for name, value in document.items()
-    }
+    return interface.decode_inputs(document, transfer=transfer)
 
 
 def _usage_error(error: UsageError, argv: list[str], started: float, termination: _Termination) -> int:

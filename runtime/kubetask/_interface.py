@@ -1,22 +1,31 @@
-"""A task's typed interface, read from its function's type hints without :mod:`inspect` or :mod:`typing`.
+"""A task's typed interface: its named inputs and outputs, and the one public way to convert their values.
 
-Both cost a third of the cold-start budget each; the code object and ``__annotations__`` carry all the
-runtime needs. :mod:`typing` is imported only for string annotations (``from __future__ import
-annotations``) and for hints that come from it, in which case the task module has already imported it.
+Read from the function's code object and ``__annotations__`` (no :mod:`inspect`, see :mod:`kubetask._hints`);
+every hint is compiled into a codec (:mod:`kubetask._codec`) when the interface is made, so an unsupported
+type fails at definition time. The pod (``decode_inputs``, ``encode_outputs``), the client
+(``encode_inputs``, ``check_inputs``) and the command line (``parse_assignments``) all convert through here:
+a value means the same thing everywhere, and is refused with the same message everywhere.
 """
 
 from __future__ import annotations
 
-import sys
-import types
+import os
 
-from kubetask._errors import OutputError, TaskDefinitionError
+from kubetask._codec import Codec, Conversion, FileTransfer, ValueProblem, codec_for, is_remote
+from kubetask._errors import InputError, OutputError, TaskDefinitionError, UsageError
+from kubetask._hints import NONE_TYPE, describe_hint, is_named_tuple_type, normalize, show, type_hints
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Protocol
 
-NONE_TYPE = type(None)
+    class Upload(Protocol):
+        """Stores a local file (or directory) of a submission where pods can read it; returns its URI."""
+
+        def __call__(self, path: str, *, directory: bool, key: str) -> str: ...
+
+
 _CO_VARARGS = 0x04
 _CO_VARKEYWORDS = 0x08
 
@@ -34,13 +43,14 @@ REQUIRED: object = _Required()  # the default of a parameter that has none
 class Parameter:
     """One input: its name, type hint, default (or REQUIRED) and whether it is positional-only."""
 
-    __slots__ = ("default", "hint", "name", "positional_only")
+    __slots__ = ("codec", "default", "hint", "name", "positional_only")
 
     def __init__(self, name: str, hint: object, *, default: object = REQUIRED, positional_only: bool = False):
         self.name = name
         self.hint = hint
         self.default = default
         self.positional_only = positional_only
+        self.codec: Codec = codec_for(hint, where=f"input {name!r}")
 
     @property
     def required(self) -> bool:
@@ -48,7 +58,7 @@ class Parameter:
 
     def __repr__(self) -> str:
         default = "" if self.required else f" = {self.default!r}"
-        return f"<Parameter {self.name}: {describe(self.hint)}{default}>"
+        return f"<Parameter {self.name}: {self.codec.description}{default}>"
 
 
 # How a return value maps to named outputs.
@@ -61,19 +71,152 @@ RETURNS_ANY_TUPLE = "any-tuple"  # -> tuple: o0, o1... as many as returned
 
 
 class Interface:
-    """Named, typed inputs and outputs of a task."""
+    """Named, typed inputs and outputs of a task, and the conversions of their values."""
 
-    __slots__ = ("inputs", "outputs", "returns")
+    __slots__ = ("inputs", "output_codecs", "outputs", "returns", "task")
 
-    def __init__(self, inputs: dict[str, Parameter], outputs: dict[str, object], returns: str) -> None:
+    def __init__(
+        self,
+        inputs: dict[str, Parameter],
+        outputs: dict[str, object],
+        returns: str,
+        *,
+        task: str = "the task",
+    ) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.returns = returns
+        self.task = task
+        self.output_codecs = {
+            name: codec_for(hint, where=f"output {name!r}") for name, hint in outputs.items()
+        }
 
     def __repr__(self) -> str:
-        inputs = ", ".join(f"{p.name}: {describe(p.hint)}" for p in self.inputs.values())
-        outputs = ", ".join(f"{name}: {describe(hint)}" for name, hint in self.outputs.items())
+        inputs = ", ".join(f"{p.name}: {p.codec.description}" for p in self.inputs.values())
+        outputs = ", ".join(f"{name}: {codec.description}" for name, codec in self.output_codecs.items())
         return f"<Interface ({inputs}) -> ({outputs})>"
+
+    # ------------------------------------------------------------ in the pod
+
+    def decode_inputs(
+        self, document: Mapping[str, object], *, transfer: FileTransfer | None = None
+    ) -> dict[str, object]:
+        """The inputs document (``{name: JSON value}``) as the task's Python values; file inputs are
+        fetched through *transfer* (default: local paths only). InputError names the input and the path
+        inside it, the expected type and the bad value."""
+        unknown = sorted(set(document) - set(self.inputs))
+        if unknown:
+            raise InputError(
+                f"inputs document: unknown input(s) {', '.join(map(repr, unknown))}; the task takes "
+                f"{', '.join(map(repr, self.inputs)) or 'no inputs'}"
+            )
+        missing = [name for name, p in self.inputs.items() if p.required and name not in document]
+        if missing:
+            raise InputError(f"inputs document: missing required input(s) {', '.join(map(repr, missing))}")
+        transfer = transfer if transfer is not None else FileTransfer()
+        values = {}
+        for name, value in document.items():
+            try:
+                values[name] = self.inputs[name].codec.decode(value, Conversion(transfer, name=name), 1)
+            except ValueProblem as problem:
+                raise InputError(f"input '{problem.path(name)}': {problem.detail}") from None
+        return values
+
+    def encode_outputs(self, returned: object, *, transfer: FileTransfer | None = None) -> dict[str, object]:
+        """The function's return value as the outputs document (``{name: JSON value}``); file outputs
+        are stored through *transfer* (default: reported by their absolute local path)."""
+        transfer = transfer if transfer is not None else FileTransfer()
+        outputs = {}
+        for name, value in self.split_outputs(returned).items():
+            codec = self.output_codecs.get(name) or codec_for(object, where="output")
+            try:
+                outputs[name] = codec.encode(value, Conversion(transfer, name=name), 1)
+            except ValueProblem as problem:
+                raise OutputError(f"output '{problem.path(name)}': {problem.detail}") from None
+        return outputs
+
+    # ------------------------------------------------------------ before submitting
+
+    def encode_inputs(
+        self,
+        values: Mapping[str, object],
+        *,
+        upload: Upload | None = None,
+        local_paths: bool = False,
+        complete: bool = True,
+    ) -> dict[str, object]:
+        """Python values by input name as the JSON values of a TaskRun's ``spec.inputs``, every input
+        checked (unknown, missing, wrong type anywhere inside) before anything is created.
+
+        A File, Directory or Path given as a remote URI (``s3://...``) or with a ``uri`` passes as that URI.
+        A local one is stored with *upload* (``upload(path, directory=..., key=...) -> uri``); without one it
+        is refused, naming what to do (a pod cannot read this machine's files), unless *local_paths* (a
+        local run) keeps it as its absolute path. ``complete=False`` allows required inputs to be missing
+        (the rest come from elsewhere). Integers must fit in 64 bits: the Kubernetes API carries
+        larger ones as floats. InputError names the input, the path inside it, the expectation and value.
+        """
+        self._check_names(values, complete=complete)
+        transfer = _SubmissionTransfer(upload, local_paths=local_paths)
+        encoded = {}
+        for name, value in values.items():
+            try:
+                encoded[name] = self.inputs[name].codec.encode(
+                    value, Conversion(transfer, name=name, int64=True), 1
+                )
+            except ValueProblem as problem:
+                raise InputError(f"input '{problem.path(name)}': {problem.detail}") from None
+        return encoded
+
+    def check_inputs(self, document: Mapping[str, object]) -> dict[str, object]:
+        """JSON input values (an inputs file) as Python values, checked exactly as the pod will decode them
+        but without fetching any file (a local one must exist); ``encode_inputs`` then prepares them for
+        submission. InputError names the input, the path inside it, the expected type and the bad value."""
+        self._check_names(document)
+        values = {}
+        for name, value in document.items():
+            try:
+                values[name] = self.inputs[name].codec.decode(value, Conversion(_CHECK, name=name), 1)
+            except ValueProblem as problem:
+                raise InputError(f"input '{problem.path(name)}': {problem.detail}") from None
+        return values
+
+    def parse_assignments(self, assignments: Sequence[str]) -> dict[str, object]:
+        """``["a=1", "p={\"x\": 2}"]`` from ``-i`` as Python values, each parsed by its input's type
+        (structured types as JSON) and checked as the pod would decode it. A local file must exist.
+        UsageError names the assignment. Required inputs are not checked (an inputs file may give them)."""
+        values: dict[str, object] = {}
+        for assignment in assignments:
+            name, separator, text = assignment.partition("=")
+            if not separator or not name:
+                raise UsageError(f"-i: expected NAME=VALUE, got {assignment!r}")
+            if name not in self.inputs:
+                expected = ", ".join(self.inputs) or "no inputs"
+                raise UsageError(f"-i {name}: the task has no input {name!r}; it takes {expected}")
+            codec = self.inputs[name].codec
+            try:
+                document = codec.parse_text(text)
+            except ValueProblem as problem:
+                raise UsageError(f"-i {name}={text}: {problem.detail}") from None
+            try:
+                values[name] = codec.decode(document, Conversion(_CHECK, name=name), 1)
+            except ValueProblem as problem:
+                raise UsageError(
+                    f"-i {name}={text}: input '{problem.path(name)}': {problem.detail}"
+                ) from None
+        return values
+
+    def _check_names(self, values: Mapping[str, object], *, complete: bool = True) -> None:
+        for name in values:
+            if name not in self.inputs:
+                raise InputError(
+                    f"input {name!r}: task {self.task!r} has no such input; its inputs: "
+                    f"{list(self.inputs) or 'none'}"
+                )
+        for name, parameter in self.inputs.items():
+            if complete and parameter.required and name not in values:
+                raise InputError(f"input {name!r} is required by task {self.task!r} and was not given")
+
+    # ------------------------------------------------------------ calling the function
 
     def call_arguments(self, values: Mapping[str, object]) -> tuple[list[object], dict[str, object]]:
         """Positional and keyword arguments for the function from input values by name."""
@@ -105,8 +248,48 @@ class Interface:
         return dict(zip(self.outputs, returned, strict=True))
 
 
-def interface_of(function: Callable[..., object]) -> Interface:
-    """Read the interface of *function* from its signature and type hints."""
+class _CheckingTransfer(FileTransfer):
+    """Checks file values without moving them: a URI passes, a local path must exist (and remembers no
+    URI, so encoding it for submission uploads it)."""
+
+    def fetch(self, uri: str, *, directory: bool, key: str) -> str:  # noqa: ARG002 - the protocol's
+        if is_remote(uri):
+            return uri
+        path = uri.removeprefix("file://")
+        if not os.path.exists(path):
+            raise ValueProblem(f"{uri!r} is neither an existing local path nor a URI such as s3://bucket/key")
+        if directory != os.path.isdir(path):
+            raise ValueProblem(f"expected a {'directory' if directory else 'file'}: {uri!r}")
+        return os.path.abspath(path)
+
+    def source_uri(self, value: str) -> str | None:
+        return value if is_remote(value) else None
+
+
+_CHECK = _CheckingTransfer()
+
+
+class _SubmissionTransfer(FileTransfer):
+    """Local file inputs of a submission: uploaded, kept as local paths for a local run, or refused."""
+
+    def __init__(self, upload: Upload | None, *, local_paths: bool) -> None:
+        self.upload = upload
+        self.local_paths = local_paths
+
+    def store(self, path: str, *, directory: bool, key: str) -> str:
+        if self.local_paths:
+            return os.path.abspath(path)
+        if self.upload is None:
+            raise ValueProblem(
+                f"{path!r} is a {'directory' if directory else 'file'} on this machine, which a pod cannot "
+                "read: give a URI the cluster can read (s3://bucket/key, or kubetask.File(uri=...)), or "
+                "submit with an output prefix (output_prefix=..., --output-prefix) to have it uploaded there"
+            )
+        return self.upload(path, directory=directory, key=key)
+
+
+def interface_of(function: Callable[..., object], *, task: str | None = None) -> Interface:
+    """Read the interface of *function* from its signature and type hints; *task* names it in messages."""
     code = getattr(function, "__code__", None)
     if code is None:
         raise TaskDefinitionError(f"{function!r} is not a Python function: it has no code object")
@@ -130,12 +313,16 @@ def interface_of(function: Callable[..., object]) -> Interface:
         )
         for index, name in enumerate(names)
     }
-    for parameter in inputs.values():
-        check_supported(parameter.hint, where=f"input {parameter.name!r}")
     returns, outputs = _outputs(hints)
-    for name, hint in outputs.items():
-        check_supported(hint, where=f"output {name!r}")
-    return Interface(inputs, outputs, returns)
+    return Interface(inputs, outputs, returns, task=task or label)
+
+
+def describe(hint: object) -> str:
+    """A type as a user writes it: ``int``, ``list[int]``, ``int | None``, ``Color``."""
+    try:
+        return codec_for(normalize(hint, where="type"), where="type").description
+    except TaskDefinitionError:
+        return describe_hint(hint)
 
 
 def _outputs(hints: Mapping[str, object]) -> tuple[str, dict[str, object]]:
@@ -146,10 +333,12 @@ def _outputs(hints: Mapping[str, object]) -> tuple[str, dict[str, object]]:
         return RETURNS_NOTHING, {}
     if hint is tuple:
         return RETURNS_ANY_TUPLE, {}
-    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+    if is_named_tuple_type(hint):
+        assert isinstance(hint, type)
         field_hints = type_hints(hint, label=f"NamedTuple {hint.__name__}")
         return RETURNS_NAMED, {
-            name: normalize(field_hints.get(name, object), where=f"output {name!r}") for name in hint._fields
+            name: normalize(field_hints.get(name, object), where=f"output {name!r}")
+            for name in hint._fields  # type: ignore[attr-defined]
         }
     if getattr(hint, "__origin__", None) is tuple:
         members = hint.__args__  # type: ignore[attr-defined]
@@ -159,165 +348,3 @@ def _outputs(hints: Mapping[str, object]) -> tuple[str, dict[str, object]]:
                 for index, member in enumerate(members)
             }
     return RETURNS_ONE, {"o0": hint}
-
-
-def type_hints(owner: object, *, label: str) -> dict[str, object]:
-    """``__annotations__`` of a function or class (with its bases), string annotations evaluated."""
-    if isinstance(owner, type):
-        annotations: dict[str, object] = {}
-        for base in reversed(owner.__mro__):
-            # not inspect.get_annotations: inspect costs ~12 ms of cold start
-            annotations.update(base.__dict__.get("__annotations__", {}))  # noqa: RUF063
-    else:
-        annotations = dict(getattr(owner, "__annotations__", None) or {})
-    if not any(isinstance(hint, str) or type(hint).__name__ == "ForwardRef" for hint in annotations.values()):
-        return annotations
-    import typing  # string annotations need evaluating in their module: typing knows how
-
-    try:
-        return dict(typing.get_type_hints(owner))
-    except Exception as error:
-        raise TaskDefinitionError(
-            f"{label}: cannot evaluate its type hints: {type(error).__name__}: {error}"
-        ) from error
-
-
-def normalize(hint: object, *, where: str) -> object:
-    """The runtime's view of a hint: ``None`` -> NoneType, ``Any`` -> object, Annotated/NewType unwrapped."""
-    if hint is None:
-        return NONE_TYPE
-    if isinstance(hint, str):
-        raise TaskDefinitionError(f"{where}: unresolved type hint {hint!r}")
-    typing = sys.modules.get("typing")
-    if typing is not None and hint is typing.Any:
-        return object
-    if hasattr(hint, "__metadata__") and hasattr(hint, "__origin__"):  # Annotated[T, ...]
-        return normalize(hint.__origin__, where=where)
-    supertype = getattr(hint, "__supertype__", None)  # NewType
-    if supertype is not None:
-        return normalize(supertype, where=where)
-    return hint
-
-
-def union_members(hint: object) -> tuple[object, ...] | None:
-    """The members of ``A | B`` or ``typing.Union[A, B]`` / ``Optional[A]``, else None."""
-    if isinstance(hint, types.UnionType):
-        return tuple(hint.__args__)
-    typing = sys.modules.get("typing")
-    if typing is not None and getattr(hint, "__origin__", None) is typing.Union:
-        return tuple(hint.__args__)  # type: ignore[attr-defined]
-    return None
-
-
-def generic_parts(hint: object) -> tuple[object, tuple[object, ...]]:
-    """``(origin, args)`` of ``list[int]`` / ``typing.List[int]``; ``(hint, ())`` for a plain class."""
-    origin = getattr(hint, "__origin__", None)
-    if origin is None:
-        return hint, ()
-    return origin, tuple(getattr(hint, "__args__", ()))
-
-
-def is_dataclass_type(hint: object) -> bool:
-    return isinstance(hint, type) and hasattr(hint, "__dataclass_fields__")
-
-
-def is_enum_type(hint: object) -> bool:
-    enum = sys.modules.get("enum")
-    return enum is not None and isinstance(hint, type) and issubclass(hint, enum.Enum)
-
-
-_SCALARS = (bool, int, float, str, bytes, NONE_TYPE, object)
-_TIME_TYPES = ("datetime.datetime", "datetime.date", "datetime.timedelta")
-SUPPORTED = (
-    "bool, int, float, str, bytes, None, Optional/Union of these, list[T], dict[str, T], tuple, Enum, "
-    "datetime, date, timedelta, dataclasses, NamedTuple, kubetask.File, kubetask.Directory, pathlib.Path"
-)
-
-
-def check_supported(hint: object, *, where: str) -> None:
-    """Raise TaskDefinitionError unless the runtime can convert values of *hint* both ways."""
-    members = union_members(hint)
-    if members is not None:
-        for member in members:
-            check_supported(normalize(member, where=where), where=where)
-        return
-    origin, args = generic_parts(hint)
-    if origin in (list, dict, tuple) and not isinstance(hint, type):
-        if origin is dict and args and normalize(args[0], where=where) is not str:
-            raise TaskDefinitionError(
-                f"{where}: dict keys must be str (JSON object keys), got {describe(hint)}"
-            )
-        for arg in args[1:] if origin is dict else args:
-            if arg is not Ellipsis and arg != ():
-                check_supported(normalize(arg, where=where), where=where)
-        return
-    if (
-        hint in _SCALARS
-        or hint in (list, dict, tuple)
-        or is_enum_type(hint)
-        or qualified_name(hint) in _TIME_TYPES
-    ):
-        return
-    if is_file_type(hint):
-        return
-    if is_dataclass_type(hint):
-        assert isinstance(hint, type)
-        for name, field_hint in dataclass_field_hints(hint).items():
-            check_supported(field_hint, where=f"{where} field {name!r}")
-        return
-    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
-        for name, field_hint in type_hints(hint, label=describe(hint)).items():
-            check_supported(normalize(field_hint, where=where), where=f"{where} field {name!r}")
-        return
-    raise TaskDefinitionError(f"{where}: unsupported type {describe(hint)}; supported: {SUPPORTED}")
-
-
-def is_file_type(hint: object) -> bool:
-    return qualified_name(hint) in ("kubetask.File", "kubetask.Directory") or (
-        isinstance(hint, type) and hint.__module__ == "pathlib" and hint.__name__ in ("Path", "PosixPath")
-    )
-
-
-def dataclass_field_hints(cls: type) -> dict[str, object]:
-    """Field name -> normalized hint of a dataclass (init fields only), string annotations evaluated."""
-    import dataclasses  # the task module defined a dataclass, so this is already loaded
-
-    hints = type_hints(cls, label=f"dataclass {cls.__name__}")
-    return {
-        field.name: normalize(hints.get(field.name, object), where=f"field {field.name!r}")
-        for field in dataclasses.fields(cls)
-        if field.init
-    }
-
-
-def qualified_name(hint: object) -> str:
-    module = getattr(hint, "__module__", "")
-    name = getattr(hint, "__qualname__", "")
-    if module == "kubetask._files":
-        module = "kubetask"
-    return f"{module}.{name}"
-
-
-def describe(hint: object) -> str:
-    """A type as a user writes it: ``int``, ``list[int]``, ``int | None``, ``Color``."""
-    if hint is NONE_TYPE:
-        return "None"
-    if hint is object:
-        return "any JSON value"
-    members = union_members(hint)
-    if members is not None:
-        return " | ".join(describe(member) for member in members)
-    origin, args = generic_parts(hint)
-    if args:
-        return f"{describe(origin)}[{', '.join('...' if a is Ellipsis else describe(a) for a in args)}]"
-    if isinstance(hint, type):
-        return "kubetask." + hint.__name__ if hint.__module__ == "kubetask._files" else hint.__qualname__
-    return repr(hint).replace("typing.", "")
-
-
-def show(value: object) -> str:
-    """A bad value for an error message: its repr (cut) and its type."""
-    text = repr(value)
-    if len(text) > 120:
-        text = text[:100] + "..." + text[-10:]
-    return f"{text} ({type(value).__name__})"

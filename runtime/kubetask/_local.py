@@ -7,7 +7,6 @@ and its loader args; the run itself is a ``kubetask-execute`` subprocess with a 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -21,17 +20,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from kubetask._errors import TaskLoadError, UsageError
-from kubetask._interface import (
-    NONE_TYPE,
-    Interface,
-    describe,
-    is_enum_type,
-    is_file_type,
-    normalize,
-    qualified_name,
-    union_members,
-)
+from kubetask._errors import InputError, TaskLoadError, UsageError
+from kubetask._interface import RETURNS_ANY, Interface, Parameter
 from kubetask._modules import import_task_module, module_name_for_file
 from kubetask._protocol import EXECUTE_PROGRAM, build_execute_command
 from kubetask._resolver import default_task_resolver, tasks_in
@@ -83,81 +73,19 @@ def load_target(target: Target) -> Task[..., object]:
 
 
 def parse_input_assignments(assignments: list[str], interface: Interface) -> dict[str, object]:
-    """``["a=1", "name=world"]`` -> JSON values, each parsed by its parameter's type."""
-    values: dict[str, object] = {}
-    for assignment in assignments:
-        name, separator, text = assignment.partition("=")
-        if not separator or not name:
-            raise UsageError(f"-i: expected NAME=VALUE, got {assignment!r}")
-        if name not in interface.inputs:
-            expected = ", ".join(interface.inputs) or "no inputs"
-            raise UsageError(f"-i {name}: the task has no input {name!r}; it takes {expected}")
-        values[name] = parse_cli_value(text, interface.inputs[name].hint, name=name)
-    return values
-
-
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
+    """``["a=1", "name=world"]`` -> JSON values for a local run, each parsed and checked by its input's
+    type (local files kept as absolute paths: the run is on this machine)."""
+    values = interface.parse_assignments(assignments)
+    try:
+        return interface.encode_inputs(values, local_paths=True, complete=False) if values else {}
+    except InputError as error:
+        raise UsageError(str(error)) from None
 
 
 def parse_cli_value(text: str, hint: object, *, name: str) -> object:
     """The JSON value for *text* given on the command line for an input of type *hint*."""
-
-    def bad(expected: str) -> UsageError:
-        return UsageError(f"-i {name}={text}: expected {expected}, got {text!r}")
-
-    members = union_members(hint)
-    if members is not None:
-        normalized = [normalize(member, where=name) for member in members]
-        if NONE_TYPE in normalized and text.lower() in ("null", "none"):
-            return None
-        for member in sorted(normalized, key=lambda member: member is str):  # str accepts anything: last
-            if member is NONE_TYPE:
-                continue
-            try:
-                return parse_cli_value(text, member, name=name)
-            except UsageError:
-                continue
-        raise bad(describe(hint))
-    if hint is str:
-        return text
-    if hint is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise bad("bool (true/false, yes/no, 1/0)")
-    if hint is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise bad("int") from None
-    if hint is float or qualified_name(hint) == "datetime.timedelta":
-        try:
-            return float(text)
-        except ValueError:
-            raise bad("a number" if hint is float else "a number of seconds") from None
-    if hint is NONE_TYPE:
-        if text.lower() in ("null", "none", ""):
-            return None
-        raise bad("null")
-    if hint is bytes:
-        return base64.b64encode(text.encode()).decode("ascii")
-    if is_enum_type(hint):
-        for member in hint:  # type: ignore[attr-defined]
-            if str(member.value) == text or member.name == text:
-                return member.value
-        raise bad("one of " + ", ".join(str(member.value) for member in hint))  # type: ignore[attr-defined]
-    if qualified_name(hint) in ("datetime.datetime", "datetime.date"):
-        return text
-    if is_file_type(hint):
-        return os.path.abspath(text) if os.path.exists(text) else text
-    try:
-        return json.loads(text)
-    except ValueError:
-        if hint is object:
-            return text  # untyped: a bare word is a string
-        raise bad(f"{describe(hint)} as JSON") from None
+    interface = Interface({name: Parameter(name, hint)}, {}, RETURNS_ANY)
+    return parse_input_assignments([f"{name}={text}"], interface)[name]
 
 
 @dataclass(frozen=True)

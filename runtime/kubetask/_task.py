@@ -5,14 +5,16 @@ from __future__ import annotations
 from kubetask._errors import TaskDefinitionError
 from kubetask._interface import Interface, interface_of
 from kubetask._modules import real_module_name
+from kubetask._options import TaskOptions
 from kubetask._typing import Generic, ParamSpec, TypeVar
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import timedelta
     from typing import overload
 
+    from kubetask._options import Quantity, Resources, Secret
     from kubetask._resolver import TaskResolverMixin
 
 else:
@@ -26,6 +28,7 @@ class Task(Generic[P, R]):
     """A task: the function plus what the runtime needs to run it elsewhere. Calling it runs the function."""
 
     function: Callable[P, R]
+    options: TaskOptions
     retries: int
     timeout: float | None
     description: str | None
@@ -40,6 +43,14 @@ class Task(Generic[P, R]):
         timeout: float | timedelta | None = None,
         description: str | None = None,
         resolver: TaskResolverMixin | None = None,
+        resources: Resources | Mapping[str, Mapping[str, Quantity]] | None = None,
+        env: Mapping[str, str] | None = None,
+        secrets: Iterable[Secret] | None = None,
+        node_selector: Mapping[str, str] | None = None,
+        tolerations: Iterable[Mapping[str, object]] | None = None,
+        pod_template: str | None = None,
+        service_account: str | None = None,
+        image: str | None = None,
     ) -> None:
         if not callable(function) or not hasattr(function, "__code__"):
             raise TaskDefinitionError(
@@ -47,16 +58,25 @@ class Task(Generic[P, R]):
             )
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise TaskDefinitionError(f"@kubetask.task: name: expected a non-empty str, got {name!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise TaskDefinitionError(
-                f"@kubetask.task: retries: expected an int >= 0, got {retries!r} ({type(retries).__name__})"
-            )
+        options = TaskOptions(
+            retries=retries,
+            timeout=timeout,
+            resources=resources,
+            env=env,
+            secrets=secrets,
+            node_selector=node_selector,
+            tolerations=tolerations,
+            pod_template=pod_template,
+            service_account=service_account,
+            image=image,
+        )
         if description is not None and not isinstance(description, str):
             raise TaskDefinitionError(f"@kubetask.task: description: expected a str, got {description!r}")
         self.function = function
         self._name = name
+        self.options = options
         self.retries = retries
-        self.timeout = _seconds(timeout)
+        self.timeout = options.timeout
         self.description = description if description is not None else _first_line(function.__doc__)
         self.resolver = resolver
         self._interface: Interface | None = None
@@ -78,7 +98,7 @@ class Task(Generic[P, R]):
     def interface(self) -> Interface:
         """Inputs and outputs from the function's type hints (computed once, on first use)."""
         if self._interface is None:
-            self._interface = interface_of(self.function)
+            self._interface = interface_of(self.function, task=self.name)
         return self._interface
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -100,6 +120,14 @@ def task(  # noqa: F811 - ruff does not see through the typing stand-in; mypy do
     timeout: float | timedelta | None = None,
     description: str | None = None,
     resolver: TaskResolverMixin | None = None,
+    resources: Resources | Mapping[str, Mapping[str, Quantity]] | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[Secret] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Iterable[Mapping[str, object]] | None = None,
+    pod_template: str | None = None,
+    service_account: str | None = None,
+    image: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -112,6 +140,14 @@ def task(  # noqa: F811 - the implementation of the overloads above
     timeout: float | timedelta | None = None,
     description: str | None = None,
     resolver: TaskResolverMixin | None = None,
+    resources: Resources | Mapping[str, Mapping[str, Quantity]] | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[Secret] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Iterable[Mapping[str, object]] | None = None,
+    pod_template: str | None = None,
+    service_account: str | None = None,
+    image: str | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Make a module-level function a task: ``@kubetask.task`` or ``@kubetask.task(retries=2, ...)``.
 
@@ -119,29 +155,36 @@ def task(  # noqa: F811 - the implementation of the overloads above
     retried (recoverable failures only); timeout: seconds (or a timedelta) one attempt may take;
     description: defaults to the docstring's first line; resolver: a custom TaskResolverMixin that
     knows how to find this task in the pod (default ``kubetask.default_task_resolver``).
+
+    What the pod gets (each reaches the TaskRun the client creates; a value given to ``kubetask.submit`` or
+    on the ``kubetask submit`` command line wins): resources: ``kubetask.Resources(cpu=..., memory=...,
+    gpu=...)`` or ``{"requests": {...}, "limits": {...}}``; env: variables; secrets: ``kubetask.Secret``
+    keys as variables or files; node_selector and tolerations: where it may run; pod_template: the name of
+    a PodTemplate in the namespace to start from; service_account: the pod's ServiceAccount; image: the
+    default image.
     """
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
         return Task(
-            function, name=name, retries=retries, timeout=timeout, description=description, resolver=resolver
+            function,
+            name=name,
+            retries=retries,
+            timeout=timeout,
+            description=description,
+            resolver=resolver,
+            resources=resources,
+            env=env,
+            secrets=secrets,
+            node_selector=node_selector,
+            tolerations=tolerations,
+            pod_template=pod_template,
+            service_account=service_account,
+            image=image,
         )
 
     if function is None:
         return decorate
     return decorate(function)
-
-
-def _seconds(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    total = getattr(timeout, "total_seconds", None)
-    seconds = total() if callable(total) else timeout
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise TaskDefinitionError(
-            "@kubetask.task: timeout: expected a positive number of seconds or a timedelta, "
-            f"got {timeout!r} ({type(timeout).__name__})"
-        )
-    return float(seconds)
 
 
 def _first_line(docstring: str | None) -> str | None:

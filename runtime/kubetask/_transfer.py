@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from kubetask._convert import FileTransfer
+from kubetask._codec import FileTransfer
 from kubetask._errors import InputError
 from kubetask._storage import download, join, local_path, upload
 

@@ -164,9 +164,12 @@ def test_helm_lint_passes_strictly(helm: Helm, values: list[str]) -> None:
 
 
 def _install_section() -> str:
-    readme = (CHART.parents[1] / "README.md").read_text()
+    """The README's install section and the install page it links for the details (every chart value)."""
+    root = CHART.parents[1]
+    readme = (root / "README.md").read_text()
     start = readme.index("<!-- SECTION: install -->")
-    return readme[start : readme.index("<!-- SECTION:", start + 1)]
+    section = readme[start : readme.index("<!-- SECTION:", start + 1)]
+    return section + (root / "docs" / "install.md").read_text()
 
 
 def test_the_readme_summarises_every_chart_value() -> None:

@@ -30,10 +30,11 @@ def _run(*args: str) -> tuple[int, str, str]:
     [
         pytest.param(
             ["submit", "kubetask_client._selftest:echo"],
-            "the following arguments are required: --image",
+            "--image: task 'kubetask_client._selftest.echo' names no image: pass image=... (--image) "
+            "or set @kubetask.task(image=...)",
             id="no-image",
         ),
-        pytest.param(["submit"], "the following arguments are required: TARGET, --image", id="nothing"),
+        pytest.param(["submit"], "the following arguments are required: TARGET", id="nothing"),
         pytest.param(["frobnicate"], "unknown command 'frobnicate'", id="unknown-command"),
         pytest.param(
             ["submit", "kubetask_client._selftest:echo", "--image", "i", "--delete-after"],
@@ -57,7 +58,7 @@ def _run(*args: str) -> tuple[int, str, str]:
         ),
         pytest.param(
             ["submit", "kubetask_client._selftest:echo", "--image", "i", "--timeout", "forever"],
-            "timeout: expected a duration such as '30s', '5m' or '1h30m', got 'forever'",
+            "argument --timeout: expected a duration such as 30s, 5m or 1h30m, got 'forever'",
             id="bad-timeout",
         ),
         pytest.param(
@@ -98,7 +99,8 @@ def _run(*args: str) -> tuple[int, str, str]:
         ),
         pytest.param(
             ["submit", "kubetask_client._selftest:echo", "--image", "i", "--service-account", "Bad_SA"],
-            "--service-account: expected a ServiceAccount name, got 'Bad_SA'",
+            "--service-account: expected the name of a ServiceAccount (lowercase letters, digits, "
+            "'-' and '.'), got 'Bad_SA'",
             id="service-account-names-the-flag",
         ),
         pytest.param(

@@ -4,6 +4,7 @@ examples, and the errors it gives before creating anything. No cluster."""
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+import kubetask
 import kubetask_operator
 from kubetask_client import ClientUsageError
-from kubetask_client._inputs import inputs_from_assignments, inputs_from_values
+from kubetask_client._inputs import PrefixUpload, inputs_from_assignments, inputs_from_values
 from kubetask_client._submit import task_reference
 from kubetask_client._target import load_target
 from kubetask_client._taskrun import SubmitOptions, taskrun_manifest
@@ -137,3 +139,91 @@ def test_bad_python_inputs_are_refused_before_submitting(values: dict[str, Any],
     with pytest.raises(ClientUsageError) as caught:
         inputs_from_values(add, values)
     assert expected in str(caught.value)
+
+
+# ---------------------------------------------------------------- refused before anything is created
+
+GOOD_LINE = {"sku": "sku-1", "quantity": 2, "unit_price": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        pytest.param(
+            {"customer": "ada", "lines": [GOOD_LINE, {**GOOD_LINE, "quantity": "3"}]},
+            "input 'order.lines[1].quantity': expected int, got '3' (str)",
+            id="mistyped-nested-field",
+        ),
+        pytest.param(
+            {"customer": "ada", "lines": [{"sku": "sku-1", "quantity": 2}]},
+            "input 'order.lines[0]': missing required field 'unit_price' of Line",
+            id="missing-field",
+        ),
+        pytest.param(
+            {"customer": "ada", "lines": [], "rush": True},
+            "input 'order': unknown field(s) 'rush' for Order",
+            id="unknown-field",
+        ),
+        pytest.param(
+            {"customer": "ada", "lines": [], "placed": "2026-13-45"},
+            "input 'order.placed': expected date | None, got '2026-13-45' (str)",
+            id="bad-optional-date",
+        ),
+        pytest.param(
+            {"customer": "ada", "lines": [], "shipping": "overnight"},
+            "input 'order.shipping': expected Shipping (one of 'standard', 'express'), got 'overnight' (str)",
+            id="bad-enum",
+        ),
+        pytest.param(
+            {"customer": "ada", "lines": [], "notes": {"gift": 1}},
+            "input 'order.notes['gift']': expected str, got 1 (int)",
+            id="bad-dict-value",
+        ),
+    ],
+)
+def test_cli_inputs_are_checked_inside_records_before_submitting(
+    order: dict[str, Any], expected: str
+) -> None:
+    price_order = load_target(str(EXAMPLES / "dataclasses/orders.py:price_order"))
+    with pytest.raises(ClientUsageError) as caught:
+        inputs_from_assignments(price_order, [f"order={json.dumps(order)}"])
+    assert expected in str(caught.value)
+
+
+def test_python_inputs_are_checked_inside_records_before_submitting() -> None:
+    price_order = load_target(str(EXAMPLES / "dataclasses/orders.py:price_order"))
+    module = sys.modules[price_order.function.__module__]
+    order = module.Order(customer="ada", lines=[module.Line("sku-1", "2", 1.5)])
+    with pytest.raises(ClientUsageError) as caught:
+        inputs_from_values(price_order, {"order": order})
+    assert "input 'order.lines[0].quantity': expected int, got '2' (str)" in str(caught.value)
+
+
+def file_input(document: kubetask.File) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("s3://bucket/data.csv", id="uri"),
+        pytest.param(kubetask.File("data.csv", uri="s3://bucket/data.csv"), id="file-with-uri"),
+    ],
+)
+def test_remote_file_inputs_are_submitted_as_their_uri(value: object) -> None:
+    task = kubetask.task(file_input)
+    assert inputs_from_values(task, {"document": value}) == {"document": "s3://bucket/data.csv"}
+    assert inputs_from_assignments(task, ["document=s3://bucket/data.csv"]) == {
+        "document": "s3://bucket/data.csv"
+    }
+
+
+def test_local_file_inputs_are_uploaded_under_the_output_prefix(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n")
+    task = kubetask.task(file_input)
+    with pytest.raises(ClientUsageError, match=r"input 'document': .* a pod cannot read"):
+        inputs_from_values(task, {"document": tmp_path / "data.csv"})
+    store = tmp_path / "store"
+    sent = inputs_from_values(task, {"document": tmp_path / "data.csv"}, upload=PrefixUpload(str(store)))
+    assert sent == {"document": f"{store}/inputs/document/data.csv"}
+    assert (store / "inputs" / "document" / "data.csv").read_text() == "a,b\n"

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 import kubetask
+import kubetask_api
 import kubetask_operator
 from kubetask_client import ClientUsageError
 from kubetask_client._selftest import echo
@@ -48,6 +49,83 @@ def test_the_api_constants_are_the_operators() -> None:
         kubetask_operator.KIND,
         kubetask_operator.PLURAL,
         kubetask_operator.API_VERSION,
+    )
+
+
+def test_the_contract_agrees_with_the_crd_the_api_server_enforces() -> None:
+    crd = kubetask_operator.load_crd()
+    names = crd["spec"]["names"]
+    assert crd["metadata"]["name"] == kubetask_api.CRD_NAME
+    assert crd["spec"]["group"] == kubetask_api.GROUP
+    assert (names["kind"], names["listKind"], names["plural"], names["singular"]) == (
+        kubetask_api.KIND,
+        kubetask_api.LIST_KIND,
+        kubetask_api.PLURAL,
+        kubetask_api.SINGULAR,
+    )
+    assert tuple(names["shortNames"]) == kubetask_api.SHORT_NAMES
+    assert tuple(names["categories"]) == kubetask_api.CATEGORIES
+    (version,) = crd["spec"]["versions"]
+    assert version["name"] == kubetask_api.VERSION
+    schema = version["schema"]["openAPIV3Schema"]["properties"]
+    assert tuple(schema["status"]["properties"]["phase"]["enum"]) == kubetask_api.PHASES
+    spec = schema["spec"]["properties"]
+    for field in ("timeout", "pendingTimeout"):
+        assert spec[field]["pattern"] == f"^{kubetask_api.DURATION_PATTERN}$"
+    for part in ("requests", "limits"):
+        quantity = spec["resources"]["properties"][part]["additionalProperties"]["pattern"]
+        assert quantity == f"^{kubetask_api.QUANTITY_PATTERN}$"
+    env_rules = [rule["rule"] for rule in spec["env"]["items"]["x-kubernetes-validations"]]
+    assert f"!self.name.startsWith('{kubetask_api.RESERVED_ENV_PREFIX}')" in env_rules
+
+
+def test_the_reserved_names_are_the_ones_the_operator_refuses() -> None:
+    from kubetask_operator import _spec  # the operator's check of a spec (private: this test compares them)
+
+    assert (_spec.RESERVED_MOUNT_ROOT, _spec.RESERVED_VOLUMES) == (
+        kubetask_api.RESERVED_MOUNT_ROOT,
+        kubetask_api.RESERVED_VOLUMES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        pytest.param(600, "600s", id="whole"),
+        pytest.param(1.5, "1500ms", id="fraction"),
+        pytest.param(0.0001, "1ms", id="tiny"),
+    ],
+)
+def test_seconds_become_a_duration_the_crd_accepts_and_read_back_the_same(seconds: float, text: str) -> None:
+    assert kubetask_api.duration_of_seconds(seconds) == text
+    assert kubetask_api.parse_duration(text) == pytest.approx(max(seconds, 0.001))
+
+
+def test_status_views_tolerate_what_is_missing_and_read_what_is_there() -> None:
+    assert kubetask_api.StatusView.of({}).phase == "Pending"
+    view = kubetask_api.StatusView.of(
+        {
+            "status": {
+                "phase": "Failed",
+                "attemptCount": 2,
+                "conditions": [
+                    {"type": "Succeeded", "status": "False", "reason": "UserError", "message": "m"}
+                ],
+                "attempts": [{"number": 1, "podName": "p-1"}, "junk"],
+                "error": {"kind": "USER", "type": "ValueError", "message": "bad", "recoverable": False},
+            }
+        }
+    )
+    assert (view.phase, view.finished, view.reason, view.message, view.attempt_count) == (
+        "Failed",
+        True,
+        "UserError",
+        "m",
+        2,
+    )
+    assert view.attempts == (kubetask_api.AttemptView(number=1, pod_name="p-1", reason=None, message=None),)
+    assert view.error == kubetask_api.ErrorView(
+        kind="USER", type="ValueError", message="bad", recoverable=False
     )
 
 

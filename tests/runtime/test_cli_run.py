@@ -113,7 +113,7 @@ def test_failed_run_reports_the_error_and_exits_with_the_runtime_status(tmp_path
         pytest.param(
             ["{hello}:hello"],
             2,
-            "input 'name' is required by task 'hello.hello' and was not given (-i name=VALUE)",
+            "input 'name' is required by task 'hello.hello' and was not given",
             id="missing-input",
         ),
         pytest.param(

@@ -1,4 +1,4 @@
-"""Typed conversion, as pure functions: JSON -> Python for inputs, Python -> JSON for outputs."""
+"""Typed conversion through a task's Interface: JSON -> Python for inputs, Python -> JSON for outputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Optional, Union
 import pytest
 
 import kubetask
-from kubetask._convert import FileTransfer, input_value, output_value
+from kubetask import FileTransfer, Interface, Parameter
 
 LOCAL = FileTransfer()
 
@@ -41,6 +41,19 @@ class Segment:
 class Span(NamedTuple):
     low: int
     high: int
+
+
+def interface(name: str, hint: object) -> Interface:
+    """The interface of a task taking input *name* and returning one output *name*, both of type *hint*."""
+    return Interface({name: Parameter(name, hint)}, {name: hint}, "named")
+
+
+def input_value(value: object, hint: object, *, name: str, transfer: FileTransfer) -> object:
+    return interface(name, hint).decode_inputs({name: value}, transfer=transfer)[name]
+
+
+def output_value(value: object, hint: object, *, name: str, transfer: FileTransfer) -> object:
+    return interface(name, hint).encode_outputs((value,), transfer=transfer)[name]
 
 
 def convert_in(value: object, hint: object) -> object:
