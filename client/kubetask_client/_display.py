@@ -24,7 +24,7 @@ from kubetask_client._taskrun import (
 #: What stands for the phase of a TaskRun no operator has written a status for: not "Pending", which would
 #: suggest an operator took it in.
 NO_PHASE = "<none>"
-NO_STATUS = "no status yet (no operator has acted on it)"
+NO_STATUS = "no status yet (waiting for an operator)"
 
 
 def has_phase(taskrun: Mapping[str, Any]) -> bool:
