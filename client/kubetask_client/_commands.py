@@ -776,9 +776,12 @@ def _submit_help_epilog(arguments: list[str]) -> str | None:
     """For ``submit TARGET --help``: the task's inputs with types and defaults (None without a TARGET)."""
     if "-h" not in arguments and "--help" not in arguments:
         return None
-    known, _ = build_parser(for_lookup=True).parse_known_args(
-        [argument for argument in arguments if argument not in ("-h", "--help")]
-    )
+    try:
+        known, _ = build_parser(for_lookup=True).parse_known_args(
+            [argument for argument in arguments if argument not in ("-h", "--help")]
+        )
+    except ClientUsageError:  # no TARGET: the plain help
+        return None
     if not getattr(known, "target", None):
         return None
     import kubetask

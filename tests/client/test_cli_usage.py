@@ -186,6 +186,13 @@ def test_options_errors_never_name_python_parameters() -> None:
     assert set(_FLAG_OF_OPTION) == set(SubmitOptions.__dataclass_fields__)
 
 
+def test_submit_help_without_a_target_is_the_plain_help() -> None:
+    code, out, _ = _run("submit", "--help")
+    assert code == 0
+    assert "usage: kubetask submit" in out
+    assert "task options" in out
+
+
 def test_submit_target_help_lists_the_inputs_with_types_and_defaults(tmp_path: Path) -> None:
     (tmp_path / "typed.py").write_text(
         "import kubetask\n\n@kubetask.task\ndef scale(values: list[float], factor: float = 2.0, "
