@@ -52,6 +52,7 @@ class Bench:
         self.env = {
             "KUBECONFIG": str(kubeconfig),
             "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "HOME": str(directory),  # kubectl's discovery cache goes here, not into the working directory
         }
         self.directory = directory
 
