@@ -3,11 +3,15 @@
 ``submit(task, inputs, image=...)`` creates a TaskRun and returns a TaskRunHandle (``wait()``, ``outputs``,
 ``logs()``, ``cancel()``); ``attach(name)`` gives a handle for an existing TaskRun. The runtime exposes
 ``submit`` as ``kubetask.submit``. The kubeconfig is found as kubectl finds it.
+
+``submit``, ``attach`` and ``TaskRunHandle`` load the HTTP layer (the ``client`` extra) on first use, so
+``kubetask run`` and the package itself work without it.
 """
 
 from __future__ import annotations
 
 from kubetask_client._errors import (
+    EXIT_CODE_TABLE,
     ApiError,
     ClientUsageError,
     InvalidTaskRunError,
@@ -17,7 +21,11 @@ from kubetask_client._errors import (
     TaskRunNotFoundError,
     WaitTimeoutError,
 )
-from kubetask_client._submit import TaskRunHandle, attach, submit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kubetask_client._apply import create_from_file, follow
+    from kubetask_client._submit import TaskRunHandle, attach, submit
 
 __all__ = [
     "ApiError",
@@ -30,5 +38,34 @@ __all__ = [
     "TaskRunNotFoundError",
     "WaitTimeoutError",
     "attach",
+    "create_from_file",
+    "exit_code_table",
+    "follow",
     "submit",
 ]
+
+
+_SUBMIT = frozenset({"TaskRunHandle", "attach", "submit"})
+_APPLY = frozenset({"create_from_file", "follow"})
+
+
+def exit_code_table() -> tuple[tuple[int, str], ...]:
+    """(code, meaning) of every exit code of the ``kubetask`` commands."""
+    return EXIT_CODE_TABLE
+
+
+def __getattr__(name: str) -> object:
+    module: object
+    if name in _SUBMIT:
+        from kubetask_client import _submit as module
+    elif name in _APPLY:
+        from kubetask_client import _apply as module
+    else:
+        raise AttributeError(f"module 'kubetask_client' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -27,12 +27,10 @@ import sysconfig
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from kubernetes import client as k8s_client
-from kubernetes.client.exceptions import ApiException
+from urllib.parse import quote
 
 import kubetask
-from kubetask_client._api import TaskRunApi, _api_message
+from kubetask_client._api import TaskRunApi
 from kubetask_client._errors import ApiError, ClientUsageError
 from kubetask_client._taskrun import API_VERSION, KIND
 
@@ -45,7 +43,6 @@ CONFIGMAP_KEY = "code.tar.gz"
 CONFIGMAP_URI_SCHEME = "configmap:"
 STORAGE_PREFIX_VARIABLE = "KUBETASK_STORAGE_PREFIX"
 ANNOTATION_SHA256 = "kubetask.dev/code-sha256"
-_REQUEST_TIMEOUT = 30.0
 
 
 # ---------------------------------------------------------------- the command line
@@ -157,17 +154,14 @@ class ShippedCode:
 class CodeShipper:
     """Puts archives where the cluster's pods can read them, and ties ConfigMaps to their TaskRuns."""
 
-    def __init__(self, core: Any, *, storage_prefix: str | None) -> None:
-        self._core = core  # a kubernetes CoreV1Api
+    def __init__(self, api: TaskRunApi, *, storage_prefix: str | None) -> None:
+        self._api = api
         self.storage_prefix = storage_prefix
 
     @classmethod
     def for_api(cls, api: TaskRunApi, *, env: Mapping[str, str] | None = None) -> CodeShipper:
         env = os.environ if env is None else env
-        return cls(
-            k8s_client.CoreV1Api(api.connection.api_client),
-            storage_prefix=env.get(STORAGE_PREFIX_VARIABLE) or api.connection.storage_prefix,
-        )
+        return cls(api, storage_prefix=env.get(STORAGE_PREFIX_VARIABLE) or api.connection.storage_prefix)
 
     def ship(self, archive: kubetask.CodeArchive, *, namespace: str) -> ShippedCode:
         if self.storage_prefix is not None:
@@ -188,13 +182,12 @@ class CodeShipper:
         namespace = taskrun["metadata"]["namespace"]
         reference = owner_reference(taskrun)
         try:
-            self._call(
-                f"adding taskrun {reference['name']!r} as an owner of configmap {shipped.configmap!r}",
-                self._core.patch_namespaced_config_map,
-                shipped.configmap,
-                namespace,
-                {"metadata": {"ownerReferences": [reference]}},  # merged by uid: other owners stay
-                _content_type="application/strategic-merge-patch+json",
+            self._api.request(
+                "PATCH",
+                _configmap_path(namespace, shipped.configmap),
+                what=f"adding taskrun {reference['name']!r} as an owner of configmap {shipped.configmap!r}",
+                body={"metadata": {"ownerReferences": [reference]}},  # merged by uid: other owners stay
+                content_type="application/strategic-merge-patch+json",
             )
         except ApiError as error:
             if error.status != 404:
@@ -209,22 +202,21 @@ class CodeShipper:
             return
         # Best effort: an unowned archive ConfigMap is harmless, and the next submission of it reuses it.
         with contextlib.suppress(ApiError):
-            self._call(
-                f"deleting configmap {shipped.configmap!r}",
-                self._core.delete_namespaced_config_map,
-                shipped.configmap,
-                namespace,
+            self._api.request(
+                "DELETE",
+                _configmap_path(namespace, shipped.configmap),
+                what=f"deleting configmap {shipped.configmap!r}",
             )
 
     def _create_configmap(self, body: Mapping[str, Any], *, tolerate_existing: bool) -> bool:
         metadata = body["metadata"]
         try:
-            self._call(
-                f"creating configmap {metadata['name']!r} (the task's code) "
+            self._api.request(
+                "POST",
+                _configmap_path(metadata["namespace"]),
+                what=f"creating configmap {metadata['name']!r} (the task's code) "
                 f"in namespace {metadata['namespace']!r}",
-                self._core.create_namespaced_config_map,
-                metadata["namespace"],
-                dict(body),
+                body=dict(body),
             )
         except ApiError as error:
             if error.status == 409 and tolerate_existing:
@@ -232,11 +224,10 @@ class CodeShipper:
             raise
         return True
 
-    def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, _request_timeout=_REQUEST_TIMEOUT, **kwargs)
-        except ApiException as error:
-            raise ApiError(f"{what}: {error.status} {_api_message(error)}", status=error.status) from None
+
+def _configmap_path(namespace: str, name: str | None = None) -> str:
+    path = f"/api/v1/namespaces/{quote(namespace)}/configmaps"
+    return path if name is None else f"{path}/{quote(name)}"
 
 
 def create_with_code(

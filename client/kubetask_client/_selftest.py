@@ -2,7 +2,8 @@
 operator running with its RBAC, a pod run, the result back in the status) without any image of the user's.
 ``helm test`` runs ``kubetask submit kubetask_client._selftest:echo -i message=hi --image <operator image>
 --wait``; ``sleep`` holds a pod for a while, to try ``kubetask cancel`` or a TaskRun's ``timeout``;
-``environment`` and ``read_file_named_by`` show what the pod got from the task's options.
+``announce`` and ``fail`` show a log live and a task's own failure; ``environment`` and
+``read_file_named_by`` show what the pod got from the task's options.
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ def sleep(seconds: float) -> float:
     """Wait ``seconds`` seconds, then return them."""
     time.sleep(seconds)
     return seconds
+
+
+@kubetask.task
+def announce(message: str, seconds: float) -> str:
+    """Print ``message`` at once, then wait ``seconds`` seconds and return it: a log line that exists while
+    the task still runs (to watch logs arrive live)."""
+    print(message, flush=True)
+    time.sleep(seconds)
+    return message
+
+
+@kubetask.task
+def fail(message: str) -> None:
+    """Print ``message``, then fail with it (a ValueError: the task's own failure)."""
+    print(message, flush=True)
+    raise ValueError(message)
 
 
 @kubetask.task(

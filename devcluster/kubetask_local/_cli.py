@@ -1,6 +1,10 @@
-"""The ``kubetask dev`` command line (``kubetask._cli`` dispatches ``kubetask dev ...`` here).
+"""The ``kubetask dev`` command line (the ``kubetask`` command finds it through the ``kubetask.commands``
+entry point group).
 
 Also runnable as ``python -m kubetask_local._cli dev ...``, which is what the pytest plugin starts.
+``--apply FILE [--wait]`` creates the file's TaskRuns once the cluster is ready (through the client's public
+face, as a user's ``kubetask`` would); with ``--wait`` it follows them live, prints their outputs, stops the
+cluster and exits with the runs' exit code.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -140,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
         "test run leaves no cluster behind)",
     )
     parser.add_argument(
+        "--apply",
+        metavar="FILE",
+        help="once ready, create the TaskRuns in FILE (YAML or JSON); its directory goes first on the "
+        "PYTHONPATH pods get, so a task module beside it is found as an image would hold it",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --apply: follow the TaskRuns live (their log, transitions, then outputs), then stop the "
+        "cluster and exit with the runs' exit code (`kubetask --help` lists the codes)",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -188,11 +205,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.wait and not args.apply:
+        print("kubetask dev: error: --wait only makes sense with --apply FILE", file=sys.stderr)
+        return 2
+    if args.apply:
+        if not os.path.isfile(args.apply):
+            print(f"kubetask dev: error: --apply: no such file {args.apply!r}", file=sys.stderr)
+            return 2
+        directory = os.path.dirname(os.path.abspath(args.apply))
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, os.environ.get("PYTHONPATH")]))
     try:
+        if args.apply:
+            return asyncio.run(_run_and_apply(options_from_args(args), args.apply, wait=args.wait))
         return asyncio.run(run_dev(options_from_args(args)))
     except OSError as error:
         print(f"kubetask dev: error: {error}", file=sys.stderr)
         return 1
+
+
+async def _run_and_apply(options: DevOptions, path: str, *, wait: bool) -> int:
+    """The cluster, with ``path``'s TaskRuns created once it is ready; with ``wait``, followed to their end,
+    then the cluster stops and the runs' exit code (the first non-zero) is returned."""
+    import kubetask_client  # the user's side of the cluster, reached as a user reaches it
+
+    stop = asyncio.Event()
+    outcome: list[int] = []
+
+    async def apply_and_follow() -> None:
+        try:
+            while not options.kubeconfig.exists():  # written when the cluster is ready
+                await asyncio.sleep(0.05)
+            kubeconfig = str(options.kubeconfig.absolute())
+            created = await asyncio.to_thread(kubetask_client.create_from_file, path, kubeconfig=kubeconfig)
+            if not wait:
+                return
+            for namespace, name in created:
+                code = await asyncio.to_thread(
+                    kubetask_client.follow, name, namespace=namespace, kubeconfig=kubeconfig
+                )
+                outcome.append(code)
+        except kubetask_client.KubetaskClientError as error:
+            print(f"kubetask dev: error: {error}", file=sys.stderr, flush=True)
+            outcome.append(error.exit_code)
+        if wait or outcome:
+            stop.set()
+
+    applying = asyncio.create_task(apply_and_follow())
+    # With --wait the cluster's own messages go to stderr: stdout carries the task's log and outputs.
+    status = await run_dev(options, stop=stop, out=sys.stderr if wait else sys.stdout)
+    if not applying.done():
+        applying.cancel()
+    return next((code for code in outcome if code), status)
 
 
 if __name__ == "__main__":

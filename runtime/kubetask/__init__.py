@@ -30,6 +30,7 @@ from kubetask._errors import (
 )
 from kubetask._files import Directory, File
 from kubetask._interface import Interface, Parameter
+from kubetask._interface import describe as describe_type
 from kubetask._options import Resources, Secret, TaskOptions
 from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
 from kubetask._resolver import (
@@ -89,6 +90,7 @@ __all__ = [
     "current_context",
     "data_uri",
     "default_task_resolver",
+    "describe_type",
     "join_uri",
     "load_target",
     "pack_code",

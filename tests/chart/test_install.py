@@ -175,7 +175,8 @@ def test_the_helm_test_command_succeeds_against_the_operator(
     # In the cluster the pod authenticates as its ServiceAccount; here the test's kubeconfig stands in.
     result = kubetask_cli(*command[1:])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"o0": "helm test kubetask"}
+    outputs = result.stdout[result.stdout.rfind("\n{") + 1 :]  # after the task's log, streamed live
+    assert json.loads(outputs) == {"o0": "helm test kubetask"}
     assert (
         cluster.kubectl_json("get", "taskruns.kubetask.dev", "-n", namespace)["items"] == []
     )  # --delete-after

@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 import kubetask
-from kubetask_client import ClientUsageError
-from kubetask_client._cli import build_parser
+from kubetask_client import ApiError, ClientUsageError
 from kubetask_client._code import (
     CONFIGMAP_MAX_BYTES,
     CodeShipper,
@@ -25,7 +23,8 @@ from kubetask_client._code import (
     is_installed,
     owner_reference,
 )
-from kubetask_client._kube import connect, storage_prefix_from_kubeconfig
+from kubetask_client._commands import build_parser
+from kubetask_client._kube import connect
 from kubetask_client._taskrun import SubmitOptions, TaskReference, taskrun_manifest
 
 
@@ -40,7 +39,7 @@ def kubeconfig(path: Path, *, extensions: list[dict[str, Any]] | None) -> Path:
                 "kind": "Config",
                 "clusters": [
                     {"name": "c", "cluster": cluster},
-                    {"name": "other", "cluster": {"server": "x"}},
+                    {"name": "other", "cluster": {"server": "https://other.example:6443"}},
                 ],
                 "users": [{"name": "u", "user": {"token": "t"}}],
                 "contexts": [
@@ -62,9 +61,9 @@ STORAGE = [{"name": "kubetask.dev/storage", "extension": {"prefix": "file:///var
 
 def test_the_storage_prefix_comes_from_the_clusters_kubeconfig_extension(tmp_path: Path) -> None:
     path = kubeconfig(tmp_path / "config", extensions=[{"name": "other", "extension": {}}, *STORAGE])
-    assert storage_prefix_from_kubeconfig([path], "main") == "file:///var/kubetask"
-    assert storage_prefix_from_kubeconfig([path], "elsewhere") is None  # another cluster, no extension
     assert connect(kubeconfig=str(path)).storage_prefix == "file:///var/kubetask"
+    # another cluster, no extension
+    assert connect(kubeconfig=str(path), context="elsewhere").storage_prefix is None
 
 
 def test_without_the_extension_there_is_no_storage_prefix(tmp_path: Path) -> None:
@@ -187,27 +186,28 @@ def test_an_archive_is_uploaded_once_per_content(tmp_path: Path) -> None:
 
 
 class FakeConfigMaps:
-    """The CoreV1Api calls CodeShipper makes, recorded; a ConfigMap collected between ship and adopt."""
+    """The requests CodeShipper makes through TaskRunApi.request, recorded; a ConfigMap collected between
+    ship and adopt (its PATCH answers 404)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def create_namespaced_config_map(self, namespace: str, body: dict[str, Any], **_: Any) -> None:
-        self.calls.append(("create", body))
-
-    def patch_namespaced_config_map(self, name: str, namespace: str, body: Any, **_: Any) -> None:
+    def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> None:
+        assert path.startswith("/api/v1/namespaces/team/configmaps"), path
+        if method == "POST":
+            self.calls.append(("create", body))
+            return
+        assert method == "PATCH", method
         self.calls.append(("patch", body))
-        raise ApiException(status=404, reason="Not Found")
+        raise ApiError("configmap gone", status=404)
 
 
 def test_a_configmap_collected_before_its_owner_was_added_is_made_again_with_the_owner(
     tmp_path: Path,
 ) -> None:
     archive = archive_of(tmp_path, {"t.py": b"T = 1\n"})
-    shipper = CodeShipper.__new__(CodeShipper)
     fake = FakeConfigMaps()
-    shipper._core = fake
-    shipper.storage_prefix = None
+    shipper = CodeShipper(fake, storage_prefix=None)  # type: ignore[arg-type]  # the requests it makes
     shipped = shipper.ship(archive, namespace="team")
     assert shipped.uri == f"configmap:kubetask-code-{archive.sha256}"
     taskrun = {"metadata": {"name": "run-1", "namespace": "team", "uid": "u-1"}}

@@ -78,7 +78,7 @@ def project(cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Pat
 def submit_cli(cli: Cli, project: Project, module: Path, *, name: str, extra: tuple[str, ...] = ()) -> Any:
     return cli(
         "submit", f"{module}:greet", "-i", "name=ada", "--image", project.image, "-n", project.namespace,
-        "--name", name, "--wait", "--wait-timeout", str(int(WAIT)), *extra,
+        "--name", name, "--wait", "--quiet", "--wait-timeout", str(int(WAIT)), *extra,
     )  # fmt: skip
 
 

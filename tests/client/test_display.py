@@ -96,7 +96,8 @@ def test_the_list_table_aligns_columns_and_can_show_namespaces() -> None:
     rows = taskrun_rows([FAILED, _taskrun("new", {})], now=NOW, with_namespace=False).splitlines()
     assert rows[0].split() == ["NAME", "PHASE", "REASON", "ATTEMPTS", "DURATION", "AGE"]
     assert rows[1].split() == ["flaky", "Failed", "UserError", "2", "1m", "10m"]
-    assert rows[2].split() == ["new", "Pending", "0", "10m"]
-    assert rows[0].index("PHASE") == rows[1].index("Failed") == rows[2].index("Pending")
+    # No status at all: no phase is shown, not "Pending", which would suggest an operator took it in.
+    assert rows[2].split() == ["new", "<none>", "0", "10m"]
+    assert rows[0].index("PHASE") == rows[1].index("Failed") == rows[2].index("<none>")
     wide = taskrun_rows([FAILED], now=NOW, with_namespace=True).splitlines()
     assert wide[1].split()[:2] == ["ns", "flaky"]

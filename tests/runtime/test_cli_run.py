@@ -1,5 +1,6 @@
 """``kubetask run`` end to end (a real ``kubetask`` process running a real ``kubetask-execute``), the
-parsing of ``-i`` by type, and the dispatch of the other commands."""
+parsing of ``-i`` by type, and the dispatch of the other commands (``kubetask`` is the client's console
+script; ``run`` uses only the runtime's public face)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import kubetask
-from kubetask._cli import dispatch
 from kubetask._errors import UsageError
 from kubetask._local import parse_cli_value, parse_target
 
@@ -105,10 +105,16 @@ def test_failed_run_reports_the_error_and_exits_with_the_runtime_status(tmp_path
             ["{arith}:add", "-i", "a=one", "-i", "b=2"], 2, "-i a=one: expected int, got 'one'", id="bad-int"
         ),
         pytest.param(
-            ["{hello}:nope"], 1, "module 'hello' has no attribute 'nope'; its tasks: hello", id="no-name"
+            ["{hello}:nope"], 2, "module 'hello' has no attribute 'nope'; its tasks: hello", id="no-name"
         ),
         pytest.param(
-            ["{arith}:power"], 1, "arithmetic.power is function, not a kubetask task", id="not-a-task"
+            ["{arith}:power"], 2, "arithmetic.power is function, not a kubetask task", id="not-a-task"
+        ),
+        pytest.param(
+            ["{hello}:hello"],
+            2,
+            "input 'name' is required by task 'hello.hello' and was not given",
+            id="missing-input",
         ),
         pytest.param(
             ["{hello}:hello", "--inputs-file", "nowhere.json"],
@@ -187,15 +193,26 @@ def test_target_of_a_dotted_module_has_no_import_root() -> None:
     assert (target.import_root, target.module, target.name) == (None, "pkg.mod", "task")
 
 
-def test_dispatch_to_a_missing_extra_names_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
-    status = dispatch(["dev", "--port", "1"], module_name="no_such_kubetask_extra._cli", extra="local")
-    assert status == 2
-    assert "kubetask dev: needs the 'local' extra: pip install 'kubetask[local]'" in capsys.readouterr().err
+def test_dev_is_found_through_the_entry_point_group_with_its_extra() -> None:
+    from importlib.metadata import entry_points
+
+    [dev] = [point for point in entry_points(group="kubetask.commands") if point.name == "dev"]
+    assert dev.extras == ["local"]  # what `kubetask dev` names when the local cluster cannot be imported
 
 
-def test_dispatch_to_a_module_without_main_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert dispatch(["list"], module_name="kubetask._errors", extra="operator") == 2
-    assert "kubetask list: kubetask._errors has no main(argv) function" in capsys.readouterr().err
+def test_a_command_whose_package_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+    import io
+
+    from kubetask_client import _cli
+
+    broken = importlib.metadata.EntryPoint(
+        name="dev", value="no_such_kubetask_extra._cli:main [local]", group="kubetask.commands"
+    )
+    monkeypatch.setattr(_cli, "_plugin_commands", lambda: {"dev": broken})
+    err = io.StringIO()
+    assert _cli.main(["dev", "--port", "1"], out=io.StringIO(), err=err) == 2
+    assert "kubetask dev: needs the 'local' extra: pip install 'kubetask[local]'" in err.getvalue()
 
 
 def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:

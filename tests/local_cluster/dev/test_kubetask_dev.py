@@ -69,8 +69,8 @@ def test_done_when_kubectl_apply_of_a_python_pod_succeeds_with_logs_and_message(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("kubetask._cli") is None,
-    reason="the runtime's `kubetask` command (kubetask._cli) is not there yet",
+    importlib.util.find_spec("kubetask_client._cli") is None,
+    reason="the `kubetask` command (kubetask_client._cli) is not there",
 )
 def test_the_kubetask_command_dispatches_dev(local_cluster_factory: Any, tmp_path: Path) -> None:
     kubetask = Path(sys.executable).parent / "kubetask"
