@@ -25,6 +25,7 @@ import aiohttp
 import kopf
 
 from kubetask_operator._errors import ApiError
+from kubetask_operator._nesting import tolerant_loads
 
 logger = logging.getLogger("kubetask_operator.client")
 
@@ -168,7 +169,7 @@ class KubeClient:
                         status = response.status
                         retry_after = response.headers.get("Retry-After")
                         text = await response.text()
-                payload = json.loads(text) if text else {}
+                payload = tolerant_loads(text) if text else {}
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
                 status, payload = (
                     0,

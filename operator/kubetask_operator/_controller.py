@@ -14,7 +14,7 @@ import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 from kubetask_operator._client import KubeClient
@@ -24,6 +24,7 @@ from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
 from kubetask_operator._observe import PodObservation, observe_pod
+from kubetask_operator._outcomes import cut
 from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
@@ -96,14 +97,14 @@ class Controller:
         events: EventPoster,
         metrics: Metrics,
         clock: Callable[[], datetime.datetime] = utcnow,
-        forget_object: Callable[[str], None] | None = None,
+        forget_object: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self._events = events
         self._metrics = metrics
         self._clock = clock
-        self._forget_object = forget_object or (lambda _uid: None)
+        self._forget_object = forget_object
         self._done_uids: collections.deque[tuple[float, str]] = collections.deque()
         self._runs: dict[Key, dict[str, Any]] = {}
         self._pods: dict[Key, dict[str, PodObservation | None]] = {}  # None: seen deleted / not found
@@ -190,12 +191,14 @@ class Controller:
         if uid:
             self._done_uids.append((time.monotonic(), uid))
 
-    def _forget_orphans(self) -> None:
+    async def _forget_orphans(self) -> None:
         # kopf keeps a small memory per object it has seen until the object is deleted; finished TaskRuns
         # and their pods are kept, so their memories are dropped here once their last events have passed.
         settled = time.monotonic() - _SETTLE_SECONDS
         while self._done_uids and self._done_uids[0][0] < settled:
-            self._forget_object(self._done_uids.popleft()[1])
+            uid = self._done_uids.popleft()[1]
+            if self._forget_object is not None:
+                await self._forget_object(uid)
         horizon = time.monotonic() - _ORPHAN_SECONDS
         for key in [
             k for k, touched in self._pods_touched.items() if touched < horizon and k not in self._runs
@@ -240,8 +243,16 @@ class Controller:
             self._metrics.count("kubetask_reconcile_errors_total")
             if isinstance(error, ApiError):
                 logger.warning("TaskRun %s/%s: %s; trying again in %gs", *key, error, delay)
-            else:
+            elif failures == 1:
                 logger.exception("TaskRun %s/%s: unexpected error; trying again in %gs", *key, delay)
+            else:  # its traceback was logged at the first failure: repeating it would flood the log
+                logger.error(
+                    "TaskRun %s/%s: unexpected error again (%d in a row): %s; trying again in %gs",
+                    *key,
+                    failures,
+                    cut(f"{type(error).__name__}: {error}", 300),
+                    delay,
+                )
             self.scheduler.schedule(key, self._clock() + datetime.timedelta(seconds=delay))
 
     async def _wake(self, key: Hashable) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, Literal
 
 import kubetask
+from kubetask_operator._nesting import MAX_NESTING, describe_path, path_too_deep
 from kubetask_operator._observe import PodObservation
 
 ErrorKind = Literal["USER", "SYSTEM"]
@@ -24,6 +25,10 @@ IMAGE_PULL_REASONS = frozenset(
 CONFIG_ERROR_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
 START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
 EVICTION_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeShutdown", "Terminated"})
+# DisruptionTarget reasons of a pod whose node went away: the taint manager evicts pods from an unreachable or
+# not-ready node, the pod GC deletes those of a node that no longer exists
+# (https://kubernetes.io/docs/concepts/workloads/pods/disruptions/#pod-disruption-conditions).
+NODE_LOST_DISRUPTIONS = frozenset({"DeletionByTaintManager", "DeletionByPodGC"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +82,22 @@ def _system(reason: str, message: str, *, recoverable: bool = True, exit_code: i
     )
 
 
+def _read_summary(text: str) -> tuple[kubetask.TerminationSummary | None, str | None]:
+    """The runtime's summary in a termination message, or why a summary there cannot be used."""
+    try:
+        summary = kubetask.parse_termination_message(text)
+    except RecursionError:
+        return None, "its termination message nests deeper than the operator can read"
+    outputs = summary.outputs if summary is not None else None
+    path = path_too_deep(outputs) if outputs is not None else None
+    if path is not None:
+        return None, (
+            f"its {describe_path('outputs', path)} nest deeper than {MAX_NESTING} levels of objects and "
+            "arrays (kubetask's limit for outputs)"
+        )
+    return summary, None
+
+
 def _from_summary(summary: kubetask.TerminationSummary, exit_code: int | None) -> Outcome | None:
     if summary.succeeded:
         return Outcome(
@@ -114,6 +135,12 @@ def terminated_outcome(observation: PodObservation) -> Outcome:
             recoverable=True,
             exit_code=code,
         )
+    node_lost = pod_reason == "NodeLost" or (
+        pod_reason not in EVICTION_REASONS and observation.disruption_reason in NODE_LOST_DISRUPTIONS
+    )
+    if node_lost:
+        why = observation.pod_message or observation.disruption_reason or pod_reason
+        return _system("NodeLost", f"the pod's node was lost: {why}", exit_code=code)
     if pod_reason in EVICTION_REASONS or observation.disruption_reason is not None:
         why = observation.pod_message or observation.disruption_reason or pod_reason
         return _system("Evicted", f"the pod was evicted: {why}", exit_code=code)
@@ -121,22 +148,26 @@ def terminated_outcome(observation: PodObservation) -> Outcome:
         return _user(
             "Timeout", "the pod exceeded its activeDeadlineSeconds", recoverable=True, exit_code=code
         )
-    summary = kubetask.parse_termination_message(observation.termination_message or "")
+    summary, unreadable = _read_summary(observation.termination_message or "")
     if summary is not None and (code == kubetask.ExitCode.SUCCESS) == summary.succeeded:
         outcome = _from_summary(summary, code)
         if outcome is not None:
             return outcome
     if code == kubetask.ExitCode.SUCCESS or (code is None and observation.phase == "Succeeded"):
-        return Outcome(
-            reason="Succeeded",
-            message="the task exited 0 without a kubetask summary",
-            succeeded=True,
+        if unreadable is not None:
+            return _user(
+                "InvalidOutputs", f"the task exited 0 but {unreadable}", recoverable=False, exit_code=code
+            )
+        # The runtime writes its summary before every exit 0: without one, the task ended the process itself
+        # and no outputs were recorded; exit 0 alone must not pass for success.
+        return _user(
+            "NoSummary",
+            "the task's container exited 0 without writing a kubetask summary to its termination message, "
+            "so no outputs were recorded (did the task end the process itself, e.g. with os._exit(0)?)",
+            recoverable=False,
             exit_code=code,
-            outputs_truncated=True,
         )
     if code is None:
-        if pod_reason == "NodeLost":
-            return _system("NodeLost", f"the pod's node was lost: {observation.pod_message or pod_reason}")
         return _system(
             "PodFailed", f"the pod failed: {observation.pod_message or pod_reason or 'no reason given'}"
         )

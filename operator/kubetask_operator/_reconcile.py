@@ -446,7 +446,7 @@ def _succeed(run: _Run, status: dict[str, Any], spec: TaskRunSpec, number: int, 
                 "were lost with the pod's scratch space"
             )
         else:
-            message += "; it reported no outputs (the container wrote no kubetask summary)"
+            message += "; it reported no outputs"
     _with_condition(run, status, "True", "Succeeded", message)
     return _finalize(run, status, spec=spec, events=(Event("Normal", "Succeeded", message),))
 

@@ -28,7 +28,7 @@ class Scheduler:
         callback: Callable[[Hashable], Awaitable[None]],
         *,
         idle_interval: float = 30.0,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._callback = callback
         self._heap: list[tuple[datetime.datetime, int, Hashable]] = []
@@ -38,6 +38,7 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle_interval = idle_interval
         self._on_idle = on_idle
+        self.failures = 0
 
     def __len__(self) -> int:
         return len(self._due)
@@ -81,13 +82,23 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=timeout)
             if self._on_idle is not None:
-                self._on_idle()
+                await self._guarded(self._on_idle(), "housekeeping")
+
+    async def _guarded(self, work: Awaitable[None], what: str) -> None:
+        # The loop must outlive any one callback: when it ends, every backoff, timeout and TTL stops.
+        try:
+            await work
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                logger.exception("%s failed; the scheduler carries on", what)
+            else:  # one traceback is enough; a failure that repeats every loop must not flood the log
+                logger.warning(
+                    "%s failed (%d failures so far); the scheduler carries on", what, self.failures
+                )
 
     async def _fire(self, key: Hashable) -> None:
-        try:
-            await self._callback(key)
-        except Exception:  # the callback handles its own errors; this is the last guard of the loop
-            logger.exception("wake-up of %r failed", key)
+        await self._guarded(self._callback(key), f"wake-up of {key!r}")
 
     async def stop(self) -> None:
         for task in list(self._tasks):

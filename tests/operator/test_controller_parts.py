@@ -70,3 +70,36 @@ def test_the_scheduler_fires_the_last_time_set_for_a_key_once() -> None:
     assert [key for key, _ in fired] == ["a", "b"]
     assert fired[0][1] >= 0.09
     assert fired[1][1] >= 0.19
+
+
+def test_a_failing_wake_up_or_housekeeping_does_not_stop_the_scheduler() -> None:
+    fired: list[Hashable] = []
+
+    async def scenario() -> tuple[bool, int]:
+        async def wake(key: Hashable) -> None:
+            fired.append(key)
+            if key == "bad":
+                raise RuntimeError("a callback that fails")
+
+        async def housekeeping() -> None:
+            raise AttributeError("'ResourceMemories' object has no attribute '_items'")  # a kopf upgrade
+
+        scheduler = Scheduler(wake, idle_interval=0.05, on_idle=housekeeping)
+        runner = asyncio.create_task(scheduler.run())
+        now = utcnow()
+        scheduler.schedule("bad", now)
+        await asyncio.sleep(0.3)
+        scheduler.schedule("good", utcnow())
+        for _ in range(200):
+            if "good" in fired:
+                break
+            await asyncio.sleep(0.05)
+        alive = not runner.done()
+        runner.cancel()
+        await scheduler.stop()
+        return alive, scheduler.failures
+
+    alive, failures = asyncio.run(scenario())
+    assert fired == ["bad", "good"]
+    assert alive
+    assert failures >= 2

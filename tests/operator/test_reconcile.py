@@ -3,6 +3,7 @@ backoff, cancel, timeouts, TTL. Pure: no cluster."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,11 @@ SYSTEM_FAILED = summary(
         "error": {"kind": "SYSTEM", "recoverable": True, "type": "OSError", "message": "s3 down"},
     }
 )
+
+# Termination messages (at most 4096 bytes) a task can write itself: outputs past the nesting limit, and
+# nested past what Python's json module decodes without RecursionError.
+DEEP_OUTPUTS = summary({"outcome": "Succeeded", "outputs": {"o0": json.loads("[" * 150 + "]" * 150)}})
+TOO_DEEP_TO_PARSE = '{"outcome":"Succeeded","outputs":{"o0":' + "[" * 2000 + "]" * 2000 + "}}"
 
 
 def _plan(
@@ -168,6 +174,69 @@ ENDINGS = [
         "NodeLost",
         "SYSTEM",
         id="node-lost",
+    ),
+    *(
+        pytest.param(
+            pod(
+                phase="Failed",
+                terminated={"exitCode": 137},
+                conditions=[{"type": "DisruptionTarget", "status": "True", "reason": disruption}],
+            ),
+            0,
+            "Retrying",
+            "NodeLost",
+            "SYSTEM",
+            id=f"node-lost-{disruption}",
+        )
+        for disruption in ("DeletionByTaintManager", "DeletionByPodGC")
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-without-a-summary-is-not-a-success",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": "done, bye\n"}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-with-a-log-tail-for-a-summary",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": USER_FAILED}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-with-a-failure-summary",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": DEEP_OUTPUTS}),
+        0,
+        "Failed",
+        "InvalidOutputs",
+        "USER",
+        id="outputs-nested-past-the-limit",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": TOO_DEEP_TO_PARSE}),
+        0,
+        "Failed",
+        "InvalidOutputs",
+        "USER",
+        id="termination-message-nested-past-python",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 1, "message": TOO_DEEP_TO_PARSE}),
+        0,
+        "Failed",
+        "UserError",
+        "USER",
+        id="failure-with-a-deep-termination-message",
     ),
     pytest.param(
         pod(phase="Failed", pod_reason="UnexpectedAdmissionError", pod_message="admission failed"),
