@@ -24,7 +24,7 @@ from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
 from kubetask_operator._observe import PodObservation, observe_pod
-from kubetask_operator._outcomes import cut
+from kubetask_operator._outcomes import Refusal, cut
 from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
@@ -33,7 +33,7 @@ from kubetask_operator._reconcile import (
     PodKnowledge,
     StopPod,
     plan,
-    plan_rejected,
+    plan_refused,
 )
 from kubetask_operator._scheduler import Scheduler
 from kubetask_operator._settings import Settings
@@ -296,9 +296,16 @@ class Controller:
             if result.stop is not None:
                 await self._stop_pod(key[0], result.stop)
             if result.create_attempt is not None and result.spec is not None:
-                problem = await self._create_attempt(body, result.spec, result.create_attempt)
-                if problem is not None:
-                    result = plan_rejected(view, message=problem, now=self._clock(), settings=self._settings)
+                refusal = await self._create_attempt(body, result.spec, result.create_attempt)
+                if refusal is not None:
+                    result = plan_refused(
+                        view,
+                        planned=result.status if result.status is not None else view.get("status") or {},
+                        spec=result.spec,
+                        refusal=refusal,
+                        now=self._clock(),
+                        settings=self._settings,
+                    )
                 elif result.status is not None:
                     self._defer_status(key, body, result)
                     return
@@ -408,8 +415,11 @@ class Controller:
                     raise
         self._metrics.count("kubetask_pods_stopped_total")
 
-    async def _create_attempt(self, body: Mapping[str, Any], spec: TaskRunSpec, attempt: int) -> str | None:
-        """Create the attempt's objects; the API server's refusal message when it finds them invalid."""
+    async def _create_attempt(
+        self, body: Mapping[str, Any], spec: TaskRunSpec, attempt: int
+    ) -> Refusal | None:
+        """Create the attempt's objects; the API server's answer when it refuses them (after the client's
+        own retries of transient answers): plan_refused() decides what that means for the attempt."""
         ref = TaskRunRef.of(body)
         try:
             if needs_inputs_configmap(spec, self._settings):
@@ -418,9 +428,8 @@ class Controller:
             pod = build_pod(spec, ref, self._settings, attempt)
             created = await self._client.create(f"/api/v1/namespaces/{ref.namespace}/pods", pod)
         except ApiError as error:
-            if error.status in (400, 422):
-                return f"the API server refused the attempt's objects: {error.message}"
-            raise
+            logger.warning("TaskRun %s/%s: attempt %d refused: %s", ref.namespace, ref.name, attempt, error)
+            return Refusal(status=error.status, api_reason=error.reason, message=error.message)
         self._created.add((ref.namespace, pod["metadata"]["name"]))
         if created is not None:
             self._metrics.count("kubetask_pods_created_total")

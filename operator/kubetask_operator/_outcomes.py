@@ -261,3 +261,76 @@ def timeout(limit: str) -> Outcome:
 
 def pod_deleted(pod_name: str) -> Outcome:
     return _system("PodDeleted", f"pod {pod_name} was deleted before the attempt finished")
+
+
+# ---------------------------------------------------------------- pods the API server would not create
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """How the API server answered the attempt's pod (or inputs ConfigMap) create, after the client's own
+    retries of transient answers."""
+
+    status: int
+    api_reason: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RefusalKind:
+    """What a refusal means for the attempt: ``waits`` says whether trying again can help and for how long
+    (``pending``: until spec.pendingTimeout if set, else on; ``grace``: until spec.pendingTimeout, else
+    KUBETASK_IMAGE_PULL_GRACE, as for other missing configuration; ``never``: the attempt fails at once)."""
+
+    reason: str
+    waits: Literal["pending", "grace", "never"]
+    error_kind: ErrorKind = "USER"
+
+
+_TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
+
+
+_WAITING_KINDS = {
+    "QuotaExceeded": RefusalKind("QuotaExceeded", "pending"),
+    "ServiceAccountNotFound": RefusalKind("ServiceAccountNotFound", "grace"),
+    "PodCreateFailed": RefusalKind("PodCreateFailed", "pending", "SYSTEM"),
+}
+CREATE_REFUSALS = frozenset(_WAITING_KINDS)
+"""Reasons an attempt in progress carries while its pod does not exist because its create was refused."""
+
+
+def waiting_refusal(reason: str) -> RefusalKind | None:
+    """The kind of refusal an attempt in progress waits on, from its reason; None when it waits on none."""
+    return _WAITING_KINDS.get(reason)
+
+
+def classify_refusal(refusal: Refusal) -> RefusalKind:
+    """Which refusals waiting can cure: an exceeded ResourceQuota frees up as other pods end, a missing
+    ServiceAccount may be created in a moment, an overloaded API server recovers; a pod that Pod Security
+    Admission, an admission webhook or RBAC forbids stays forbidden. The messages matched are the API
+    server's: ``exceeded quota`` (plugin/pkg/admission/resourcequota) and ``error looking up service
+    account`` (plugin/pkg/admission/serviceaccount)."""
+    message = refusal.message
+    if refusal.status == 403 and "exceeded quota" in message:
+        return _WAITING_KINDS["QuotaExceeded"]
+    if refusal.status == 403 and "error looking up service account" in message:
+        return _WAITING_KINDS["ServiceAccountNotFound"]
+    if refusal.status == 403:
+        return RefusalKind("PodForbidden", "never")
+    if refusal.status in _TRANSIENT_STATUSES:
+        return _WAITING_KINDS["PodCreateFailed"]
+    return RefusalKind("PodCreateFailed", "never", "SYSTEM")
+
+
+def refusal_message(refusal: Refusal, pod_name: str) -> str:
+    answer = f"HTTP {refusal.status} {refusal.api_reason}" if refusal.status else refusal.api_reason
+    return f"the API server refused to create pod {pod_name} ({answer}): {refusal.message}"
+
+
+def create_refused(kind: RefusalKind, message: str, *, limit: str | None) -> Outcome:
+    """The attempt ends without a pod: refused for good, or still refused when its time to wait ran out."""
+    if limit is not None:
+        message = f"{message} (still refused after {limit})"
+    if kind.error_kind == "SYSTEM":
+        return _system(kind.reason, message, recoverable=kind.waits != "never")
+    return _user(kind.reason, message, recoverable=False)

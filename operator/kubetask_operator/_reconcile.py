@@ -19,7 +19,7 @@ from kubetask_operator._durations import format_duration
 from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._observe import PodObservation
-from kubetask_operator._outcomes import Outcome, cut
+from kubetask_operator._outcomes import Outcome, Refusal, RefusalKind, cut
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
@@ -146,12 +146,89 @@ def _run_of(taskrun: Mapping[str, Any], *, now: datetime.datetime, settings: Set
     )
 
 
-def plan_rejected(
-    taskrun: Mapping[str, Any], *, message: str, now: datetime.datetime, settings: Settings
+def plan_refused(
+    taskrun: Mapping[str, Any],
+    *,
+    planned: Mapping[str, Any],
+    spec: TaskRunSpec,
+    refusal: Refusal,
+    now: datetime.datetime,
+    settings: Settings,
 ) -> Plan:
-    """The TaskRun fails with InvalidSpec: the API server refused the pod or ConfigMap built from it."""
+    """The API server refused the pod (or inputs ConfigMap) of the attempt that ``planned`` (the status the
+    plan that created it would have written) starts: fail, or wait visibly and try again with backoff."""
     run = _run_of(taskrun, now=now, settings=settings)
-    return _fail(run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message)
+    if refusal.status in (400, 422):  # invalid: the spec produced objects the API server cannot accept
+        message = f"the API server refused the attempt's objects: {refusal.message}"
+        return _fail(
+            run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message
+        )
+    status = copy.deepcopy(dict(planned))
+    current: dict[str, Any] = status["attempts"][-1]
+    kind = _outcomes.classify_refusal(refusal)
+    message = _outcomes.refusal_message(refusal, str(current.get("podName")))
+    if kind.waits == "never":
+        return _end_attempt(run, status, spec, current, _outcomes.create_refused(kind, message, limit=None))
+    created = parse_time(current.get("createTime")) or run.now
+    limit = _refusal_limit(run, spec, kind)
+    if limit is not None and run.now >= _after(created, limit):
+        outcome = _outcomes.create_refused(kind, message, limit=format_duration(limit))
+        return _end_attempt(run, status, spec, current, outcome)
+    # Backoff without a counter: wait half the time the attempt has waited so far (2 s to 60 s).
+    due = _after(run.now, min(max((run.now - created).total_seconds() / 2, 2.0), 60.0))
+    current.update(reason=kind.reason, message=cut(message))
+    status.update(phase="Pending", nextAttemptTime=format_time(due))
+    bound = f"; gives up {format_duration(limit)} after the attempt began" if limit is not None else ""
+    text = f"attempt {current.get('number')}: {message}; trying again at {format_time(due)}{bound}"
+    old: Mapping[str, Any] = next(
+        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
+    )
+    _with_condition(run, status, "Unknown", kind.reason, text)
+    events = (Event("Warning", kind.reason, cut(message)),) if old.get("reason") != kind.reason else ()
+    end = _after(created, limit) if limit is not None else None
+    return _finalize(run, status, spec=spec, events=events, wake_at=_earliest(due, end))
+
+
+def _refusal_limit(run: _Run, spec: TaskRunSpec, kind: RefusalKind) -> float | None:
+    """How long after its start an attempt may wait for its pod to be accepted."""
+    if kind.waits == "grace":
+        return spec.pending_timeout_seconds or run.settings.image_pull_grace_seconds
+    return spec.pending_timeout_seconds
+
+
+def _plan_refused_attempt(
+    run: _Run, status: dict[str, Any], spec: TaskRunSpec, current: dict[str, Any], kind: RefusalKind
+) -> Plan:
+    """The attempt's pod was refused and does not exist: give up, wait for the next try, or try again."""
+    number = int(current.get("number") or 1)
+    name = str(current.get("podName"))
+    if spec.cancelled:  # a pod may exist after all (created, its status not written): delete it
+        _complete_attempt(run, current, reason="Cancelled", message="cancelled by spec.cancelled")
+        return _cancelled(
+            run, status, spec, f"attempt {number} cancelled before its pod existed", stop=StopPod(name, True)
+        )
+    created = parse_time(current.get("createTime")) or run.now
+    limit = _refusal_limit(run, spec, kind)
+    end = _after(created, limit) if limit is not None else None
+    if end is not None and limit is not None and run.now >= end:
+        message = str(current.get("message") or kind.reason)
+        outcome = _outcomes.create_refused(kind, message, limit=format_duration(limit))
+        return _end_attempt(run, status, spec, current, outcome)
+    due = parse_time(status.get("nextAttemptTime")) or run.now
+    if run.now < due:
+        return _finalize(run, status, spec=spec, wake_at=_earliest(due, end))
+    for key in ("reason", "message"):
+        current.pop(key, None)
+    status.pop("nextAttemptTime", None)
+    status["phase"] = "Pending"
+    _with_condition(
+        run, status, "Unknown", "Pending", f"attempt {number}: pod {name} created, waiting for it to start"
+    )
+    deadlines = [_after(created, s) for s in (spec.pending_timeout_seconds,) if s is not None]
+    event = Event("Normal", "PodCreated", f"attempt {number}: created pod {name}")
+    return _finalize(
+        run, status, spec=spec, events=(event,), create_attempt=number, wake_at=_earliest(*deadlines)
+    )
 
 
 def plan(
@@ -184,6 +261,13 @@ def plan(
         return _start_attempt(run, status, spec, number=1)
     if not in_progress:
         return _plan_retrying(run, status, spec, number=len(attempts) + 1)
+    refused = _outcomes.waiting_refusal(str(current.get("reason") or ""))
+    if refused is not None and not isinstance(pod, PodObservation):
+        return _plan_refused_attempt(run, status, spec, current, refused)
+    if refused is not None:  # its pod exists after all (a later try was accepted): on as usual
+        for key in ("reason", "message"):
+            current.pop(key, None)
+        status.pop("nextAttemptTime", None)
     return _plan_attempt(run, status, spec, current, pod)
 
 

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from kubetask_operator import _outcomes, load_crd
-from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan
+from kubetask_operator._outcomes import Refusal
+from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan, plan_refused
 from kubetask_operator._settings import Settings
+from kubetask_operator._spec import parse_spec
 
 from ._factories import NOW, at, failed_attempt, in_progress, pod, stamp, summary, taskrun
 
@@ -719,6 +721,79 @@ def test_an_unscheduled_pod_is_unschedulable_whatever_its_container_says() -> No
     assert result.status["attempts"][0]["reason"] == "Unschedulable"
 
 
+# ---------------------------------------------------------------- pods the API server refuses
+
+REFUSALS = [
+    pytest.param(Refusal(403, "Forbidden", "exceeded quota: q"), "Pending", "QuotaExceeded", id="quota"),
+    pytest.param(
+        Refusal(403, "Forbidden", 'error looking up service account team/sa: serviceaccount "sa" not found'),
+        "Pending",
+        "ServiceAccountNotFound",
+        id="service-account",
+    ),
+    pytest.param(
+        Refusal(403, "Forbidden", 'violates PodSecurity "baseline"'), "Failed", "PodForbidden", id="psa"
+    ),
+    pytest.param(Refusal(0, "ConnectionError", "refused"), "Pending", "PodCreateFailed", id="unreachable"),
+    pytest.param(Refusal(413, "RequestEntityTooLarge", "too big"), "Failed", "PodCreateFailed", id="413"),
+    pytest.param(Refusal(422, "Invalid", "bad"), "Failed", "InvalidSpec", id="invalid"),
+]
+
+
+@pytest.mark.parametrize(("refusal", "phase", "reason"), REFUSALS)
+def test_a_refused_pod_shows_its_reason_and_the_api_servers_message(
+    refusal: Refusal, phase: str, reason: str
+) -> None:
+    body = taskrun()
+    started = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert started.status is not None
+    result = plan_refused(
+        body,
+        planned=started.status,
+        spec=parse_spec(body["spec"]),
+        refusal=refusal,
+        now=NOW,
+        settings=SETTINGS,
+    )
+    assert result.status is not None
+    assert result.status["phase"] == phase
+    assert _condition(result)["reason"] == reason
+    assert refusal.message in _condition(result)["message"]
+    assert [event.reason for event in result.events] == [reason]
+    if phase == "Pending":
+        assert result.status["attempts"][0]["reason"] == reason
+        assert result.wake_at == at(2)
+        # Planned again while the pod is still refused: no lookup of a pod that does not exist, a wake-up.
+        waiting = plan(taskrun(status=result.status), pod="unknown", now=at(1), settings=SETTINGS)
+        assert waiting.lookup_pod is None
+        assert waiting.create_attempt is None
+        assert waiting.wake_at == at(2)
+        again = plan(taskrun(status=result.status), pod="unknown", now=at(2), settings=SETTINGS)
+        assert again.create_attempt == 1
+
+
+def test_a_refused_attempt_whose_pod_turns_up_carries_on_as_usual() -> None:
+    body = taskrun()
+    started = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert started.status is not None
+    refused = plan_refused(
+        body,
+        planned=started.status,
+        spec=parse_spec(body["spec"]),
+        refusal=Refusal(403, "Forbidden", "exceeded quota: q"),
+        now=NOW,
+        settings=SETTINGS,
+    )
+    assert refused.status is not None
+    result = plan(
+        taskrun(status=refused.status), pod=pod(phase="Running", running=True), now=at(1), settings=SETTINGS
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Running"
+    assert "reason" not in result.status["attempts"][0]
+    assert "nextAttemptTime" not in result.status
+
+
 # ---------------------------------------------------------------- the status schema
 
 
@@ -763,6 +838,6 @@ def test_the_readme_documents_every_reason_the_operator_can_report() -> None:
     finished = _reasons_of(ENDINGS, 3)
     waiting = _reasons_of(WAITING, 1) | _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
     other = {"Pending", "Running", "Retrying", "Succeeded", "Cancelled", "InvalidSpec", "PendingTimeout"}
-    produced = finished | waiting | other
+    produced = finished | waiting | other | _reasons_of(REFUSALS, 2)
     assert produced - _documented_reasons() == set()
     assert _documented_reasons() - produced == set(), "documented reasons the tables here never produce"

@@ -1,0 +1,215 @@
+"""The controller against a fake API client: what it writes, creates and schedules when the API server
+refuses, conflicts or forgets, with a clock of its own. No cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from kubetask_operator._naming import pod_name
+from kubetask_operator._settings import Settings
+
+from ._factories import UID, at, stamp, taskrun
+from ._fake_api import Harness, harness
+
+TASKRUN = "/apis/kubetask.dev/v1alpha1/namespaces/team/taskruns/demo"
+KEY = ("team", "demo")
+POD = pod_name("demo", UID, 1)
+POD_PATH = f"/api/v1/namespaces/team/pods/{POD}"
+
+
+def run(scenario: Callable[[Harness], Awaitable[None]], settings: Settings | None = None) -> Harness:
+    async def main() -> Harness:
+        h = harness(settings)
+        await scenario(h)
+        return h
+
+    return asyncio.run(main())
+
+
+async def submit(h: Harness, spec: dict[str, Any] | None = None) -> None:
+    """The TaskRun is created (by someone) and its watch event arrives."""
+    body = h.api.put(TASKRUN, taskrun(spec))
+    await h.controller.on_taskrun("ADDED", body)
+
+
+def status(h: Harness) -> dict[str, Any]:
+    return dict(h.api.objects[TASKRUN].get("status") or {})
+
+
+def condition(h: Harness) -> dict[str, Any]:
+    (found,) = status(h)["conditions"]
+    return dict(found)
+
+
+async def wake(h: Harness, seconds: float) -> None:
+    """``seconds`` pass; the scheduler's wake-up (if due by then) fires."""
+    h.clock.advance(seconds)
+    due = h.controller.scheduler.when(KEY)
+    if due is not None and due <= h.clock.now:
+        h.controller.scheduler.cancel(KEY)
+        await h.controller.reconcile(KEY)
+
+
+# ---------------------------------------------------------------- pods the API server refuses
+
+QUOTA = (
+    f'pods "{POD}" is forbidden: exceeded quota: compute, requested: limits.cpu=1, used: limits.cpu=2, '
+    "limited: limits.cpu=2"
+)
+NO_SERVICE_ACCOUNT = (
+    f'pods "{POD}" is forbidden: error looking up service account team/robot: '
+    'serviceaccount "robot" not found'
+)
+PSA = (
+    f'pods "{POD}" is forbidden: violates PodSecurity "restricted:latest": privileged '
+    '(container "task" must not set securityContext.privileged=true)'
+)
+
+
+def test_an_exceeded_quota_shows_at_once_and_waits_with_backoff_until_the_pod_is_accepted() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 403, "Forbidden", QUOTA, times=3)
+        await submit(h)
+        assert status(h)["phase"] == "Pending"
+        assert condition(h)["reason"] == "QuotaExceeded"
+        assert "exceeded quota: compute" in condition(h)["message"]
+        assert "HTTP 403 Forbidden" in condition(h)["message"]
+        assert status(h)["attempts"][0]["reason"] == "QuotaExceeded"
+        assert h.events.reasons() == ["QuotaExceeded"]
+        first_try = h.controller.scheduler.when(KEY)
+        assert first_try == at(2)
+        assert status(h)["nextAttemptTime"] == stamp(2)
+        assert POD_PATH not in h.api.objects
+        await wake(h, 2)
+        await wake(h, 2)
+        assert h.controller.scheduler.when(KEY) == at(4 + 2)
+        await wake(h, 2)  # the fourth try is accepted
+        assert len(h.api.calls_of("POST", "/pods")) == 4
+        assert POD_PATH in h.api.objects
+        assert h.events.reasons() == ["QuotaExceeded"], "one Event for the refusal, not one per try"
+        await wake(h, 1)  # the held-back status of the created pod is written
+        assert condition(h)["reason"] == "Pending"
+        attempt = status(h)["attempts"][0]
+        assert "reason" not in attempt
+        assert attempt["createTime"] == stamp(0), "the attempt began at the first try"
+        assert "nextAttemptTime" not in status(h)
+
+    run(scenario)
+
+
+def test_an_exceeded_quota_fails_when_pending_timeout_passes_counted_from_the_first_try() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 403, "Forbidden", QUOTA, times=1000)
+        await submit(h, {"pendingTimeout": "30s"})
+        for _ in range(20):
+            await wake(h, 5)
+            if status(h)["phase"] == "Failed":
+                break
+        assert status(h)["phase"] == "Failed"
+        assert condition(h)["reason"] == "QuotaExceeded"
+        assert "still refused after 30s" in condition(h)["message"]
+        assert status(h)["completionTime"] <= stamp(35)
+        assert status(h)["error"]["kind"] == "USER"
+
+    run(scenario)
+
+
+def test_a_missing_service_account_waits_within_pending_timeout_then_fails() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 403, "Forbidden", NO_SERVICE_ACCOUNT, times=1000)
+        await submit(h, {"pendingTimeout": "10s", "serviceAccountName": "robot"})
+        assert condition(h)["reason"] == "ServiceAccountNotFound"
+        assert 'serviceaccount "robot" not found' in condition(h)["message"]
+        for _ in range(10):
+            await wake(h, 3)
+        assert status(h)["phase"] == "Failed"
+        assert condition(h)["reason"] == "ServiceAccountNotFound"
+        assert len(status(h)["attempts"]) == 1
+
+    run(scenario)
+
+
+def test_a_missing_service_account_without_pending_timeout_waits_the_image_pull_grace() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 403, "Forbidden", NO_SERVICE_ACCOUNT, times=1000)
+        await submit(h, {"serviceAccountName": "robot"})
+        for _ in range(30):
+            await wake(h, 4)
+        assert status(h)["phase"] == "Failed"
+        assert "still refused after 1m" in condition(h)["message"]
+
+    run(scenario, Settings(image_pull_grace_seconds=60))
+
+
+@pytest.mark.parametrize(
+    ("status_code", "api_reason", "message", "reason", "kind"),
+    [
+        pytest.param(403, "Forbidden", PSA, "PodForbidden", "USER", id="pod-security-admission"),
+        pytest.param(
+            403,
+            "Forbidden",
+            'admission webhook "policy.example.com" denied the request: no privileged pods',
+            "PodForbidden",
+            "USER",
+            id="webhook",
+        ),
+        pytest.param(404, "NotFound", 'namespaces "team" not found', "PodCreateFailed", "SYSTEM", id="404"),
+    ],
+)
+def test_a_refusal_waiting_cannot_cure_fails_the_run_at_once(
+    status_code: int, api_reason: str, message: str, reason: str, kind: str
+) -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", status_code, api_reason, message, times=1000)
+        await submit(h, {"retries": 3})
+        assert status(h)["phase"] == "Failed"
+        assert condition(h)["reason"] == reason
+        assert message in condition(h)["message"]
+        assert status(h)["error"]["kind"] == kind
+        assert status(h)["attempts"][0]["reason"] == reason
+        assert len(h.api.calls_of("POST", "/pods")) == 1
+        assert reason in h.events.reasons()
+
+    run(scenario)
+
+
+def test_an_api_server_error_after_the_clients_retries_shows_and_is_tried_again() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 503, "ServiceUnavailable", "etcd is unhappy", times=1)
+        await submit(h)
+        assert status(h)["phase"] == "Pending"
+        assert condition(h)["reason"] == "PodCreateFailed"
+        assert "etcd is unhappy" in condition(h)["message"]
+        await wake(h, 2)
+        assert POD_PATH in h.api.objects
+
+    run(scenario)
+
+
+def test_an_invalid_pod_fails_invalid_spec_without_an_attempt() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 422, "Invalid", "spec.containers[0].image: Required value")
+        await submit(h)
+        assert status(h)["phase"] == "Failed"
+        assert condition(h)["reason"] == "InvalidSpec"
+        assert "Required value" in condition(h)["message"]
+
+    run(scenario)
+
+
+def test_cancelling_while_the_pod_is_refused_cancels_and_deletes_any_pod() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.fail("POST", "/pods", 403, "Forbidden", QUOTA, times=1000)
+        await submit(h)
+        body = h.api.objects[TASKRUN]
+        body["spec"]["cancelled"] = True
+        body["metadata"]["generation"] = 2
+        await h.controller.on_taskrun("MODIFIED", h.api.put(TASKRUN, body))
+        assert status(h)["phase"] == "Cancelled"
+        assert h.api.calls_of("DELETE", POD_PATH)
+
+    run(scenario)
