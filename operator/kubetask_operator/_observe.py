@@ -39,6 +39,11 @@ class PodObservation:
     termination_message: str | None = None
     finished_at: datetime.datetime | None = None
     active_deadline_seconds: int | None = None
+    warning_reason: str | None = None
+    """The latest Warning Event about the pod (e.g. the kubelet's ``FailedMount``), when it was looked up."""
+    warning_message: str | None = None
+    warnings_checked_at: datetime.datetime | None = None
+    """When the pod's Events were last looked up (None: never, since this state of the pod was seen)."""
 
     @property
     def finished(self) -> bool:

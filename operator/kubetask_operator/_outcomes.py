@@ -23,6 +23,9 @@ IMAGE_PULL_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "RegistryUnavailable"}
 )
 CONFIG_ERROR_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+# Warning Events of the kubelet about a pod's volumes, for a pod waiting in ContainerCreating: a missing
+# Secret or ConfigMap, a volume it cannot set up (pkg/kubelet/volumemanager, events.FailedMountVolume).
+VOLUME_ERROR_REASONS = frozenset({"FailedMount", "FailedAttachVolume", "FailedMapVolume"})
 START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
 EVICTION_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeShutdown", "Terminated"})
 # DisruptionTarget reasons of a pod whose node went away: the taint manager evicts pods from an unreachable or
@@ -238,11 +241,20 @@ def config_error(observation: PodObservation, grace: str) -> Outcome:
     )
 
 
+def volume_error(observation: PodObservation, grace: str) -> Outcome:
+    reason = observation.warning_reason or "FailedMount"
+    return _user(
+        reason,
+        f"the pod's volumes could not be set up for {grace}: {observation.warning_message or reason}",
+        recoverable=False,
+    )
+
+
 def pending_timeout(waiting_reason: str, waiting_message: str, limit: str) -> Outcome:
     """The attempt waited longer than spec.pendingTimeout; the reason is what it was waiting on."""
     if waiting_reason in IMAGE_PULL_REASONS:
         reason = "ImagePullFailed"
-    elif waiting_reason in ("Unschedulable", *CONFIG_ERROR_REASONS):
+    elif waiting_reason in ("Unschedulable", *CONFIG_ERROR_REASONS, *VOLUME_ERROR_REASONS):
         reason = waiting_reason
     else:
         reason = "PendingTimeout"

@@ -51,7 +51,7 @@ async def wake(h: Harness, seconds: float) -> None:
     due = h.controller.scheduler.when(KEY)
     if due is not None and due <= h.clock.now:
         h.controller.scheduler.cancel(KEY)
-        await h.controller.reconcile(KEY)
+        await h.controller.on_wake(KEY)
 
 
 # ---------------------------------------------------------------- pods the API server refuses
@@ -211,5 +211,199 @@ def test_cancelling_while_the_pod_is_refused_cancels_and_deletes_any_pod() -> No
         await h.controller.on_taskrun("MODIFIED", h.api.put(TASKRUN, body))
         assert status(h)["phase"] == "Cancelled"
         assert h.api.calls_of("DELETE", POD_PATH)
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------- conflicts, lost objects, stale events
+
+
+def pod_body(h: Harness, **status: Any) -> dict[str, Any]:
+    """The attempt's pod as the API holds it, with ``status``."""
+    body = dict(h.api.objects[POD_PATH])
+    body["status"] = status
+    return h.api.put(POD_PATH, body)
+
+
+RUNNING = {
+    "phase": "Running",
+    "containerStatuses": [{"name": "task", "state": {"running": {"startedAt": stamp()}}}],
+}
+
+
+def test_a_pod_that_exists_already_409_is_taken_as_created() -> None:
+    async def scenario(h: Harness) -> None:
+        h.api.objects[POD_PATH] = {"metadata": {"name": POD, "uid": "pod-uid"}}
+        await submit(h)
+        assert h.api.calls_of("POST", "/pods") == ["/api/v1/namespaces/team/pods"]
+        await wake(h, 1)  # the held-back status is written: the pod is its attempt's
+        assert status(h)["phase"] == "Pending"
+        assert status(h)["podName"] == POD
+
+    run(scenario)
+
+
+def test_the_pending_status_waits_a_moment_and_is_written_with_the_pods_news() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        assert "status" not in h.api.objects[TASKRUN], "held back for the pod's first news"
+        assert h.controller.scheduler.when(KEY) == at(1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        assert status(h)["phase"] == "Running"
+        assert len(h.api.calls_of("PATCH", "/status")) == 1, "one write says both"
+        assert h.events.reasons() == ["Running"]
+
+    run(scenario)
+
+
+def test_a_conflicting_status_write_reads_the_taskrun_again_and_plans_from_it() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        await wake(h, 1)
+        assert status(h)["phase"] == "Pending"
+        # Someone cancels; the watch event has not arrived when the pod's news comes.
+        body = h.api.objects[TASKRUN]
+        body["spec"]["cancelled"] = True
+        body["metadata"]["generation"] = 2
+        h.api.put(TASKRUN, body)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        assert h.api.calls_of("GET", TASKRUN), "the 409 made it read the TaskRun"
+        assert status(h)["phase"] == "Cancelled"
+
+    run(scenario)
+
+
+def test_a_status_write_answered_404_forgets_the_taskrun() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        del h.api.objects[TASKRUN]
+        await wake(h, 1)
+        assert h.api.calls_of("PATCH", "/status")
+        assert h.controller.scheduler.when(KEY) is None
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        assert len(h.api.calls_of("PATCH", "/status")) == 1, "nothing more for a TaskRun that is gone"
+
+    run(scenario)
+
+
+def test_an_event_older_than_the_last_write_is_dropped() -> None:
+    async def scenario(h: Harness) -> None:
+        submitted = h.api.put(TASKRUN, taskrun())
+        await h.controller.on_taskrun("ADDED", submitted)
+        await wake(h, 1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        assert status(h)["phase"] == "Running"
+        writes = len(h.api.calls_of("PATCH", "/status"))
+        reads = len(h.api.calls_of("GET", ""))
+        # The watch now delivers the events of the earlier writes (no status, then Pending).
+        await h.controller.on_taskrun("MODIFIED", submitted)
+        assert len(h.api.calls_of("PATCH", "/status")) == writes, "planned from a stale event"
+        assert len(h.api.calls_of("GET", "")) == reads
+
+    run(scenario)
+
+
+def test_a_status_written_by_someone_else_is_restored() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        await wake(h, 1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        body = h.api.objects[TASKRUN]
+        body["status"] = {**body["status"], "phase": "Succeeded", "outputs": {"o0": "forged"}}
+        await h.controller.on_taskrun("MODIFIED", h.api.put(TASKRUN, body))
+        assert status(h)["phase"] == "Running"
+        assert "outputs" not in status(h)
+        assert "StatusOverwritten" in h.events.reasons()
+        # The real result is then recorded.
+        summary = '{"outcome":"Succeeded","outputs":{"o0":5}}'
+        terminated = {"exitCode": 0, "message": summary, "startedAt": stamp(), "finishedAt": stamp(1)}
+        await h.controller.on_pod(
+            "MODIFIED",
+            pod_body(
+                h,
+                phase="Succeeded",
+                containerStatuses=[{"name": "task", "state": {"terminated": terminated}}],
+            ),
+        )
+        assert status(h)["phase"] == "Succeeded"
+        assert status(h)["outputs"] == {"o0": 5}
+
+    run(scenario)
+
+
+def test_the_spec_is_parsed_once_per_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetask_operator import _reconcile
+
+    parsed: list[object] = []
+    original = _reconcile.parse_spec
+
+    def counting(spec: object) -> Any:
+        parsed.append(spec)
+        return original(spec)
+
+    monkeypatch.setattr(_reconcile, "parse_spec", counting)
+
+    async def scenario(h: Harness) -> None:
+        await submit(h, {"inputs": {"blob": "x" * 100_000}})
+        await wake(h, 1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        assert len(parsed) == 1
+        body = h.api.objects[TASKRUN]
+        body["spec"]["cancelled"] = True
+        body["metadata"]["generation"] = 2
+        await h.controller.on_taskrun("MODIFIED", h.api.put(TASKRUN, body))
+        assert len(parsed) == 2
+        assert status(h)["phase"] == "Cancelled"
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------- TTL
+
+
+def finish(h: Harness) -> Callable[[], Awaitable[None]]:
+    async def succeed() -> None:
+        summary = '{"outcome":"Succeeded","outputs":{"o0":5}}'
+        terminated = {"exitCode": 0, "message": summary, "startedAt": stamp(), "finishedAt": stamp(1)}
+        await h.controller.on_pod(
+            "MODIFIED",
+            pod_body(
+                h,
+                phase="Succeeded",
+                containerStatuses=[{"name": "task", "state": {"terminated": terminated}}],
+            ),
+        )
+
+    return succeed
+
+
+def test_a_finished_taskrun_is_deleted_when_its_ttl_passes_not_before() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h, {"ttlSecondsAfterFinished": 60})
+        await wake(h, 1)
+        await finish(h)()
+        assert status(h)["phase"] == "Succeeded"
+        completed = status(h)["completionTime"]
+        assert h.controller.scheduler.when(KEY) is not None
+        await wake(h, 30)
+        assert TASKRUN in h.api.objects, "deleted before its TTL"
+        await wake(h, 31)
+        assert TASKRUN not in h.api.objects
+        assert h.api.calls_of("DELETE", TASKRUN)
+        assert completed
+
+    run(scenario)
+
+
+def test_a_ttl_deletion_spares_a_new_taskrun_of_the_same_name() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h, {"ttlSecondsAfterFinished": 5})
+        await wake(h, 1)
+        await finish(h)()
+        replaced = h.api.objects[TASKRUN]
+        replaced["metadata"]["uid"] = "another-uid"  # deleted and created again, watch events not yet in
+        await wake(h, 10)
+        assert TASKRUN in h.api.objects
+        assert h.controller.scheduler.when(KEY) is None
 
     run(scenario)

@@ -3,6 +3,7 @@ backoff, cancel, timeouts, TTL. Pure: no cluster."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from kubetask_operator import _outcomes, load_crd
+from kubetask_operator._observe import PodObservation
 from kubetask_operator._outcomes import Refusal
 from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan, plan_refused
 from kubetask_operator._settings import Settings
@@ -42,6 +44,15 @@ SYSTEM_FAILED = summary(
 # nested past what Python's json module decodes without RecursionError.
 DEEP_OUTPUTS = summary({"outcome": "Succeeded", "outputs": {"o0": json.loads("[" * 150 + "]" * 150)}})
 TOO_DEEP_TO_PARSE = '{"outcome":"Succeeded","outputs":{"o0":' + "[" * 2000 + "]" * 2000 + "}}"
+
+
+def looked_at(
+    observation: PodObservation, reason: str | None = None, message: str | None = None
+) -> PodObservation:
+    """The pod after its Events were looked up a second ago: they said ``reason`` (or nothing)."""
+    return dataclasses.replace(
+        observation, warning_reason=reason, warning_message=message, warnings_checked_at=at(-1)
+    )
 
 
 def _plan(
@@ -457,7 +468,7 @@ def test_the_same_state_twice_writes_nothing() -> None:
 
 
 def test_last_transition_time_moves_only_when_the_condition_status_changes() -> None:
-    pending = _plan(pod(phase="Pending"), now=0)
+    pending = _plan(looked_at(pod(phase="Pending")), now=0)
     assert pending.status is not None
     running = plan(
         taskrun({}, pending.status), pod=pod(phase="Running", running=True), now=at(3), settings=SETTINGS
@@ -481,7 +492,18 @@ WAITING = [
         id="config-error-within-grace",
     ),
     pytest.param(pod(unschedulable=True), "Unschedulable", None, id="unschedulable-waits"),
-    pytest.param(pod(waiting=("ContainerCreating", "")), "ContainerCreating", None, id="container-creating"),
+    pytest.param(
+        looked_at(pod(waiting=("ContainerCreating", ""))),
+        "ContainerCreating",
+        at(29),
+        id="container-creating",
+    ),
+    pytest.param(
+        looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", 'secret "nope" not found'),
+        "FailedMount",
+        at(20),
+        id="failed-mount-within-grace",
+    ),
 ]
 
 
@@ -502,7 +524,16 @@ def test_a_waiting_pod_keeps_the_taskrun_pending_with_the_reason(
     [
         pytest.param(pod(unschedulable=True), "Unschedulable", "Retrying", id="unschedulable"),
         pytest.param(
-            pod(waiting=("ContainerCreating", "")), "PendingTimeout", "Retrying", id="container-creating"
+            looked_at(pod(waiting=("ContainerCreating", ""))),
+            "PendingTimeout",
+            "Retrying",
+            id="container-creating",
+        ),
+        pytest.param(
+            looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", 'configmap "cm" not found'),
+            "FailedMount",
+            "Failed",
+            id="failed-mount",
         ),
         pytest.param(pod(waiting=("ImagePullBackOff", "x")), "ImagePullFailed", "Failed", id="image-pull"),
     ],
@@ -517,6 +548,33 @@ def test_pending_timeout_fails_the_attempt_with_what_it_waited_on(
     assert result.status["attempts"][0]["reason"] == reason
     assert result.status["phase"] == phase
     assert result.stop == StopPod(knowledge.name, delete=True)  # type: ignore[union-attr]
+
+
+def test_a_pod_silent_in_container_creating_has_its_events_looked_up() -> None:
+    result = _plan(pod(waiting=("ContainerCreating", "")), now=0)  # created 10 s ago, never looked at
+    assert result.lookup_events is not None
+    assert result.status is None
+    early = _plan(pod(waiting=("ContainerCreating", "")), now=-6)
+    assert early.lookup_events is None
+    assert early.wake_at == at(-5)
+
+
+def test_the_events_are_looked_up_once_before_pending_timeout_gives_up() -> None:
+    # The attempt began at -10 s: pendingTimeout ends at -8 s, before the first regular look at -5 s.
+    result = _plan(pod(waiting=("ContainerCreating", "")), spec={"pendingTimeout": "2s"}, now=-8)
+    assert result.lookup_events is not None
+    looked = _plan(looked_at(pod(waiting=("ContainerCreating", ""))), spec={"pendingTimeout": "2s"}, now=-8)
+    assert looked.status is not None
+    assert looked.status["attempts"][0]["reason"] == "PendingTimeout"
+
+
+def test_a_volume_that_cannot_be_mounted_fails_after_the_grace_with_the_kubelets_message() -> None:
+    message = 'MountVolume.SetUp failed for volume "creds" : secret "nope" not found'
+    result = _plan(looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", message), now=25)
+    assert result.status is not None
+    assert result.status["phase"] == "Failed"
+    assert _condition(result)["reason"] == "FailedMount"
+    assert 'secret "nope" not found' in _condition(result)["message"]
 
 
 def test_pending_timeout_not_reached_schedules_a_wake_up() -> None:
@@ -836,7 +894,12 @@ def _reasons_of(params: list[Any], column: int) -> set[str]:
 
 def test_the_readme_documents_every_reason_the_operator_can_report() -> None:
     finished = _reasons_of(ENDINGS, 3)
-    waiting = _reasons_of(WAITING, 1) | _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
+    waiting = (
+        _reasons_of(WAITING, 1)
+        | _outcomes.IMAGE_PULL_REASONS
+        | _outcomes.CONFIG_ERROR_REASONS
+        | _outcomes.VOLUME_ERROR_REASONS
+    )
     other = {"Pending", "Running", "Retrying", "Succeeded", "Cancelled", "InvalidSpec", "PendingTimeout"}
     produced = finished | waiting | other | _reasons_of(REFUSALS, 2)
     assert produced - _documented_reasons() == set()
