@@ -216,6 +216,11 @@ class KubeClient:
                 return None
             raise
 
+    async def list(self, path: str, *, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """GET a collection (with ``params`` such as ``fieldSelector``): its items."""
+        answer = await self.request("GET", path, params=params)
+        return [item for item in answer.get("items") or [] if isinstance(item, dict)]
+
     async def merge_patch(
         self, path: str, patch: Mapping[str, Any], *, retry_conflicts: bool = True
     ) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import dataclasses
 import datetime
 import logging
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
@@ -403,17 +402,15 @@ class Controller:
         observation = state.pods.get(pod_name)
         if observation is None:
             return
-        selector = urllib.parse.urlencode(
-            {"fieldSelector": f"involvedObject.kind=Pod,involvedObject.name={pod_name}"}
-        )
+        selector = f"involvedObject.kind=Pod,involvedObject.name={pod_name}"
         try:
-            listing = await self._client.get(f"/api/v1/namespaces/{key[0]}/events?{selector}") or {}
+            items = await self._client.list(
+                f"/api/v1/namespaces/{key[0]}/events", params={"fieldSelector": selector}
+            )
         except ApiError as error:  # e.g. no RBAC to list events: carry on without the cause
             logger.warning("TaskRun %s/%s: events of pod %s not readable: %s", *key, pod_name, error)
-            listing = {}
-        warnings = [
-            e for e in listing.get("items") or [] if isinstance(e, Mapping) and e.get("type") == "Warning"
-        ]
+            items = []
+        warnings = [event for event in items if event.get("type") == "Warning"]
         latest = max(warnings, key=_event_time, default=None)
         state.pods[pod_name] = dataclasses.replace(
             observation,

@@ -94,6 +94,24 @@ class FakeApi:
         found = self.objects.get(path)
         return copy.deepcopy(found) if found is not None else None
 
+    async def list(self, path: str, *, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Items under ``path``; a ``fieldSelector`` of ``a.b=v`` terms filters them."""
+        self._call("GET", path)
+        terms = [term.split("=", 1) for term in (params or {}).get("fieldSelector", "").split(",") if term]
+        found = []
+        for stored_path, item in self.objects.items():
+            if stored_path.rsplit("/", 1)[0] != path:
+                continue
+            values = {field: item for field, _ in terms}
+            for field in values:
+                value: Any = item
+                for part in field.split("."):
+                    value = value.get(part) if isinstance(value, Mapping) else None
+                values[field] = value
+            if all(str(values[field]) == wanted for field, wanted in terms):
+                found.append(copy.deepcopy(item))
+        return found
+
     async def merge_patch(
         self, path: str, patch: Mapping[str, Any], *, retry_conflicts: bool = True
     ) -> dict[str, Any]:

@@ -407,3 +407,35 @@ def test_a_ttl_deletion_spares_a_new_taskrun_of_the_same_name() -> None:
         assert h.controller.scheduler.when(KEY) is None
 
     run(scenario)
+
+
+def test_a_pod_silent_in_container_creating_shows_the_kubelets_warning() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        creating = {
+            "phase": "Pending",
+            "containerStatuses": [{"name": "task", "state": {"waiting": {"reason": "ContainerCreating"}}}],
+        }
+        await h.controller.on_pod("MODIFIED", pod_body(h, **creating))
+        await wake(h, 1)
+        assert condition(h)["reason"] == "ContainerCreating"
+        assert h.controller.scheduler.when(KEY) == at(5), "the Events are read 5 s into the attempt"
+        message = 'MountVolume.SetUp failed for volume "creds" : secret "nope" not found'
+        for name, involved, reason in [("e1", POD, "FailedMount"), ("e2", "other-pod", "FailedScheduling")]:
+            h.api.put(
+                f"/api/v1/namespaces/team/events/{name}",
+                {
+                    "metadata": {"name": name},
+                    "type": "Warning",
+                    "reason": reason,
+                    "message": message,
+                    "lastTimestamp": stamp(),
+                    "involvedObject": {"kind": "Pod", "name": involved},
+                },
+            )
+        await wake(h, 4)
+        assert condition(h)["reason"] == "FailedMount"
+        assert 'secret "nope" not found' in condition(h)["message"]
+        assert "FailedMount" in h.events.reasons()
+
+    run(scenario)

@@ -90,3 +90,22 @@ def test_a_deeply_nested_termination_message_ends_the_run(taskruns: TaskRuns) ->
     assert "outputs" not in status
     taskruns.create("after", "add", inputs={"a": 1, "b": 1})
     assert taskruns.wait_finished("after", timeout=90)["phase"] == "Succeeded"
+
+
+def test_a_missing_secret_volume_shows_and_fails_with_the_kubelets_failed_mount(taskruns: TaskRuns) -> None:
+    volumes = [{"name": "creds", "secret": {"secretName": "nope"}}]
+    mounts = [{"name": "creds", "mountPath": "/creds"}]
+    taskruns.create(
+        "no-secret",
+        "add",
+        inputs={"a": 1, "b": 1},
+        pendingTimeout="30s",
+        podTemplate={"volumes": volumes, "volumeMounts": mounts},
+    )
+    # Without the kubelet's word this waited out pendingTimeout as a causeless PendingTimeout; the local
+    # clusters' image-pull grace is 2 s (tests/conftest.py), so it fails with the cause before that.
+    status = taskruns.wait_finished("no-secret", timeout=90)
+    assert status["phase"] == "Failed", status
+    assert condition(status)["reason"] == "FailedMount"
+    assert 'secret "nope" not found' in condition(status)["message"]
+    assert "FailedMount" in taskruns.events("no-secret")
