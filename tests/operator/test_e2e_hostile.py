@@ -109,3 +109,26 @@ def test_a_missing_secret_volume_shows_and_fails_with_the_kubelets_failed_mount(
     assert condition(status)["reason"] == "FailedMount"
     assert 'secret "nope" not found' in condition(status)["message"]
     assert "FailedMount" in taskruns.events("no-secret")
+
+
+def test_a_status_forged_mid_run_is_restored_and_the_real_result_recorded(taskruns: TaskRuns) -> None:
+    taskruns.create("forged", "sleep", inputs={"seconds": 20})
+    taskruns.wait_phase("forged", "Running", timeout=60)
+    forged = {"status": {"phase": "Succeeded", "outputs": {"o0": "forged"}}}
+    taskruns.cluster.kubectl(
+        "patch",
+        "taskrun",
+        "forged",
+        "-n",
+        taskruns.namespace,
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps(forged),
+    )
+    wait_for(lambda: "StatusOverwritten" in taskruns.events("forged"), 30, "the StatusOverwritten Event")
+    status = taskruns.wait_finished("forged", timeout=90)
+    assert status["phase"] == "Succeeded", status
+    assert status["outputs"] == {"o0": "woke"}, "the real result, not the forged one"
+    assert len(status["attempts"]) == 1
