@@ -438,15 +438,18 @@ class Controller:
         own retries of transient answers): plan_refused() decides what that means for the attempt."""
         assert state.body is not None
         ref = TaskRunRef.of(state.body)
+        target = ""
         try:
             if needs_inputs_configmap(spec, self._settings):
                 configmap = build_inputs_configmap(spec, ref)
+                target = f"the inputs ConfigMap {configmap['metadata']['name']}"
                 await self._client.create(f"/api/v1/namespaces/{ref.namespace}/configmaps", configmap)
+            target = ""
             pod = build_pod(spec, ref, self._settings, attempt)
             created = await self._client.create(f"/api/v1/namespaces/{ref.namespace}/pods", pod)
         except ApiError as error:
             logger.warning("TaskRun %s/%s: attempt %d refused: %s", ref.namespace, ref.name, attempt, error)
-            return Refusal(status=error.status, api_reason=error.reason, message=error.message)
+            return Refusal(status=error.status, api_reason=error.reason, message=error.message, target=target)
         state.created.add(pod["metadata"]["name"])
         if created is not None:
             self._metrics.count("kubetask_pods_created_total")

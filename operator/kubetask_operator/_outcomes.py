@@ -286,6 +286,8 @@ class Refusal:
     status: int
     api_reason: str
     message: str
+    target: str = ""
+    """What was refused when it is not the attempt's pod (its inputs ConfigMap)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,7 +338,8 @@ def classify_refusal(refusal: Refusal) -> RefusalKind:
 
 def refusal_message(refusal: Refusal, pod_name: str) -> str:
     answer = f"HTTP {refusal.status} {refusal.api_reason}" if refusal.status else refusal.api_reason
-    return f"the API server refused to create pod {pod_name} ({answer}): {refusal.message}"
+    target = refusal.target or f"pod {pod_name}"
+    return f"the API server refused to create {target} ({answer}): {refusal.message}"
 
 
 def create_refused(kind: RefusalKind, message: str, *, limit: str | None) -> Outcome:

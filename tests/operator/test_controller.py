@@ -439,3 +439,40 @@ def test_a_pod_silent_in_container_creating_shows_the_kubelets_warning() -> None
         assert "FailedMount" in h.events.reasons()
 
     run(scenario)
+
+
+def test_a_taskrun_that_keeps_failing_logs_one_traceback_and_keeps_being_retried(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kubetask_operator import _controller
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(_controller, "plan", broken)
+
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        for _ in range(5):
+            due = h.controller.scheduler.when(KEY)
+            assert due is not None, "retried with backoff"
+            await wake(h, (due - h.clock.now).total_seconds())
+
+    run(scenario)
+    tracebacks = [record for record in caplog.records if record.exc_info]
+    assert len(tracebacks) == 1
+    assert sum("unexpected error again" in record.getMessage() for record in caplog.records) == 5
+
+
+def test_a_refused_inputs_configmap_is_named_as_what_was_refused() -> None:
+    async def scenario(h: Harness) -> None:
+        quota = 'configmaps "x" is forbidden: exceeded quota: objects, requested: count/configmaps=1'
+        h.api.fail("POST", "/configmaps", 403, "Forbidden", quota)
+        await submit(h, {"inputs": {"blob": "x" * 100_000}})
+        assert condition(h)["reason"] == "QuotaExceeded"
+        assert "refused to create the inputs ConfigMap" in condition(h)["message"]
+        assert POD_PATH not in h.api.objects
+        await wake(h, 2)
+        assert POD_PATH in h.api.objects
+
+    run(scenario, Settings(inline_inputs_max_bytes=1024))
