@@ -1,9 +1,9 @@
 """The I/O around ``plan()``: keeps what the watches said, carries plans out, and wakes TaskRuns up later.
 
-Everything here is a cache of the API (the latest TaskRun bodies of unfinished runs, small observations of
-their pods, pods created a moment ago that the watch has not shown yet); after a restart it is rebuilt from
-the watches' initial listings. Work on one TaskRun is serialized by a per-TaskRun lock; different TaskRuns
-proceed concurrently.
+What it keeps is a cache of the API, one ``RunState`` per unfinished TaskRun (see ``_run_state`` for how
+stale events and foreign status writes are told apart) and a small ``FinishedRun`` per finished one (its TTL);
+after a restart it is rebuilt from the watches' initial listings. Work on one TaskRun is serialized by a
+per-TaskRun lock; different TaskRuns proceed concurrently.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kubetask_operator._errors import ApiError
 from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
-from kubetask_operator._observe import observe_pod
+from kubetask_operator._observe import carry_warnings, observe_pod
 from kubetask_operator._outcomes import Refusal, cut
 from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
 from kubetask_operator._reconcile import (
@@ -45,7 +45,7 @@ logger = logging.getLogger("kubetask_operator")
 
 Key = tuple[str, str]  # (namespace, TaskRun name)
 _MAX_PASSES = 6  # plans carried out per reconcile: lookups and conflicts each cost one more pass
-_FINISHED_MEMORY = 50_000  # resourceVersions of recently finished runs, to ignore their stale events
+_FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale events and keep their TTLs
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
@@ -152,7 +152,9 @@ class Controller:
             return
         state = self._runs.setdefault(key, RunState())
         state.created.discard(name)
-        state.pods[name] = None if event_type == "DELETED" else observe_pod(body)
+        state.pods[name] = (
+            None if event_type == "DELETED" else carry_warnings(state.pods.get(name), observe_pod(body))
+        )
         state.pods_touched = time.monotonic()
         if state.body is not None:
             await self.reconcile(key)

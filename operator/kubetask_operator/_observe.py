@@ -115,3 +115,18 @@ def observe_pod(pod: Mapping[str, Any]) -> PodObservation:
         finished_at=parse_time((terminated or {}).get("finishedAt")),
         active_deadline_seconds=deadline if isinstance(deadline, int) else None,
     )
+
+
+def carry_warnings(previous: PodObservation | None, current: PodObservation) -> PodObservation:
+    """``current`` with what ``previous`` learnt from the pod's Events, while the pod waits the same way (a
+    pod status update alone says nothing new about why it waits)."""
+    if previous is None or previous.warnings_checked_at is None:
+        return current
+    if (previous.phase, previous.waiting_reason) != (current.phase, current.waiting_reason):
+        return current
+    return dataclasses.replace(
+        current,
+        warning_reason=previous.warning_reason,
+        warning_message=previous.warning_message,
+        warnings_checked_at=previous.warnings_checked_at,
+    )

@@ -476,3 +476,20 @@ def test_a_refused_inputs_configmap_is_named_as_what_was_refused() -> None:
         assert POD_PATH in h.api.objects
 
     run(scenario, Settings(inline_inputs_max_bytes=1024))
+
+
+def test_the_pods_events_are_not_read_again_for_a_status_update_that_says_nothing_new() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        creating = {
+            "phase": "Pending",
+            "containerStatuses": [{"name": "task", "state": {"waiting": {"reason": "ContainerCreating"}}}],
+        }
+        await h.controller.on_pod("MODIFIED", pod_body(h, **creating))
+        await wake(h, 5)
+        reads = len(h.api.calls_of("GET", "/events"))
+        assert reads == 1
+        await h.controller.on_pod("MODIFIED", pod_body(h, **creating))
+        assert len(h.api.calls_of("GET", "/events")) == reads
+
+    run(scenario)
