@@ -103,3 +103,36 @@ def test_a_failing_wake_up_or_housekeeping_does_not_stop_the_scheduler() -> None
     assert fired == ["bad", "good"]
     assert alive
     assert failures >= 2
+
+
+def test_the_scheduler_loop_outlives_a_failure_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetask_operator import _scheduler
+
+    calls = {"n": 0}
+
+    def flaky_clock() -> datetime.datetime:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OverflowError("a bug in the loop itself")
+        return utcnow()
+
+    monkeypatch.setattr(_scheduler, "utcnow", flaky_clock)
+    fired: list[Hashable] = []
+
+    async def scenario() -> int:
+        async def record(key: Hashable) -> None:
+            fired.append(key)
+
+        scheduler = Scheduler(record)
+        runner = asyncio.create_task(scheduler.run())
+        scheduler.schedule("a", utcnow())
+        for _ in range(100):
+            if fired:
+                break
+            await asyncio.sleep(0.05)
+        runner.cancel()
+        await scheduler.stop()
+        return scheduler.failures
+
+    assert asyncio.run(scenario()) == 1
+    assert fired == ["a"]
