@@ -135,7 +135,7 @@ class Controller:
         state = self._runs.get(key)
         if state is None or (state.body is not None and state.uid != uid):
             state = self._runs[key] = RunState(pods=state.pods if state and state.body is None else {})
-        if state.take(body, current=event_type is None):  # kopf gives listed objects no event type
+        if state.take(body, current=False):
             if state.overwritten:
                 self._status_overwritten(key, state)
             await self.reconcile(key)
@@ -465,9 +465,11 @@ class Controller:
             "status": merge_patch_diff(state.body.get("status") or {}, status),
         }
         path = taskrun_path(*key) + "/status"
+        state.writing = status_digest(status)
         try:
             updated = await self._client.merge_patch(path, patch, retry_conflicts=False)
         except ApiError as error:
+            state.writing = ""
             if error.status == 404:
                 self._runs.pop(key, None)
                 return True

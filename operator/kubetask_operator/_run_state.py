@@ -10,8 +10,8 @@ TaskRun event is, without ever ordering ``resourceVersion``s (Kubernetes documen
 - any other: someone else wrote the status. The operator owns it: it plans from the status it last wrote and
   writes that back (``RunState.view`` and ``status_to_write``), with a ``StatusOverwritten`` Event.
 
-A read (after a write conflict) and a listing are current by definition, so there any status but the last
-one written is someone else's.
+A read after a write conflict is current by definition, so there any status but the last one written is
+someone else's. (A listing is not: it may have been served just before the operator's last write.)
 """
 
 from __future__ import annotations
@@ -68,17 +68,19 @@ class RunState:
     known: collections.deque[str] = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=_REMEMBERED_STATUSES)
     )
+    writing: str = ""
+    """The digest of the status being written: its watch event may arrive before the write's answer."""
     failures: int = 0
     parsed: tuple[tuple[str, object], TaskRunSpec | InvalidSpecError] | None = None
 
     def take(self, body: Mapping[str, Any], *, current: bool) -> bool:
-        """Take in the TaskRun from a watch event (``current``: from a listing or a read); False when the
-        event is older than the operator's last write (dropped)."""
+        """Take in the TaskRun from a watch event or listing (``current``: from a read after a conflict);
+        False when the event is older than the operator's last write (dropped)."""
         digest = status_digest(body.get("status"))
         if not self.known:  # first sight: the status found is the one to carry on from
             self.known.append(digest)
             self.written = dict(body.get("status") or {})
-        latest = digest == self.known[-1]
+        latest = digest in (self.known[-1], self.writing)
         if not current and not latest and digest in self.known:
             return False
         self.body = dict(body)
@@ -88,6 +90,7 @@ class RunState:
 
     def wrote(self, body: Mapping[str, Any]) -> None:
         """The operator's status write succeeded, answered with ``body``."""
+        self.writing = ""
         self.body = dict(body)
         self.written = dict(body.get("status") or {})
         self.known.append(status_digest(self.written))

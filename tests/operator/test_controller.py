@@ -493,3 +493,27 @@ def test_the_pods_events_are_not_read_again_for_a_status_update_that_says_nothin
         assert len(h.api.calls_of("GET", "/events")) == reads
 
     run(scenario)
+
+
+def test_the_watch_event_of_a_write_arriving_before_its_answer_is_not_someone_elses() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        original = h.api.merge_patch
+        echoes: list[asyncio.Task[None]] = []
+
+        async def echo_first(path: str, patch: Any, *, retry_conflicts: bool = True) -> dict[str, Any]:
+            updated = await original(path, patch, retry_conflicts=retry_conflicts)
+            if path.endswith("/status"):  # the watch delivers the write before its answer is read
+                echoes.append(asyncio.create_task(h.controller.on_taskrun("MODIFIED", updated)))
+                await asyncio.sleep(0)
+            return updated
+
+        h.api.merge_patch = echo_first  # type: ignore[method-assign]
+        await wake(h, 1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        await asyncio.gather(*echoes)
+        assert echoes
+        assert "StatusOverwritten" not in h.events.reasons()
+        assert status(h)["phase"] == "Running"
+
+    run(scenario)
