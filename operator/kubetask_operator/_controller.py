@@ -338,6 +338,9 @@ class Controller:
             if status is not None:
                 if not await self._write_status(key, state, status):
                     continue  # the TaskRun changed under us: plan again with its new state
+                if self._runs.get(key) is not state:
+                    self.scheduler.cancel(key)
+                    return  # it is gone (404): nothing left to do
                 held_events = state.clear_held_back()
                 if result.status is None:  # the held-back status itself was written: so are its events
                     result = dataclasses.replace(result, events=held_events + result.events)

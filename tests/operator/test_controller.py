@@ -517,3 +517,15 @@ def test_the_watch_event_of_a_write_arriving_before_its_answer_is_not_someone_el
         assert status(h)["phase"] == "Running"
 
     run(scenario)
+
+
+def test_a_final_status_write_answered_404_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h, {"ttlSecondsAfterFinished": 5})
+        await wake(h, 1)
+        del h.api.objects[TASKRUN]  # deleted while its pod ends; the watch has not said so yet
+        await finish(h)()
+        assert h.controller.scheduler.when(KEY) is None
+
+    run(scenario)
+    assert not [record for record in caplog.records if record.levelname in ("ERROR", "WARNING")]
