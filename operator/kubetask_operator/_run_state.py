@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubetask_operator._errors import InvalidSpecError
+from kubetask_operator._nesting import MAX_NESTING, TOO_DEEP, path_too_deep
 from kubetask_operator._observe import PodObservation
 from kubetask_operator._reconcile import Event, parse
 from kubetask_operator._spec import TaskRunSpec
@@ -76,7 +77,16 @@ class RunState:
     def take(self, body: Mapping[str, Any], *, current: bool) -> bool:
         """Take in the TaskRun from a watch event or listing (``current``: from a read after a conflict);
         False when the event is older than the operator's last write (dropped)."""
-        digest = status_digest(body.get("status"))
+        status = body.get("status")
+        if isinstance(status, Mapping) and path_too_deep(status, MAX_NESTING + 10) is not None:
+            # Someone else wrote a status nested past anything the operator writes: its deep fields are
+            # replaced (so no deep copy or digest recurses through them) and, being foreign, overwritten.
+            status = {
+                field: TOO_DEEP if path_too_deep(value, MAX_NESTING) is not None else value
+                for field, value in status.items()
+            }
+            body = {**body, "status": status}
+        digest = status_digest(status)
         if not self.known:  # first sight: the status found is the one to carry on from
             self.known.append(digest)
             self.written = dict(body.get("status") or {})

@@ -529,3 +529,22 @@ def test_a_final_status_write_answered_404_ends_quietly(caplog: pytest.LogCaptur
 
     run(scenario)
     assert not [record for record in caplog.records if record.levelname in ("ERROR", "WARNING")]
+
+
+def test_a_status_forged_deep_is_replaced_without_recursing_through_it() -> None:
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        await wake(h, 1)
+        await h.controller.on_pod("MODIFIED", pod_body(h, **RUNNING))
+        body = h.api.objects[TASKRUN]
+        deep: Any = 1
+        for _ in range(990):  # json.loads still decodes it; deep copies and json.dumps of it would not
+            deep = [deep]
+        body["status"] = {**body["status"], "outputs": {"o0": deep}}
+        h.api.stamp(body)  # stored as it is (a deep copy of it would fail too)
+        await h.controller.on_taskrun("MODIFIED", dict(body))
+        assert status(h)["phase"] == "Running"
+        assert "outputs" not in status(h)
+        assert "StatusOverwritten" in h.events.reasons()
+
+    run(scenario)
