@@ -5,13 +5,14 @@ decode them, which is the point."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from kubetask_local.testing import KubectlError, wait_for
+from kubetask_local.testing import Cluster, KubectlError, wait_for
 
-from .conftest import TaskRuns, condition, taskrun_manifest
+from .conftest import StartOperator, TaskRuns, condition, create_namespace_with_tasks, taskrun_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +140,31 @@ def test_a_status_forged_mid_run_is_restored_and_the_real_result_recorded(taskru
     assert status["phase"] == "Succeeded", status
     assert status["outputs"] == {"o0": "woke"}, "the real result, not the forged one"
     assert len(status["attempts"]) == 1
+
+
+def test_a_pod_refused_for_a_missing_service_account_waits_visibly_and_starts_once_it_exists(
+    local_cluster_factory: Callable[..., Cluster], start_operator: StartOperator
+) -> None:
+    cluster = local_cluster_factory(operator=False)
+    taskruns = create_namespace_with_tasks(cluster, "late-account")
+    # KUBETASK_SERVICE_ACCOUNTS: the ServiceAccount allow-list of issue 8's containment work.
+    start_operator(cluster, KUBETASK_SERVICE_ACCOUNTS="robot")
+    taskruns.create(
+        "needs-robot", "add", inputs={"a": 1, "b": 2}, serviceAccountName="robot", pendingTimeout="5m"
+    )
+    waiting = taskruns.wait(
+        "needs-robot",
+        lambda s: s.get("conditions") and condition(s)["reason"] == "ServiceAccountNotFound",
+        "to show the refusal",
+        timeout=60,
+    )
+    assert waiting["phase"] == "Pending"
+    assert 'serviceaccount "robot" not found' in condition(waiting)["message"]
+    assert "ServiceAccountNotFound" in taskruns.events("needs-robot")
+    assert not taskruns.pods("needs-robot")
+    service_account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}}
+    cluster.apply(service_account, namespace="late-account")
+    status = taskruns.wait_finished("needs-robot", timeout=120)
+    assert status["phase"] == "Succeeded", status
+    assert len(status["attempts"]) == 1
+    assert "reason" not in status["attempts"][0] or status["attempts"][0]["reason"] == "Succeeded"
