@@ -48,6 +48,7 @@ _MAX_PASSES = 6  # plans carried out per reconcile: lookups and conflicts each c
 _FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale events and keep their TTLs
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
+_UNSEEN = object()  # no entry for a pod yet (None is an entry: seen deleted)
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
@@ -398,9 +399,14 @@ class Controller:
     # ------------------------------------------------------------ carrying plans out
 
     async def _lookup(self, key: Key, state: RunState, pod_name: str) -> None:
+        before = state.pods.get(pod_name, _UNSEEN)
         pod = await self._client.get(f"/api/v1/namespaces/{key[0]}/pods/{pod_name}")
-        state.pods[pod_name] = observe_pod(pod) if pod is not None else None
-        state.pods_touched = time.monotonic()
+        # A watch event that came in meanwhile wins: whether it is older or newer than this answer, the
+        # watch delivers this answer's state (or a later one) after it, in order; the other way round, a
+        # pod that has ended would stay at the older state for good (no event follows its last one).
+        if state.pods.get(pod_name, _UNSEEN) is before:
+            state.pods[pod_name] = observe_pod(pod) if pod is not None else None
+            state.pods_touched = time.monotonic()
 
     async def _lookup_events(self, key: Key, state: RunState, pod_name: str) -> None:
         """Read the pod's latest Warning Event into its observation (the kubelet's FailedMount, say)."""
@@ -415,6 +421,8 @@ class Controller:
         except ApiError as error:  # e.g. no RBAC to list events: carry on without the cause
             logger.warning("TaskRun %s/%s: events of pod %s not readable: %s", *key, pod_name, error)
             items = []
+        if state.pods.get(pod_name) is not observation:
+            return  # the pod changed meanwhile: plan with its news (its Events are read again if need be)
         warnings = [event for event in items if event.get("type") == "Warning"]
         latest = max(warnings, key=_event_time, default=None)
         state.pods[pod_name] = dataclasses.replace(

@@ -180,8 +180,13 @@ class Harness:
     controller: Controller
 
 
-def harness(settings: Settings | None = None) -> Harness:
-    api, events, clock = FakeApi(), FakeEvents(), Clock()
+def harness(settings: Settings | None = None, *, restart_of: Harness | None = None) -> Harness:
+    """A controller on a fake API; ``restart_of``: a new controller (a restarted operator) on that one's API,
+    Events and clock."""
+    if restart_of is not None:
+        api, events, clock = restart_of.api, restart_of.events, restart_of.clock
+    else:
+        api, events, clock = FakeApi(), FakeEvents(), Clock()
     controller = Controller(
         client=cast(KubeClient, api),
         settings=settings or Settings(),

@@ -548,3 +548,58 @@ def test_a_status_forged_deep_is_replaced_without_recursing_through_it() -> None
         assert "StatusOverwritten" in h.events.reasons()
 
     run(scenario)
+
+
+TERMINATED = {
+    "phase": "Succeeded",
+    "containerStatuses": [
+        {
+            "name": "task",
+            "state": {
+                "terminated": {
+                    "exitCode": 0,
+                    "message": '{"outcome":"Succeeded","outputs":{"o0":5}}',
+                    "startedAt": stamp(),
+                    "finishedAt": stamp(1),
+                }
+            },
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("lookup", ["list", "get"])
+def test_a_pod_event_arriving_during_a_lookup_is_not_overwritten_by_its_answer(lookup: str) -> None:
+    """Found by the operator benchmark: a pod that ended while its Events were being read stayed Pending."""
+
+    async def scenario(h: Harness) -> None:
+        await submit(h)
+        silent = {"phase": "Pending"}
+        news: list[asyncio.Task[None]] = []
+        original = getattr(h.api, lookup)
+
+        async def meanwhile(path: str, **kwargs: Any) -> Any:
+            answer = await original(path, **kwargs)
+            if not news and ("/events" in path or "/pods/" in path):
+                ended = pod_body(h, **TERMINATED)
+                news.append(asyncio.create_task(h.controller.on_pod("MODIFIED", ended)))
+                await asyncio.sleep(0)  # the watch event is taken in while the lookup's answer travels
+            return answer
+
+        if lookup == "list":
+            setattr(h.api, lookup, meanwhile)
+            await h.controller.on_pod("MODIFIED", pod_body(h, **silent))
+            await wake(h, 1)
+            await wake(h, 4)  # its Events are read
+        else:
+            pod_body(h, **silent)
+            await wake(h, 1)
+            # The operator restarts: its listing shows the TaskRun, whose pod it looks up.
+            h.controller = harness(restart_of=h).controller
+            setattr(h.api, lookup, meanwhile)
+            await h.controller.on_taskrun(None, h.api.objects[TASKRUN])
+        await asyncio.gather(*news)
+        assert news
+        assert status(h)["phase"] == "Succeeded"
+
+    run(scenario)
