@@ -25,6 +25,7 @@ import aiohttp
 import kopf
 
 from kubetask_operator._errors import ApiError
+from kubetask_operator._nesting import tolerant_loads
 
 logger = logging.getLogger("kubetask_operator.client")
 
@@ -168,7 +169,7 @@ class KubeClient:
                         status = response.status
                         retry_after = response.headers.get("Retry-After")
                         text = await response.text()
-                payload = json.loads(text) if text else {}
+                payload = tolerant_loads(text) if text else {}
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
                 status, payload = (
                     0,
@@ -214,6 +215,11 @@ class KubeClient:
             if error.status == 404:
                 return None
             raise
+
+    async def list(self, path: str, *, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """GET a collection (with ``params`` such as ``fieldSelector``): its items."""
+        answer = await self.request("GET", path, params=params)
+        return [item for item in answer.get("items") or [] if isinstance(item, dict)]
 
     async def merge_patch(
         self, path: str, patch: Mapping[str, Any], *, retry_conflicts: bool = True

@@ -1,9 +1,9 @@
 """The I/O around ``plan()``: keeps what the watches said, carries plans out, and wakes TaskRuns up later.
 
-Everything here is a cache of the API (the latest TaskRun bodies of unfinished runs, small observations of
-their pods, pods created a moment ago that the watch has not shown yet); after a restart it is rebuilt from
-the watches' initial listings. Work on one TaskRun is serialized by a per-TaskRun lock; different TaskRuns
-proceed concurrently.
+What it keeps is a cache of the API, one ``RunState`` per unfinished TaskRun (see ``_run_state`` for how
+stale events and foreign status writes are told apart) and a small ``FinishedRun`` per finished one (its TTL);
+after a restart it is rebuilt from the watches' initial listings. Work on one TaskRun is serialized by a
+per-TaskRun lock; different TaskRuns proceed concurrently.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 from kubetask_operator._client import KubeClient
@@ -23,7 +23,8 @@ from kubetask_operator._errors import ApiError
 from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
-from kubetask_operator._observe import PodObservation, observe_pod
+from kubetask_operator._observe import carry_warnings, observe_pod
+from kubetask_operator._outcomes import Refusal, cut
 from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
@@ -32,8 +33,9 @@ from kubetask_operator._reconcile import (
     PodKnowledge,
     StopPod,
     plan,
-    plan_rejected,
+    plan_refused,
 )
+from kubetask_operator._run_state import FinishedRun, RunState, resource_version, status_digest, uid_of
 from kubetask_operator._scheduler import Scheduler
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec
@@ -43,22 +45,16 @@ logger = logging.getLogger("kubetask_operator")
 
 Key = tuple[str, str]  # (namespace, TaskRun name)
 _MAX_PASSES = 6  # plans carried out per reconcile: lookups and conflicts each cost one more pass
-_FINISHED_MEMORY = 50_000  # resourceVersions of recently finished runs, to ignore their stale events
+_FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale events and keep their TTLs
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
+_UNSEEN = object()  # no entry for a pod yet (None is an entry: seen deleted)
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
 def taskrun_path(namespace: str, name: str = "") -> str:
     base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
     return f"{base}/{name}" if name else base
-
-
-def _resource_version(body: Mapping[str, Any]) -> int | None:
-    try:
-        return int((body.get("metadata") or {}).get("resourceVersion", ""))
-    except ValueError:
-        return None
 
 
 def _owner_name(pod: Mapping[str, Any]) -> str | None:
@@ -96,29 +92,22 @@ class Controller:
         events: EventPoster,
         metrics: Metrics,
         clock: Callable[[], datetime.datetime] = utcnow,
-        forget_object: Callable[[str], None] | None = None,
+        forget_object: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self._events = events
         self._metrics = metrics
         self._clock = clock
-        self._forget_object = forget_object or (lambda _uid: None)
+        self._forget_object = forget_object
+        self._runs: dict[Key, RunState] = {}
+        self._finished: collections.OrderedDict[Key, FinishedRun] = collections.OrderedDict()
+        self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}  # with how many passes use or wait for it
         self._done_uids: collections.deque[tuple[float, str]] = collections.deque()
-        self._runs: dict[Key, dict[str, Any]] = {}
-        self._pods: dict[Key, dict[str, PodObservation | None]] = {}  # None: seen deleted / not found
-        self._pods_touched: dict[Key, float] = {}
-        self._created: set[tuple[str, str]] = set()
-        self._finished: collections.OrderedDict[Key, int] = collections.OrderedDict()
-        self._ttl: dict[Key, tuple[str, datetime.datetime]] = {}
-        self._locks: dict[Key, asyncio.Lock] = {}
-        self._lock_users: collections.Counter[Key] = collections.Counter()
-        self._failures: collections.Counter[Key] = collections.Counter()
-        self._unwritten: dict[Key, dict[str, Any]] = {}
-        self._flush_at: dict[Key, datetime.datetime] = {}
-        self._unwritten_events: dict[Key, tuple[Event, ...]] = {}
-        self.scheduler = Scheduler(self._wake, on_idle=self._forget_orphans)
-        metrics.gauges["kubetask_taskruns_active"] = lambda: float(len(self._runs))
+        self.scheduler = Scheduler(self.on_wake, on_idle=self._forget_orphans)
+        metrics.gauges["kubetask_taskruns_active"] = lambda: float(
+            sum(1 for state in self._runs.values() if state.body is not None)
+        )
         metrics.gauges["kubetask_wakeups_scheduled"] = lambda: float(len(self.scheduler))
         metrics.labelled["kubetask_api_requests_total"] = lambda: {
             f'{{verb="{verb}",resource="{resource}"}}': float(count)
@@ -131,17 +120,26 @@ class Controller:
     async def on_taskrun(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
+        uid = uid_of(body)
         if event_type == "DELETED":
-            self._forget(key)
-            self._ttl.pop(key, None)
+            self._runs.pop(key, None)
             self._finished.pop(key, None)  # a new TaskRun may take the name
-            self._done(str(metadata.get("uid", "")))
+            self._done(uid)
             self.scheduler.cancel(key)
             return
-        if self._remember(key, body):
+        finished = self._finished.get(key)
+        if finished is not None and finished.uid == uid:
+            self._finished_event(key, finished, body)
+            return
+        if finished is not None:
+            del self._finished[key]  # a new TaskRun under the name of a finished one
+        state = self._runs.get(key)
+        if state is None or (state.body is not None and state.uid != uid):
+            state = self._runs[key] = RunState(pods=state.pods if state and state.body is None else {})
+        if state.take(body, current=False):
+            if state.overwritten:
+                self._status_overwritten(key, state)
             await self.reconcile(key)
-        elif key in self._finished:
-            self._done(str(metadata.get("uid", "")))
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = _owner_name(body)
@@ -150,118 +148,142 @@ class Controller:
         metadata = body.get("metadata") or {}
         namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
         key = (namespace, owner)
-        self._created.discard((namespace, name))
         if key in self._finished and key not in self._runs:
-            self._done(str(metadata.get("uid", "")))
+            self._done(uid_of(body))
             return
-        self._pods.setdefault(key, {})[name] = None if event_type == "DELETED" else observe_pod(body)
-        self._pods_touched[key] = time.monotonic()
-        if key in self._runs:
+        state = self._runs.setdefault(key, RunState())
+        state.created.discard(name)
+        state.pods[name] = (
+            None if event_type == "DELETED" else carry_warnings(state.pods.get(name), observe_pod(body))
+        )
+        state.pods_touched = time.monotonic()
+        if state.body is not None:
             await self.reconcile(key)
 
-    def _remember(self, key: Key, body: Mapping[str, Any]) -> bool:
-        """Keep ``body`` unless what we hold (or last wrote) is newer; True when it was kept."""
-        version = _resource_version(body)
-        finished_at = self._finished.get(key)
-        if finished_at is not None and version is not None and version <= finished_at:
-            return False
-        cached = self._runs.get(key)
-        if cached is not None and version is not None:
-            cached_version = _resource_version(cached)
-            if cached_version is not None and version < cached_version:
-                return False
-        if cached is not None and (cached.get("metadata") or {}).get("uid") != (
-            body.get("metadata") or {}
-        ).get("uid"):
-            self._pods.pop(key, None)  # a new TaskRun under an old name
-        self._runs[key] = dict(body)
-        return True
-
-    def _forget(self, key: Key) -> None:
-        self._runs.pop(key, None)
-        self._unwritten.pop(key, None)
-        self._flush_at.pop(key, None)
-        self._unwritten_events.pop(key, None)
-        self._pods.pop(key, None)
-        self._pods_touched.pop(key, None)
-        self._failures.pop(key, None)
+    def _status_overwritten(self, key: Key, state: RunState) -> None:
+        assert state.body is not None
+        found = (state.body.get("status") or {}).get("phase")
+        owned = (state.written or {}).get("phase")
+        message = (
+            f"the status was changed by another client (phase {found!r}); the operator owns it and "
+            f"restores what it last wrote (phase {owned!r})"
+        )
+        logger.warning("TaskRun %s/%s: %s", *key, message)
+        self._metrics.count("kubetask_status_overwrites_total")
+        self._events.post(state.body, Event("Warning", "StatusOverwritten", message))
 
     def _done(self, uid: str) -> None:
         if uid:
             self._done_uids.append((time.monotonic(), uid))
 
-    def _forget_orphans(self) -> None:
+    async def _forget_orphans(self) -> None:
         # kopf keeps a small memory per object it has seen until the object is deleted; finished TaskRuns
         # and their pods are kept, so their memories are dropped here once their last events have passed.
         settled = time.monotonic() - _SETTLE_SECONDS
         while self._done_uids and self._done_uids[0][0] < settled:
-            self._forget_object(self._done_uids.popleft()[1])
+            uid = self._done_uids.popleft()[1]
+            if self._forget_object is not None:
+                await self._forget_object(uid)
         horizon = time.monotonic() - _ORPHAN_SECONDS
-        for key in [
-            k for k, touched in self._pods_touched.items() if touched < horizon and k not in self._runs
-        ]:
-            self._pods.pop(key, None)
-            self._pods_touched.pop(key, None)
+        for key in [k for k, s in self._runs.items() if s.body is None and s.pods_touched < horizon]:
+            del self._runs[key]
 
-    def _knowledge(self, key: Key, body: Mapping[str, Any]) -> PodKnowledge:
-        name = (body.get("status") or {}).get("podName")
+    @staticmethod
+    def _knowledge(state: RunState, view: Mapping[str, Any]) -> PodKnowledge:
+        name = (view.get("status") or {}).get("podName")
         if not name:
             return "unknown"
-        pods = self._pods.get(key, {})
-        if name in pods:
-            observation = pods[name]
+        if name in state.pods:
+            observation = state.pods[name]
             return "absent" if observation is None else observation
-        return "created" if (key[0], name) in self._created else "unknown"
+        return "created" if name in state.created else "unknown"
 
     # ------------------------------------------------------------ reconciling
 
     async def reconcile(self, key: Key) -> None:
         """Bring one TaskRun a step closer to done; never raises (failures are retried with backoff)."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._lock_users[key] += 1
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
         try:
             async with lock:
                 await self._reconcile_guarded(key)
         finally:
-            self._lock_users[key] -= 1
-            if self._lock_users[key] <= 0:
-                del self._lock_users[key]
-                self._locks.pop(key, None)
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def _reconcile_guarded(self, key: Key) -> None:
         self._metrics.count("kubetask_reconciles_total")
         try:
             await self._reconcile_locked(key)
-            self._failures.pop(key, None)
         except Exception as error:  # one TaskRun must never stop or stall the others
-            self._failures[key] += 1
-            failures = self._failures[key]
+            state = self._runs.get(key)
+            failures = 1
+            if state is not None:
+                state.failures += 1
+                failures = state.failures
             delay = min(2.0**failures, 300.0)
             self._metrics.count("kubetask_reconcile_errors_total")
             if isinstance(error, ApiError):
                 logger.warning("TaskRun %s/%s: %s; trying again in %gs", *key, error, delay)
-            else:
+            elif failures == 1:
                 logger.exception("TaskRun %s/%s: unexpected error; trying again in %gs", *key, delay)
+            else:  # its traceback was logged at the first failure: repeating it would flood the log
+                logger.error(
+                    "TaskRun %s/%s: unexpected error again (%d in a row): %s; trying again in %gs",
+                    *key,
+                    failures,
+                    cut(f"{type(error).__name__}: {error}", 300),
+                    delay,
+                )
             self.scheduler.schedule(key, self._clock() + datetime.timedelta(seconds=delay))
+        else:
+            state = self._runs.get(key)
+            if state is not None:
+                state.failures = 0
 
-    async def _wake(self, key: Hashable) -> None:
+    async def on_wake(self, key: Hashable) -> None:
         if not (isinstance(key, tuple) and len(key) == 2):
             return
-        namespace, name = str(key[0]), str(key[1])
-        ttl = self._ttl.get((namespace, name))
-        if (namespace, name) not in self._runs and ttl is not None:
-            await self._expire((namespace, name), *ttl)
+        run_key = (str(key[0]), str(key[1]))
+        finished = self._finished.get(run_key)
+        if finished is not None and run_key not in self._runs:
+            await self._expire(run_key, finished)
             return
-        await self.reconcile((namespace, name))
+        await self.reconcile(run_key)
 
-    async def _expire(self, key: Key, uid: str, expiry: datetime.datetime) -> None:
+    def _finished_event(self, key: Key, finished: FinishedRun, body: Mapping[str, Any]) -> None:
+        """An event of a finished TaskRun: stale (an unfinished status), its final state (when to delete
+        it may have changed), or a status someone else wrote after the end (reported, not restored: only
+        the digest of the final status is kept, so memory stays flat with tens of thousands of them)."""
+        self._done(finished.uid)
+        status = body.get("status") or {}
+        if status.get("phase") not in FINISHED_PHASES:
+            return
+        if status_digest(status) != finished.digest:
+            logger.warning("TaskRun %s/%s: its final status was changed by another client", *key)
+            self._metrics.count("kubetask_status_overwrites_total")
+            finished.digest = status_digest(status)
+        result = plan(body, pod="absent", now=self._clock(), settings=self._settings)
+        finished.expire_at = result.expire_at
+        if result.expire_at is not None:
+            self.scheduler.schedule(key, result.expire_at)
+        else:
+            self.scheduler.cancel(key)
+
+    async def _expire(self, key: Key, finished: FinishedRun) -> None:
+        expiry = finished.expire_at
+        if expiry is None:
+            return
         if self._clock() < expiry:
             self.scheduler.schedule(key, expiry)
             return
         try:
             await self._client.delete(
                 taskrun_path(*key),
-                body={"preconditions": {"uid": uid}, "propagationPolicy": "Background"},
+                body={"preconditions": {"uid": finished.uid}, "propagationPolicy": "Background"},
             )
             logger.info("TaskRun %s/%s deleted: ttlSecondsAfterFinished passed", *key)
             self._metrics.count("kubetask_taskruns_expired_total")
@@ -270,118 +292,145 @@ class Controller:
                 self.scheduler.schedule(key, self._clock() + datetime.timedelta(seconds=30))
                 logger.warning("TaskRun %s/%s: TTL deletion failed: %s", *key, error)
                 return
-        self._ttl.pop(key, None)
+        finished.expire_at = None
 
     async def _reconcile_locked(self, key: Key) -> None:
         for _ in range(_MAX_PASSES):
-            body = self._runs.get(key)
-            if body is None:
+            state = self._runs.get(key)
+            if state is None or state.body is None:
                 return
-            view = self._view(key, body)
-            result = plan(view, pod=self._knowledge(key, view), now=self._clock(), settings=self._settings)
+            view = state.view()
+            now = self._clock()
+            result = plan(
+                view, pod=self._knowledge(state, view), now=now, settings=self._settings, spec=state.spec()
+            )
             if result.lookup_pod is not None:
-                await self._lookup(key, result.lookup_pod)
+                await self._lookup(key, state, result.lookup_pod)
+                continue
+            if result.lookup_events is not None:
+                await self._lookup_events(key, state, result.lookup_events)
                 continue
             if result.stop is not None:
                 await self._stop_pod(key[0], result.stop)
             if result.create_attempt is not None and result.spec is not None:
-                problem = await self._create_attempt(body, result.spec, result.create_attempt)
-                if problem is not None:
-                    result = plan_rejected(view, message=problem, now=self._clock(), settings=self._settings)
+                refusal = await self._create_attempt(state, result.spec, result.create_attempt)
+                if refusal is not None:
+                    result = plan_refused(
+                        view,
+                        planned=result.status if result.status is not None else view.get("status") or {},
+                        spec=result.spec,
+                        refusal=refusal,
+                        now=self._clock(),
+                        settings=self._settings,
+                    )
                 elif result.status is not None:
-                    self._defer_status(key, body, result)
+                    self._hold_back(key, state, result)
                     return
-            status = result.status if result.status is not None else self._unwritten.get(key)
-            if status is not None and self._still_deferrable(key, status):
-                self._unwritten[key] = dict(status)
-                self._after(
-                    key, body, dataclasses.replace(result, status=None, wake_at=self.scheduler.when(key))
-                )
+            status = result.status if result.status is not None else state.status_to_write()
+            if (
+                status is not None
+                and result.hold_back
+                and state.flush_at is not None
+                and now < state.flush_at
+            ):
+                state.unwritten = dict(status)  # still merely starting: wait for news until the flush
+                self._after(key, state, dataclasses.replace(result, status=None, events=()))
                 return
             if status is not None:
-                if not await self._write_status(key, body, status):
+                if not await self._write_status(key, state, status):
                     continue  # the TaskRun changed under us: plan again with its new state
-                self._unwritten.pop(key, None)
-                self._flush_at.pop(key, None)
-                held_events = self._unwritten_events.pop(key, ())
+                if self._runs.get(key) is not state:
+                    self.scheduler.cancel(key)
+                    return  # it is gone (404): nothing left to do
+                held_events = state.clear_held_back()
                 if result.status is None:  # the held-back status itself was written: so are its events
                     result = dataclasses.replace(result, events=held_events + result.events)
-            self._after(key, body, result)
-            if result.delete_taskrun:
-                await self._expire(key, str(body["metadata"].get("uid", "")), self._clock())
-                self._forget(key)
+                result = dataclasses.replace(result, status=status)
+            self._after(key, state, result)
             return
         raise RuntimeError(f"no stable plan after {_MAX_PASSES} passes")
 
-    def _view(self, key: Key, body: dict[str, Any]) -> dict[str, Any]:
-        """The TaskRun as the operator sees it: with the status it decided on but has not written yet."""
-        unwritten = self._unwritten.get(key)
-        return body if unwritten is None else {**body, "status": unwritten}
-
-    def _still_deferrable(self, key: Key, status: Mapping[str, Any]) -> bool:
-        """A held-back status may wait for more news while its attempt is merely starting, until its flush."""
-        flush = self._flush_at.get(key)
-        if key not in self._unwritten or flush is None or self._clock() >= flush:
-            return False
-        conditions = status.get("conditions") or [{}]
-        return status.get("phase") == "Pending" and conditions[0].get("reason") in (
-            "Pending",
-            "ContainerCreating",
-        )
-
-    def _defer_status(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
+    def _hold_back(self, key: Key, state: RunState, result: Plan) -> None:
         """Hold the status of a just-created attempt back for a moment: the pod's first events usually follow
         within milliseconds and one write then says both (with one Event for the transition written). Safe
         across restarts: a status never written only means the deterministic pod is created again (409)."""
         assert result.status is not None
-        self._unwritten[key] = result.status
-        flush = self._clock() + datetime.timedelta(seconds=_WRITE_BEHIND_SECONDS)
-        self._flush_at[key] = flush
-        wake = flush if result.wake_at is None else min(flush, result.wake_at)
-        self._unwritten_events[key] = result.events
-        self._after(key, body, dataclasses.replace(result, status=None, events=(), wake_at=wake))
+        state.unwritten = result.status
+        state.unwritten_events = result.events
+        state.flush_at = self._clock() + datetime.timedelta(seconds=_WRITE_BEHIND_SECONDS)
+        self._after(key, state, dataclasses.replace(result, status=None, events=()))
 
-    def _after(self, key: Key, body: Mapping[str, Any], result: Plan) -> None:
-        current = self._runs.get(key, body)
+    def _after(self, key: Key, state: RunState, result: Plan) -> None:
+        """Post the plan's Events and schedule its wake-up; a finished run leaves its state behind."""
+        assert state.body is not None
         for event in result.events:
-            self._events.post(current, event)
-        if result.status is not None:
+            self._events.post(state.body, event)
+        wrote = result.status is not None and state.unwritten is None
+        if wrote:
             self._metrics.count("kubetask_status_updates_total")
-        phase = (current.get("status") or {}).get("phase")
-        if phase in FINISHED_PHASES and result.status is not None:
-            # The run just finished: what is left is its TTL, which plan() reads from the finished TaskRun.
-            expiry = plan(current, pod="absent", now=self._clock(), settings=self._settings)
-            result = dataclasses.replace(
-                result, wake_at=self._clock() if expiry.delete_taskrun else expiry.wake_at
-            )
-        if phase in FINISHED_PHASES:
-            if result.status is not None:
-                self._metrics.count("kubetask_taskruns_finished_total", f'{{phase="{phase}"}}')
-            version = _resource_version(current)
-            self._finished[key] = version if version is not None else 0
-            self._finished.move_to_end(key)
-            self._done(str((current.get("metadata") or {}).get("uid", "")))
-            for observation in self._pods.get(key, {}).values():
-                if observation is not None:
-                    self._done(observation.uid)
-            while len(self._finished) > _FINISHED_MEMORY:
-                self._finished.popitem(last=False)
-            self._forget(key)
-            for name in (current.get("status") or {}).get("attempts") or []:
-                self._created.discard((key[0], str(name.get("podName"))))
-            if result.wake_at is not None:
-                self._ttl[key] = (str((current.get("metadata") or {}).get("uid", "")), result.wake_at)
-        if result.wake_at is not None:
-            self.scheduler.schedule(key, result.wake_at)
-        elif not result.delete_taskrun:
+        wake_at = result.wake_at
+        if state.flush_at is not None:
+            wake_at = state.flush_at if wake_at is None else min(wake_at, state.flush_at)
+        phase = (state.view().get("status") or {}).get("phase")
+        if phase not in FINISHED_PHASES:
+            if wake_at is not None:
+                self.scheduler.schedule(key, wake_at)
+            else:
+                self.scheduler.cancel(key)
+            return
+        if wrote:
+            self._metrics.count("kubetask_taskruns_finished_total", f'{{phase="{phase}"}}')
+        self._finished[key] = FinishedRun(
+            uid=state.uid, digest=status_digest(state.body.get("status")), expire_at=result.expire_at
+        )
+        self._finished.move_to_end(key)
+        while len(self._finished) > _FINISHED_MEMORY:
+            self._finished.popitem(last=False)
+        self._done(state.uid)
+        for observation in state.pods.values():
+            if observation is not None:
+                self._done(observation.uid)
+        del self._runs[key]
+        if result.expire_at is not None:
+            self.scheduler.schedule(key, result.expire_at)
+        else:
             self.scheduler.cancel(key)
 
     # ------------------------------------------------------------ carrying plans out
 
-    async def _lookup(self, key: Key, pod_name: str) -> None:
+    async def _lookup(self, key: Key, state: RunState, pod_name: str) -> None:
+        before = state.pods.get(pod_name, _UNSEEN)
         pod = await self._client.get(f"/api/v1/namespaces/{key[0]}/pods/{pod_name}")
-        self._pods.setdefault(key, {})[pod_name] = observe_pod(pod) if pod is not None else None
-        self._pods_touched[key] = time.monotonic()
+        # A watch event that came in meanwhile wins: whether it is older or newer than this answer, the
+        # watch delivers this answer's state (or a later one) after it, in order; the other way round, a
+        # pod that has ended would stay at the older state for good (no event follows its last one).
+        if state.pods.get(pod_name, _UNSEEN) is before:
+            state.pods[pod_name] = observe_pod(pod) if pod is not None else None
+            state.pods_touched = time.monotonic()
+
+    async def _lookup_events(self, key: Key, state: RunState, pod_name: str) -> None:
+        """Read the pod's latest Warning Event into its observation (the kubelet's FailedMount, say)."""
+        observation = state.pods.get(pod_name)
+        if observation is None:
+            return
+        selector = f"involvedObject.kind=Pod,involvedObject.name={pod_name}"
+        try:
+            items = await self._client.list(
+                f"/api/v1/namespaces/{key[0]}/events", params={"fieldSelector": selector}
+            )
+        except ApiError as error:  # e.g. no RBAC to list events: carry on without the cause
+            logger.warning("TaskRun %s/%s: events of pod %s not readable: %s", *key, pod_name, error)
+            items = []
+        if state.pods.get(pod_name) is not observation:
+            return  # the pod changed meanwhile: plan with its news (its Events are read again if need be)
+        warnings = [event for event in items if event.get("type") == "Warning"]
+        latest = max(warnings, key=_event_time, default=None)
+        state.pods[pod_name] = dataclasses.replace(
+            observation,
+            warning_reason=str(latest.get("reason") or "Warning") if latest is not None else None,
+            warning_message=str(latest.get("message") or "") if latest is not None else None,
+            warnings_checked_at=self._clock(),
+        )
 
     async def _stop_pod(self, namespace: str, stop: StopPod) -> None:
         path = f"/api/v1/namespaces/{namespace}/pods/{stop.name}"
@@ -397,45 +446,62 @@ class Controller:
                     raise
         self._metrics.count("kubetask_pods_stopped_total")
 
-    async def _create_attempt(self, body: Mapping[str, Any], spec: TaskRunSpec, attempt: int) -> str | None:
-        """Create the attempt's objects; the API server's refusal message when it finds them invalid."""
-        ref = TaskRunRef.of(body)
+    async def _create_attempt(self, state: RunState, spec: TaskRunSpec, attempt: int) -> Refusal | None:
+        """Create the attempt's objects; the API server's answer when it refuses them (after the client's
+        own retries of transient answers): plan_refused() decides what that means for the attempt."""
+        assert state.body is not None
+        ref = TaskRunRef.of(state.body)
+        target = ""
         try:
             if needs_inputs_configmap(spec, self._settings):
                 configmap = build_inputs_configmap(spec, ref)
+                target = f"the inputs ConfigMap {configmap['metadata']['name']}"
                 await self._client.create(f"/api/v1/namespaces/{ref.namespace}/configmaps", configmap)
+            target = ""
             pod = build_pod(spec, ref, self._settings, attempt)
             created = await self._client.create(f"/api/v1/namespaces/{ref.namespace}/pods", pod)
         except ApiError as error:
-            if error.status in (400, 422):
-                return f"the API server refused the attempt's objects: {error.message}"
-            raise
-        self._created.add((ref.namespace, pod["metadata"]["name"]))
+            logger.warning("TaskRun %s/%s: attempt %d refused: %s", ref.namespace, ref.name, attempt, error)
+            return Refusal(status=error.status, api_reason=error.reason, message=error.message, target=target)
+        state.created.add(pod["metadata"]["name"])
         if created is not None:
             self._metrics.count("kubetask_pods_created_total")
         return None
 
-    async def _write_status(self, key: Key, body: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    async def _write_status(self, key: Key, state: RunState, status: Mapping[str, Any]) -> bool:
         """Write the new status with the TaskRun's resourceVersion as precondition; False after a conflict."""
-        metadata = body.get("metadata") or {}
+        assert state.body is not None
         patch = {
-            "metadata": {"resourceVersion": metadata.get("resourceVersion")},
-            "status": merge_patch_diff(body.get("status") or {}, status),
+            "metadata": {"resourceVersion": resource_version(state.body)},
+            "status": merge_patch_diff(state.body.get("status") or {}, status),
         }
         path = taskrun_path(*key) + "/status"
+        state.writing = status_digest(status)
         try:
             updated = await self._client.merge_patch(path, patch, retry_conflicts=False)
         except ApiError as error:
+            state.writing = ""
             if error.status == 404:
-                self._forget(key)
+                self._runs.pop(key, None)
                 return True
             if error.status != 409:
                 raise
             fresh = await self._client.get(taskrun_path(*key))
-            if fresh is None:
-                self._forget(key)
+            if fresh is None or uid_of(fresh) != state.uid:
+                self._runs.pop(key, None)
                 return True
-            self._runs[key] = fresh
+            state.take(fresh, current=True)
+            if state.overwritten:
+                self._status_overwritten(key, state)
             return False
-        self._runs[key] = updated
+        state.wrote(updated)
         return True
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )

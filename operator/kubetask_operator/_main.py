@@ -19,6 +19,7 @@ from kubetask_operator._client import KubeClient, login_credentials
 from kubetask_operator._election import run_elected
 from kubetask_operator._errors import LeadershipLostError, SettingsError
 from kubetask_operator._handlers import build_memo, registry
+from kubetask_operator._kopf_adapter import install_tolerant_json
 from kubetask_operator._settings import Settings, load_settings
 
 _LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
@@ -49,6 +50,7 @@ async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = 
     """
     liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     memo = build_memo(settings)
+    install_tolerant_json()  # one deeply nested TaskRun must not stop the watch for all the others
 
     async def serve(stop: asyncio.Event | None) -> None:
         await kopf.operator(

@@ -39,6 +39,11 @@ class PodObservation:
     termination_message: str | None = None
     finished_at: datetime.datetime | None = None
     active_deadline_seconds: int | None = None
+    warning_reason: str | None = None
+    """The latest Warning Event about the pod (e.g. the kubelet's ``FailedMount``), when it was looked up."""
+    warning_message: str | None = None
+    warnings_checked_at: datetime.datetime | None = None
+    """When the pod's Events were last looked up (None: never, since this state of the pod was seen)."""
 
     @property
     def finished(self) -> bool:
@@ -109,4 +114,19 @@ def observe_pod(pod: Mapping[str, Any]) -> PodObservation:
         termination_message=(terminated or {}).get("message"),
         finished_at=parse_time((terminated or {}).get("finishedAt")),
         active_deadline_seconds=deadline if isinstance(deadline, int) else None,
+    )
+
+
+def carry_warnings(previous: PodObservation | None, current: PodObservation) -> PodObservation:
+    """``current`` with what ``previous`` learnt from the pod's Events, while the pod waits the same way (a
+    pod status update alone says nothing new about why it waits)."""
+    if previous is None or previous.warnings_checked_at is None:
+        return current
+    if (previous.phase, previous.waiting_reason) != (current.phase, current.waiting_reason):
+        return current
+    return dataclasses.replace(
+        current,
+        warning_reason=previous.warning_reason,
+        warning_message=previous.warning_message,
+        warnings_checked_at=previous.warnings_checked_at,
     )

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, Literal
 
 import kubetask
+from kubetask_operator._nesting import MAX_NESTING, describe_path, path_too_deep
 from kubetask_operator._observe import PodObservation
 
 ErrorKind = Literal["USER", "SYSTEM"]
@@ -22,8 +23,15 @@ IMAGE_PULL_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "RegistryUnavailable"}
 )
 CONFIG_ERROR_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+# Warning Events of the kubelet about a pod's volumes, for a pod waiting in ContainerCreating: a missing
+# Secret or ConfigMap, a volume it cannot set up (pkg/kubelet/volumemanager, events.FailedMountVolume).
+VOLUME_ERROR_REASONS = frozenset({"FailedMount", "FailedAttachVolume", "FailedMapVolume"})
 START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
 EVICTION_REASONS = frozenset({"Evicted", "Preempting", "Shutdown", "NodeShutdown", "Terminated"})
+# DisruptionTarget reasons of a pod whose node went away: the taint manager evicts pods from an unreachable or
+# not-ready node, the pod GC deletes those of a node that no longer exists
+# (https://kubernetes.io/docs/concepts/workloads/pods/disruptions/#pod-disruption-conditions).
+NODE_LOST_DISRUPTIONS = frozenset({"DeletionByTaintManager", "DeletionByPodGC"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +85,22 @@ def _system(reason: str, message: str, *, recoverable: bool = True, exit_code: i
     )
 
 
+def _read_summary(text: str) -> tuple[kubetask.TerminationSummary | None, str | None]:
+    """The runtime's summary in a termination message, or why a summary there cannot be used."""
+    try:
+        summary = kubetask.parse_termination_message(text)
+    except RecursionError:
+        return None, "its termination message nests deeper than the operator can read"
+    outputs = summary.outputs if summary is not None else None
+    path = path_too_deep(outputs) if outputs is not None else None
+    if path is not None:
+        return None, (
+            f"its {describe_path('outputs', path)} nest deeper than {MAX_NESTING} levels of objects and "
+            "arrays (kubetask's limit for outputs)"
+        )
+    return summary, None
+
+
 def _from_summary(summary: kubetask.TerminationSummary, exit_code: int | None) -> Outcome | None:
     if summary.succeeded:
         return Outcome(
@@ -114,6 +138,12 @@ def terminated_outcome(observation: PodObservation) -> Outcome:
             recoverable=True,
             exit_code=code,
         )
+    node_lost = pod_reason == "NodeLost" or (
+        pod_reason not in EVICTION_REASONS and observation.disruption_reason in NODE_LOST_DISRUPTIONS
+    )
+    if node_lost:
+        why = observation.pod_message or observation.disruption_reason or pod_reason
+        return _system("NodeLost", f"the pod's node was lost: {why}", exit_code=code)
     if pod_reason in EVICTION_REASONS or observation.disruption_reason is not None:
         why = observation.pod_message or observation.disruption_reason or pod_reason
         return _system("Evicted", f"the pod was evicted: {why}", exit_code=code)
@@ -121,22 +151,26 @@ def terminated_outcome(observation: PodObservation) -> Outcome:
         return _user(
             "Timeout", "the pod exceeded its activeDeadlineSeconds", recoverable=True, exit_code=code
         )
-    summary = kubetask.parse_termination_message(observation.termination_message or "")
+    summary, unreadable = _read_summary(observation.termination_message or "")
     if summary is not None and (code == kubetask.ExitCode.SUCCESS) == summary.succeeded:
         outcome = _from_summary(summary, code)
         if outcome is not None:
             return outcome
     if code == kubetask.ExitCode.SUCCESS or (code is None and observation.phase == "Succeeded"):
-        return Outcome(
-            reason="Succeeded",
-            message="the task exited 0 without a kubetask summary",
-            succeeded=True,
+        if unreadable is not None:
+            return _user(
+                "InvalidOutputs", f"the task exited 0 but {unreadable}", recoverable=False, exit_code=code
+            )
+        # The runtime writes its summary before every exit 0: without one, the task ended the process itself
+        # and no outputs were recorded; exit 0 alone must not pass for success.
+        return _user(
+            "NoSummary",
+            "the task's container exited 0 without writing a kubetask summary to its termination message, "
+            "so no outputs were recorded (did the task end the process itself, e.g. with os._exit(0)?)",
+            recoverable=False,
             exit_code=code,
-            outputs_truncated=True,
         )
     if code is None:
-        if pod_reason == "NodeLost":
-            return _system("NodeLost", f"the pod's node was lost: {observation.pod_message or pod_reason}")
         return _system(
             "PodFailed", f"the pod failed: {observation.pod_message or pod_reason or 'no reason given'}"
         )
@@ -207,11 +241,20 @@ def config_error(observation: PodObservation, grace: str) -> Outcome:
     )
 
 
+def volume_error(observation: PodObservation, grace: str) -> Outcome:
+    reason = observation.warning_reason or "FailedMount"
+    return _user(
+        reason,
+        f"the pod's volumes could not be set up for {grace}: {observation.warning_message or reason}",
+        recoverable=False,
+    )
+
+
 def pending_timeout(waiting_reason: str, waiting_message: str, limit: str) -> Outcome:
     """The attempt waited longer than spec.pendingTimeout; the reason is what it was waiting on."""
     if waiting_reason in IMAGE_PULL_REASONS:
         reason = "ImagePullFailed"
-    elif waiting_reason in ("Unschedulable", *CONFIG_ERROR_REASONS):
+    elif waiting_reason in ("Unschedulable", *CONFIG_ERROR_REASONS, *VOLUME_ERROR_REASONS):
         reason = waiting_reason
     else:
         reason = "PendingTimeout"
@@ -230,3 +273,79 @@ def timeout(limit: str) -> Outcome:
 
 def pod_deleted(pod_name: str) -> Outcome:
     return _system("PodDeleted", f"pod {pod_name} was deleted before the attempt finished")
+
+
+# ---------------------------------------------------------------- pods the API server would not create
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """How the API server answered the attempt's pod (or inputs ConfigMap) create, after the client's own
+    retries of transient answers."""
+
+    status: int
+    api_reason: str
+    message: str
+    target: str = ""
+    """What was refused when it is not the attempt's pod (its inputs ConfigMap)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RefusalKind:
+    """What a refusal means for the attempt: ``waits`` says whether trying again can help and for how long
+    (``pending``: until spec.pendingTimeout if set, else on; ``grace``: until spec.pendingTimeout, else
+    KUBETASK_IMAGE_PULL_GRACE, as for other missing configuration; ``never``: the attempt fails at once)."""
+
+    reason: str
+    waits: Literal["pending", "grace", "never"]
+    error_kind: ErrorKind = "USER"
+
+
+_TRANSIENT_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
+
+
+_WAITING_KINDS = {
+    "QuotaExceeded": RefusalKind("QuotaExceeded", "pending"),
+    "ServiceAccountNotFound": RefusalKind("ServiceAccountNotFound", "grace"),
+    "PodCreateFailed": RefusalKind("PodCreateFailed", "pending", "SYSTEM"),
+}
+CREATE_REFUSALS = frozenset(_WAITING_KINDS)
+"""Reasons an attempt in progress carries while its pod does not exist because its create was refused."""
+
+
+def waiting_refusal(reason: str) -> RefusalKind | None:
+    """The kind of refusal an attempt in progress waits on, from its reason; None when it waits on none."""
+    return _WAITING_KINDS.get(reason)
+
+
+def classify_refusal(refusal: Refusal) -> RefusalKind:
+    """Which refusals waiting can cure: an exceeded ResourceQuota frees up as other pods end, a missing
+    ServiceAccount may be created in a moment, an overloaded API server recovers; a pod that Pod Security
+    Admission, an admission webhook or RBAC forbids stays forbidden. The messages matched are the API
+    server's: ``exceeded quota`` (plugin/pkg/admission/resourcequota) and ``error looking up service
+    account`` (plugin/pkg/admission/serviceaccount)."""
+    message = refusal.message
+    if refusal.status == 403 and "exceeded quota" in message:
+        return _WAITING_KINDS["QuotaExceeded"]
+    if refusal.status == 403 and "error looking up service account" in message:
+        return _WAITING_KINDS["ServiceAccountNotFound"]
+    if refusal.status == 403:
+        return RefusalKind("PodForbidden", "never")
+    if refusal.status in _TRANSIENT_STATUSES:
+        return _WAITING_KINDS["PodCreateFailed"]
+    return RefusalKind("PodCreateFailed", "never", "SYSTEM")
+
+
+def refusal_message(refusal: Refusal, pod_name: str) -> str:
+    answer = f"HTTP {refusal.status} {refusal.api_reason}" if refusal.status else refusal.api_reason
+    target = refusal.target or f"pod {pod_name}"
+    return f"the API server refused to create {target} ({answer}): {refusal.message}"
+
+
+def create_refused(kind: RefusalKind, message: str, *, limit: str | None) -> Outcome:
+    """The attempt ends without a pod: refused for good, or still refused when its time to wait ran out."""
+    if limit is not None:
+        message = f"{message} (still refused after {limit})"
+    if kind.error_kind == "SYSTEM":
+        return _system(kind.reason, message, recoverable=kind.waits != "never")
+    return _user(kind.reason, message, recoverable=False)

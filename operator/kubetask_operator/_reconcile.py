@@ -19,13 +19,15 @@ from kubetask_operator._durations import format_duration
 from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._observe import PodObservation
-from kubetask_operator._outcomes import Outcome, cut
+from kubetask_operator._outcomes import Outcome, Refusal, RefusalKind, cut
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
 
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
 CONDITION = "Succeeded"
+_EVENTS_FIRST_SECONDS = 5.0  # a pod still creating this long after its attempt began: ask its Events why
+_EVENTS_RECHECK_SECONDS = 30.0  # and again this often while it stays so and they said nothing
 
 PodKnowledge = PodObservation | Literal["absent", "unknown", "created"]
 """What the operator knows of the current attempt's pod: its state; ``absent`` (it was deleted, or a lookup
@@ -56,10 +58,17 @@ class Plan:
     stop: StopPod | None = None
     lookup_pod: str | None = None
     """Look this pod up (GET) and plan again with the answer before doing anything."""
+    lookup_events: str | None = None
+    """Look up this pod's Warning Events (the kubelet's word on a pod stuck creating), then plan again."""
     delete_taskrun: bool = False
     events: tuple[Event, ...] = ()
     wake_at: datetime.datetime | None = None
     spec: TaskRunSpec | None = None
+    hold_back: bool = False
+    """The status only says the attempt is starting: it may wait a moment (up to the executor's flush) to be
+    written together with the pod's first news."""
+    expire_at: datetime.datetime | None = None
+    """The run is finished and is to be deleted at this moment (ttlSecondsAfterFinished)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +82,7 @@ class _Run:
     now: datetime.datetime
     settings: Settings
     has_storage: bool = False
+    ttl_seconds: int | None = None
 
 
 # ---------------------------------------------------------------- status building
@@ -104,19 +114,30 @@ def _finalize(
     create_attempt: int | None = None,
     stop: StopPod | None = None,
     wake_at: datetime.datetime | None = None,
+    hold_back: bool = False,
 ) -> Plan:
     """A Plan whose status is written only when it differs from the TaskRun's current one."""
     if run.generation is not None:
         status["observedGeneration"] = run.generation
     changed = status != dict(run.old_status)
+    expire_at = _expiry(run, status) if status.get("phase") in FINISHED_PHASES else None
     return Plan(
         status=status if changed else None,
         events=events if changed else (),
         create_attempt=create_attempt,
         stop=stop,
-        wake_at=wake_at,
+        wake_at=expire_at if expire_at is not None else wake_at,
         spec=spec,
+        hold_back=hold_back,
+        expire_at=expire_at,
     )
+
+
+def _expiry(run: _Run, status: Mapping[str, Any]) -> datetime.datetime | None:
+    completed = parse_time(status.get("completionTime"))
+    if run.ttl_seconds is None or completed is None:
+        return None
+    return _after(completed, run.ttl_seconds)
 
 
 def _earliest(*moments: datetime.datetime | None) -> datetime.datetime | None:
@@ -134,6 +155,7 @@ def _after(moment: datetime.datetime, seconds: float) -> datetime.datetime:
 def _run_of(taskrun: Mapping[str, Any], *, now: datetime.datetime, settings: Settings) -> _Run:
     metadata = taskrun.get("metadata") or {}
     generation = metadata.get("generation")
+    ttl = (taskrun.get("spec") or {}).get("ttlSecondsAfterFinished")
     return _Run(
         name=str(metadata.get("name", "")),
         uid=str(metadata.get("uid", "")),
@@ -143,34 +165,132 @@ def _run_of(taskrun: Mapping[str, Any], *, now: datetime.datetime, settings: Set
         settings=settings,
         has_storage=settings.storage_prefix is not None
         or bool((taskrun.get("spec") or {}).get("outputPrefix")),
+        ttl_seconds=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0 else None,
     )
 
 
-def plan_rejected(
-    taskrun: Mapping[str, Any], *, message: str, now: datetime.datetime, settings: Settings
+def plan_refused(
+    taskrun: Mapping[str, Any],
+    *,
+    planned: Mapping[str, Any],
+    spec: TaskRunSpec,
+    refusal: Refusal,
+    now: datetime.datetime,
+    settings: Settings,
 ) -> Plan:
-    """The TaskRun fails with InvalidSpec: the API server refused the pod or ConfigMap built from it."""
+    """The API server refused the pod (or inputs ConfigMap) of the attempt that ``planned`` (the status the
+    plan that created it would have written) starts: fail, or wait visibly and try again with backoff."""
     run = _run_of(taskrun, now=now, settings=settings)
-    return _fail(run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message)
+    if refusal.status in (400, 422):  # invalid: the spec produced objects the API server cannot accept
+        message = f"the API server refused the attempt's objects: {refusal.message}"
+        return _fail(
+            run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message
+        )
+    status = copy.deepcopy(dict(planned))
+    current: dict[str, Any] = status["attempts"][-1]
+    kind = _outcomes.classify_refusal(refusal)
+    message = _outcomes.refusal_message(refusal, str(current.get("podName")))
+    if kind.waits == "never":
+        return _end_attempt(run, status, spec, current, _outcomes.create_refused(kind, message, limit=None))
+    created = parse_time(current.get("createTime")) or run.now
+    limit = _refusal_limit(run, spec, kind)
+    if limit is not None and run.now >= _after(created, limit):
+        outcome = _outcomes.create_refused(kind, message, limit=format_duration(limit))
+        return _end_attempt(run, status, spec, current, outcome)
+    # Backoff without a counter: wait half the time the attempt has waited so far (2 s to 60 s).
+    due = _after(run.now, min(max((run.now - created).total_seconds() / 2, 2.0), 60.0))
+    current.update(reason=kind.reason, message=cut(message))
+    status.update(phase="Pending", nextAttemptTime=format_time(due))
+    bound = f"; gives up {format_duration(limit)} after the attempt began" if limit is not None else ""
+    text = f"attempt {current.get('number')}: {message}; trying again at {format_time(due)}{bound}"
+    old: Mapping[str, Any] = next(
+        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
+    )
+    _with_condition(run, status, "Unknown", kind.reason, text)
+    events = (Event("Warning", kind.reason, cut(message)),) if old.get("reason") != kind.reason else ()
+    end = _after(created, limit) if limit is not None else None
+    return _finalize(run, status, spec=spec, events=events, wake_at=_earliest(due, end))
+
+
+def _refusal_limit(run: _Run, spec: TaskRunSpec, kind: RefusalKind) -> float | None:
+    """How long after its start an attempt may wait for its pod to be accepted."""
+    if kind.waits == "grace":
+        return spec.pending_timeout_seconds or run.settings.image_pull_grace_seconds
+    return spec.pending_timeout_seconds
+
+
+def _plan_refused_attempt(
+    run: _Run, status: dict[str, Any], spec: TaskRunSpec, current: dict[str, Any], kind: RefusalKind
+) -> Plan:
+    """The attempt's pod was refused and does not exist: give up, wait for the next try, or try again."""
+    number = int(current.get("number") or 1)
+    name = str(current.get("podName"))
+    if spec.cancelled:  # a pod may exist after all (created, its status not written): delete it
+        _complete_attempt(run, current, reason="Cancelled", message="cancelled by spec.cancelled")
+        return _cancelled(
+            run, status, spec, f"attempt {number} cancelled before its pod existed", stop=StopPod(name, True)
+        )
+    created = parse_time(current.get("createTime")) or run.now
+    limit = _refusal_limit(run, spec, kind)
+    end = _after(created, limit) if limit is not None else None
+    if end is not None and limit is not None and run.now >= end:
+        message = str(current.get("message") or kind.reason)
+        outcome = _outcomes.create_refused(kind, message, limit=format_duration(limit))
+        return _end_attempt(run, status, spec, current, outcome)
+    due = parse_time(status.get("nextAttemptTime")) or run.now
+    if run.now < due:
+        return _finalize(run, status, spec=spec, wake_at=_earliest(due, end))
+    for key in ("reason", "message"):
+        current.pop(key, None)
+    status.pop("nextAttemptTime", None)
+    status["phase"] = "Pending"
+    _with_condition(
+        run, status, "Unknown", "Pending", f"attempt {number}: pod {name} created, waiting for it to start"
+    )
+    deadlines = [_after(created, s) for s in (spec.pending_timeout_seconds,) if s is not None]
+    event = Event("Normal", "PodCreated", f"attempt {number}: created pod {name}")
+    return _finalize(
+        run,
+        status,
+        spec=spec,
+        events=(event,),
+        create_attempt=number,
+        wake_at=_earliest(*deadlines),
+        hold_back=True,
+    )
+
+
+def parse(spec: object) -> TaskRunSpec | InvalidSpecError:
+    """The spec parsed, or why it cannot be: what ``plan(spec=...)`` takes, so a caller parses a spec once."""
+    try:
+        return parse_spec(spec)
+    except InvalidSpecError as error:
+        return error
 
 
 def plan(
-    taskrun: Mapping[str, Any], *, pod: PodKnowledge, now: datetime.datetime, settings: Settings
+    taskrun: Mapping[str, Any],
+    *,
+    pod: PodKnowledge,
+    now: datetime.datetime,
+    settings: Settings,
+    spec: TaskRunSpec | InvalidSpecError | None = None,
 ) -> Plan:
-    """What to do next for ``taskrun``, given what is known of its current attempt's pod."""
+    """What to do next for ``taskrun``, given what is known of its current attempt's pod; ``spec`` is
+    ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation)."""
     metadata = taskrun.get("metadata") or {}
     if metadata.get("deletionTimestamp"):
         return Plan()  # garbage collection takes the pods; nothing left to decide
     run = _run_of(taskrun, now=now, settings=settings)
     status = copy.deepcopy(dict(run.old_status))
     if status.get("phase") in FINISHED_PHASES:
-        return _plan_finished(taskrun, status, now)
+        return _plan_finished(run, status)
     attempts: list[dict[str, Any]] = status.get("attempts") or []
     current = attempts[-1] if attempts else None
     in_progress = current is not None and not current.get("completionTime")
-    try:
-        spec = parse_spec(taskrun.get("spec"))
-    except InvalidSpecError as error:
+    parsed = spec if spec is not None else parse(taskrun.get("spec"))
+    if isinstance(parsed, InvalidSpecError):
+        error = parsed
         if in_progress and current is not None:
             stopping = _stop_for(pod, str(current.get("podName")))
             if stopping == "lookup":
@@ -178,25 +298,31 @@ def plan(
             _complete_attempt(run, current, reason="InvalidSpec", message=str(error), kind="USER")
             return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error), stop=stopping)
         return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error))
+    spec = parsed
     if current is None:
         if spec.cancelled:
             return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
         return _start_attempt(run, status, spec, number=1)
     if not in_progress:
         return _plan_retrying(run, status, spec, number=len(attempts) + 1)
+    refused = _outcomes.waiting_refusal(str(current.get("reason") or ""))
+    if refused is not None and not isinstance(pod, PodObservation):
+        return _plan_refused_attempt(run, status, spec, current, refused)
+    if refused is not None:  # its pod exists after all (a later try was accepted): on as usual
+        for key in ("reason", "message"):
+            current.pop(key, None)
+        status.pop("nextAttemptTime", None)
     return _plan_attempt(run, status, spec, current, pod)
 
 
 # ---------------------------------------------------------------- finished TaskRuns: only the TTL is left
 
 
-def _plan_finished(taskrun: Mapping[str, Any], status: Mapping[str, Any], now: datetime.datetime) -> Plan:
-    ttl = (taskrun.get("spec") or {}).get("ttlSecondsAfterFinished")
-    completed = parse_time(status.get("completionTime"))
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0 or completed is None:
+def _plan_finished(run: _Run, status: Mapping[str, Any]) -> Plan:
+    expiry = _expiry(run, status)
+    if expiry is None:
         return Plan()
-    expiry = _after(completed, ttl)
-    return Plan(delete_taskrun=True) if now >= expiry else Plan(wake_at=expiry)
+    return Plan(delete_taskrun=run.now >= expiry, wake_at=expiry, expire_at=expiry)
 
 
 # ---------------------------------------------------------------- starting attempts
@@ -220,7 +346,13 @@ def _start_attempt(run: _Run, status: dict[str, Any], spec: TaskRunSpec, *, numb
     ]
     event = Event("Normal", "PodCreated", f"attempt {number}: created pod {name}")
     return _finalize(
-        run, status, spec=spec, events=(event,), create_attempt=number, wake_at=_earliest(*deadlines)
+        run,
+        status,
+        spec=spec,
+        events=(event,),
+        create_attempt=number,
+        wake_at=_earliest(*deadlines),
+        hold_back=True,
     )
 
 
@@ -312,39 +444,67 @@ def _plan_pending(
     grace = run.settings.image_pull_grace_seconds
     grace_end = _after(created, grace)
     wakes: list[datetime.datetime] = []
-    if waiting in _outcomes.IMAGE_PULL_REASONS or waiting in _outcomes.CONFIG_ERROR_REASONS:
+    # A pod stuck creating says nothing in its own status: the kubelet says why in Events (FailedMount).
+    silent = not pod.unschedulable_message and waiting in ("", "ContainerCreating")
+    warning = pod.warning_reason if silent else None
+    pending_end = (
+        _after(created, spec.pending_timeout_seconds) if spec.pending_timeout_seconds is not None else None
+    )
+    if silent and warning is None:
+        checked = pod.warnings_checked_at
+        look_at = (
+            _after(checked, _EVENTS_RECHECK_SECONDS) if checked else _after(created, _EVENTS_FIRST_SECONDS)
+        )
+        if pending_end is not None and checked is None:
+            look_at = min(look_at, pending_end)  # the cause is worth one look before giving up
+        if run.now >= look_at:
+            return Plan(lookup_events=pod.name, spec=spec)
+        wakes.append(look_at)
+    if (
+        waiting in _outcomes.IMAGE_PULL_REASONS
+        or waiting in _outcomes.CONFIG_ERROR_REASONS
+        or (warning in _outcomes.VOLUME_ERROR_REASONS)
+    ):
         if run.now >= grace_end:
-            failed = (
-                _outcomes.image_pull_failed
-                if waiting in _outcomes.IMAGE_PULL_REASONS
-                else _outcomes.config_error
-            )
-            return _end_attempt(
-                run, status, spec, current, failed(pod, format_duration(grace)), stop=never_started
-            )
+            if waiting in _outcomes.IMAGE_PULL_REASONS:
+                outcome = _outcomes.image_pull_failed(pod, format_duration(grace))
+            elif waiting in _outcomes.CONFIG_ERROR_REASONS:
+                outcome = _outcomes.config_error(pod, format_duration(grace))
+            else:
+                outcome = _outcomes.volume_error(pod, format_duration(grace))
+            return _end_attempt(run, status, spec, current, outcome, stop=never_started)
         wakes.append(grace_end)
     # An unscheduled pod's container states mean nothing yet (no kubelet has it): the scheduler's word wins.
     if pod.unschedulable_message:
         reason, message = "Unschedulable", pod.unschedulable_message
+    elif warning is not None:
+        reason, message = warning, pod.warning_message or warning
     else:
         reason, message = waiting or "Pending", pod.waiting_message or "waiting for the pod to start"
-    if spec.pending_timeout_seconds is not None:
-        limit_end = _after(created, spec.pending_timeout_seconds)
-        if run.now >= limit_end:
+    if pending_end is not None and spec.pending_timeout_seconds is not None:
+        if run.now >= pending_end:
             outcome = _outcomes.pending_timeout(
                 reason, message, format_duration(spec.pending_timeout_seconds)
             )
             return _end_attempt(run, status, spec, current, outcome, stop=never_started)
-        wakes.append(limit_end)
+        wakes.append(pending_end)
     status["phase"] = "Pending"
     _with_condition(run, status, "Unknown", reason, f"attempt {current.get('number')}: {message}")
     events = (
         (Event("Warning", reason, message),)
         if waiting in _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
         or reason == "Unschedulable"
+        or warning is not None
         else ()
     )
-    return _finalize(run, status, spec=spec, events=events, wake_at=_earliest(*wakes))
+    return _finalize(
+        run,
+        status,
+        spec=spec,
+        events=events,
+        wake_at=_earliest(*wakes),
+        hold_back=reason in ("Pending", "ContainerCreating") and not events,
+    )
 
 
 # ---------------------------------------------------------------- ending attempts and runs
@@ -446,7 +606,7 @@ def _succeed(run: _Run, status: dict[str, Any], spec: TaskRunSpec, number: int, 
                 "were lost with the pod's scratch space"
             )
         else:
-            message += "; it reported no outputs (the container wrote no kubetask summary)"
+            message += "; it reported no outputs"
     _with_condition(run, status, "True", "Succeeded", message)
     return _finalize(run, status, spec=spec, events=(Event("Normal", "Succeeded", message),))
 

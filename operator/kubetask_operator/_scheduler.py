@@ -28,7 +28,7 @@ class Scheduler:
         callback: Callable[[Hashable], Awaitable[None]],
         *,
         idle_interval: float = 30.0,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._callback = callback
         self._heap: list[tuple[datetime.datetime, int, Hashable]] = []
@@ -38,6 +38,7 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle_interval = idle_interval
         self._on_idle = on_idle
+        self.failures = 0
 
     def __len__(self) -> int:
         return len(self._due)
@@ -60,34 +61,55 @@ class Scheduler:
         return entry[0] if entry is not None else None
 
     async def run(self) -> None:
-        """Fire due wake-ups until cancelled."""
+        """Fire due wake-ups until cancelled; nothing short of cancellation ends this loop."""
         while True:
-            now = utcnow()
-            while self._heap and self._heap[0][0] <= now:
-                when, number, key = heapq.heappop(self._heap)
-                if self._due.get(key) != (when, number):
-                    continue  # replaced or cancelled
-                del self._due[key]
-                task = asyncio.create_task(self._fire(key))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if len(self._heap) > 2 * len(self._due) + 1024:  # drop replaced entries so memory stays flat
-                self._heap = [(w, n, k) for w, n, k in self._heap if self._due.get(k) == (w, n)]
-                heapq.heapify(self._heap)
-            timeout = self._idle_interval
-            if self._heap:
-                timeout = min(timeout, max((self._heap[0][0] - now).total_seconds(), 0.0) + 0.01)
+            try:
+                timeout = self._fire_due()
+            except Exception:  # a bug here must not stop every backoff, timeout and TTL for good
+                self.failures += 1
+                logger.exception("the scheduler failed to fire wake-ups; it carries on")
+                timeout = 1.0
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=timeout)
             if self._on_idle is not None:
-                self._on_idle()
+                await self._guarded(self._on_idle(), "housekeeping")
+
+    def _fire_due(self) -> float:
+        """Start the callbacks of every due wake-up; the seconds until the next one (at most the idle
+        interval)."""
+        now = utcnow()
+        while self._heap and self._heap[0][0] <= now:
+            when, number, key = heapq.heappop(self._heap)
+            if self._due.get(key) != (when, number):
+                continue  # replaced or cancelled
+            del self._due[key]
+            task = asyncio.create_task(self._fire(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if len(self._heap) > 2 * len(self._due) + 1024:  # drop replaced entries so memory stays flat
+            self._heap = [(w, n, k) for w, n, k in self._heap if self._due.get(k) == (w, n)]
+            heapq.heapify(self._heap)
+        timeout = self._idle_interval
+        if self._heap:
+            timeout = min(timeout, max((self._heap[0][0] - now).total_seconds(), 0.0) + 0.01)
+        return timeout
+
+    async def _guarded(self, work: Awaitable[None], what: str) -> None:
+        # The loop must outlive any one callback: when it ends, every backoff, timeout and TTL stops.
+        try:
+            await work
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                logger.exception("%s failed; the scheduler carries on", what)
+            else:  # one traceback is enough; a failure that repeats every loop must not flood the log
+                logger.warning(
+                    "%s failed (%d failures so far); the scheduler carries on", what, self.failures
+                )
 
     async def _fire(self, key: Hashable) -> None:
-        try:
-            await self._callback(key)
-        except Exception:  # the callback handles its own errors; this is the last guard of the loop
-            logger.exception("wake-up of %r failed", key)
+        await self._guarded(self._callback(key), f"wake-up of {key!r}")
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 
 import kopf
 from aiohttp import web
 
-# kopf's per-object memories, handed to kopf.operator() so finished TaskRuns' entries can be dropped (kopf
-# itself drops them only when an object is deleted, and finished TaskRuns are kept). kopf is pinned.
-from kopf._core.reactor.inventory import ResourceMemories
-
 from kubetask_operator._client import KubeClient, login_credentials
 from kubetask_operator._controller import Controller
 from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
+from kubetask_operator._kopf_adapter import ResourceMemories, forget_memory, new_memories
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
 from kubetask_operator._metrics import Metrics, serve_metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
@@ -80,7 +78,7 @@ class Service:
 
     settings: Settings
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
-    kopf_memories: ResourceMemories = dataclasses.field(default_factory=ResourceMemories)
+    kopf_memories: ResourceMemories = dataclasses.field(default_factory=new_memories)
     client: KubeClient | None = None
     events: EventPoster | None = None
     controller: Controller | None = None
@@ -104,7 +102,7 @@ class Service:
             settings=self.settings,
             events=self.events,
             metrics=self.metrics,
-            forget_object=self._forget_kopf_memory,
+            forget_object=functools.partial(forget_memory, self.kopf_memories),
         )
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
         if self.settings.metrics_port:
@@ -118,9 +116,6 @@ class Service:
             self.settings.system_retries,
             self.settings.image_pull_grace_seconds,
         )
-
-    def _forget_kopf_memory(self, uid: str) -> None:
-        self.kopf_memories._items.pop(uid, None)
 
     async def stop(self) -> None:
         if self._scheduler_task is not None:

@@ -16,6 +16,7 @@ import kubetask
 from kubetask_api import RESERVED_MOUNT_ROOT, RESERVED_VOLUMES
 from kubetask_operator._durations import parse_duration
 from kubetask_operator._errors import InvalidSpecError
+from kubetask_operator._nesting import MAX_NESTING, describe_path, path_too_deep
 
 INPUTS_FILE = "inputs.json"
 # spec.code.uri naming a ConfigMap (in the TaskRun's namespace) that holds the archive under CODE_FILE.
@@ -289,10 +290,22 @@ def _env(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return env
 
 
+def _check_nesting(spec: Mapping[str, Any]) -> None:
+    """Refuse free-form fields nested past MAX_NESTING first: every later step may recurse through them."""
+    for field, value in spec.items():
+        path = path_too_deep(value)
+        if path is not None:
+            raise InvalidSpecError(
+                f"{describe_path(f'spec.{field}', path)}: expected at most {MAX_NESTING} levels of nested "
+                f"objects and arrays (kubetask's limit for a TaskRun's fields), got more"
+            )
+
+
 def parse_spec(spec: object) -> TaskRunSpec:
     """A checked TaskRunSpec from a TaskRun's ``spec``; raise InvalidSpecError naming the bad field."""
     if not isinstance(spec, Mapping):
         raise InvalidSpecError(f"spec: expected an object, got {spec!r}")
+    _check_nesting(spec)
     image = _string(spec, "image", pattern=_NO_SPACE, expected="an image reference such as 'repo/app:1.0'")
     if image is None:
         raise InvalidSpecError("spec.image: required, got nothing")

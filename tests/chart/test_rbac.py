@@ -29,7 +29,7 @@ EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
-    ("", "events", frozenset({"create"})),
+    ("", "events", frozenset({"create", "list"})),
 }
 #: The leader-election Role (release namespace only): (apiGroup, resource, verbs, resourceNames).
 EXPECTED_LEASE_RULES = {
@@ -246,6 +246,7 @@ OPERATOR_PACKAGE = Path(kubetask_operator.__file__).parent
 _CLIENT_VERBS = {
     "create": "create",
     "get": "get",
+    "list": "list",
     "merge_patch": "patch",
     "replace": "update",
     "delete": "delete",

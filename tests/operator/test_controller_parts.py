@@ -70,3 +70,69 @@ def test_the_scheduler_fires_the_last_time_set_for_a_key_once() -> None:
     assert [key for key, _ in fired] == ["a", "b"]
     assert fired[0][1] >= 0.09
     assert fired[1][1] >= 0.19
+
+
+def test_a_failing_wake_up_or_housekeeping_does_not_stop_the_scheduler() -> None:
+    fired: list[Hashable] = []
+
+    async def scenario() -> tuple[bool, int]:
+        async def wake(key: Hashable) -> None:
+            fired.append(key)
+            if key == "bad":
+                raise RuntimeError("a callback that fails")
+
+        async def housekeeping() -> None:
+            raise AttributeError("'ResourceMemories' object has no attribute '_items'")  # a kopf upgrade
+
+        scheduler = Scheduler(wake, idle_interval=0.05, on_idle=housekeeping)
+        runner = asyncio.create_task(scheduler.run())
+        now = utcnow()
+        scheduler.schedule("bad", now)
+        await asyncio.sleep(0.3)
+        scheduler.schedule("good", utcnow())
+        for _ in range(200):
+            if "good" in fired:
+                break
+            await asyncio.sleep(0.05)
+        alive = not runner.done()
+        runner.cancel()
+        await scheduler.stop()
+        return alive, scheduler.failures
+
+    alive, failures = asyncio.run(scenario())
+    assert fired == ["bad", "good"]
+    assert alive
+    assert failures >= 2
+
+
+def test_the_scheduler_loop_outlives_a_failure_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetask_operator import _scheduler
+
+    calls = {"n": 0}
+
+    def flaky_clock() -> datetime.datetime:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OverflowError("a bug in the loop itself")
+        return utcnow()
+
+    monkeypatch.setattr(_scheduler, "utcnow", flaky_clock)
+    fired: list[Hashable] = []
+
+    async def scenario() -> int:
+        async def record(key: Hashable) -> None:
+            fired.append(key)
+
+        scheduler = Scheduler(record)
+        runner = asyncio.create_task(scheduler.run())
+        scheduler.schedule("a", utcnow())
+        for _ in range(100):
+            if fired:
+                break
+            await asyncio.sleep(0.05)
+        runner.cancel()
+        await scheduler.stop()
+        return scheduler.failures
+
+    assert asyncio.run(scenario()) == 1
+    assert fired == ["a"]

@@ -3,6 +3,8 @@ cancel, TTL and large inputs, each on the session's cluster in a namespace of it
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from kubetask_local.testing import Cluster, wait_for
@@ -105,14 +107,21 @@ def test_cancel_stops_the_task_and_keeps_its_logs(taskruns: TaskRuns) -> None:
 
 
 def test_ttl_deletes_the_finished_taskrun_and_its_pods(taskruns: TaskRuns) -> None:
-    taskruns.create("brief", "add", inputs={"a": 1, "b": 1}, ttlSecondsAfterFinished=1)
-    names = ["brief"]
+    ttl = 5
+    taskruns.create("brief", "add", inputs={"a": 1, "b": 1}, ttlSecondsAfterFinished=ttl)
+    # It must finish first: a TaskRun deleted early (at creation, say) never shows Succeeded.
+    status = taskruns.wait_finished("brief")
+    assert status["phase"] == "Succeeded", status
+    completed = datetime.datetime.fromisoformat(status["completionTime"].replace("Z", "+00:00"))
 
     def gone() -> bool:
         listed = taskruns.cluster.kubectl_json("get", "taskruns", "-n", taskruns.namespace)["items"]
-        return not [t for t in listed if t["metadata"]["name"] in names]
+        return not [t for t in listed if t["metadata"]["name"] == "brief"]
 
     wait_for(gone, 30, "the TaskRun to be deleted after its TTL")
+    # Not before its TTL (2 s of margin for the clocks of a real cluster's nodes and this machine).
+    elapsed = (datetime.datetime.now(datetime.UTC) - completed).total_seconds()
+    assert elapsed >= ttl - 2, f"deleted {elapsed:.1f}s after it finished, its TTL is {ttl}s"
     wait_for(lambda: not taskruns.pods("brief"), 30, "its pods to be garbage-collected")
 
 

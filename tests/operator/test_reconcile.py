@@ -3,6 +3,8 @@ backoff, cancel, timeouts, TTL. Pure: no cluster."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,11 @@ from typing import Any
 import pytest
 
 from kubetask_operator import _outcomes, load_crd
-from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan
+from kubetask_operator._observe import PodObservation
+from kubetask_operator._outcomes import Refusal
+from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan, plan_refused
 from kubetask_operator._settings import Settings
+from kubetask_operator._spec import parse_spec
 
 from ._factories import NOW, at, failed_attempt, in_progress, pod, stamp, summary, taskrun
 
@@ -34,6 +39,20 @@ SYSTEM_FAILED = summary(
         "error": {"kind": "SYSTEM", "recoverable": True, "type": "OSError", "message": "s3 down"},
     }
 )
+
+# Termination messages (at most 4096 bytes) a task can write itself: outputs past the nesting limit, and
+# nested past what Python's json module decodes without RecursionError.
+DEEP_OUTPUTS = summary({"outcome": "Succeeded", "outputs": {"o0": json.loads("[" * 150 + "]" * 150)}})
+TOO_DEEP_TO_PARSE = '{"outcome":"Succeeded","outputs":{"o0":' + "[" * 2000 + "]" * 2000 + "}}"
+
+
+def looked_at(
+    observation: PodObservation, reason: str | None = None, message: str | None = None
+) -> PodObservation:
+    """The pod after its Events were looked up a second ago: they said ``reason`` (or nothing)."""
+    return dataclasses.replace(
+        observation, warning_reason=reason, warning_message=message, warnings_checked_at=at(-1)
+    )
 
 
 def _plan(
@@ -168,6 +187,69 @@ ENDINGS = [
         "NodeLost",
         "SYSTEM",
         id="node-lost",
+    ),
+    *(
+        pytest.param(
+            pod(
+                phase="Failed",
+                terminated={"exitCode": 137},
+                conditions=[{"type": "DisruptionTarget", "status": "True", "reason": disruption}],
+            ),
+            0,
+            "Retrying",
+            "NodeLost",
+            "SYSTEM",
+            id=f"node-lost-{disruption}",
+        )
+        for disruption in ("DeletionByTaintManager", "DeletionByPodGC")
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-without-a-summary-is-not-a-success",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": "done, bye\n"}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-with-a-log-tail-for-a-summary",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": USER_FAILED}),
+        0,
+        "Failed",
+        "NoSummary",
+        "USER",
+        id="exit-0-with-a-failure-summary",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": DEEP_OUTPUTS}),
+        0,
+        "Failed",
+        "InvalidOutputs",
+        "USER",
+        id="outputs-nested-past-the-limit",
+    ),
+    pytest.param(
+        pod(phase="Succeeded", terminated={"exitCode": 0, "message": TOO_DEEP_TO_PARSE}),
+        0,
+        "Failed",
+        "InvalidOutputs",
+        "USER",
+        id="termination-message-nested-past-python",
+    ),
+    pytest.param(
+        pod(phase="Failed", terminated={"exitCode": 1, "message": TOO_DEEP_TO_PARSE}),
+        0,
+        "Failed",
+        "UserError",
+        "USER",
+        id="failure-with-a-deep-termination-message",
     ),
     pytest.param(
         pod(phase="Failed", pod_reason="UnexpectedAdmissionError", pod_message="admission failed"),
@@ -386,7 +468,7 @@ def test_the_same_state_twice_writes_nothing() -> None:
 
 
 def test_last_transition_time_moves_only_when_the_condition_status_changes() -> None:
-    pending = _plan(pod(phase="Pending"), now=0)
+    pending = _plan(looked_at(pod(phase="Pending")), now=0)
     assert pending.status is not None
     running = plan(
         taskrun({}, pending.status), pod=pod(phase="Running", running=True), now=at(3), settings=SETTINGS
@@ -410,7 +492,18 @@ WAITING = [
         id="config-error-within-grace",
     ),
     pytest.param(pod(unschedulable=True), "Unschedulable", None, id="unschedulable-waits"),
-    pytest.param(pod(waiting=("ContainerCreating", "")), "ContainerCreating", None, id="container-creating"),
+    pytest.param(
+        looked_at(pod(waiting=("ContainerCreating", ""))),
+        "ContainerCreating",
+        at(29),
+        id="container-creating",
+    ),
+    pytest.param(
+        looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", 'secret "nope" not found'),
+        "FailedMount",
+        at(20),
+        id="failed-mount-within-grace",
+    ),
 ]
 
 
@@ -431,7 +524,16 @@ def test_a_waiting_pod_keeps_the_taskrun_pending_with_the_reason(
     [
         pytest.param(pod(unschedulable=True), "Unschedulable", "Retrying", id="unschedulable"),
         pytest.param(
-            pod(waiting=("ContainerCreating", "")), "PendingTimeout", "Retrying", id="container-creating"
+            looked_at(pod(waiting=("ContainerCreating", ""))),
+            "PendingTimeout",
+            "Retrying",
+            id="container-creating",
+        ),
+        pytest.param(
+            looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", 'configmap "cm" not found'),
+            "FailedMount",
+            "Failed",
+            id="failed-mount",
         ),
         pytest.param(pod(waiting=("ImagePullBackOff", "x")), "ImagePullFailed", "Failed", id="image-pull"),
     ],
@@ -446,6 +548,33 @@ def test_pending_timeout_fails_the_attempt_with_what_it_waited_on(
     assert result.status["attempts"][0]["reason"] == reason
     assert result.status["phase"] == phase
     assert result.stop == StopPod(knowledge.name, delete=True)  # type: ignore[union-attr]
+
+
+def test_a_pod_silent_in_container_creating_has_its_events_looked_up() -> None:
+    result = _plan(pod(waiting=("ContainerCreating", "")), now=0)  # created 10 s ago, never looked at
+    assert result.lookup_events is not None
+    assert result.status is None
+    early = _plan(pod(waiting=("ContainerCreating", "")), now=-6)
+    assert early.lookup_events is None
+    assert early.wake_at == at(-5)
+
+
+def test_the_events_are_looked_up_once_before_pending_timeout_gives_up() -> None:
+    # The attempt began at -10 s: pendingTimeout ends at -8 s, before the first regular look at -5 s.
+    result = _plan(pod(waiting=("ContainerCreating", "")), spec={"pendingTimeout": "2s"}, now=-8)
+    assert result.lookup_events is not None
+    looked = _plan(looked_at(pod(waiting=("ContainerCreating", ""))), spec={"pendingTimeout": "2s"}, now=-8)
+    assert looked.status is not None
+    assert looked.status["attempts"][0]["reason"] == "PendingTimeout"
+
+
+def test_a_volume_that_cannot_be_mounted_fails_after_the_grace_with_the_kubelets_message() -> None:
+    message = 'MountVolume.SetUp failed for volume "creds" : secret "nope" not found'
+    result = _plan(looked_at(pod(waiting=("ContainerCreating", "")), "FailedMount", message), now=25)
+    assert result.status is not None
+    assert result.status["phase"] == "Failed"
+    assert _condition(result)["reason"] == "FailedMount"
+    assert 'secret "nope" not found' in _condition(result)["message"]
 
 
 def test_pending_timeout_not_reached_schedules_a_wake_up() -> None:
@@ -650,6 +779,79 @@ def test_an_unscheduled_pod_is_unschedulable_whatever_its_container_says() -> No
     assert result.status["attempts"][0]["reason"] == "Unschedulable"
 
 
+# ---------------------------------------------------------------- pods the API server refuses
+
+REFUSALS = [
+    pytest.param(Refusal(403, "Forbidden", "exceeded quota: q"), "Pending", "QuotaExceeded", id="quota"),
+    pytest.param(
+        Refusal(403, "Forbidden", 'error looking up service account team/sa: serviceaccount "sa" not found'),
+        "Pending",
+        "ServiceAccountNotFound",
+        id="service-account",
+    ),
+    pytest.param(
+        Refusal(403, "Forbidden", 'violates PodSecurity "baseline"'), "Failed", "PodForbidden", id="psa"
+    ),
+    pytest.param(Refusal(0, "ConnectionError", "refused"), "Pending", "PodCreateFailed", id="unreachable"),
+    pytest.param(Refusal(413, "RequestEntityTooLarge", "too big"), "Failed", "PodCreateFailed", id="413"),
+    pytest.param(Refusal(422, "Invalid", "bad"), "Failed", "InvalidSpec", id="invalid"),
+]
+
+
+@pytest.mark.parametrize(("refusal", "phase", "reason"), REFUSALS)
+def test_a_refused_pod_shows_its_reason_and_the_api_servers_message(
+    refusal: Refusal, phase: str, reason: str
+) -> None:
+    body = taskrun()
+    started = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert started.status is not None
+    result = plan_refused(
+        body,
+        planned=started.status,
+        spec=parse_spec(body["spec"]),
+        refusal=refusal,
+        now=NOW,
+        settings=SETTINGS,
+    )
+    assert result.status is not None
+    assert result.status["phase"] == phase
+    assert _condition(result)["reason"] == reason
+    assert refusal.message in _condition(result)["message"]
+    assert [event.reason for event in result.events] == [reason]
+    if phase == "Pending":
+        assert result.status["attempts"][0]["reason"] == reason
+        assert result.wake_at == at(2)
+        # Planned again while the pod is still refused: no lookup of a pod that does not exist, a wake-up.
+        waiting = plan(taskrun(status=result.status), pod="unknown", now=at(1), settings=SETTINGS)
+        assert waiting.lookup_pod is None
+        assert waiting.create_attempt is None
+        assert waiting.wake_at == at(2)
+        again = plan(taskrun(status=result.status), pod="unknown", now=at(2), settings=SETTINGS)
+        assert again.create_attempt == 1
+
+
+def test_a_refused_attempt_whose_pod_turns_up_carries_on_as_usual() -> None:
+    body = taskrun()
+    started = plan(body, pod="unknown", now=NOW, settings=SETTINGS)
+    assert started.status is not None
+    refused = plan_refused(
+        body,
+        planned=started.status,
+        spec=parse_spec(body["spec"]),
+        refusal=Refusal(403, "Forbidden", "exceeded quota: q"),
+        now=NOW,
+        settings=SETTINGS,
+    )
+    assert refused.status is not None
+    result = plan(
+        taskrun(status=refused.status), pod=pod(phase="Running", running=True), now=at(1), settings=SETTINGS
+    )
+    assert result.status is not None
+    assert result.status["phase"] == "Running"
+    assert "reason" not in result.status["attempts"][0]
+    assert "nextAttemptTime" not in result.status
+
+
 # ---------------------------------------------------------------- the status schema
 
 
@@ -692,8 +894,13 @@ def _reasons_of(params: list[Any], column: int) -> set[str]:
 
 def test_the_readme_documents_every_reason_the_operator_can_report() -> None:
     finished = _reasons_of(ENDINGS, 3)
-    waiting = _reasons_of(WAITING, 1) | _outcomes.IMAGE_PULL_REASONS | _outcomes.CONFIG_ERROR_REASONS
+    waiting = (
+        _reasons_of(WAITING, 1)
+        | _outcomes.IMAGE_PULL_REASONS
+        | _outcomes.CONFIG_ERROR_REASONS
+        | _outcomes.VOLUME_ERROR_REASONS
+    )
     other = {"Pending", "Running", "Retrying", "Succeeded", "Cancelled", "InvalidSpec", "PendingTimeout"}
-    produced = finished | waiting | other
+    produced = finished | waiting | other | _reasons_of(REFUSALS, 2)
     assert produced - _documented_reasons() == set()
     assert _documented_reasons() - produced == set(), "documented reasons the tables here never produce"

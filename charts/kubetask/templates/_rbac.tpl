@@ -23,8 +23,9 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create"]
-# An Event on the TaskRun for every transition.
+# An Event on the TaskRun for every transition; a pod's Events listed when it waits in ContainerCreating
+# without saying why (the kubelet's FailedMount names a missing Secret or ConfigMap volume).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "list"]
 {{- end }}
