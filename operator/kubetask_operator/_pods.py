@@ -126,11 +126,21 @@ def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return result
 
 
+def escape_expansion(argument: str) -> str:
+    """``argument`` as the kubelet must pass it on unchanged: it expands ``$(VAR)`` in a container's command
+    and args, and ``$$`` is its escape for a literal ``$`` (kubernetes/kubernetes
+    third_party/forked/golang/expansion/expand.go, applied by pkg/kubelet/container/helpers.go
+    ExpandContainerCommandAndArgs)."""
+    return argument.replace("$", "$$")
+
+
 def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> list[str]:
+    """The container's command, every argument escaped: loader args, URIs and prefixes are the user's
+    strings, and a ``$(KUBETASK_ATTEMPT)`` in them must reach ``kubetask-execute`` as written."""
     base = storage_base(spec, ref, settings)
     checkpoint = f"{base}/{attempt}/checkpoint" if base is not None else None
     previous = f"{base}/{attempt - 1}/checkpoint" if base is not None and attempt > 1 else None
-    return kubetask.build_execute_command(
+    command = kubetask.build_execute_command(
         inputs=inputs_uri(spec, settings),
         output_prefix=output_prefix(spec, ref, settings, attempt),
         loader_args=spec.loader_args,
@@ -138,6 +148,7 @@ def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: in
         checkpoint_path=checkpoint,
         prev_checkpoint=previous,
     )
+    return [escape_expansion(argument) for argument in command]
 
 
 def _container(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:

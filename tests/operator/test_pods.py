@@ -63,6 +63,38 @@ def test_a_custom_resolver_and_loader_args_go_to_the_command() -> None:
     assert container["command"][-3:] == ["--", "key", "x"]
 
 
+@pytest.mark.parametrize(
+    ("spec", "flag", "expected"),
+    [
+        pytest.param(
+            {"task": None, "loaderArgs": ["key", "greet/$(KUBETASK_ATTEMPT)"]},
+            "--",
+            "greet/$$(KUBETASK_ATTEMPT)",
+            id="loader-arg-reference",
+        ),
+        pytest.param(
+            {"task": None, "loaderArgs": ["key", "a$$b$"]}, "--", "a$$$$b$$", id="loader-arg-dollars"
+        ),
+        pytest.param(
+            {"outputPrefix": "s3://b/$(HOME)/x"}, "--output-prefix", "s3://b/$$(HOME)/x/1", id="prefix"
+        ),
+        pytest.param({"inputsFrom": "s3://b/$$in.json"}, "--inputs", "s3://b/$$$$in.json", id="inputs-from"),
+    ],
+)
+def test_every_user_string_in_the_command_is_escaped_from_kubelet_expansion(
+    spec: dict[str, Any], flag: str, expected: str
+) -> None:
+    # The kubelet replaces $(VAR) in command and args and turns $$ into $ (kubernetes/kubernetes
+    # third_party/forked/golang/expansion/expand.go); escaped, each argument reaches kubetask-execute as
+    # written (test_e2e_command.py runs it).
+    command = _container(_build(spec))["command"]
+    if flag == "--":
+        assert command[-1] == expected
+    else:
+        assert _argument({"command": command}, flag) == expected
+    assert not any("$" in argument.replace("$$", "") for argument in command)
+
+
 def test_identity_restart_policy_owner_and_labels() -> None:
     pod = _build(attempt=3)
     assert pod["metadata"]["name"] == pod_name("demo", REF.uid, 3)
