@@ -71,6 +71,10 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 WHOLE_SECONDS = r"^([0-9]+(h|m|s))+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SERVICE_ACCOUNT = rf"^({_LABEL}/)?{_LABEL}(\.{_LABEL})*$"
+#: The Pod Security Standards levels, as the operator's settings take them.
+LEVELS = ("privileged", "baseline", "restricted")
 
 
 def values_properties() -> JsonObject:
@@ -156,6 +160,22 @@ def values_properties() -> JsonObject:
                     "minimum": 0,
                     "maximum": 65535,
                     "description": "Metrics port; 0 is off.",
+                },
+            }
+        ),
+        "taskPods": _closed(
+            {
+                "podSecurityLevel": _string("Pod Security Standards level of task pods.", enum=list(LEVELS)),
+                "namespacePodSecurityLevels": {
+                    "type": "object",
+                    "description": "Levels for some namespaces (namespace: level).",
+                    "propertyNames": {"pattern": DNS_LABEL, "maxLength": 63},
+                    "additionalProperties": {"type": "string", "enum": list(LEVELS)},
+                },
+                "serviceAccounts": {
+                    "type": "array",
+                    "description": "ServiceAccounts TaskRuns may name: name or namespace/name.",
+                    "items": {"type": "string", "pattern": SERVICE_ACCOUNT},
                 },
             }
         ),

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubetask_operator._client import KubeClient
 from kubetask_operator._crd import GROUP, KIND, PLURAL, VERSION
-from kubetask_operator._errors import ApiError
+from kubetask_operator._errors import ApiError, InvalidSpecError
 from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
@@ -401,10 +401,13 @@ class Controller:
         """Create the attempt's objects; the API server's refusal message when it finds them invalid."""
         ref = TaskRunRef.of(body)
         try:
+            pod = build_pod(spec, ref, self._settings, attempt)
+        except InvalidSpecError as error:  # the operator's policy (Pod Security level, ServiceAccounts)
+            return str(error)
+        try:
             if needs_inputs_configmap(spec, self._settings):
                 configmap = build_inputs_configmap(spec, ref)
                 await self._client.create(f"/api/v1/namespaces/{ref.namespace}/configmaps", configmap)
-            pod = build_pod(spec, ref, self._settings, attempt)
             created = await self._client.create(f"/api/v1/namespaces/{ref.namespace}/pods", pod)
         except ApiError as error:
             if error.status in (400, 422):

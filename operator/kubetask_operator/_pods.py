@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import kubetask
 from kubetask_operator._crd import API_VERSION, KIND
+from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import (
     ANNOTATION_TASKRUN,
     LABEL_ATTEMPT,
@@ -22,6 +25,7 @@ from kubetask_operator._naming import (
     pod_name,
 )
 from kubetask_operator._observe import CONTAINER_NAME
+from kubetask_operator._podsecurity import Violation, violations
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import INPUTS_FILE, RESERVED_MOUNT_ROOT, TaskRunSpec
 
@@ -196,8 +200,55 @@ def _volumes(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> list[dic
     return volumes + copy.deepcopy(list(spec.pod_template.get("volumes") or []))
 
 
+_VOLUME_PATH = re.compile(r"spec\.volumes\[(\d+)\](.*)")
+
+
+def _taskrun_field(path: str, kubetask_volumes: int) -> str:
+    """The TaskRun field that put ``path`` (a field of the built pod) there."""
+    for pod_prefix, taskrun_prefix in (
+        ("spec.containers[0].securityContext", "spec.podTemplate.securityContext"),
+        ("spec.securityContext", "spec.podTemplate.podSecurityContext"),
+        ("metadata.annotations", "spec.podTemplate.annotations"),
+    ):
+        if path == pod_prefix or path.startswith((pod_prefix + ".", pod_prefix + "[")):
+            return taskrun_prefix + path[len(pod_prefix) :]
+    volume = _VOLUME_PATH.fullmatch(path)
+    if volume is not None and int(volume.group(1)) >= kubetask_volumes:
+        return f"spec.podTemplate.volumes[{int(volume.group(1)) - kubetask_volumes}]{volume.group(2)}"
+    return f"the pod's {path}"
+
+
+def _policy_error(found: list[Violation], ref: TaskRunRef, settings: Settings, kubetask_volumes: int) -> str:
+    level = settings.pod_security_level_of(ref.namespace)
+    problems = "; ".join(
+        f"{_taskrun_field(v.path, kubetask_volumes)}: expected {v.expected}, got {json.dumps(v.value)}"
+        for v in found
+    )
+    return (
+        f"{problems} (the Pod Security Standards level {level!r}, which the operator enforces on task pods "
+        f"in namespace {ref.namespace!r}, forbids it)"
+    )
+
+
+def check_policy(pod: Mapping[str, Any], spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> None:
+    """Raise InvalidSpecError naming each field of the TaskRun that breaks the operator's policy: the Pod
+    Security Standards level of the namespace, and the ServiceAccounts TaskRuns may name."""
+    account = spec.service_account_name
+    if account is not None and not settings.allows_service_account(ref.namespace, account):
+        allowed = ", ".join(sorted(settings.service_accounts)) or "none"
+        raise InvalidSpecError(
+            f"spec.serviceAccountName: expected a ServiceAccount the operator allows TaskRuns to name "
+            f"(allowed: {allowed}; the operator setting KUBETASK_SERVICE_ACCOUNTS), got {account!r}"
+        )
+    found = violations(pod, settings.pod_security_level_of(ref.namespace))
+    if found:
+        kubetask_volumes = len(_volumes(spec, ref, settings)) - len(spec.pod_template.get("volumes") or [])
+        raise InvalidSpecError(_policy_error(found, ref, settings, kubetask_volumes))
+
+
 def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
-    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``."""
+    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``; InvalidSpecError when the operator's policy
+    (``check_policy``) forbids it."""
     template = spec.pod_template
     labels = {
         **(template.get("labels") or {}),
@@ -225,7 +276,7 @@ def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: i
             pod_spec[key] = copy.deepcopy(list(template[key]))
     if template.get("podSecurityContext"):
         pod_spec["securityContext"] = copy.deepcopy(dict(template["podSecurityContext"]))
-    return {
+    pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -237,3 +288,5 @@ def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: i
         },
         "spec": pod_spec,
     }
+    check_policy(pod, spec, ref, settings)
+    return pod

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from kubetask_operator._durations import parse_duration
 from kubetask_operator._errors import SettingsError
+from kubetask_operator._podsecurity import LEVELS, Level
 
 LogFormat = Literal["plain", "full", "json"]
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -67,10 +68,23 @@ class Settings:
     """A Secret every task container gets first in ``envFrom`` (the storage credentials)."""
     leader_election: LeaderElection | None = None
     """Lease-based leader election (None: off, the operator acts at once; only one may run)."""
+    pod_security_level: Level = "restricted"
+    """The Pod Security Standards level every task pod must meet (a TaskRun breaking it fails InvalidSpec)."""
+    pod_security_levels: Mapping[str, Level] = dataclasses.field(default_factory=dict)
+    """Per-namespace levels that replace ``pod_security_level`` there."""
+    service_accounts: frozenset[str] = frozenset()
+    """ServiceAccounts a TaskRun may name: ``name`` (in any namespace) or ``namespace/name``; none by default,
+    and a TaskRun naming none runs as the namespace's default one with no API token mounted."""
 
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    def pod_security_level_of(self, namespace: str) -> Level:
+        return self.pod_security_levels.get(namespace, self.pod_security_level)
+
+    def allows_service_account(self, namespace: str, name: str) -> bool:
+        return name in self.service_accounts or f"{namespace}/{name}" in self.service_accounts
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -166,7 +180,57 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
         storage_secret=_object_name(env, "KUBETASK_STORAGE_SECRET"),
         leader_election=_leader_election(env),
+        pod_security_level=_level(env, "KUBETASK_POD_SECURITY_LEVEL", env.get("KUBETASK_POD_SECURITY_LEVEL")),
+        pod_security_levels=_namespace_levels(env, "KUBETASK_POD_SECURITY_NAMESPACES"),
+        service_accounts=_service_accounts(env, "KUBETASK_SERVICE_ACCOUNTS"),
     )
+
+
+def _level(env: Mapping[str, str], name: str, raw: str | None, *, what: str = "") -> Level:
+    value = (raw or "").strip().lower() or "restricted"
+    for level in LEVELS:
+        if level == value:
+            return level
+    shown = env.get(name)
+    raise SettingsError(
+        f"{name}={shown!r}: {what}expected a Pod Security Standards level: {', '.join(LEVELS)}"
+    )
+
+
+def _namespace_levels(env: Mapping[str, str], name: str) -> Mapping[str, Level]:
+    raw = env.get(name, "")
+    levels: dict[str, Level] = {}
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        namespace, sep, level = part.partition("=")
+        namespace = namespace.strip()
+        if not sep or len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+            raise SettingsError(
+                f"{name}={raw!r}: {part!r} is not NAMESPACE=LEVEL; expected a comma-separated list such as "
+                "'team-a=baseline,infra=privileged'"
+            )
+        if not level.strip():
+            raise SettingsError(
+                f"{name}={raw!r}: {part!r} gives no level; expected one of {', '.join(LEVELS)}"
+            )
+        levels[namespace] = _level(env, name, level, what=f"{part!r}: ")
+    return levels
+
+
+def _service_accounts(env: Mapping[str, str], name: str) -> frozenset[str]:
+    raw = env.get(name, "")
+    entries = [part.strip() for part in raw.split(",") if part.strip()]
+    for entry in entries:
+        namespace, _, account = entry.rpartition("/")
+        if (namespace and (len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace))) or not (
+            len(account) <= 253 and _DNS_SUBDOMAIN.fullmatch(account)
+        ):
+            raise SettingsError(
+                f"{name}={raw!r}: {entry!r} is not a ServiceAccount; expected a comma-separated list of NAME "
+                "(allowed in every namespace) or NAMESPACE/NAME"
+            )
+    return frozenset(entries)
 
 
 def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:

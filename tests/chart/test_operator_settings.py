@@ -98,6 +98,11 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             "metricsPort": 9090,
         },
         "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "5s"},
+        "taskPods": {
+            "podSecurityLevel": "baseline",
+            "namespacePodSecurityLevels": {"infra": "privileged", "ci": "restricted"},
+            "serviceAccounts": ["runner", "infra/deployer"],
+        },
     }
     settings = load_settings(_operator_env(render_chart(values, namespace="ops", release="prod")))
     assert settings == Settings(
@@ -120,11 +125,17 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             renew_deadline_seconds=20.0,
             retry_period_seconds=5.0,
         ),
+        pod_security_level="baseline",
+        pod_security_levels={"infra": "privileged", "ci": "restricted"},
+        service_accounts=frozenset({"runner", "infra/deployer"}),
     )
 
 
 def test_the_default_install_is_cluster_wide_with_liveness_on(render_chart: Render) -> None:
     settings = load_settings(_operator_env(render_chart({})))
+    assert settings.pod_security_level == "restricted"
+    assert not settings.pod_security_levels
+    assert not settings.service_accounts
     assert settings.storage_secret is None
     assert settings.clusterwide
     assert settings.liveness_port == 8080

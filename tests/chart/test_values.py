@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetask_operator._podsecurity import LEVELS
+
 CHART = Path(__file__).parents[2] / "charts" / "kubetask"
 Helm = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -106,6 +108,21 @@ def test_every_object_in_the_schema_is_closed() -> None:
         ),
         pytest.param(
             ["--set", "operator.livenessPort=70000"], "/operator/livenessPort", id="port-out-of-range"
+        ),
+        pytest.param(
+            ["--set", "taskPods.podSecurityLevel=strict"],
+            "/taskPods/podSecurityLevel",
+            id="unknown-pss-level",
+        ),
+        pytest.param(
+            ["--set", "taskPods.namespacePodSecurityLevels.infra=open"],
+            "/taskPods/namespacePodSecurityLevels/infra",
+            id="unknown-namespace-pss-level",
+        ),
+        pytest.param(
+            ["--set", "taskPods.serviceAccounts[0]=Team/Runner"],
+            "/taskPods/serviceAccounts/0",
+            id="service-account-not-a-name",
         ),
     ],
 )
@@ -217,3 +234,8 @@ def test_the_chart_states_the_kubernetes_versions_it_supports(
     assert (completed.returncode == 0) is accepted, completed.stderr
     if not accepted:
         assert "chart requires kubeVersion: >=1.30.0-0" in completed.stderr
+
+
+def test_the_schemas_pod_security_levels_are_the_operators() -> None:
+    level = _schema()["properties"]["taskPods"]["properties"]["podSecurityLevel"]
+    assert tuple(level["enum"]) == LEVELS

@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 
 import kubetask
+from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._pods import (
     INPUTS_MOUNT,
@@ -149,7 +150,10 @@ def test_secure_container_defaults_that_the_template_can_override() -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     overridden = _container(
-        _build({"podTemplate": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}})
+        _build(
+            {"podTemplate": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}},
+            settings=Settings(pod_security_level="privileged"),
+        )
     )
     assert overridden["securityContext"]["runAsNonRoot"] is False
     assert overridden["securityContext"]["runAsUser"] == 0
@@ -187,7 +191,8 @@ def test_every_pod_template_field_reaches_the_pod() -> None:
             "serviceAccountName": "runner",
             "imagePullPolicy": "Always",
             "resources": {"limits": {"memory": "1Gi"}},
-        }
+        },
+        settings=Settings(service_accounts=frozenset({"team/runner"})),
     )
     spec, container = pod["spec"], _container(pod)
     assert pod["metadata"]["labels"]["team"] == "data"
@@ -318,3 +323,189 @@ def test_spec_defaults() -> None:
         resolver=kubetask.DEFAULT_RESOLVER,
         loader_args=("task-module", "pkg.tasks", "task-name", "add"),
     )
+
+
+# ------------------------------------------------------ policy: Pod Security Standards, ServiceAccounts
+
+
+def _refusal(spec: dict[str, Any], settings: Settings | None = None) -> str:
+    with pytest.raises(InvalidSpecError) as refused:
+        _build(spec, settings=settings)
+    return str(refused.value)
+
+
+# What a TaskRun author could ask for before the operator enforced a level; each case names the TaskRun field
+# the refusal must name and the lowest Pod Security Standards level that forbids it (the rules of
+# k8s.io/pod-security-admission/policy, kubernetes/kubernetes staging/src/k8s.io/pod-security-admission).
+FORBIDDEN = [
+    pytest.param(
+        {"securityContext": {"privileged": True}}, "securityContext.privileged", "baseline", id="privileged"
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}},
+        "securityContext.capabilities.add[0]",
+        "baseline",
+        id="sys-admin",
+    ),
+    pytest.param(
+        {"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+        "securityContext.seccompProfile.type",
+        "baseline",
+        id="seccomp-unconfined",
+    ),
+    pytest.param(
+        {"volumes": [{"name": "root", "hostPath": {"path": "/"}}], "volumeMounts": []},
+        "volumes[0].hostPath",
+        "baseline",
+        id="host-path",
+    ),
+    pytest.param(
+        {"securityContext": {"procMount": "Unmasked"}}, "securityContext.procMount", "baseline", id="proc"
+    ),
+    pytest.param(
+        {"podSecurityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}},
+        "podSecurityContext.sysctls[0].name",
+        "baseline",
+        id="unsafe-sysctl",
+    ),
+    pytest.param(
+        {"podSecurityContext": {"seLinuxOptions": {"type": "spc_t"}}},
+        "podSecurityContext.seLinuxOptions.type",
+        "baseline",
+        id="selinux-type",
+    ),
+    pytest.param(
+        {"annotations": {"container.apparmor.security.beta.kubernetes.io/task": "unconfined"}},
+        "annotations[container.apparmor.security.beta.kubernetes.io/task]",
+        "baseline",
+        id="apparmor-annotation",
+    ),
+    pytest.param(
+        {"securityContext": {"appArmorProfile": {"type": "Unconfined"}}},
+        "securityContext.appArmorProfile.type",
+        "baseline",
+        id="apparmor-field",
+    ),
+    pytest.param(
+        {"securityContext": {"windowsOptions": {"hostProcess": True}}},
+        "securityContext.windowsOptions.hostProcess",
+        "baseline",
+        id="windows-host-process",
+    ),
+    pytest.param(
+        {"securityContext": {"runAsUser": 0}}, "securityContext.runAsUser", "restricted", id="uid-0"
+    ),
+    pytest.param(
+        {"podSecurityContext": {"runAsUser": 0}}, "podSecurityContext.runAsUser", "restricted", id="pod-uid-0"
+    ),
+    pytest.param(
+        {"securityContext": {"runAsNonRoot": False}}, "securityContext.runAsNonRoot", "restricted", id="root"
+    ),
+    pytest.param(
+        {"securityContext": {"allowPrivilegeEscalation": True}},
+        "securityContext.allowPrivilegeEscalation",
+        "restricted",
+        id="privilege-escalation",
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"drop": []}}},
+        "securityContext.capabilities.drop",
+        "restricted",
+        id="capabilities-kept",
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}}},
+        "securityContext.capabilities.add[0]",
+        "restricted",
+        id="default-capability-added",
+    ),
+    pytest.param(
+        {"volumes": [{"name": "share", "nfs": {"server": "nfs.example", "path": "/"}}]},
+        "volumes[0].nfs",
+        "restricted",
+        id="nfs-volume",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "field", "forbidden_from"), FORBIDDEN)
+def test_a_pod_breaking_the_enforced_level_is_refused_naming_the_field_and_the_level(
+    template: dict[str, Any], field: str, forbidden_from: str
+) -> None:
+    for level in ("baseline", "restricted"):
+        settings = Settings(pod_security_level=level)  # type: ignore[arg-type]
+        if level == "baseline" and forbidden_from == "restricted":
+            _build({"podTemplate": template}, settings=settings)  # allowed at baseline
+            continue
+        message = _refusal({"podTemplate": template}, settings)
+        assert message.startswith(f"spec.podTemplate.{field}: expected "), message
+        assert f"level {level!r}" in message, message
+        assert "namespace 'team'" in message, message
+    _build({"podTemplate": template}, settings=Settings(pod_security_level="privileged"))
+
+
+def test_the_default_pod_meets_restricted_and_a_template_may_tighten_it() -> None:
+    _build()
+    _build(
+        {
+            "podTemplate": {
+                "securityContext": {
+                    "runAsUser": 1000,
+                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "task.json"},
+                },
+                "podSecurityContext": {"runAsNonRoot": True, "fsGroup": 1000},
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+                "annotations": {"container.apparmor.security.beta.kubernetes.io/task": "runtime/default"},
+            }
+        }
+    )
+
+
+def test_each_namespace_may_have_its_own_level() -> None:
+    settings = Settings(pod_security_levels={"team": "privileged"})
+    _build({"podTemplate": {"securityContext": {"privileged": True}}}, settings=settings)
+    elsewhere = Settings(pod_security_levels={"other": "privileged"})
+    assert "level 'restricted'" in _refusal(
+        {"podTemplate": {"securityContext": {"privileged": True}}}, elsewhere
+    )
+
+
+def test_every_field_breaking_the_level_is_named_at_once() -> None:
+    message = _refusal({"podTemplate": {"securityContext": {"privileged": True, "runAsUser": 0}}})
+    assert "spec.podTemplate.securityContext.privileged" in message
+    assert "spec.podTemplate.securityContext.runAsUser" in message
+
+
+@pytest.mark.parametrize(
+    ("allowed", "account", "accepted"),
+    [
+        pytest.param(frozenset(), "default", False, id="none-allowed-by-default"),
+        pytest.param(frozenset({"runner"}), "runner", True, id="name-in-any-namespace"),
+        pytest.param(frozenset({"team/runner"}), "runner", True, id="namespace-and-name"),
+        pytest.param(frozenset({"other/runner"}), "runner", False, id="another-namespaces-account"),
+        pytest.param(frozenset({"runner"}), "admin", False, id="not-listed"),
+    ],
+)
+def test_service_accounts_come_from_an_allow_list(
+    allowed: frozenset[str], account: str, accepted: bool
+) -> None:
+    settings = Settings(service_accounts=allowed)
+    if accepted:
+        assert (
+            _build({"serviceAccountName": account}, settings=settings)["spec"]["serviceAccountName"]
+            == account
+        )
+    else:
+        message = _refusal({"serviceAccountName": account}, settings)
+        assert message.startswith("spec.serviceAccountName: expected a ServiceAccount the operator allows"), (
+            message
+        )
+        assert repr(account) in message
+        assert "KUBETASK_SERVICE_ACCOUNTS" in message
+
+
+def test_without_a_service_account_the_pod_has_no_api_token() -> None:
+    spec = _build()["spec"]
+    assert "serviceAccountName" not in spec  # the namespace's default ServiceAccount
+    assert spec["automountServiceAccountToken"] is False
