@@ -73,6 +73,12 @@ WHOLE_SECONDS = r"^([0-9]+(h|m|s))+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 SERVICE_ACCOUNT = rf"^({_LABEL}/)?{_LABEL}(\.{_LABEL})*$"
+SECRET_DATA = {
+    "type": "object",
+    "description": "Environment variables of the created Secret.",
+    "propertyNames": {"pattern": ENV_NAME},
+    "additionalProperties": {"type": ["string", "number", "boolean"]},
+}
 #: The Pod Security Standards levels, as the operator's settings take them.
 LEVELS = ("privileged", "baseline", "restricted")
 
@@ -182,15 +188,17 @@ def values_properties() -> JsonObject:
         "storage": _closed(
             {
                 "prefix": _string("Default output URI prefix.", pattern=r"^([a-z][a-z0-9+.-]*://.+)?$"),
+                "confinement": _string("Confine TaskRuns' storage URIs.", enum=["namespace", "none"]),
                 "credentials": _closed(
                     {
                         "secretName": _string("Secret task pods get as env.", pattern=r"^([-a-z0-9.]*)$"),
                         "create": {"type": "boolean", "description": "Create that Secret from data."},
-                        "data": {
+                        "data": SECRET_DATA,
+                        "perNamespace": {
                             "type": "object",
-                            "description": "Environment variables of the created Secret.",
-                            "propertyNames": {"pattern": ENV_NAME},
-                            "additionalProperties": {"type": ["string", "number", "boolean"]},
+                            "description": "Each namespace's own Secret variables.",
+                            "propertyNames": {"pattern": DNS_LABEL, "maxLength": 63},
+                            "additionalProperties": SECRET_DATA,
                         },
                     }
                 ),

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -230,9 +231,47 @@ def _policy_error(found: list[Violation], ref: TaskRunRef, settings: Settings, k
     )
 
 
+def _comparable(uri: str) -> str:
+    """``uri`` as storage reads it, for comparing prefixes: percent-decoded (``file://`` URIs are), and a
+    local ``file://`` URI as its path."""
+    text = urllib.parse.unquote(uri)
+    for local in ("file://localhost/", "file:///"):
+        if text.startswith(local):
+            return "/" + text[len(local) :]
+    return text
+
+
+def namespace_storage(ref: TaskRunRef, settings: Settings) -> str | None:
+    """The part of the storage a TaskRun may name in ``outputPrefix`` and ``inputsFrom``, or None when the
+    operator confines nothing (no storage prefix, or confinement turned off)."""
+    if settings.storage_prefix is None or settings.storage_confinement == "none":
+        return None
+    return f"{settings.storage_prefix}/{ref.namespace}/"
+
+
+def _check_storage(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> None:
+    allowed = namespace_storage(ref, settings)
+    if allowed is None:
+        return
+    for field, uri in (("outputPrefix", spec.output_prefix), ("inputsFrom", spec.inputs_from)):
+        if uri is None or (field == "inputsFrom" and uri.startswith("data:")):
+            continue
+        comparable = _comparable(uri)
+        segments = comparable.split("?", 1)[0].split("/")
+        if not comparable.startswith(_comparable(allowed)) or ".." in segments:
+            also = " or a data: URI" if field == "inputsFrom" else ""
+            raise InvalidSpecError(
+                f"spec.{field}: expected a URI under {allowed!r}{also} (the operator confines each "
+                f"namespace's TaskRuns to their own part of the storage; KUBETASK_STORAGE_CONFINEMENT), "
+                f"got {uri!r}"
+            )
+
+
 def check_policy(pod: Mapping[str, Any], spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> None:
-    """Raise InvalidSpecError naming each field of the TaskRun that breaks the operator's policy: the Pod
-    Security Standards level of the namespace, and the ServiceAccounts TaskRuns may name."""
+    """Raise InvalidSpecError naming each field of the TaskRun that breaks the operator's policy: storage
+    confined to the namespace's part, the ServiceAccounts TaskRuns may name, and the Pod Security Standards
+    level of the namespace."""
+    _check_storage(spec, ref, settings)
     account = spec.service_account_name
     if account is not None and not settings.allows_service_account(ref.namespace, account):
         allowed = ", ".join(sorted(settings.service_accounts)) or "none"

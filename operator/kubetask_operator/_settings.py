@@ -17,6 +17,8 @@ from kubetask_operator._errors import SettingsError
 from kubetask_operator._podsecurity import LEVELS, Level
 
 LogFormat = Literal["plain", "full", "json"]
+StorageConfinement = Literal["namespace", "none"]
+_STORAGE_CONFINEMENTS: tuple[StorageConfinement, ...] = ("namespace", "none")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _LOG_FORMATS: tuple[LogFormat, ...] = ("plain", "full", "json")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -66,6 +68,9 @@ class Settings:
     """Most Kubernetes API requests the operator's own client has in flight at once."""
     storage_secret: str | None = None
     """A Secret every task container gets first in ``envFrom`` (the storage credentials)."""
+    storage_confinement: StorageConfinement = "namespace"
+    """``namespace``: with a storage prefix, a TaskRun's ``outputPrefix`` and ``inputsFrom`` must lie under
+    ``<prefix>/<its namespace>/``; ``none``: any URI."""
     leader_election: LeaderElection | None = None
     """Lease-based leader election (None: off, the operator acts at once; only one may run)."""
     pod_security_level: Level = "restricted"
@@ -179,6 +184,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_format=_log_format(env),
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
         storage_secret=_object_name(env, "KUBETASK_STORAGE_SECRET"),
+        storage_confinement=_storage_confinement(env),
         leader_election=_leader_election(env),
         pod_security_level=_level(env, "KUBETASK_POD_SECURITY_LEVEL", env.get("KUBETASK_POD_SECURITY_LEVEL")),
         pod_security_levels=_namespace_levels(env, "KUBETASK_POD_SECURITY_NAMESPACES"),
@@ -298,6 +304,11 @@ def _leader_election(env: Mapping[str, str]) -> LeaderElection | None:
         renew_deadline_seconds=renew_deadline,
         retry_period_seconds=retry_period,
     )
+
+
+def _storage_confinement(env: Mapping[str, str]) -> StorageConfinement:
+    value = _choice(env, "KUBETASK_STORAGE_CONFINEMENT", "namespace", _STORAGE_CONFINEMENTS, upper=False)
+    return next(choice for choice in _STORAGE_CONFINEMENTS if choice == value)
 
 
 def _log_format(env: Mapping[str, str]) -> LogFormat:

@@ -85,7 +85,11 @@ def test_the_operator_accepts_every_rendered_configuration(
 def test_values_arrive_as_the_operator_understands_them(render_chart: Render) -> None:
     values = {
         "watchNamespaces": ["team-a", "team-b"],
-        "storage": {"prefix": "s3://bucket/kubetask/", "credentials": {"secretName": "kubetask-storage"}},
+        "storage": {
+            "prefix": "s3://bucket/kubetask/",
+            "confinement": "none",
+            "credentials": {"secretName": "kubetask-storage"},
+        },
         "operator": {
             "logLevel": "debug",
             "logFormat": "json",
@@ -118,6 +122,7 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
         log_format="json",
         api_concurrency=8,
         storage_secret="kubetask-storage",
+        storage_confinement="none",
         leader_election=LeaderElection(
             namespace="ops",
             lease_name="prod-kubetask",

@@ -156,6 +156,34 @@ def test_the_schema_refuses_a_mistyped_value(helm: Helm, values: list[str], expe
             "storage.credentials.data is empty while storage.credentials.create is true",
             id="secret-without-data",
         ),
+        pytest.param(
+            [
+                "--set",
+                "storage.credentials.create=true",
+                "--set",
+                "storage.credentials.secretName=s3",
+                "--set",
+                "storage.credentials.perNamespace.a.KEY=x",
+                "--set",
+                "watchNamespaces={a,b}",
+            ],
+            "storage.credentials.perNamespace has no entry for the watched namespace b",
+            id="per-namespace-secret-missing-one",
+        ),
+        pytest.param(
+            [
+                "--set",
+                "storage.credentials.create=true",
+                "--set",
+                "storage.credentials.secretName=s3",
+                "--set",
+                "storage.credentials.perNamespace.a.KEY=x",
+                "--set",
+                "storage.credentials.data.KEY=y",
+            ],
+            "storage.credentials.data and storage.credentials.perNamespace are both set",
+            id="per-namespace-and-shared-secret",
+        ),
     ],
 )
 def test_inconsistent_values_fail_with_a_message_naming_them(

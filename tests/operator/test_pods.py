@@ -509,3 +509,57 @@ def test_without_a_service_account_the_pod_has_no_api_token() -> None:
     spec = _build()["spec"]
     assert "serviceAccountName" not in spec  # the namespace's default ServiceAccount
     assert spec["automountServiceAccountToken"] is False
+
+
+# ------------------------------------------------------ policy: storage confined per namespace
+
+CONFINED = Settings(storage_prefix="s3://bucket/runs")
+
+
+@pytest.mark.parametrize(
+    ("field", "uri"),
+    [
+        pytest.param("outputPrefix", "s3://bucket/runs/other/demo", id="another-namespaces-outputs"),
+        pytest.param(
+            "inputsFrom", "s3://bucket/runs/other/demo/1/outputs.json", id="another-namespaces-inputs"
+        ),
+        pytest.param("outputPrefix", "s3://bucket/runs/team/../other/x", id="dot-dot"),
+        pytest.param("outputPrefix", "s3://bucket/runs/team%2F..%2Fother", id="percent-encoded-dot-dot"),
+        pytest.param("outputPrefix", "s3://bucket/runs/teamster/x", id="a-longer-namespace-name"),
+        pytest.param("outputPrefix", "s3://bucket/runs", id="the-whole-storage"),
+        pytest.param("inputsFrom", "gs://elsewhere/in.json", id="outside-the-storage"),
+    ],
+)
+def test_a_taskrun_cannot_name_storage_outside_its_namespace(field: str, uri: str) -> None:
+    message = _refusal({field: uri}, CONFINED)
+    assert message.startswith(f"spec.{field}: expected a URI under 's3://bucket/runs/team/'"), message
+    assert message.endswith(f"got {uri!r}"), message
+
+
+@pytest.mark.parametrize(
+    ("spec", "settings"),
+    [
+        pytest.param({"outputPrefix": "s3://bucket/runs/team/mine"}, CONFINED, id="own-outputs"),
+        pytest.param({"inputsFrom": "s3://bucket/runs/team/demo/1/outputs.json"}, CONFINED, id="own-inputs"),
+        pytest.param({"inputsFrom": "data:application/json,{}"}, CONFINED, id="data-uri"),
+        pytest.param(
+            {"outputPrefix": "file:///srv/kt/team/x", "inputsFrom": "file://localhost/srv/kt/team/in.json"},
+            Settings(storage_prefix="/srv/kt"),
+            id="local-storage-as-file-uris",
+        ),
+        pytest.param(
+            {"outputPrefix": "s3://bucket/runs/other/x"},
+            Settings(storage_prefix="s3://bucket/runs", storage_confinement="none"),
+            id="confinement-off",
+        ),
+        pytest.param({"outputPrefix": "s3://anywhere/x"}, Settings(), id="no-storage-prefix"),
+    ],
+)
+def test_storage_a_taskrun_may_name(spec: dict[str, Any], settings: Settings) -> None:
+    _build(spec, settings=settings)
+
+
+def test_local_storage_is_confined_however_the_path_is_written() -> None:
+    settings = Settings(storage_prefix="/srv/kt")
+    for uri in ("/srv/kt/other/x", "file:///srv/kt/other/x", "file:///srv/kt/team/../other"):
+        assert _refusal({"outputPrefix": uri}, settings).startswith("spec.outputPrefix: expected a URI under")

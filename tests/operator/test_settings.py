@@ -35,6 +35,7 @@ def test_every_variable_is_read() -> None:
             "KUBETASK_LOG_FORMAT": "JSON",
             "KUBETASK_API_CONCURRENCY": "16",
             "KUBETASK_STORAGE_SECRET": "kubetask-storage",
+            "KUBETASK_STORAGE_CONFINEMENT": "None",
         }
     )
     assert settings == Settings(
@@ -50,6 +51,7 @@ def test_every_variable_is_read() -> None:
         log_format="json",
         api_concurrency=16,
         storage_secret="kubetask-storage",
+        storage_confinement="none",
     )
     assert not settings.clusterwide
 
@@ -85,6 +87,7 @@ def test_every_variable_is_read() -> None:
             "KUBETASK_POD_SECURITY_NAMESPACES", "team-a=open", "a Pod Security Standards level", id="ns-level"
         ),
         pytest.param("KUBETASK_SERVICE_ACCOUNTS", "Team/runner", "NAMESPACE/NAME", id="service-account"),
+        pytest.param("KUBETASK_STORAGE_CONFINEMENT", "bucket", "one of namespace, none", id="confinement"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, expected: str) -> None:

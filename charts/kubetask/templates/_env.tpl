@@ -25,6 +25,8 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.storage.prefix | quote }}
 - name: KUBETASK_STORAGE_SECRET
   value: {{ .Values.storage.credentials.secretName | quote }}
+- name: KUBETASK_STORAGE_CONFINEMENT
+  value: {{ .Values.storage.confinement | quote }}
 - name: KUBETASK_POD_SECURITY_LEVEL
   value: {{ .Values.taskPods.podSecurityLevel | quote }}
 - name: KUBETASK_POD_SECURITY_NAMESPACES
