@@ -167,6 +167,9 @@ def values_properties() -> JsonObject:
                     "maximum": 65535,
                     "description": "Metrics port; 0 is off.",
                 },
+                "bindAddress": _string(
+                    "IP address the endpoints listen on.", anyOf=[{"format": "ipv4"}, {"format": "ipv6"}]
+                ),
             }
         ),
         "taskPods": _closed(

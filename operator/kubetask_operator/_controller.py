@@ -120,11 +120,6 @@ class Controller:
         self.scheduler = Scheduler(self._wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(len(self._runs))
         metrics.gauges["kubetask_wakeups_scheduled"] = lambda: float(len(self.scheduler))
-        metrics.labelled["kubetask_api_requests_total"] = lambda: {
-            f'{{verb="{verb}",resource="{resource}"}}': float(count)
-            for (verb, resource), count in client.by_call.items()
-        }
-        metrics.gauges["kubetask_api_retries_total"] = lambda: float(client.retries)
 
     # ------------------------------------------------------------ what the watches say
 
@@ -230,6 +225,7 @@ class Controller:
 
     async def _reconcile_guarded(self, key: Key) -> None:
         self._metrics.count("kubetask_reconciles_total")
+        started = time.monotonic()
         try:
             await self._reconcile_locked(key)
             self._failures.pop(key, None)
@@ -243,6 +239,8 @@ class Controller:
             else:
                 logger.exception("TaskRun %s/%s: unexpected error; trying again in %gs", *key, delay)
             self.scheduler.schedule(key, self._clock() + datetime.timedelta(seconds=delay))
+        finally:
+            self._metrics.observe_reconcile(time.monotonic() - started)
 
     async def _wake(self, key: Hashable) -> None:
         if not (isinstance(key, tuple) and len(key) == 2):
@@ -301,6 +299,7 @@ class Controller:
             if status is not None:
                 if not await self._write_status(key, body, status):
                     continue  # the TaskRun changed under us: plan again with its new state
+                self._metrics.observe_transition(body, self._runs.get(key, body))
                 self._unwritten.pop(key, None)
                 self._flush_at.pop(key, None)
                 held_events = self._unwritten_events.pop(key, ())
@@ -356,7 +355,7 @@ class Controller:
             )
         if phase in FINISHED_PHASES:
             if result.status is not None:
-                self._metrics.count("kubetask_taskruns_finished_total", f'{{phase="{phase}"}}')
+                self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
             version = _resource_version(current)
             self._finished[key] = version if version is not None else 0
             self._finished.move_to_end(key)

@@ -9,7 +9,6 @@ import dataclasses
 import logging
 
 import kopf
-from aiohttp import web
 
 # kopf's per-object memories, handed to kopf.operator() so finished TaskRuns' entries can be dropped (kopf
 # itself drops them only when an object is deleted, and finished TaskRuns are kept). kopf is pinned.
@@ -20,7 +19,7 @@ from kubetask_operator._controller import Controller
 from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
-from kubetask_operator._metrics import Metrics, serve_metrics
+from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._settings import Settings
 
@@ -85,7 +84,6 @@ class Service:
     events: EventPoster | None = None
     controller: Controller | None = None
     _scheduler_task: asyncio.Task[None] | None = None
-    _metrics_runner: web.AppRunner | None = None
 
     def require_controller(self) -> Controller:
         if self.controller is None:
@@ -96,6 +94,8 @@ class Service:
         self.client = KubeClient(
             credentials=login_credentials(settings=settings), concurrency=self.settings.api_concurrency
         )
+        client = self.client
+        self.metrics.read_api_client(calls=lambda: client.by_call, retries=lambda: client.retries)
         await wait_until_taskruns_are_served(self.client)
         self.events = EventPoster(self.client)
         self.events.start()
@@ -107,8 +107,6 @@ class Service:
             forget_object=self._forget_kopf_memory,
         )
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
-        if self.settings.metrics_port:
-            self._metrics_runner = await serve_metrics(self.metrics, port=self.settings.metrics_port)
         logger.info(
             "kubetask operator started: %s, storage %s, system retries %d, image-pull grace %gs",
             "all namespaces"
@@ -131,7 +129,5 @@ class Service:
             await self.controller.scheduler.stop()
         if self.events is not None:
             await self.events.stop()
-        if self._metrics_runner is not None:
-            await self._metrics_runner.cleanup()
         if self.client is not None:
             await self.client.close()

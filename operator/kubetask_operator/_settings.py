@@ -7,6 +7,7 @@ values fails the operator's start with a message that points at the fix.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -62,6 +63,9 @@ class Settings:
     """Port of the liveness endpoint ``/healthz`` (0: off)."""
     metrics_port: int = 0
     """Port of the Prometheus metrics endpoint ``/metrics`` (0: off)."""
+    bind_address: str = "127.0.0.1"
+    """The address ``/healthz`` and ``/metrics`` listen on: this machine only unless configured (the chart
+    sets ``0.0.0.0``, the pod's own interfaces, for the kubelet's probe and Prometheus)."""
     log_level: str = "INFO"
     log_format: LogFormat = "plain"
     api_concurrency: int = 64
@@ -180,6 +184,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         liveness_port=_integer(env, "KUBETASK_LIVENESS_PORT", 0, minimum=0, maximum=65535),
         metrics_port=_integer(env, "KUBETASK_METRICS_PORT", 0, minimum=0, maximum=65535),
+        bind_address=_bind_address(env, "KUBETASK_BIND_ADDRESS"),
         log_level=_choice(env, "KUBETASK_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
         log_format=_log_format(env),
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
@@ -304,6 +309,19 @@ def _leader_election(env: Mapping[str, str]) -> LeaderElection | None:
         renew_deadline_seconds=renew_deadline,
         retry_period_seconds=retry_period,
     )
+
+
+def _bind_address(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r}: expected an IP address to listen on, such as 127.0.0.1 (this machine only), "
+            "0.0.0.0 (every IPv4 interface) or :: (every interface)"
+        ) from None
 
 
 def _storage_confinement(env: Mapping[str, str]) -> StorageConfinement:

@@ -100,6 +100,7 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             "apiConcurrency": 8,
             "livenessPort": 8081,
             "metricsPort": 9090,
+            "bindAddress": "::",
         },
         "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "5s"},
         "taskPods": {
@@ -118,6 +119,7 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
         inline_inputs_max_bytes=4096,
         liveness_port=8081,
         metrics_port=9090,
+        bind_address="::",
         log_level="DEBUG",
         log_format="json",
         api_concurrency=8,
@@ -144,4 +146,5 @@ def test_the_default_install_is_cluster_wide_with_liveness_on(render_chart: Rend
     assert settings.storage_secret is None
     assert settings.clusterwide
     assert settings.liveness_port == 8080
+    assert settings.bind_address == "0.0.0.0", "the kubelet's probe reaches the pod's address"
     assert settings.image_pull_grace_seconds == 180.0

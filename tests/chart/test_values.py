@@ -110,6 +110,9 @@ def test_every_object_in_the_schema_is_closed() -> None:
             ["--set", "operator.livenessPort=70000"], "/operator/livenessPort", id="port-out-of-range"
         ),
         pytest.param(
+            ["--set", "operator.bindAddress=localhost"], "/operator/bindAddress", id="bind-address-not-an-ip"
+        ),
+        pytest.param(
             ["--set", "taskPods.podSecurityLevel=strict"],
             "/taskPods/podSecurityLevel",
             id="unknown-pss-level",

@@ -18,6 +18,7 @@ def test_defaults_watch_all_namespaces_without_storage() -> None:
     assert settings.storage_prefix is None
     assert settings.system_retries == 3
     assert settings.image_pull_grace_seconds == 180
+    assert settings.bind_address == "127.0.0.1", "run locally, the endpoints are this machine's only"
 
 
 def test_every_variable_is_read() -> None:
@@ -36,6 +37,7 @@ def test_every_variable_is_read() -> None:
             "KUBETASK_API_CONCURRENCY": "16",
             "KUBETASK_STORAGE_SECRET": "kubetask-storage",
             "KUBETASK_STORAGE_CONFINEMENT": "None",
+            "KUBETASK_BIND_ADDRESS": " 0.0.0.0 ",
         }
     )
     assert settings == Settings(
@@ -52,6 +54,7 @@ def test_every_variable_is_read() -> None:
         api_concurrency=16,
         storage_secret="kubetask-storage",
         storage_confinement="none",
+        bind_address="0.0.0.0",
     )
     assert not settings.clusterwide
 
@@ -88,6 +91,7 @@ def test_every_variable_is_read() -> None:
         ),
         pytest.param("KUBETASK_SERVICE_ACCOUNTS", "Team/runner", "NAMESPACE/NAME", id="service-account"),
         pytest.param("KUBETASK_STORAGE_CONFINEMENT", "bucket", "one of namespace, none", id="confinement"),
+        pytest.param("KUBETASK_BIND_ADDRESS", "localhost", "an IP address", id="bind-address-not-an-ip"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, expected: str) -> None:

@@ -21,6 +21,8 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.operator.livenessPort | quote }}
 - name: KUBETASK_METRICS_PORT
   value: {{ .Values.operator.metricsPort | quote }}
+- name: KUBETASK_BIND_ADDRESS
+  value: {{ .Values.operator.bindAddress | quote }}
 - name: KUBETASK_STORAGE_PREFIX
   value: {{ .Values.storage.prefix | quote }}
 - name: KUBETASK_STORAGE_SECRET
