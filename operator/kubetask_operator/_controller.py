@@ -24,7 +24,13 @@ from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
 from kubetask_operator._observe import PodObservation, observe_pod
-from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
+from kubetask_operator._pods import (
+    TaskRunRef,
+    build_inputs_configmap,
+    build_pod,
+    missing_pod_template,
+    needs_inputs_configmap,
+)
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
     Event,
@@ -399,8 +405,15 @@ class Controller:
     async def _create_attempt(self, body: Mapping[str, Any], spec: TaskRunSpec, attempt: int) -> str | None:
         """Create the attempt's objects; the API server's refusal message when it finds them invalid."""
         ref = TaskRunRef.of(body)
+        template = None
+        if spec.pod_template_name is not None:
+            template = await self._client.get(
+                f"/api/v1/namespaces/{ref.namespace}/podtemplates/{spec.pod_template_name}"
+            )
+            if template is None:
+                return missing_pod_template(spec, ref)
         try:
-            pod = build_pod(spec, ref, self._settings, attempt)
+            pod = build_pod(spec, ref, self._settings, attempt, pod_template=template)
         except InvalidSpecError as error:  # the operator's policy (Pod Security level, ServiceAccounts)
             return str(error)
         try:

@@ -27,6 +27,7 @@ from kubetask_operator._naming import (
 )
 from kubetask_operator._observe import CONTAINER_NAME
 from kubetask_operator._podsecurity import Violation, violations
+from kubetask_operator._podtemplates import value_at, with_pod_template
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import INPUTS_FILE, RESERVED_MOUNT_ROOT, TaskRunSpec
 
@@ -219,10 +220,22 @@ def _taskrun_field(path: str, kubetask_volumes: int) -> str:
     return f"the pod's {path}"
 
 
-def _policy_error(found: list[Violation], ref: TaskRunRef, settings: Settings, kubetask_volumes: int) -> str:
+def _named_field(path: str, *, value: object, own_pod: Mapping[str, Any], spec: TaskRunSpec) -> str:
+    """Where the value at ``path`` of the pod came from: the TaskRun's field, or its PodTemplate."""
+    if spec.pod_template_name is not None and value_at(own_pod, path) != value:
+        return f"the pod's {path} (from PodTemplate {spec.pod_template_name!r}, spec.podTemplateName)"
+    own_volumes = len(spec.pod_template.get("volumes") or [])
+    volumes = value_at(own_pod, "spec.volumes")
+    return _taskrun_field(path, (len(volumes) if isinstance(volumes, list) else 0) - own_volumes)
+
+
+def _policy_error(
+    found: list[Violation], ref: TaskRunRef, settings: Settings, own_pod: Mapping[str, Any], spec: TaskRunSpec
+) -> str:
     level = settings.pod_security_level_of(ref.namespace)
     problems = "; ".join(
-        f"{_taskrun_field(v.path, kubetask_volumes)}: expected {v.expected}, got {json.dumps(v.value)}"
+        f"{_named_field(v.path, value=v.value, own_pod=own_pod, spec=spec)}: expected {v.expected}, "
+        f"got {json.dumps(v.value)}"
         for v in found
     )
     return (
@@ -267,26 +280,53 @@ def _check_storage(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> No
             )
 
 
-def check_policy(pod: Mapping[str, Any], spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> None:
+def check_policy(
+    pod: Mapping[str, Any],
+    spec: TaskRunSpec,
+    ref: TaskRunRef,
+    settings: Settings,
+    *,
+    own_pod: Mapping[str, Any] | None = None,
+) -> None:
     """Raise InvalidSpecError naming each field of the TaskRun that breaks the operator's policy: storage
     confined to the namespace's part, the ServiceAccounts TaskRuns may name, and the Pod Security Standards
-    level of the namespace."""
+    level of the namespace. ``own_pod`` is the pod before a PodTemplate was merged under it."""
     _check_storage(spec, ref, settings)
-    account = spec.service_account_name
+    account = (pod.get("spec") or {}).get("serviceAccountName")
     if account is not None and not settings.allows_service_account(ref.namespace, account):
         allowed = ", ".join(sorted(settings.service_accounts)) or "none"
+        field = "spec.serviceAccountName"
+        if spec.service_account_name is None:
+            field = (
+                f"PodTemplate {spec.pod_template_name!r} (spec.podTemplateName): template.spec.{field[5:]}"
+            )
         raise InvalidSpecError(
-            f"spec.serviceAccountName: expected a ServiceAccount the operator allows TaskRuns to name "
+            f"{field}: expected a ServiceAccount the operator allows TaskRuns to name "
             f"(allowed: {allowed}; the operator setting KUBETASK_SERVICE_ACCOUNTS), got {account!r}"
         )
     found = violations(pod, settings.pod_security_level_of(ref.namespace))
     if found:
-        kubetask_volumes = len(_volumes(spec, ref, settings)) - len(spec.pod_template.get("volumes") or [])
-        raise InvalidSpecError(_policy_error(found, ref, settings, kubetask_volumes))
+        raise InvalidSpecError(_policy_error(found, ref, settings, own_pod or pod, spec))
 
 
-def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
-    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``; InvalidSpecError when the operator's policy
+def missing_pod_template(spec: TaskRunSpec, ref: TaskRunRef) -> str:
+    """The refusal of a TaskRun whose ``spec.podTemplateName`` names no PodTemplate."""
+    return (
+        f"spec.podTemplateName: expected the name of a PodTemplate in namespace {ref.namespace!r}, "
+        f"got {spec.pod_template_name!r}, which does not exist there"
+    )
+
+
+def build_pod(
+    spec: TaskRunSpec,
+    ref: TaskRunRef,
+    settings: Settings,
+    attempt: int,
+    *,
+    pod_template: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``, with ``pod_template`` (the PodTemplate the
+    spec names, read by the caller) merged under it; InvalidSpecError when the operator's policy
     (``check_policy``) forbids it."""
     template = spec.pod_template
     labels = {
@@ -327,5 +367,11 @@ def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: i
         },
         "spec": pod_spec,
     }
-    check_policy(pod, spec, ref, settings)
-    return pod
+    if spec.pod_template_name is None:
+        check_policy(pod, spec, ref, settings)
+        return pod
+    if pod_template is None:
+        raise InvalidSpecError(missing_pod_template(spec, ref))
+    merged = with_pod_template(pod, pod_template, spec.pod_template_name)
+    check_policy(merged, spec, ref, settings, own_pod=pod)
+    return merged

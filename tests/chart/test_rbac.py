@@ -29,6 +29,7 @@ EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
+    ("", "podtemplates", frozenset({"get"})),
     ("", "events", frozenset({"create"})),
 }
 #: The leader-election Role (release namespace only): (apiGroup, resource, verbs, resourceNames).

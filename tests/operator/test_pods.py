@@ -563,3 +563,136 @@ def test_local_storage_is_confined_however_the_path_is_written() -> None:
     settings = Settings(storage_prefix="/srv/kt")
     for uri in ("/srv/kt/other/x", "file:///srv/kt/other/x", "file:///srv/kt/team/../other"):
         assert _refusal({"outputPrefix": uri}, settings).startswith("spec.outputPrefix: expected a URI under")
+
+
+# ------------------------------------------------------ spec.podTemplateName: a PodTemplate under the TaskRun
+
+
+def _pod_template(spec: dict[str, Any], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": "gpu", "namespace": "team"},
+        "template": {"metadata": metadata or {}, "spec": spec},
+    }
+
+
+def _with_template(
+    template: dict[str, Any], spec: dict[str, Any] | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    merged = {**BASE, "podTemplateName": "gpu", **(spec or {})}
+    pod = build_pod(parse_spec(merged), REF, settings or Settings(), 1, pod_template=template)
+    kubernetes_validate.validate(pod, "1.30", strict=True)
+    return pod
+
+
+def test_a_pod_template_goes_under_the_taskruns_own_fields() -> None:
+    template = _pod_template(
+        {
+            "nodeSelector": {"pool": "gpu", "zone": "a"},
+            "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "priorityClassName": "batch",
+            "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "models"}}],
+            "containers": [
+                {
+                    "name": "base",
+                    "image": "ignored:1",
+                    "command": ["ignored"],
+                    "args": ["ignored"],
+                    "env": [{"name": "SHARED", "value": "template"}, {"name": "MODE", "value": "template"}],
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                    "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+                    "securityContext": {"runAsUser": 1000},
+                }
+            ],
+        },
+        metadata={"labels": {"team": "ml", "kubetask.dev/attempt": "9"}, "annotations": {"owner": "ml"}},
+    )
+    pod = _with_template(
+        template,
+        {
+            "env": [{"name": "MODE", "value": "taskrun"}],
+            "podTemplate": {"nodeSelector": {"zone": "b"}, "labels": {"team": "search"}},
+        },
+    )
+    spec, container = pod["spec"], _container(pod)
+    assert spec["nodeSelector"] == {"pool": "gpu", "zone": "b"}
+    assert spec["tolerations"] == template["template"]["spec"]["tolerations"]
+    assert spec["priorityClassName"] == "batch"
+    assert [v["name"] for v in spec["volumes"]] == ["kubetask-scratch", "models"]
+    assert pod["metadata"]["labels"]["team"] == "search"
+    assert pod["metadata"]["labels"]["kubetask.dev/attempt"] == "1"
+    assert pod["metadata"]["annotations"]["owner"] == "ml"
+    assert container["name"] == "task"
+    assert container["image"] == BASE["image"]
+    assert container["command"][0] == "kubetask-execute"
+    assert "args" not in container
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHARED"] == "template"
+    assert env["MODE"] == "taskrun"
+    assert [e["name"] for e in container["env"]].count("MODE") == 1
+    assert container["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
+    assert {"name": "models", "mountPath": "/models"} in container["volumeMounts"]
+    assert container["securityContext"]["runAsUser"] == 1000
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, "the secure defaults stay"
+    assert spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+
+
+def test_a_named_pod_template_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        build_pod(parse_spec({**BASE, "podTemplateName": "nope"}), REF, Settings(), 1)
+    assert str(refused.value) == (
+        "spec.podTemplateName: expected the name of a PodTemplate in namespace 'team', got 'nope', "
+        "which does not exist there"
+    )
+
+
+def test_a_pod_template_name_must_be_an_object_name() -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        parse_spec({**BASE, "podTemplateName": "GPU pool"})
+    assert str(refused.value).startswith("spec.podTemplateName: expected the name of a PodTemplate")
+
+
+def test_a_pod_template_cannot_add_containers() -> None:
+    template = _pod_template({"containers": [{"name": "a", "image": "x"}, {"name": "sidecar", "image": "y"}]})
+    with pytest.raises(InvalidSpecError) as refused:
+        _with_template(template)
+    assert "template.spec.containers: expected at most one container" in str(refused.value)
+    assert "['a', 'sidecar']" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("template_spec", "named"),
+    [
+        pytest.param(
+            {"hostNetwork": True}, "the pod's spec.hostNetwork (from PodTemplate 'gpu'", id="host-network"
+        ),
+        pytest.param(
+            {"containers": [{"name": "x", "securityContext": {"privileged": True}}]},
+            "the pod's spec.containers[0].securityContext.privileged (from PodTemplate 'gpu'",
+            id="privileged",
+        ),
+        pytest.param(
+            {"serviceAccountName": "admin"},
+            "PodTemplate 'gpu' (spec.podTemplateName): template.spec.serviceAccountName",
+            id="service-account",
+        ),
+        pytest.param(
+            {"serviceAccount": "admin"},
+            "PodTemplate 'gpu' (spec.podTemplateName): template.spec.serviceAccountName",
+            id="deprecated-service-account-alias",
+        ),
+    ],
+)
+def test_the_policy_applies_to_what_a_pod_template_brings(template_spec: dict[str, Any], named: str) -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        _with_template(_pod_template(template_spec))
+    assert str(refused.value).startswith(named), str(refused.value)
+
+
+def test_a_pod_templates_allowed_service_account_gets_its_token() -> None:
+    settings = Settings(service_accounts=frozenset({"runner"}))
+    spec = _with_template(_pod_template({"serviceAccountName": "runner"}), settings=settings)["spec"]
+    assert spec["serviceAccountName"] == "runner"
+    assert spec["automountServiceAccountToken"] is True
