@@ -93,6 +93,7 @@ def values_properties() -> JsonObject:
             {
                 "enabled": {"type": "boolean", "description": "Install the TaskRun CRD from the chart."},
                 "keep": {"type": "boolean", "description": "Keep the CRD on helm uninstall."},
+                "takeOwnership": {"type": "boolean", "description": "Manage a CRD another owner applied."},
             }
         ),
         "image": _closed(
