@@ -71,6 +71,16 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 WHOLE_SECONDS = r"^([0-9]+(h|m|s))+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SERVICE_ACCOUNT = rf"^({_LABEL}/)?{_LABEL}(\.{_LABEL})*$"
+SECRET_DATA = {
+    "type": "object",
+    "description": "Environment variables of the created Secret.",
+    "propertyNames": {"pattern": ENV_NAME},
+    "additionalProperties": {"type": ["string", "number", "boolean"]},
+}
+#: The Pod Security Standards levels, as the operator's settings take them.
+LEVELS = ("privileged", "baseline", "restricted")
 
 
 def values_properties() -> JsonObject:
@@ -83,6 +93,7 @@ def values_properties() -> JsonObject:
             {
                 "enabled": {"type": "boolean", "description": "Install the TaskRun CRD from the chart."},
                 "keep": {"type": "boolean", "description": "Keep the CRD on helm uninstall."},
+                "takeOwnership": {"type": "boolean", "description": "Manage a CRD another owner applied."},
             }
         ),
         "image": _closed(
@@ -157,20 +168,41 @@ def values_properties() -> JsonObject:
                     "maximum": 65535,
                     "description": "Metrics port; 0 is off.",
                 },
+                "bindAddress": _string(
+                    "IP address the endpoints listen on.", anyOf=[{"format": "ipv4"}, {"format": "ipv6"}]
+                ),
+            }
+        ),
+        "taskPods": _closed(
+            {
+                "podSecurityLevel": _string("Pod Security Standards level of task pods.", enum=list(LEVELS)),
+                "namespacePodSecurityLevels": {
+                    "type": "object",
+                    "description": "Levels for some namespaces (namespace: level).",
+                    "propertyNames": {"pattern": DNS_LABEL, "maxLength": 63},
+                    "additionalProperties": {"type": "string", "enum": list(LEVELS)},
+                },
+                "serviceAccounts": {
+                    "type": "array",
+                    "description": "ServiceAccounts TaskRuns may name: name or namespace/name.",
+                    "items": {"type": "string", "pattern": SERVICE_ACCOUNT},
+                },
             }
         ),
         "storage": _closed(
             {
                 "prefix": _string("Default output URI prefix.", pattern=r"^([a-z][a-z0-9+.-]*://.+)?$"),
+                "confinement": _string("Confine TaskRuns' storage URIs.", enum=["namespace", "none"]),
                 "credentials": _closed(
                     {
                         "secretName": _string("Secret task pods get as env.", pattern=r"^([-a-z0-9.]*)$"),
                         "create": {"type": "boolean", "description": "Create that Secret from data."},
-                        "data": {
+                        "data": SECRET_DATA,
+                        "perNamespace": {
                             "type": "object",
-                            "description": "Environment variables of the created Secret.",
-                            "propertyNames": {"pattern": ENV_NAME},
-                            "additionalProperties": {"type": ["string", "number", "boolean"]},
+                            "description": "Each namespace's own Secret variables.",
+                            "propertyNames": {"pattern": DNS_LABEL, "maxLength": 63},
+                            "additionalProperties": SECRET_DATA,
                         },
                     }
                 ),

@@ -281,6 +281,9 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             fast_mode=options.fast_mode,
             node_monitor_grace=options.node_lost_after,
             pod_eviction_timeout=options.pod_eviction_timeout,
+            # A pod's processes reach this cluster as a pod's in-cluster credentials would (the chart's
+            # `helm test` pod runs `kubetask submit`), never the cluster KUBECONFIG named when it started.
+            base_env={**os.environ, "KUBECONFIG": str(kubeconfig)},
         ),
     )
     operator: OperatorProcess | None = None

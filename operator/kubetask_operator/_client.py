@@ -83,12 +83,14 @@ def _headers(info: kopf.ConnectionInfo) -> dict[str, str]:
 
 
 def _resource_of(path: str) -> str:
-    """``pods``, ``taskruns/status``, ... from an API path (for counting calls by resource)."""
+    """``pods``, ``taskruns/status``, ... from an API path (for counting calls by resource): what follows
+    ``/api/v1`` or ``/apis/GROUP/VERSION`` is ``[namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]]``; discovery
+    (nothing after the version) has no resource."""
     parts = [part for part in path.split("?", maxsplit=1)[0].split("/") if part]
-    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
-        rest = parts[parts.index("namespaces") + 2 :]
-        return rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
-    return parts[-1] if parts else ""
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if len(rest) > 2 and rest[0] == "namespaces":
+        rest = rest[2:]
+    return "/".join(rest[:1] + rest[2:3])
 
 
 def _status_reason(payload: Any, fallback: str) -> tuple[str, str]:

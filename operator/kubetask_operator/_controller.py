@@ -19,13 +19,19 @@ from typing import Any
 
 from kubetask_operator._client import KubeClient
 from kubetask_operator._crd import GROUP, KIND, PLURAL, VERSION
-from kubetask_operator._errors import ApiError
+from kubetask_operator._errors import ApiError, InvalidSpecError
 from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import ANNOTATION_TASKRUN
 from kubetask_operator._observe import carry_warnings, observe_pod
 from kubetask_operator._outcomes import Refusal, cut
-from kubetask_operator._pods import TaskRunRef, build_inputs_configmap, build_pod, needs_inputs_configmap
+from kubetask_operator._pods import (
+    TaskRunRef,
+    build_inputs_configmap,
+    build_pod,
+    missing_pod_template,
+    needs_inputs_configmap,
+)
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
     Event,
@@ -109,11 +115,6 @@ class Controller:
             sum(1 for state in self._runs.values() if state.body is not None)
         )
         metrics.gauges["kubetask_wakeups_scheduled"] = lambda: float(len(self.scheduler))
-        metrics.labelled["kubetask_api_requests_total"] = lambda: {
-            f'{{verb="{verb}",resource="{resource}"}}': float(count)
-            for (verb, resource), count in client.by_call.items()
-        }
-        metrics.gauges["kubetask_api_retries_total"] = lambda: float(client.retries)
 
     # ------------------------------------------------------------ what the watches say
 
@@ -216,6 +217,7 @@ class Controller:
 
     async def _reconcile_guarded(self, key: Key) -> None:
         self._metrics.count("kubetask_reconciles_total")
+        started = time.monotonic()
         try:
             await self._reconcile_locked(key)
         except Exception as error:  # one TaskRun must never stop or stall the others
@@ -243,6 +245,8 @@ class Controller:
             state = self._runs.get(key)
             if state is not None:
                 state.failures = 0
+        finally:
+            self._metrics.observe_reconcile(time.monotonic() - started)
 
     async def on_wake(self, key: Hashable) -> None:
         if not (isinstance(key, tuple) and len(key) == 2):
@@ -337,11 +341,13 @@ class Controller:
                 self._after(key, state, dataclasses.replace(result, status=None, events=()))
                 return
             if status is not None:
+                before = state.body
                 if not await self._write_status(key, state, status):
                     continue  # the TaskRun changed under us: plan again with its new state
                 if self._runs.get(key) is not state:
                     self.scheduler.cancel(key)
                     return  # it is gone (404): nothing left to do
+                self._metrics.observe_transition(before, state.body)
                 held_events = state.clear_held_back()
                 if result.status is None:  # the held-back status itself was written: so are its events
                     result = dataclasses.replace(result, events=held_events + result.events)
@@ -379,7 +385,7 @@ class Controller:
                 self.scheduler.cancel(key)
             return
         if wrote:
-            self._metrics.count("kubetask_taskruns_finished_total", f'{{phase="{phase}"}}')
+            self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
         self._finished[key] = FinishedRun(
             uid=state.uid, digest=status_digest(state.body.get("status")), expire_at=result.expire_at
         )
@@ -448,9 +454,21 @@ class Controller:
 
     async def _create_attempt(self, state: RunState, spec: TaskRunSpec, attempt: int) -> Refusal | None:
         """Create the attempt's objects; the API server's answer when it refuses them (after the client's
-        own retries of transient answers): plan_refused() decides what that means for the attempt."""
+        own retries of transient answers), or the operator's own refusal (a missing PodTemplate, the Pod
+        Security level, the ServiceAccount allow-list): plan_refused() decides what that means."""
         assert state.body is not None
         ref = TaskRunRef.of(state.body)
+        template = None
+        if spec.pod_template_name is not None:
+            template = await self._client.get(
+                f"/api/v1/namespaces/{ref.namespace}/podtemplates/{spec.pod_template_name}"
+            )
+            if template is None:
+                return Refusal.by_operator(missing_pod_template(spec, ref))
+        try:
+            pod = build_pod(spec, ref, self._settings, attempt, pod_template=template)
+        except InvalidSpecError as error:  # the operator's policy (Pod Security level, ServiceAccounts)
+            return Refusal.by_operator(str(error))
         target = ""
         try:
             if needs_inputs_configmap(spec, self._settings):
@@ -458,7 +476,6 @@ class Controller:
                 target = f"the inputs ConfigMap {configmap['metadata']['name']}"
                 await self._client.create(f"/api/v1/namespaces/{ref.namespace}/configmaps", configmap)
             target = ""
-            pod = build_pod(spec, ref, self._settings, attempt)
             created = await self._client.create(f"/api/v1/namespaces/{ref.namespace}/pods", pod)
         except ApiError as error:
             logger.warning("TaskRun %s/%s: attempt %d refused: %s", ref.namespace, ref.name, attempt, error)

@@ -205,7 +205,7 @@ class LeaderElector:
 
 
 @contextlib.asynccontextmanager
-async def _standby_liveness(port: int, elector: LeaderElector) -> AsyncIterator[None]:
+async def _standby_liveness(host: str, port: int, elector: LeaderElector) -> AsyncIterator[None]:
     """``/healthz`` while standing by (kopf serves it once leading), so the liveness probe does not restart
     a healthy standby."""
     if not port:
@@ -220,7 +220,7 @@ async def _standby_liveness(port: int, elector: LeaderElector) -> AsyncIterator[
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "0.0.0.0", port).start()
+        await web.TCPSite(runner, host, port).start()
         yield
     finally:
         await runner.cleanup()
@@ -243,6 +243,7 @@ async def run_elected(
     config: LeaderElection,
     client: KubeClient,
     liveness_port: int,
+    liveness_host: str = "127.0.0.1",
     serve: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
     stop_flag: asyncio.Event | None = None,
     identity: str | None = None,
@@ -257,7 +258,7 @@ async def run_elected(
     chained = asyncio.create_task(_chain(stop_flag, stopping)) if stop_flag is not None else None
     try:
         with _signals_set(stopping):
-            async with _standby_liveness(liveness_port, elector):
+            async with _standby_liveness(liveness_host, liveness_port, elector):
                 if not await elector.acquire(stopping=stopping):
                     logger.info("leader election: stopped while standing by")
                     return

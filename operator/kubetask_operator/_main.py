@@ -11,7 +11,8 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import kopf
 
@@ -20,6 +21,7 @@ from kubetask_operator._election import run_elected
 from kubetask_operator._errors import LeadershipLostError, SettingsError
 from kubetask_operator._handlers import build_memo, registry
 from kubetask_operator._kopf_adapter import install_tolerant_json
+from kubetask_operator._metrics import serve_metrics
 from kubetask_operator._settings import Settings, load_settings
 
 _LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
@@ -48,11 +50,26 @@ async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = 
     With leader election on, it stands by until it holds the Lease, and raises LeadershipLostError when it
     loses it while serving.
     """
-    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    host = f"[{settings.bind_address}]" if ":" in settings.bind_address else settings.bind_address
+    liveness = f"http://{host}:{settings.liveness_port}/healthz" if settings.liveness_port else None
     memo = build_memo(settings)
     install_tolerant_json()  # one deeply nested TaskRun must not stop the watch for all the others
+    metrics = memo.service.metrics
+    # Served from the start, by a standby too: its kubetask_leader gauge says it stands by.
+    metrics_server = (
+        await serve_metrics(metrics, host=settings.bind_address, port=settings.metrics_port)
+        if settings.metrics_port
+        else None
+    )
 
     async def serve(stop: asyncio.Event | None) -> None:
+        metrics.set_leader(True)
+        try:
+            await _serve_kopf(stop)
+        finally:
+            metrics.set_leader(False)
+
+    async def _serve_kopf(stop: asyncio.Event | None) -> None:
         await kopf.operator(
             registry=registry,
             memo=memo,
@@ -66,6 +83,19 @@ async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = 
             stop_flag=stop,
         )
 
+    try:
+        await _run(settings, serve, stop_flag=stop_flag)
+    finally:
+        if metrics_server is not None:
+            await metrics_server.cleanup()
+
+
+async def _run(
+    settings: Settings,
+    serve: Callable[[asyncio.Event | None], Coroutine[Any, Any, None]],
+    *,
+    stop_flag: asyncio.Event | None,
+) -> None:
     election = settings.leader_election
     if election is None:
         await serve(stop_flag)
@@ -83,6 +113,7 @@ async def run_operator(settings: Settings, *, stop_flag: asyncio.Event | None = 
             config=election,
             client=client,
             liveness_port=settings.liveness_port,
+            liveness_host=settings.bind_address,
             serve=serve,
             stop_flag=stop_flag,
         )

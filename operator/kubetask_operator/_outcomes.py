@@ -288,6 +288,13 @@ class Refusal:
     message: str
     target: str = ""
     """What was refused when it is not the attempt's pod (its inputs ConfigMap)."""
+    operator: bool = False
+    """The operator itself refused to build the attempt (its policy, a missing PodTemplate): ``message``
+    names the field; the API server never saw it."""
+
+    @classmethod
+    def by_operator(cls, message: str) -> Refusal:
+        return cls(status=422, api_reason="Invalid", message=message, operator=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
+import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import kubetask
 from kubetask_api import RESERVED_MOUNT_ROOT
 from kubetask_operator._crd import API_VERSION, KIND
+from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import (
     ANNOTATION_TASKRUN,
     LABEL_ATTEMPT,
@@ -23,6 +27,8 @@ from kubetask_operator._naming import (
     pod_name,
 )
 from kubetask_operator._observe import CONTAINER_NAME
+from kubetask_operator._podsecurity import Violation, violations
+from kubetask_operator._podtemplates import value_at, with_pod_template
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import CODE_FILE, INPUTS_FILE, TaskRunSpec
 
@@ -128,11 +134,21 @@ def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return result
 
 
+def escape_expansion(argument: str) -> str:
+    """``argument`` as the kubelet must pass it on unchanged: it expands ``$(VAR)`` in a container's command
+    and args, and ``$$`` is its escape for a literal ``$`` (kubernetes/kubernetes
+    third_party/forked/golang/expansion/expand.go, applied by pkg/kubelet/container/helpers.go
+    ExpandContainerCommandAndArgs)."""
+    return argument.replace("$", "$$")
+
+
 def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> list[str]:
+    """The container's command, every argument escaped: loader args, URIs and prefixes are the user's
+    strings, and a ``$(KUBETASK_ATTEMPT)`` in them must reach ``kubetask-execute`` as written."""
     base = storage_base(spec, ref, settings)
     checkpoint = f"{base}/{attempt}/checkpoint" if base is not None else None
     previous = f"{base}/{attempt - 1}/checkpoint" if base is not None and attempt > 1 else None
-    return kubetask.build_execute_command(
+    command = kubetask.build_execute_command(
         inputs=inputs_uri(spec, settings),
         output_prefix=output_prefix(spec, ref, settings, attempt),
         loader_args=spec.loader_args,
@@ -141,6 +157,7 @@ def _command(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: in
         prev_checkpoint=previous,
         **_code_options(spec),
     )
+    return [escape_expansion(argument) for argument in command]
 
 
 def _code_options(spec: TaskRunSpec) -> dict[str, str]:
@@ -202,8 +219,132 @@ def _volumes(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> list[dic
     return volumes + copy.deepcopy(list(spec.pod_template.get("volumes") or []))
 
 
-def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: int) -> dict[str, Any]:
-    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``."""
+_VOLUME_PATH = re.compile(r"spec\.volumes\[(\d+)\](.*)")
+
+
+def _taskrun_field(path: str, kubetask_volumes: int) -> str:
+    """The TaskRun field that put ``path`` (a field of the built pod) there."""
+    for pod_prefix, taskrun_prefix in (
+        ("spec.containers[0].securityContext", "spec.podTemplate.securityContext"),
+        ("spec.securityContext", "spec.podTemplate.podSecurityContext"),
+        ("metadata.annotations", "spec.podTemplate.annotations"),
+    ):
+        if path == pod_prefix or path.startswith((pod_prefix + ".", pod_prefix + "[")):
+            return taskrun_prefix + path[len(pod_prefix) :]
+    volume = _VOLUME_PATH.fullmatch(path)
+    if volume is not None and int(volume.group(1)) >= kubetask_volumes:
+        return f"spec.podTemplate.volumes[{int(volume.group(1)) - kubetask_volumes}]{volume.group(2)}"
+    return f"the pod's {path}"
+
+
+def _named_field(path: str, *, value: object, own_pod: Mapping[str, Any], spec: TaskRunSpec) -> str:
+    """Where the value at ``path`` of the pod came from: the TaskRun's field, or its PodTemplate."""
+    if spec.pod_template_name is not None and value_at(own_pod, path) != value:
+        return f"the pod's {path} (from PodTemplate {spec.pod_template_name!r}, spec.podTemplateName)"
+    own_volumes = len(spec.pod_template.get("volumes") or [])
+    volumes = value_at(own_pod, "spec.volumes")
+    return _taskrun_field(path, (len(volumes) if isinstance(volumes, list) else 0) - own_volumes)
+
+
+def _policy_error(
+    found: list[Violation], ref: TaskRunRef, settings: Settings, own_pod: Mapping[str, Any], spec: TaskRunSpec
+) -> str:
+    level = settings.pod_security_level_of(ref.namespace)
+    problems = "; ".join(
+        f"{_named_field(v.path, value=v.value, own_pod=own_pod, spec=spec)}: expected {v.expected}, "
+        f"got {json.dumps(v.value)}"
+        for v in found
+    )
+    return (
+        f"{problems} (the Pod Security Standards level {level!r}, which the operator enforces on task pods "
+        f"in namespace {ref.namespace!r}, forbids it)"
+    )
+
+
+def _comparable(uri: str) -> str:
+    """``uri`` as storage reads it, for comparing prefixes: percent-decoded (``file://`` URIs are), and a
+    local ``file://`` URI as its path."""
+    text = urllib.parse.unquote(uri)
+    for local in ("file://localhost/", "file:///"):
+        if text.startswith(local):
+            return "/" + text[len(local) :]
+    return text
+
+
+def namespace_storage(ref: TaskRunRef, settings: Settings) -> str | None:
+    """The part of the storage a TaskRun may name in ``outputPrefix`` and ``inputsFrom``, or None when the
+    operator confines nothing (no storage prefix, or confinement turned off)."""
+    if settings.storage_prefix is None or settings.storage_confinement == "none":
+        return None
+    return f"{settings.storage_prefix}/{ref.namespace}/"
+
+
+def _check_storage(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings) -> None:
+    allowed = namespace_storage(ref, settings)
+    if allowed is None:
+        return
+    for field, uri in (("outputPrefix", spec.output_prefix), ("inputsFrom", spec.inputs_from)):
+        if uri is None or (field == "inputsFrom" and uri.startswith("data:")):
+            continue
+        comparable = _comparable(uri)
+        segments = comparable.split("?", 1)[0].split("/")
+        if not comparable.startswith(_comparable(allowed)) or ".." in segments:
+            also = " or a data: URI" if field == "inputsFrom" else ""
+            raise InvalidSpecError(
+                f"spec.{field}: expected a URI under {allowed!r}{also} (the operator confines each "
+                f"namespace's TaskRuns to their own part of the storage; KUBETASK_STORAGE_CONFINEMENT), "
+                f"got {uri!r}"
+            )
+
+
+def check_policy(
+    pod: Mapping[str, Any],
+    spec: TaskRunSpec,
+    ref: TaskRunRef,
+    settings: Settings,
+    *,
+    own_pod: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise InvalidSpecError naming each field of the TaskRun that breaks the operator's policy: storage
+    confined to the namespace's part, the ServiceAccounts TaskRuns may name, and the Pod Security Standards
+    level of the namespace. ``own_pod`` is the pod before a PodTemplate was merged under it."""
+    _check_storage(spec, ref, settings)
+    account = (pod.get("spec") or {}).get("serviceAccountName")
+    if account is not None and not settings.allows_service_account(ref.namespace, account):
+        allowed = ", ".join(sorted(settings.service_accounts)) or "none"
+        field = "spec.serviceAccountName"
+        if spec.service_account_name is None:
+            field = (
+                f"PodTemplate {spec.pod_template_name!r} (spec.podTemplateName): template.spec.{field[5:]}"
+            )
+        raise InvalidSpecError(
+            f"{field}: expected a ServiceAccount the operator allows TaskRuns to name "
+            f"(allowed: {allowed}; the operator setting KUBETASK_SERVICE_ACCOUNTS), got {account!r}"
+        )
+    found = violations(pod, settings.pod_security_level_of(ref.namespace))
+    if found:
+        raise InvalidSpecError(_policy_error(found, ref, settings, own_pod or pod, spec))
+
+
+def missing_pod_template(spec: TaskRunSpec, ref: TaskRunRef) -> str:
+    """The refusal of a TaskRun whose ``spec.podTemplateName`` names no PodTemplate."""
+    return (
+        f"spec.podTemplateName: expected the name of a PodTemplate in namespace {ref.namespace!r}, "
+        f"got {spec.pod_template_name!r}, which does not exist there"
+    )
+
+
+def build_pod(
+    spec: TaskRunSpec,
+    ref: TaskRunRef,
+    settings: Settings,
+    attempt: int,
+    *,
+    pod_template: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The pod of ``attempt`` (1-based) of the TaskRun ``ref``, with ``pod_template`` (the PodTemplate the
+    spec names, read by the caller) merged under it; InvalidSpecError when the operator's policy
+    (``check_policy``) forbids it."""
     template = spec.pod_template
     labels = {
         **(template.get("labels") or {}),
@@ -231,7 +372,7 @@ def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: i
             pod_spec[key] = copy.deepcopy(list(template[key]))
     if template.get("podSecurityContext"):
         pod_spec["securityContext"] = copy.deepcopy(dict(template["podSecurityContext"]))
-    return {
+    pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -243,3 +384,11 @@ def build_pod(spec: TaskRunSpec, ref: TaskRunRef, settings: Settings, attempt: i
         },
         "spec": pod_spec,
     }
+    if spec.pod_template_name is None:
+        check_policy(pod, spec, ref, settings)
+        return pod
+    if pod_template is None:
+        raise InvalidSpecError(missing_pod_template(spec, ref))
+    merged = with_pod_template(pod, pod_template, spec.pod_template_name)
+    check_policy(merged, spec, ref, settings, own_pod=pod)
+    return merged

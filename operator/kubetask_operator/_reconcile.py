@@ -182,7 +182,11 @@ def plan_refused(
     plan that created it would have written) starts: fail, or wait visibly and try again with backoff."""
     run = _run_of(taskrun, now=now, settings=settings)
     if refusal.status in (400, 422):  # invalid: the spec produced objects the API server cannot accept
-        message = f"the API server refused the attempt's objects: {refusal.message}"
+        message = (
+            refusal.message
+            if refusal.operator
+            else f"the API server refused the attempt's objects: {refusal.message}"
+        )
         return _fail(
             run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message
         )

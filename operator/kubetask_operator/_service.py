@@ -10,7 +10,6 @@ import functools
 import logging
 
 import kopf
-from aiohttp import web
 
 from kubetask_operator._client import KubeClient, login_credentials
 from kubetask_operator._controller import Controller
@@ -18,7 +17,7 @@ from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_adapter import ResourceMemories, forget_memory, new_memories
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
-from kubetask_operator._metrics import Metrics, serve_metrics
+from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._settings import Settings
 
@@ -83,7 +82,6 @@ class Service:
     events: EventPoster | None = None
     controller: Controller | None = None
     _scheduler_task: asyncio.Task[None] | None = None
-    _metrics_runner: web.AppRunner | None = None
 
     def require_controller(self) -> Controller:
         if self.controller is None:
@@ -94,6 +92,8 @@ class Service:
         self.client = KubeClient(
             credentials=login_credentials(settings=settings), concurrency=self.settings.api_concurrency
         )
+        client = self.client
+        self.metrics.read_api_client(calls=lambda: client.by_call, retries=lambda: client.retries)
         await wait_until_taskruns_are_served(self.client)
         self.events = EventPoster(self.client)
         self.events.start()
@@ -105,8 +105,6 @@ class Service:
             forget_object=functools.partial(forget_memory, self.kopf_memories),
         )
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
-        if self.settings.metrics_port:
-            self._metrics_runner = await serve_metrics(self.metrics, port=self.settings.metrics_port)
         logger.info(
             "kubetask operator started: %s, storage %s, system retries %d, image-pull grace %gs",
             "all namespaces"
@@ -126,7 +124,5 @@ class Service:
             await self.controller.scheduler.stop()
         if self.events is not None:
             await self.events.stop()
-        if self._metrics_runner is not None:
-            await self._metrics_runner.cleanup()
         if self.client is not None:
             await self.client.close()

@@ -7,6 +7,7 @@ values fails the operator's start with a message that points at the fix.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -14,8 +15,11 @@ from typing import Any, Literal
 
 from kubetask_operator._durations import parse_duration
 from kubetask_operator._errors import SettingsError
+from kubetask_operator._podsecurity import LEVELS, Level
 
 LogFormat = Literal["plain", "full", "json"]
+StorageConfinement = Literal["namespace", "none"]
+_STORAGE_CONFINEMENTS: tuple[StorageConfinement, ...] = ("namespace", "none")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _LOG_FORMATS: tuple[LogFormat, ...] = ("plain", "full", "json")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -59,18 +63,37 @@ class Settings:
     """Port of the liveness endpoint ``/healthz`` (0: off)."""
     metrics_port: int = 0
     """Port of the Prometheus metrics endpoint ``/metrics`` (0: off)."""
+    bind_address: str = "127.0.0.1"
+    """The address ``/healthz`` and ``/metrics`` listen on: this machine only unless configured (the chart
+    sets ``0.0.0.0``, the pod's own interfaces, for the kubelet's probe and Prometheus)."""
     log_level: str = "INFO"
     log_format: LogFormat = "plain"
     api_concurrency: int = 64
     """Most Kubernetes API requests the operator's own client has in flight at once."""
     storage_secret: str | None = None
     """A Secret every task container gets first in ``envFrom`` (the storage credentials)."""
+    storage_confinement: StorageConfinement = "namespace"
+    """``namespace``: with a storage prefix, a TaskRun's ``outputPrefix`` and ``inputsFrom`` must lie under
+    ``<prefix>/<its namespace>/``; ``none``: any URI."""
     leader_election: LeaderElection | None = None
     """Lease-based leader election (None: off, the operator acts at once; only one may run)."""
+    pod_security_level: Level = "restricted"
+    """The Pod Security Standards level every task pod must meet (a TaskRun breaking it fails InvalidSpec)."""
+    pod_security_levels: Mapping[str, Level] = dataclasses.field(default_factory=dict)
+    """Per-namespace levels that replace ``pod_security_level`` there."""
+    service_accounts: frozenset[str] = frozenset()
+    """ServiceAccounts a TaskRun may name: ``name`` (in any namespace) or ``namespace/name``; none by default,
+    and a TaskRun naming none runs as the namespace's default one with no API token mounted."""
 
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    def pod_security_level_of(self, namespace: str) -> Level:
+        return self.pod_security_levels.get(namespace, self.pod_security_level)
+
+    def allows_service_account(self, namespace: str, name: str) -> bool:
+        return name in self.service_accounts or f"{namespace}/{name}" in self.service_accounts
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -161,12 +184,64 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         liveness_port=_integer(env, "KUBETASK_LIVENESS_PORT", 0, minimum=0, maximum=65535),
         metrics_port=_integer(env, "KUBETASK_METRICS_PORT", 0, minimum=0, maximum=65535),
+        bind_address=_bind_address(env, "KUBETASK_BIND_ADDRESS"),
         log_level=_choice(env, "KUBETASK_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
         log_format=_log_format(env),
         api_concurrency=_integer(env, "KUBETASK_API_CONCURRENCY", 64, minimum=1, maximum=1024),
         storage_secret=_object_name(env, "KUBETASK_STORAGE_SECRET"),
+        storage_confinement=_storage_confinement(env),
         leader_election=_leader_election(env),
+        pod_security_level=_level(env, "KUBETASK_POD_SECURITY_LEVEL", env.get("KUBETASK_POD_SECURITY_LEVEL")),
+        pod_security_levels=_namespace_levels(env, "KUBETASK_POD_SECURITY_NAMESPACES"),
+        service_accounts=_service_accounts(env, "KUBETASK_SERVICE_ACCOUNTS"),
     )
+
+
+def _level(env: Mapping[str, str], name: str, raw: str | None, *, what: str = "") -> Level:
+    value = (raw or "").strip().lower() or "restricted"
+    for level in LEVELS:
+        if level == value:
+            return level
+    shown = env.get(name)
+    raise SettingsError(
+        f"{name}={shown!r}: {what}expected a Pod Security Standards level: {', '.join(LEVELS)}"
+    )
+
+
+def _namespace_levels(env: Mapping[str, str], name: str) -> Mapping[str, Level]:
+    raw = env.get(name, "")
+    levels: dict[str, Level] = {}
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        namespace, sep, level = part.partition("=")
+        namespace = namespace.strip()
+        if not sep or len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+            raise SettingsError(
+                f"{name}={raw!r}: {part!r} is not NAMESPACE=LEVEL; expected a comma-separated list such as "
+                "'team-a=baseline,infra=privileged'"
+            )
+        if not level.strip():
+            raise SettingsError(
+                f"{name}={raw!r}: {part!r} gives no level; expected one of {', '.join(LEVELS)}"
+            )
+        levels[namespace] = _level(env, name, level, what=f"{part!r}: ")
+    return levels
+
+
+def _service_accounts(env: Mapping[str, str], name: str) -> frozenset[str]:
+    raw = env.get(name, "")
+    entries = [part.strip() for part in raw.split(",") if part.strip()]
+    for entry in entries:
+        namespace, _, account = entry.rpartition("/")
+        if (namespace and (len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace))) or not (
+            len(account) <= 253 and _DNS_SUBDOMAIN.fullmatch(account)
+        ):
+            raise SettingsError(
+                f"{name}={raw!r}: {entry!r} is not a ServiceAccount; expected a comma-separated list of NAME "
+                "(allowed in every namespace) or NAMESPACE/NAME"
+            )
+    return frozenset(entries)
 
 
 def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -234,6 +309,24 @@ def _leader_election(env: Mapping[str, str]) -> LeaderElection | None:
         renew_deadline_seconds=renew_deadline,
         retry_period_seconds=retry_period,
     )
+
+
+def _bind_address(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r}: expected an IP address to listen on, such as 127.0.0.1 (this machine only), "
+            "0.0.0.0 (every IPv4 interface) or :: (every interface)"
+        ) from None
+
+
+def _storage_confinement(env: Mapping[str, str]) -> StorageConfinement:
+    value = _choice(env, "KUBETASK_STORAGE_CONFINEMENT", "namespace", _STORAGE_CONFINEMENTS, upper=False)
+    return next(choice for choice in _STORAGE_CONFINEMENTS if choice == value)
 
 
 def _log_format(env: Mapping[str, str]) -> LogFormat:

@@ -31,6 +31,7 @@ _URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:|/)\S*")
 _NO_SPACE = re.compile(r"\S+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _TEMPLATE_MAPS = ("labels", "annotations", "nodeSelector")
 _TEMPLATE_LISTS = ("tolerations", "volumes", "volumeMounts", "imagePullSecrets", "topologySpreadConstraints")
@@ -69,6 +70,8 @@ class TaskRunSpec:
     env_from: Sequence[Mapping[str, Any]] = ()
     service_account_name: str | None = None
     pod_template: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    pod_template_name: str | None = None
+    """A PodTemplate of the namespace whose pod settings go under the TaskRun's own."""
     cancelled: bool = False
     ttl_seconds_after_finished: int | None = None
     code: CodeArchiveRef | None = None
@@ -339,6 +342,12 @@ def parse_spec(spec: object) -> TaskRunSpec:
         env_from=tuple(_list_of_objects(spec.get("envFrom"), "envFrom")),
         service_account_name=_string(spec, "serviceAccountName"),
         pod_template=_pod_template(spec),
+        pod_template_name=_string(
+            spec,
+            "podTemplateName",
+            pattern=_DNS_SUBDOMAIN,
+            expected="the name of a PodTemplate in the TaskRun's namespace",
+        ),
         cancelled=cancelled,
         ttl_seconds_after_finished=_integer(spec, "ttlSecondsAfterFinished", minimum=0, maximum=31536000),
         code=_code(spec),

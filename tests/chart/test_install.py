@@ -59,11 +59,15 @@ def kube_helm(
 
 
 def _with_crd_policy(cluster: Cluster, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """kubetask dev applies the CRD itself, so the release adopts it (--take-ownership). On a real cluster
-    kubetask is already installed and the CRD belongs to that release: leave it alone."""
-    if cluster.is_local:
-        return values, ["--take-ownership"]
-    return {**values, "crds": {**values.get("crds", {}), "enabled": False}}, []
+    """kubetask dev applies the CRD itself: the release leaves it alone, or adopts it when it is to remove it
+    at uninstall (crds.keep=false). On a real cluster kubetask is already installed and the CRD belongs to
+    that release: leave it alone."""
+    crds = values.get("crds", {})
+    if not cluster.is_local:
+        return {**values, "crds": {**crds, "enabled": False}}, []
+    if crds.get("keep") is False:
+        return {**values, "crds": {**crds, "takeOwnership": True}}, ["--take-ownership"]
+    return values, []
 
 
 def _exists(cluster: Cluster, document: dict[str, Any]) -> bool:
@@ -198,3 +202,24 @@ def test_kubectl_apply_of_the_manifests_creates_everything(install_cluster: Clus
     install_cluster.kubectl("delete", mode, str(manifests), "--ignore-not-found")
     left = _names([d for d in documents if d["kind"] != "Namespace" and _exists(install_cluster, d)])
     assert left == [], f"kubectl delete left {left}"
+
+
+def test_the_chart_tried_on_kubetask_dev_installs_and_passes_helm_test(
+    helm: Helm, cluster: Cluster, local_cluster_factory: Callable[..., Cluster]
+) -> None:
+    """As the README tells users to try it: `kubetask dev`, then helm install and helm test, with no flags.
+    kubetask dev's own operator acts (the local cluster runs no Deployment controller); the CRD kubetask dev
+    applied is left to it."""
+    if not cluster.is_local:
+        pytest.skip("tries the chart on kubetask dev")
+    dev = local_cluster_factory(operator=True)
+    kubeconfig = ["--kubeconfig", str(dev.kubeconfig)]
+    installed = helm("install", "kubetask", str(CHART), "-n", "kubetask", "--create-namespace", *kubeconfig)
+    assert "was already in the cluster and this release does not own it" in installed.stdout
+    crd = dev.kubectl_json("get", "crd", "taskruns.kubetask.dev")
+    assert "meta.helm.sh/release-name" not in crd["metadata"].get("annotations", {})
+    tested = helm("test", "kubetask", "-n", "kubetask", "--logs", *kubeconfig, check=False, timeout=300)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert '"o0": "helm test kubetask"' in tested.stdout
+    helm("uninstall", "kubetask", "-n", "kubetask", *kubeconfig)
+    assert dev.kubectl("get", "crd", "taskruns.kubetask.dev", "-o", "name").stdout.strip()

@@ -85,7 +85,11 @@ def test_the_operator_accepts_every_rendered_configuration(
 def test_values_arrive_as_the_operator_understands_them(render_chart: Render) -> None:
     values = {
         "watchNamespaces": ["team-a", "team-b"],
-        "storage": {"prefix": "s3://bucket/kubetask/", "credentials": {"secretName": "kubetask-storage"}},
+        "storage": {
+            "prefix": "s3://bucket/kubetask/",
+            "confinement": "none",
+            "credentials": {"secretName": "kubetask-storage"},
+        },
         "operator": {
             "logLevel": "debug",
             "logFormat": "json",
@@ -96,8 +100,14 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             "apiConcurrency": 8,
             "livenessPort": 8081,
             "metricsPort": 9090,
+            "bindAddress": "::",
         },
         "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "5s"},
+        "taskPods": {
+            "podSecurityLevel": "baseline",
+            "namespacePodSecurityLevels": {"infra": "privileged", "ci": "restricted"},
+            "serviceAccounts": ["runner", "infra/deployer"],
+        },
     }
     settings = load_settings(_operator_env(render_chart(values, namespace="ops", release="prod")))
     assert settings == Settings(
@@ -109,10 +119,12 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
         inline_inputs_max_bytes=4096,
         liveness_port=8081,
         metrics_port=9090,
+        bind_address="::",
         log_level="DEBUG",
         log_format="json",
         api_concurrency=8,
         storage_secret="kubetask-storage",
+        storage_confinement="none",
         leader_election=LeaderElection(
             namespace="ops",
             lease_name="prod-kubetask",
@@ -120,12 +132,19 @@ def test_values_arrive_as_the_operator_understands_them(render_chart: Render) ->
             renew_deadline_seconds=20.0,
             retry_period_seconds=5.0,
         ),
+        pod_security_level="baseline",
+        pod_security_levels={"infra": "privileged", "ci": "restricted"},
+        service_accounts=frozenset({"runner", "infra/deployer"}),
     )
 
 
 def test_the_default_install_is_cluster_wide_with_liveness_on(render_chart: Render) -> None:
     settings = load_settings(_operator_env(render_chart({})))
+    assert settings.pod_security_level == "restricted"
+    assert not settings.pod_security_levels
+    assert not settings.service_accounts
     assert settings.storage_secret is None
     assert settings.clusterwide
     assert settings.liveness_port == 8080
+    assert settings.bind_address == "0.0.0.0", "the kubelet's probe reaches the pod's address"
     assert settings.image_pull_grace_seconds == 180.0

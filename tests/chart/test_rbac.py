@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import kubetask_operator
-from kubetask_client._cli import build_parser
+from kubetask_client._commands import build_parser
 from kubetask_client._inputs import inputs_from_assignments
 from kubetask_client._target import load_target
 from kubetask_operator._handlers import registry
@@ -29,6 +29,7 @@ EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
+    ("", "podtemplates", frozenset({"get"})),
     ("", "events", frozenset({"create", "list"})),
 }
 #: The leader-election Role (release namespace only): (apiGroup, resource, verbs, resourceNames).

@@ -139,6 +139,21 @@ def test_storage_secret_is_created_in_every_namespace_tasks_run_in(render_chart:
     ]
 
 
+def test_each_namespace_can_have_its_own_storage_secret(render_chart: Render) -> None:
+    credentials = {
+        "secretName": "storage",
+        "create": True,
+        "perNamespace": {"b": {"AWS_ACCESS_KEY_ID": "key-b"}, "a": {"AWS_ACCESS_KEY_ID": "key-a"}},
+    }
+    documents = render_chart({"storage": {"credentials": credentials}, "watchNamespaces": ["a", "b"]})
+    secrets = {d["metadata"]["namespace"]: d for d in documents if d["kind"] == "Secret"}
+    assert {namespace: s["stringData"] for namespace, s in secrets.items()} == {
+        "a": {"AWS_ACCESS_KEY_ID": "key-a"},
+        "b": {"AWS_ACCESS_KEY_ID": "key-b"},
+    }
+    assert {s["metadata"]["name"] for s in secrets.values()} == {"storage"}
+
+
 def test_notes_tell_how_to_run_a_first_taskrun() -> None:
     notes = (Path(__file__).parents[2] / "charts" / "kubetask" / "templates" / "NOTES.txt").read_text()
     for expected in ("kind: TaskRun", "kubectl apply -f -", "kubetask submit", "helm test", "kubetask logs"):

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetask_operator._podsecurity import LEVELS
+
 CHART = Path(__file__).parents[2] / "charts" / "kubetask"
 Helm = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -107,6 +109,24 @@ def test_every_object_in_the_schema_is_closed() -> None:
         pytest.param(
             ["--set", "operator.livenessPort=70000"], "/operator/livenessPort", id="port-out-of-range"
         ),
+        pytest.param(
+            ["--set", "operator.bindAddress=localhost"], "/operator/bindAddress", id="bind-address-not-an-ip"
+        ),
+        pytest.param(
+            ["--set", "taskPods.podSecurityLevel=strict"],
+            "/taskPods/podSecurityLevel",
+            id="unknown-pss-level",
+        ),
+        pytest.param(
+            ["--set", "taskPods.namespacePodSecurityLevels.infra=open"],
+            "/taskPods/namespacePodSecurityLevels/infra",
+            id="unknown-namespace-pss-level",
+        ),
+        pytest.param(
+            ["--set", "taskPods.serviceAccounts[0]=Team/Runner"],
+            "/taskPods/serviceAccounts/0",
+            id="service-account-not-a-name",
+        ),
     ],
 )
 def test_the_schema_refuses_a_mistyped_value(helm: Helm, values: list[str], expected_error: str) -> None:
@@ -138,6 +158,34 @@ def test_the_schema_refuses_a_mistyped_value(helm: Helm, values: list[str], expe
             ["--set", "storage.credentials.create=true", "--set", "storage.credentials.secretName=s3"],
             "storage.credentials.data is empty while storage.credentials.create is true",
             id="secret-without-data",
+        ),
+        pytest.param(
+            [
+                "--set",
+                "storage.credentials.create=true",
+                "--set",
+                "storage.credentials.secretName=s3",
+                "--set",
+                "storage.credentials.perNamespace.a.KEY=x",
+                "--set",
+                "watchNamespaces={a,b}",
+            ],
+            "storage.credentials.perNamespace has no entry for the watched namespace b",
+            id="per-namespace-secret-missing-one",
+        ),
+        pytest.param(
+            [
+                "--set",
+                "storage.credentials.create=true",
+                "--set",
+                "storage.credentials.secretName=s3",
+                "--set",
+                "storage.credentials.perNamespace.a.KEY=x",
+                "--set",
+                "storage.credentials.data.KEY=y",
+            ],
+            "storage.credentials.data and storage.credentials.perNamespace are both set",
+            id="per-namespace-and-shared-secret",
         ),
     ],
 )
@@ -220,3 +268,8 @@ def test_the_chart_states_the_kubernetes_versions_it_supports(
     assert (completed.returncode == 0) is accepted, completed.stderr
     if not accepted:
         assert "chart requires kubeVersion: >=1.30.0-0" in completed.stderr
+
+
+def test_the_schemas_pod_security_levels_are_the_operators() -> None:
+    level = _schema()["properties"]["taskPods"]["properties"]["podSecurityLevel"]
+    assert tuple(level["enum"]) == LEVELS

@@ -130,7 +130,7 @@ def test_a_missing_service_account_waits_within_pending_timeout_then_fails() -> 
         assert condition(h)["reason"] == "ServiceAccountNotFound"
         assert len(status(h)["attempts"]) == 1
 
-    run(scenario)
+    run(scenario, Settings(service_accounts=frozenset({"robot"})))  # allowed, but missing in the namespace
 
 
 def test_a_missing_service_account_without_pending_timeout_waits_the_image_pull_grace() -> None:
@@ -142,7 +142,7 @@ def test_a_missing_service_account_without_pending_timeout_waits_the_image_pull_
         assert status(h)["phase"] == "Failed"
         assert "still refused after 1m" in condition(h)["message"]
 
-    run(scenario, Settings(image_pull_grace_seconds=60))
+    run(scenario, Settings(image_pull_grace_seconds=60, service_accounts=frozenset({"robot"})))
 
 
 @pytest.mark.parametrize(

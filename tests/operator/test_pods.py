@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 
 import kubetask
+from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._pods import (
     INPUTS_MOUNT,
@@ -61,6 +62,38 @@ def test_a_custom_resolver_and_loader_args_go_to_the_command() -> None:
     container = _container(_build(spec))
     assert _argument(container, "--resolver") == "pkg.registry.resolver"
     assert container["command"][-3:] == ["--", "key", "x"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "flag", "expected"),
+    [
+        pytest.param(
+            {"task": None, "loaderArgs": ["key", "greet/$(KUBETASK_ATTEMPT)"]},
+            "--",
+            "greet/$$(KUBETASK_ATTEMPT)",
+            id="loader-arg-reference",
+        ),
+        pytest.param(
+            {"task": None, "loaderArgs": ["key", "a$$b$"]}, "--", "a$$$$b$$", id="loader-arg-dollars"
+        ),
+        pytest.param(
+            {"outputPrefix": "s3://b/$(HOME)/x"}, "--output-prefix", "s3://b/$$(HOME)/x/1", id="prefix"
+        ),
+        pytest.param({"inputsFrom": "s3://b/$$in.json"}, "--inputs", "s3://b/$$$$in.json", id="inputs-from"),
+    ],
+)
+def test_every_user_string_in_the_command_is_escaped_from_kubelet_expansion(
+    spec: dict[str, Any], flag: str, expected: str
+) -> None:
+    # The kubelet replaces $(VAR) in command and args and turns $$ into $ (kubernetes/kubernetes
+    # third_party/forked/golang/expansion/expand.go); escaped, each argument reaches kubetask-execute as
+    # written (test_e2e_command.py runs it).
+    command = _container(_build(spec))["command"]
+    if flag == "--":
+        assert command[-1] == expected
+    else:
+        assert _argument({"command": command}, flag) == expected
+    assert not any("$" in argument.replace("$$", "") for argument in command)
 
 
 def test_identity_restart_policy_owner_and_labels() -> None:
@@ -117,7 +150,10 @@ def test_secure_container_defaults_that_the_template_can_override() -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     overridden = _container(
-        _build({"podTemplate": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}})
+        _build(
+            {"podTemplate": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}},
+            settings=Settings(pod_security_level="privileged"),
+        )
     )
     assert overridden["securityContext"]["runAsNonRoot"] is False
     assert overridden["securityContext"]["runAsUser"] == 0
@@ -155,7 +191,8 @@ def test_every_pod_template_field_reaches_the_pod() -> None:
             "serviceAccountName": "runner",
             "imagePullPolicy": "Always",
             "resources": {"limits": {"memory": "1Gi"}},
-        }
+        },
+        settings=Settings(service_accounts=frozenset({"team/runner"})),
     )
     spec, container = pod["spec"], _container(pod)
     assert pod["metadata"]["labels"]["team"] == "data"
@@ -286,3 +323,376 @@ def test_spec_defaults() -> None:
         resolver=kubetask.DEFAULT_RESOLVER,
         loader_args=("task-module", "pkg.tasks", "task-name", "add"),
     )
+
+
+# ------------------------------------------------------ policy: Pod Security Standards, ServiceAccounts
+
+
+def _refusal(spec: dict[str, Any], settings: Settings | None = None) -> str:
+    with pytest.raises(InvalidSpecError) as refused:
+        _build(spec, settings=settings)
+    return str(refused.value)
+
+
+# What a TaskRun author could ask for before the operator enforced a level; each case names the TaskRun field
+# the refusal must name and the lowest Pod Security Standards level that forbids it (the rules of
+# k8s.io/pod-security-admission/policy, kubernetes/kubernetes staging/src/k8s.io/pod-security-admission).
+FORBIDDEN = [
+    pytest.param(
+        {"securityContext": {"privileged": True}}, "securityContext.privileged", "baseline", id="privileged"
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}},
+        "securityContext.capabilities.add[0]",
+        "baseline",
+        id="sys-admin",
+    ),
+    pytest.param(
+        {"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+        "securityContext.seccompProfile.type",
+        "baseline",
+        id="seccomp-unconfined",
+    ),
+    pytest.param(
+        {"volumes": [{"name": "root", "hostPath": {"path": "/"}}], "volumeMounts": []},
+        "volumes[0].hostPath",
+        "baseline",
+        id="host-path",
+    ),
+    pytest.param(
+        {"securityContext": {"procMount": "Unmasked"}}, "securityContext.procMount", "baseline", id="proc"
+    ),
+    pytest.param(
+        {"podSecurityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}},
+        "podSecurityContext.sysctls[0].name",
+        "baseline",
+        id="unsafe-sysctl",
+    ),
+    pytest.param(
+        {"podSecurityContext": {"seLinuxOptions": {"type": "spc_t"}}},
+        "podSecurityContext.seLinuxOptions.type",
+        "baseline",
+        id="selinux-type",
+    ),
+    pytest.param(
+        {"annotations": {"container.apparmor.security.beta.kubernetes.io/task": "unconfined"}},
+        "annotations[container.apparmor.security.beta.kubernetes.io/task]",
+        "baseline",
+        id="apparmor-annotation",
+    ),
+    pytest.param(
+        {"securityContext": {"appArmorProfile": {"type": "Unconfined"}}},
+        "securityContext.appArmorProfile.type",
+        "baseline",
+        id="apparmor-field",
+    ),
+    pytest.param(
+        {"securityContext": {"windowsOptions": {"hostProcess": True}}},
+        "securityContext.windowsOptions.hostProcess",
+        "baseline",
+        id="windows-host-process",
+    ),
+    pytest.param(
+        {"securityContext": {"runAsUser": 0}}, "securityContext.runAsUser", "restricted", id="uid-0"
+    ),
+    pytest.param(
+        {"podSecurityContext": {"runAsUser": 0}}, "podSecurityContext.runAsUser", "restricted", id="pod-uid-0"
+    ),
+    pytest.param(
+        {"securityContext": {"runAsNonRoot": False}}, "securityContext.runAsNonRoot", "restricted", id="root"
+    ),
+    pytest.param(
+        {"securityContext": {"allowPrivilegeEscalation": True}},
+        "securityContext.allowPrivilegeEscalation",
+        "restricted",
+        id="privilege-escalation",
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"drop": []}}},
+        "securityContext.capabilities.drop",
+        "restricted",
+        id="capabilities-kept",
+    ),
+    pytest.param(
+        {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}}},
+        "securityContext.capabilities.add[0]",
+        "restricted",
+        id="default-capability-added",
+    ),
+    pytest.param(
+        {"volumes": [{"name": "share", "nfs": {"server": "nfs.example", "path": "/"}}]},
+        "volumes[0].nfs",
+        "restricted",
+        id="nfs-volume",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "field", "forbidden_from"), FORBIDDEN)
+def test_a_pod_breaking_the_enforced_level_is_refused_naming_the_field_and_the_level(
+    template: dict[str, Any], field: str, forbidden_from: str
+) -> None:
+    for level in ("baseline", "restricted"):
+        settings = Settings(pod_security_level=level)  # type: ignore[arg-type]
+        if level == "baseline" and forbidden_from == "restricted":
+            _build({"podTemplate": template}, settings=settings)  # allowed at baseline
+            continue
+        message = _refusal({"podTemplate": template}, settings)
+        assert message.startswith(f"spec.podTemplate.{field}: expected "), message
+        assert f"level {level!r}" in message, message
+        assert "namespace 'team'" in message, message
+    _build({"podTemplate": template}, settings=Settings(pod_security_level="privileged"))
+
+
+def test_the_default_pod_meets_restricted_and_a_template_may_tighten_it() -> None:
+    _build()
+    _build(
+        {
+            "podTemplate": {
+                "securityContext": {
+                    "runAsUser": 1000,
+                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "task.json"},
+                },
+                "podSecurityContext": {"runAsNonRoot": True, "fsGroup": 1000},
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+                "annotations": {"container.apparmor.security.beta.kubernetes.io/task": "runtime/default"},
+            }
+        }
+    )
+
+
+def test_each_namespace_may_have_its_own_level() -> None:
+    settings = Settings(pod_security_levels={"team": "privileged"})
+    _build({"podTemplate": {"securityContext": {"privileged": True}}}, settings=settings)
+    elsewhere = Settings(pod_security_levels={"other": "privileged"})
+    assert "level 'restricted'" in _refusal(
+        {"podTemplate": {"securityContext": {"privileged": True}}}, elsewhere
+    )
+
+
+def test_every_field_breaking_the_level_is_named_at_once() -> None:
+    message = _refusal({"podTemplate": {"securityContext": {"privileged": True, "runAsUser": 0}}})
+    assert "spec.podTemplate.securityContext.privileged" in message
+    assert "spec.podTemplate.securityContext.runAsUser" in message
+
+
+@pytest.mark.parametrize(
+    ("allowed", "account", "accepted"),
+    [
+        pytest.param(frozenset(), "default", False, id="none-allowed-by-default"),
+        pytest.param(frozenset({"runner"}), "runner", True, id="name-in-any-namespace"),
+        pytest.param(frozenset({"team/runner"}), "runner", True, id="namespace-and-name"),
+        pytest.param(frozenset({"other/runner"}), "runner", False, id="another-namespaces-account"),
+        pytest.param(frozenset({"runner"}), "admin", False, id="not-listed"),
+    ],
+)
+def test_service_accounts_come_from_an_allow_list(
+    allowed: frozenset[str], account: str, accepted: bool
+) -> None:
+    settings = Settings(service_accounts=allowed)
+    if accepted:
+        assert (
+            _build({"serviceAccountName": account}, settings=settings)["spec"]["serviceAccountName"]
+            == account
+        )
+    else:
+        message = _refusal({"serviceAccountName": account}, settings)
+        assert message.startswith("spec.serviceAccountName: expected a ServiceAccount the operator allows"), (
+            message
+        )
+        assert repr(account) in message
+        assert "KUBETASK_SERVICE_ACCOUNTS" in message
+
+
+def test_without_a_service_account_the_pod_has_no_api_token() -> None:
+    spec = _build()["spec"]
+    assert "serviceAccountName" not in spec  # the namespace's default ServiceAccount
+    assert spec["automountServiceAccountToken"] is False
+
+
+# ------------------------------------------------------ policy: storage confined per namespace
+
+CONFINED = Settings(storage_prefix="s3://bucket/runs")
+
+
+@pytest.mark.parametrize(
+    ("field", "uri"),
+    [
+        pytest.param("outputPrefix", "s3://bucket/runs/other/demo", id="another-namespaces-outputs"),
+        pytest.param(
+            "inputsFrom", "s3://bucket/runs/other/demo/1/outputs.json", id="another-namespaces-inputs"
+        ),
+        pytest.param("outputPrefix", "s3://bucket/runs/team/../other/x", id="dot-dot"),
+        pytest.param("outputPrefix", "s3://bucket/runs/team%2F..%2Fother", id="percent-encoded-dot-dot"),
+        pytest.param("outputPrefix", "s3://bucket/runs/teamster/x", id="a-longer-namespace-name"),
+        pytest.param("outputPrefix", "s3://bucket/runs", id="the-whole-storage"),
+        pytest.param("inputsFrom", "gs://elsewhere/in.json", id="outside-the-storage"),
+    ],
+)
+def test_a_taskrun_cannot_name_storage_outside_its_namespace(field: str, uri: str) -> None:
+    message = _refusal({field: uri}, CONFINED)
+    assert message.startswith(f"spec.{field}: expected a URI under 's3://bucket/runs/team/'"), message
+    assert message.endswith(f"got {uri!r}"), message
+
+
+@pytest.mark.parametrize(
+    ("spec", "settings"),
+    [
+        pytest.param({"outputPrefix": "s3://bucket/runs/team/mine"}, CONFINED, id="own-outputs"),
+        pytest.param({"inputsFrom": "s3://bucket/runs/team/demo/1/outputs.json"}, CONFINED, id="own-inputs"),
+        pytest.param({"inputsFrom": "data:application/json,{}"}, CONFINED, id="data-uri"),
+        pytest.param(
+            {"outputPrefix": "file:///srv/kt/team/x", "inputsFrom": "file://localhost/srv/kt/team/in.json"},
+            Settings(storage_prefix="/srv/kt"),
+            id="local-storage-as-file-uris",
+        ),
+        pytest.param(
+            {"outputPrefix": "s3://bucket/runs/other/x"},
+            Settings(storage_prefix="s3://bucket/runs", storage_confinement="none"),
+            id="confinement-off",
+        ),
+        pytest.param({"outputPrefix": "s3://anywhere/x"}, Settings(), id="no-storage-prefix"),
+    ],
+)
+def test_storage_a_taskrun_may_name(spec: dict[str, Any], settings: Settings) -> None:
+    _build(spec, settings=settings)
+
+
+def test_local_storage_is_confined_however_the_path_is_written() -> None:
+    settings = Settings(storage_prefix="/srv/kt")
+    for uri in ("/srv/kt/other/x", "file:///srv/kt/other/x", "file:///srv/kt/team/../other"):
+        assert _refusal({"outputPrefix": uri}, settings).startswith("spec.outputPrefix: expected a URI under")
+
+
+# ------------------------------------------------------ spec.podTemplateName: a PodTemplate under the TaskRun
+
+
+def _pod_template(spec: dict[str, Any], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": "gpu", "namespace": "team"},
+        "template": {"metadata": metadata or {}, "spec": spec},
+    }
+
+
+def _with_template(
+    template: dict[str, Any], spec: dict[str, Any] | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    merged = {**BASE, "podTemplateName": "gpu", **(spec or {})}
+    pod = build_pod(parse_spec(merged), REF, settings or Settings(), 1, pod_template=template)
+    kubernetes_validate.validate(pod, "1.30", strict=True)
+    return pod
+
+
+def test_a_pod_template_goes_under_the_taskruns_own_fields() -> None:
+    template = _pod_template(
+        {
+            "nodeSelector": {"pool": "gpu", "zone": "a"},
+            "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "priorityClassName": "batch",
+            "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "models"}}],
+            "containers": [
+                {
+                    "name": "base",
+                    "image": "ignored:1",
+                    "command": ["ignored"],
+                    "args": ["ignored"],
+                    "env": [{"name": "SHARED", "value": "template"}, {"name": "MODE", "value": "template"}],
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                    "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+                    "securityContext": {"runAsUser": 1000},
+                }
+            ],
+        },
+        metadata={"labels": {"team": "ml", "kubetask.dev/attempt": "9"}, "annotations": {"owner": "ml"}},
+    )
+    pod = _with_template(
+        template,
+        {
+            "env": [{"name": "MODE", "value": "taskrun"}],
+            "podTemplate": {"nodeSelector": {"zone": "b"}, "labels": {"team": "search"}},
+        },
+    )
+    spec, container = pod["spec"], _container(pod)
+    assert spec["nodeSelector"] == {"pool": "gpu", "zone": "b"}
+    assert spec["tolerations"] == template["template"]["spec"]["tolerations"]
+    assert spec["priorityClassName"] == "batch"
+    assert [v["name"] for v in spec["volumes"]] == ["kubetask-scratch", "models"]
+    assert pod["metadata"]["labels"]["team"] == "search"
+    assert pod["metadata"]["labels"]["kubetask.dev/attempt"] == "1"
+    assert pod["metadata"]["annotations"]["owner"] == "ml"
+    assert container["name"] == "task"
+    assert container["image"] == BASE["image"]
+    assert container["command"][0] == "kubetask-execute"
+    assert "args" not in container
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHARED"] == "template"
+    assert env["MODE"] == "taskrun"
+    assert [e["name"] for e in container["env"]].count("MODE") == 1
+    assert container["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
+    assert {"name": "models", "mountPath": "/models"} in container["volumeMounts"]
+    assert container["securityContext"]["runAsUser"] == 1000
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, "the secure defaults stay"
+    assert spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+
+
+def test_a_named_pod_template_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        build_pod(parse_spec({**BASE, "podTemplateName": "nope"}), REF, Settings(), 1)
+    assert str(refused.value) == (
+        "spec.podTemplateName: expected the name of a PodTemplate in namespace 'team', got 'nope', "
+        "which does not exist there"
+    )
+
+
+def test_a_pod_template_name_must_be_an_object_name() -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        parse_spec({**BASE, "podTemplateName": "GPU pool"})
+    assert str(refused.value).startswith("spec.podTemplateName: expected the name of a PodTemplate")
+
+
+def test_a_pod_template_cannot_add_containers() -> None:
+    template = _pod_template({"containers": [{"name": "a", "image": "x"}, {"name": "sidecar", "image": "y"}]})
+    with pytest.raises(InvalidSpecError) as refused:
+        _with_template(template)
+    assert "template.spec.containers: expected at most one container" in str(refused.value)
+    assert "['a', 'sidecar']" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("template_spec", "named"),
+    [
+        pytest.param(
+            {"hostNetwork": True}, "the pod's spec.hostNetwork (from PodTemplate 'gpu'", id="host-network"
+        ),
+        pytest.param(
+            {"containers": [{"name": "x", "securityContext": {"privileged": True}}]},
+            "the pod's spec.containers[0].securityContext.privileged (from PodTemplate 'gpu'",
+            id="privileged",
+        ),
+        pytest.param(
+            {"serviceAccountName": "admin"},
+            "PodTemplate 'gpu' (spec.podTemplateName): template.spec.serviceAccountName",
+            id="service-account",
+        ),
+        pytest.param(
+            {"serviceAccount": "admin"},
+            "PodTemplate 'gpu' (spec.podTemplateName): template.spec.serviceAccountName",
+            id="deprecated-service-account-alias",
+        ),
+    ],
+)
+def test_the_policy_applies_to_what_a_pod_template_brings(template_spec: dict[str, Any], named: str) -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        _with_template(_pod_template(template_spec))
+    assert str(refused.value).startswith(named), str(refused.value)
+
+
+def test_a_pod_templates_allowed_service_account_gets_its_token() -> None:
+    settings = Settings(service_accounts=frozenset({"runner"}))
+    spec = _with_template(_pod_template({"serviceAccountName": "runner"}), settings=settings)["spec"]
+    assert spec["serviceAccountName"] == "runner"
+    assert spec["automountServiceAccountToken"] is True

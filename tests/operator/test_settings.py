@@ -18,6 +18,7 @@ def test_defaults_watch_all_namespaces_without_storage() -> None:
     assert settings.storage_prefix is None
     assert settings.system_retries == 3
     assert settings.image_pull_grace_seconds == 180
+    assert settings.bind_address == "127.0.0.1", "run locally, the endpoints are this machine's only"
 
 
 def test_every_variable_is_read() -> None:
@@ -35,6 +36,8 @@ def test_every_variable_is_read() -> None:
             "KUBETASK_LOG_FORMAT": "JSON",
             "KUBETASK_API_CONCURRENCY": "16",
             "KUBETASK_STORAGE_SECRET": "kubetask-storage",
+            "KUBETASK_STORAGE_CONFINEMENT": "None",
+            "KUBETASK_BIND_ADDRESS": " 0.0.0.0 ",
         }
     )
     assert settings == Settings(
@@ -50,6 +53,8 @@ def test_every_variable_is_read() -> None:
         log_format="json",
         api_concurrency=16,
         storage_secret="kubetask-storage",
+        storage_confinement="none",
+        bind_address="0.0.0.0",
     )
     assert not settings.clusterwide
 
@@ -77,6 +82,16 @@ def test_every_variable_is_read() -> None:
         pytest.param(
             "KUBETASK_INLINE_INPUTS_MAX_BYTES", "1000000", "an integer from 0", id="inline-too-large"
         ),
+        pytest.param("KUBETASK_POD_SECURITY_LEVEL", "strict", "privileged, baseline, restricted", id="level"),
+        pytest.param(
+            "KUBETASK_POD_SECURITY_NAMESPACES", "team-a:baseline", "NAMESPACE=LEVEL", id="namespace-levels"
+        ),
+        pytest.param(
+            "KUBETASK_POD_SECURITY_NAMESPACES", "team-a=open", "a Pod Security Standards level", id="ns-level"
+        ),
+        pytest.param("KUBETASK_SERVICE_ACCOUNTS", "Team/runner", "NAMESPACE/NAME", id="service-account"),
+        pytest.param("KUBETASK_STORAGE_CONFINEMENT", "bucket", "one of namespace, none", id="confinement"),
+        pytest.param("KUBETASK_BIND_ADDRESS", "localhost", "an IP address", id="bind-address-not-an-ip"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, expected: str) -> None:
@@ -84,6 +99,25 @@ def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str,
         load_settings({variable: value})
     assert str(raised.value).startswith(f"{variable}={value!r}: ")
     assert expected in str(raised.value)
+
+
+def test_task_pods_are_restricted_with_no_service_account_unless_configured() -> None:
+    default = load_settings({})
+    assert default.pod_security_level_of("any") == "restricted"
+    assert not default.allows_service_account("any", "default")
+    settings = load_settings(
+        {
+            "KUBETASK_POD_SECURITY_LEVEL": "Baseline",
+            "KUBETASK_POD_SECURITY_NAMESPACES": "infra=privileged, ci = restricted",
+            "KUBETASK_SERVICE_ACCOUNTS": "runner, infra/deployer",
+        }
+    )
+    assert settings.pod_security_level_of("team") == "baseline"
+    assert settings.pod_security_level_of("infra") == "privileged"
+    assert settings.pod_security_level_of("ci") == "restricted"
+    assert settings.allows_service_account("team", "runner")
+    assert settings.allows_service_account("infra", "deployer")
+    assert not settings.allows_service_account("team", "deployer")
 
 
 def test_leader_election_is_off_unless_asked_for() -> None:

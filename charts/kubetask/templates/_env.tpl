@@ -21,10 +21,20 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.operator.livenessPort | quote }}
 - name: KUBETASK_METRICS_PORT
   value: {{ .Values.operator.metricsPort | quote }}
+- name: KUBETASK_BIND_ADDRESS
+  value: {{ .Values.operator.bindAddress | quote }}
 - name: KUBETASK_STORAGE_PREFIX
   value: {{ .Values.storage.prefix | quote }}
 - name: KUBETASK_STORAGE_SECRET
   value: {{ .Values.storage.credentials.secretName | quote }}
+- name: KUBETASK_STORAGE_CONFINEMENT
+  value: {{ .Values.storage.confinement | quote }}
+- name: KUBETASK_POD_SECURITY_LEVEL
+  value: {{ .Values.taskPods.podSecurityLevel | quote }}
+- name: KUBETASK_POD_SECURITY_NAMESPACES
+  value: {{ include "kubetask.namespaceLevels" . | quote }}
+- name: KUBETASK_SERVICE_ACCOUNTS
+  value: {{ join "," (uniq .Values.taskPods.serviceAccounts) | quote }}
 - name: KUBETASK_LEADER_ELECTION
   value: {{ .Values.leaderElection.enabled | quote }}
 {{- if .Values.leaderElection.enabled }}
@@ -46,4 +56,13 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
 - name: KUBETASK_DEFAULT_RESOURCES
   value: {{ toJson . | quote }}
 {{- end }}
+{{- end }}
+
+{{/* taskPods.namespacePodSecurityLevels as KUBETASK_POD_SECURITY_NAMESPACES reads it: ns=level,ns=level. */}}
+{{- define "kubetask.namespaceLevels" -}}
+{{- $pairs := list }}
+{{- range $namespace, $level := .Values.taskPods.namespacePodSecurityLevels }}
+{{- $pairs = append $pairs (printf "%s=%s" $namespace $level) }}
+{{- end }}
+{{- join "," $pairs }}
 {{- end }}

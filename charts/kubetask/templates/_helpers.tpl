@@ -82,3 +82,23 @@ app.kubernetes.io/component: test
 {{- define "kubetask.leaderElectionRbacName" -}}
 {{- printf "%s-leader-election" (include "kubetask.fullname" . | trunc 46 | trimSuffix "-") }}
 {{- end }}
+
+{{/*
+Non-empty when the TaskRun CRD exists in the cluster and this release does not own it (Helm's ownership
+annotations name another release, or none: applied by `kubetask dev` or manifests/). Helm would refuse to
+install over it ("invalid ownership metadata"); the chart leaves it alone. Empty under `helm template`, which
+sees no cluster.
+*/}}
+{{- define "kubetask.crdManagedElsewhere" -}}
+{{- if not .Values.crds.takeOwnership }}
+{{- $existing := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "taskruns.kubetask.dev" }}
+{{- if $existing }}
+{{- $annotations := $existing.metadata.annotations | default dict }}
+{{- $release := index $annotations "meta.helm.sh/release-name" | default "" }}
+{{- $namespace := index $annotations "meta.helm.sh/release-namespace" | default "" }}
+{{- if not (and (eq $release .Release.Name) (eq $namespace .Release.Namespace)) }}
+{{- $release | default "none" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -23,6 +23,10 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create"]
+# The PodTemplate a TaskRun names in spec.podTemplateName, read as each attempt's pod is built.
+- apiGroups: [""]
+  resources: ["podtemplates"]
+  verbs: ["get"]
 # An Event on the TaskRun for every transition; a pod's Events listed when it waits in ContainerCreating
 # without saying why (the kubelet's FailedMount names a missing Secret or ConfigMap volume).
 - apiGroups: [""]

@@ -89,6 +89,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     _builtin("", "v1", "resourcequotas", "ResourceQuota", short=("quota",), sub=("status",)),
     _builtin("", "v1", "limitranges", "LimitRange", short=("limits",)),
+    _builtin("", "v1", "podtemplates", "PodTemplate"),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin(
