@@ -187,6 +187,11 @@ def _read_inputs(uri: str, interface: Interface, transfer: StorageTransfer) -> d
         document = loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"inputs document {_short(uri)}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise InputError(
+            f"inputs document {_short(uri)}: nested deeper than Python's recursion limit "
+            f"({sys.getrecursionlimit()}); flatten the inputs"
+        ) from None
     if not isinstance(document, dict):
         raise InputError(
             f"inputs document {_short(uri)}: expected a JSON object mapping input names to values, "

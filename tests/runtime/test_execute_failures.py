@@ -216,6 +216,16 @@ def test_resolver_failures_are_user_errors(
         pytest.param('{"x": 1, "y": 2}', "unknown input(s) 'y'; the task takes 'x'", id="unknown-input"),
         pytest.param("{}", "missing required input(s) 'x'", id="missing-input"),
         pytest.param('{"x": NaN}', "not valid JSON: JSON has no NaN", id="nan"),
+        pytest.param(
+            '{"x": 1,',
+            "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 9",
+            id="trailing-comma",  # was a recoverable SystemError from the hand-made codec
+        ),
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "nested deeper than Python's recursion limit",
+            id="too-deep",  # was a recoverable SYSTEM RecursionError
+        ),
     ],
 )
 def test_bad_inputs_document(executor: Executor, document: str, message: str) -> None:
