@@ -44,6 +44,13 @@ class MissingStorageBackendError(StorageError):
     recoverable = False
 
 
+class StorageLocationError(StorageError):
+    """A URI that cannot work as given: malformed, not found, on another host, not writable, or without
+    credentials for its storage. A USER error naming the URI: retrying the same spec cannot help."""
+
+    recoverable = False
+
+
 class UsageError(KubetaskError):
     """The command line or the environment of ``kubetask-execute`` is malformed."""
 
@@ -63,6 +70,7 @@ for _exception in (
     OutputError,
     StorageError,
     MissingStorageBackendError,
+    StorageLocationError,
     UsageError,
     Terminated,
 ):

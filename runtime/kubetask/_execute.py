@@ -16,13 +16,23 @@ import time
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
 from kubetask._convert import input_value, output_value
-from kubetask._documents import STAGE_CALL, STAGE_INPUTS, STAGE_LOAD, STAGE_OUTPUTS, STAGE_START, classify
+from kubetask._documents import (
+    ERROR_DOCUMENT,
+    OUTPUTS_DOCUMENT,
+    STAGE_CALL,
+    STAGE_INPUTS,
+    STAGE_LOAD,
+    STAGE_OUTPUTS,
+    STAGE_START,
+    STAGE_STORAGE,
+    classify,
+)
 from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
-from kubetask._storage import check_backend, join, read_bytes, write_bytes
+from kubetask._storage import check_backend, check_writable_prefix, join, read_bytes, write_bytes
 from kubetask._transfer import StorageTransfer
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
@@ -95,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             return _usage_error(error, argv, started, termination)
         _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
 
+        stage = STAGE_STORAGE
+        transfer = _storage_transfer(arguments)
+
         stage = STAGE_LOAD
         resolver, task = resolve_task(arguments.resolver, arguments.loader_args)
         interface = task.interface
 
         stage = STAGE_INPUTS
-        transfer = _storage_transfer(arguments)
         values = _read_inputs(arguments.inputs, interface, transfer)
 
         stage = STAGE_CALL
@@ -124,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             name: output_value(value, interface.outputs.get(name, object), name=name, transfer=transfer)
             for name, value in interface.split_outputs(returned).items()
         }
-        outputs_uri = join(arguments.output_prefix, "outputs.json")
+        outputs_uri = join(arguments.output_prefix, OUTPUTS_DOCUMENT)
         write_bytes(outputs_uri, (dumps(outputs) + "\n").encode())
         termination.shield()
         message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
@@ -144,11 +156,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:
-    """File transfers of the run, once the storage of its outputs is known to be usable: a missing
-    backend fails now, before the task runs, not after."""
-    raw_prefix = arguments.raw_output_data_prefix or join(arguments.output_prefix, "raw")
-    check_backend(arguments.output_prefix)
-    check_backend(raw_prefix)
+    """File transfers of the run, once the storage of its outputs is known to be usable: a prefix that
+    cannot be written, a missing backend or missing credentials fail now, before the task runs (and
+    before its module loads), not after."""
+    check_writable_prefix(arguments.output_prefix, probe=OUTPUTS_DOCUMENT, flag="--output-prefix")
+    if arguments.raw_output_data_prefix is None:
+        raw_prefix = join(arguments.output_prefix, "raw")
+        check_backend(raw_prefix)
+    else:
+        raw_prefix = arguments.raw_output_data_prefix
+        check_writable_prefix(raw_prefix, probe=OUTPUTS_DOCUMENT, flag="--raw-output-data-prefix")
     return StorageTransfer(raw_output_prefix=raw_prefix)
 
 
@@ -236,7 +253,7 @@ def _fail(
     error_uri = None
     if output_prefix is not None:
         try:
-            candidate = join(output_prefix, "error.json")
+            candidate = join(output_prefix, ERROR_DOCUMENT)
             write_bytes(candidate, (dumps(document) + "\n").encode())
             error_uri = candidate
         except Exception as write_error:

@@ -427,30 +427,92 @@ def test_deep_recursion_traceback_is_bounded(executor: Executor) -> None:
 # ---------------------------------------------------------------- storage: SYSTEM errors, exit 3
 
 
-def test_unreadable_inputs_are_a_recoverable_system_error(executor: Executor, tmp_path: Path) -> None:
+def unwritable_directory(tmp_path: Path) -> Path:
+    """A directory this process cannot create files in: chmod for a normal user; root ignores modes, so
+    for root a path on sysfs, which refuses new files to everyone."""
+    if os.geteuid() == 0:
+        return Path("/sys/kubetask-test-out")
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    directory.chmod(0o500)
+    return directory / "out"
+
+
+@pytest.mark.parametrize(
+    ("inputs_uri", "message"),
+    [
+        pytest.param(
+            "{tmp}/missing.json", "cannot read '{tmp}/missing.json': No such file or directory", id="missing"
+        ),
+        pytest.param("{tmp}", "cannot read '{tmp}': Is a directory", id="a-directory"),
+        pytest.param(
+            "data:application/json;base64,e30=!", "data: URI has invalid base64 data", id="bad-base64"
+        ),
+        pytest.param(
+            "data:no-comma", "not a data: URI (expected 'data:[<media type>][;base64],<data>')", id="no-comma"
+        ),
+        pytest.param(
+            "file://otherhost/inputs.json",
+            "'file://otherhost/inputs.json': file:// URIs on another host ('otherhost') are not supported",
+            id="file-other-host",
+        ),
+    ],
+)
+def test_inputs_that_cannot_be_read_are_a_user_error_naming_the_uri(
+    executor: Executor, tmp_path: Path, inputs_uri: str, message: str
+) -> None:
+    """Deterministic: retrying reads the same missing document (was a recoverable SYSTEM error, 4 runs)."""
     assert_failed(
-        executor.run(T, "echo_int", inputs_uri=str(tmp_path / "missing.json")),
-        exit_code=3,
-        kind="SYSTEM",
-        recoverable=True,
-        error_type="kubetask.StorageError",
-        message=f"cannot read '{tmp_path / 'missing.json'}': No such file or directory",
+        executor.run(T, "echo_int", inputs_uri=inputs_uri.format(tmp=tmp_path)),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.StorageLocationError",
+        message=message.format(tmp=tmp_path),
     )
 
 
-def test_unwritable_output_prefix_still_leaves_a_termination_message(
-    executor: Executor, tmp_path: Path
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        pytest.param(
+            "file", "--output-prefix '{prefix}': cannot create the directory: File exists", id="a-file"
+        ),
+        pytest.param(
+            "under-a-file",
+            "--output-prefix '{prefix}': cannot create the directory: Not a directory",
+            id="under-a-file",
+        ),
+        pytest.param("unwritable", "--output-prefix '{prefix}': ", id="unwritable"),
+        pytest.param("data:,x", "--output-prefix 'data:,x'...: data: URIs are read-only", id="data-uri"),
+        pytest.param(
+            "file://otherhost/out",
+            "'file://otherhost/out': file:// URIs on another host ('otherhost') are not supported",
+            id="file-other-host",
+        ),
+    ],
+)
+def test_output_prefix_that_cannot_be_written_fails_before_the_task_runs(
+    executor: Executor, tmp_path: Path, prefix: str, message: str
 ) -> None:
+    """Was found only after the task ran, and retried as a recoverable SYSTEM error."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = executor.run(T, "echo_int", {"x": 1}, output_prefix=str(blocker / "out"))
-    assert result.returncode == 3
+    prefix = {"file": str(blocker), "under-a-file": str(blocker / "out")}.get(prefix, prefix)
+    if prefix == "unwritable":
+        prefix = str(unwritable_directory(tmp_path))
+    argv = executor.command(
+        ["task-module", T, "task-name", "chatty"], inputs=executor.inputs_file({"x": 1}), output_prefix=prefix
+    )
+    result = executor.run_argv(argv)
+    assert result.returncode == 1, result.stderr
+    assert "stdout from the task" not in result.stdout  # refused before the task ran
     assert result.termination is not None
-    assert result.termination.error is not None
-    assert (result.termination.error.kind, result.termination.error.recoverable) == ("SYSTEM", True)
-    assert result.termination.error.type == "kubetask.StorageError"
-    assert f"cannot write '{blocker}/out/outputs.json'" in result.termination.error.message
-    assert result.termination.error_uri is None  # the error document could not be written either
+    error = result.termination.error
+    assert error is not None
+    assert (error.kind, error.recoverable, error.type) == ("USER", False, "kubetask.StorageLocationError")
+    assert message.format(prefix=prefix) in error.message
+    assert result.termination.error_uri is None  # nowhere to write the error document either
     assert "could not write the error document" in result.stderr
 
 
