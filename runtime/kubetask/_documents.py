@@ -14,7 +14,6 @@ from kubetask._errors import (
     StorageLocationError,
     TaskDefinitionError,
     TaskLoadError,
-    Terminated,
     UsageError,
 )
 from kubetask._protocol import ExitCode
@@ -55,12 +54,16 @@ class Classification:
         return f"Classification({self.kind}, recoverable={self.recoverable}, exit_code={self.exit_code!r})"
 
 
-def classify(error: BaseException, *, stage: str) -> Classification:
+def classify(error: BaseException, *, stage: str, signalled: bool) -> Classification:
     """USER: raised by the task, its module, its resolver, or bad inputs/outputs. SYSTEM: storage, the
     runtime, signals. User errors are recoverable only when the task raised RecoverableError; system
     errors are recoverable except a malformed command or a missing storage backend. A URI of the spec
-    that cannot work (StorageLocationError: not found, not writable, no credentials) is the user's."""
-    if isinstance(error, Terminated | KeyboardInterrupt):  # stopped by a signal (SIGTERM, or SIGINT locally)
+    that cannot work (StorageLocationError: not found, not writable, no credentials) is the user's.
+
+    *signalled*: the process received SIGTERM or SIGINT before the outcome was decided. Only then is the
+    run a stop (Terminated, exit 143); a task that raises Terminated or KeyboardInterrupt itself, with no
+    signal, failed like any other task."""
+    if signalled:  # stopped by a signal (SIGTERM, or SIGINT locally), whatever the task then did
         return Classification(SYSTEM, True, ExitCode.TERMINATED)
     if isinstance(error, UsageError):
         return Classification(SYSTEM, False, ExitCode.USAGE_ERROR)

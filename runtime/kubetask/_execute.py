@@ -149,7 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         if stage == STAGE_CALL:
             _drop_runtime_frames(raised)
         prefix = arguments.output_prefix if arguments is not None else None
-        return _fail(failure, stage=stage, output_prefix=prefix, environment=environment, started=started)
+        return _fail(
+            failure,
+            stage=stage,
+            signalled=termination.stopped is not None,
+            output_prefix=prefix,
+            environment=environment,
+            started=started,
+        )
     finally:
         if transfer is not None:
             transfer.clean_up()
@@ -237,18 +244,26 @@ def _usage_error(error: UsageError, argv: list[str], started: float, termination
     except UsageError:  # a malformed KUBETASK_ATTEMPT must not keep the summary from being written
         environment = PodEnvironment.from_environ({k: v for k, v in os.environ.items() if k != ATTEMPT})
     prefix = output_prefix_of(argv)
-    return _fail(error, stage=STAGE_START, output_prefix=prefix, environment=environment, started=started)
+    return _fail(
+        error,
+        stage=STAGE_START,
+        signalled=False,
+        output_prefix=prefix,
+        environment=environment,
+        started=started,
+    )
 
 
 def _fail(
     error: BaseException,
     *,
     stage: str,
+    signalled: bool,
     output_prefix: str | None,
     environment: PodEnvironment | None,
     started: float,
 ) -> int:
-    classification = classify(error, stage=stage)
+    classification = classify(error, stage=stage, signalled=signalled)
     document = _documents.error_document(error, classification)
     error_uri = None
     if output_prefix is not None:

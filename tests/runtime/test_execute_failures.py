@@ -688,6 +688,27 @@ def test_sigterm_is_recorded_even_when_the_task_catches_it(
         assert context in error["traceback"]
 
 
+@pytest.mark.parametrize(
+    ("name", "error_type", "message"),
+    [
+        pytest.param("raises_keyboard_interrupt", "KeyboardInterrupt", "KeyboardInterrupt", id="interrupt"),
+        pytest.param("raises_terminated", "kubetask.Terminated", "the task gave up", id="terminated"),
+    ],
+)
+def test_a_task_raising_a_stop_itself_without_a_signal_is_a_user_error(
+    executor: Executor, name: str, error_type: str, message: str
+) -> None:
+    """Was recorded as a SIGTERM stop (exit 143) and retried on the operator's system budget."""
+    assert_failed(
+        executor.run(F, name),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type=error_type,
+        message=message,
+    )
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 
