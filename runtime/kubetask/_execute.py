@@ -28,7 +28,7 @@ from kubetask._documents import (
     classify,
 )
 from kubetask._environment import ATTEMPT, PodEnvironment
-from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
+from kubetask._errors import InputError, KubetaskError, OutputError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
@@ -132,17 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             raise stopped
 
         stage = STAGE_OUTPUTS
-        outputs = {
-            name: output_value(value, interface.outputs.get(name, object), name=name, transfer=transfer)
-            for name, value in interface.split_outputs(returned).items()
-        }
+        outputs, document = _outputs_document(returned, interface, transfer)
         outputs_uri = join(arguments.output_prefix, OUTPUTS_DOCUMENT)
-        write_bytes(outputs_uri, (dumps(outputs) + "\n").encode())
+        # From here a signal no longer interrupts: the outputs are written whole and the run succeeded, or
+        # the write failed and error.json says so. Never both documents, never a .partial one.
         termination.shield()
-        message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
-        _write_termination_message(environment, message)
-        _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
-        return ExitCode.SUCCESS
+        write_bytes(outputs_uri, document)
     except BaseException as raised:  # every failure ends in documents and an exit status, never a bare trace
         termination.shield()
         failure = termination.confirm(raised) or raised
@@ -160,6 +155,34 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if transfer is not None:
             transfer.clean_up()
+    return _succeed(outputs=outputs, outputs_uri=outputs_uri, environment=environment, started=started)
+
+
+def _outputs_document(
+    returned: object, interface: Interface, transfer: StorageTransfer
+) -> tuple[dict[str, object], bytes]:
+    """The task's return value converted to its outputs, and their JSON document."""
+    try:
+        outputs = {
+            name: output_value(value, interface.outputs.get(name, object), name=name, transfer=transfer)
+            for name, value in interface.split_outputs(returned).items()
+        }
+        return outputs, (dumps(outputs) + "\n").encode()
+    except RecursionError:
+        raise OutputError(
+            f"the outputs are nested deeper than Python's recursion limit ({sys.getrecursionlimit()})"
+        ) from None
+
+
+def _succeed(
+    *, outputs: dict[str, object], outputs_uri: str, environment: PodEnvironment | None, started: float
+) -> int:
+    """Once outputs.json is written the run succeeded: nothing here may turn it into a failure."""
+    if environment is not None:
+        message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
+        _write_termination_message(environment, message)
+    _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
+    return ExitCode.SUCCESS
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:

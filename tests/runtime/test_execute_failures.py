@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 F = "failing_tasks"
 T = "typed_tasks"
+OUTCOMES = "outcome_tasks"
 TASK_MODULES = Path(__file__).resolve().parent / "task_modules"
 
 
@@ -391,6 +392,18 @@ def test_wrong_output_type_is_the_task_s_fault(executor: Executor) -> None:
     )
 
 
+def test_outputs_nested_past_the_recursion_limit_are_the_task_s_fault(executor: Executor) -> None:
+    """Was a recoverable SYSTEM RecursionError, retried on the operator's budget."""
+    assert_failed(
+        executor.run(OUTCOMES, "returns_too_deep", {"depth": 100_000}),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.OutputError",
+        message="the outputs are nested deeper than Python's recursion limit",
+    )
+
+
 def test_sys_exit_in_a_task_is_a_user_error_not_a_silent_exit(executor: Executor) -> None:
     assert_failed(
         executor.run(F, "exits", {"code": 0}),
@@ -700,13 +713,27 @@ def test_a_task_raising_a_stop_itself_without_a_signal_is_a_user_error(
 ) -> None:
     """Was recorded as a SIGTERM stop (exit 143) and retried on the operator's system budget."""
     assert_failed(
-        executor.run(F, name),
+        executor.run(OUTCOMES, name),
         exit_code=1,
         kind="USER",
         recoverable=False,
         error_type=error_type,
         message=message,
     )
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_a_signal_while_outputs_are_written_leaves_exactly_one_document(
+    executor: Executor, moment: str
+) -> None:
+    """Was a .partial file beside error.json (signal before the rename), or a complete outputs.json and
+    an error.json together (signal after it). The outcome is decided once the write starts."""
+    result = executor.run("stopping_tasks", "signalled_while_outputs_are_written", {"moment": moment})
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(executor.output_prefix)) == ["outputs.json"]
+    assert result.outputs == {"o0": "x" * 100_000}
+    assert result.termination is not None
+    assert result.termination.outcome == "Succeeded"
 
 
 # ---------------------------------------------------------------- the command line: usage errors, exit 2

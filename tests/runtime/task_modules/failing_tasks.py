@@ -80,13 +80,3 @@ class Unprintable(Exception):
 @kubetask.task
 def raises_unprintable() -> None:
     raise Unprintable()
-
-
-@kubetask.task
-def raises_keyboard_interrupt() -> None:
-    raise KeyboardInterrupt  # no signal: the task's own doing
-
-
-@kubetask.task
-def raises_terminated() -> None:
-    raise kubetask.Terminated("the task gave up")  # no signal either
