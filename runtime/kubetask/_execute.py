@@ -15,6 +15,7 @@ import time
 
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
+from kubetask._capture import OutputCapture
 from kubetask._convert import input_value, output_value
 from kubetask._documents import (
     ERROR_DOCUMENT,
@@ -34,6 +35,9 @@ from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
 from kubetask._storage import check_backend, check_writable_prefix, join, read_bytes, write_bytes
 from kubetask._transfer import StorageTransfer
+
+# How long the log archive waits for child processes the task left running to let go of stdout/stderr.
+LOG_DRAIN_SECONDS = 2.0
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
@@ -93,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     if wants_help(argv):
         print(USAGE)
         return ExitCode.SUCCESS
+    capture = OutputCapture(archive=False)
+    exit_code = _run(argv, started=started, termination=termination, capture=capture)
+    capture.finish(drain_seconds=LOG_DRAIN_SECONDS)
+    return exit_code
+
+
+def _run(argv: list[str], *, started: float, termination: _Termination, capture: OutputCapture) -> int:
+    """One attempt, start to end: its documents and termination message written, its exit status."""
     stage = STAGE_START
     arguments: ExecuteArguments | None = None
     environment: PodEnvironment | None = None
@@ -126,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint_path=arguments.checkpoint_path,
             prev_checkpoint=arguments.prev_checkpoint,
         )
-        returned = _call(task, interface, values, context=context)
+        try:
+            returned = _call(task, interface, values, context=context)
+        finally:
+            capture.reattach()  # a task that closed stdout or stderr must not silence the runtime's report
         stopped = termination.confirm()
         if stopped is not None:
             raise stopped
@@ -300,7 +315,7 @@ def _fail(
         # A finding of the runtime (bad input, missing name...): the message says it all, a trace would not.
         _log(f"error: {document['type']}: {document['message']}")
     else:
-        sys.stderr.write(str(document["traceback"]))
+        _write_stderr(str(document["traceback"]))
     message = _termination.failure_message(
         kind=classification.kind,
         recoverable=classification.recoverable,
@@ -342,8 +357,19 @@ def _short(uri: str) -> str:
 
 
 def _log(line: str) -> None:
-    sys.stderr.write(f"{EXECUTE_PROGRAM}: {line}\n")
-    sys.stderr.flush()
+    _write_stderr(f"{EXECUTE_PROGRAM}: {line}\n")
+
+
+def _write_stderr(text: str) -> None:
+    """Best effort: the runtime's report must not fail because stderr is gone (a closed pipe...)."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # closed, or replaced by None
+        try:  # noqa: SIM105 - contextlib is one more import on the cold path
+            os.write(2, text.encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -736,6 +736,20 @@ def test_a_signal_while_outputs_are_written_leaves_exactly_one_document(
     assert result.termination.outcome == "Succeeded"
 
 
+@pytest.mark.parametrize("how", ["streams", "descriptors", "both"])
+def test_a_task_closing_stdout_and_stderr_still_succeeds(executor: Executor, how: str) -> None:
+    """Was a crash after the Succeeded summary: the cluster reported UserError {"outcome":"Succeeded"...}."""
+    result = executor.run(OUTCOMES, "closes_its_output", {"how": how})
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 7}
+    assert result.error is None
+    assert result.termination is not None
+    assert result.termination.outcome == "Succeeded"
+    assert result.stderr.splitlines()[-1].startswith("kubetask-execute: end outcome=Succeeded ")
+    if how == "descriptors":  # the stream object survived: what it still held is written, not lost
+        assert "unflushed line" in result.stdout
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 

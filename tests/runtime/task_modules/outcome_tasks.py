@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import kubetask
 
 
@@ -21,3 +24,16 @@ def returns_too_deep(depth: int) -> list:  # type: ignore[type-arg]
     for _ in range(depth):
         nested = [nested]
     return nested
+
+
+@kubetask.task
+def closes_its_output(how: str) -> int:
+    """Closes stdout and stderr: the Python streams, the file descriptors 1 and 2, or both."""
+    print("unflushed line")  # still in sys.stdout's buffer when fd 1 goes
+    if how in ("streams", "both"):
+        sys.stdout.close()
+        sys.stderr.close()
+    if how in ("descriptors", "both"):
+        os.close(1)
+        os.close(2)
+    return 7
