@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from kubetask._context import ExecutionContext, current_context
+from kubetask._documents import LOG_DOCUMENT
 from kubetask._errors import (
     InputError,
     KubetaskError,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RESOLVER",
+    "LOG_DOCUMENT",
     "DefaultTaskResolver",
     "Directory",
     "ErrorInfo",

@@ -113,12 +113,21 @@ def _dup(fd: int) -> int | None:
 
 class OutputCapture:
     """fds 1 and 2 through the tee (see the module docstring), or, with *archive* false or when pipes
-    cannot be made, only a saved copy of them to give back to a task that closed its own."""
+    cannot be made, only a saved copy of them to give back to a task that closed its own.
+
+    Two pipes keep stdout and stderr apart, but then nothing orders a chunk of one against a chunk of
+    the other. The runtime's own lines (start, end, errors) are therefore not sent through a pipe:
+    :meth:`write_line` first drains both pipes, then writes the line itself, so it lands after all the
+    task wrote before it and before anything the task writes after it."""
 
     def __init__(self, *, archive: bool) -> None:
         self._real = (_dup(1), _dup(2))  # where the output really goes (the container's log)
         self._writers: tuple[int | None, int | None] = self._real  # what fds 1 and 2 should be
+        self._streams = (sys.stdout, sys.stderr)
         self._spool: _Spool | None = None
+        self._readers: dict[int, int | None] = {}  # pipe read end -> the real descriptor it feeds
+        self._open: set[int] = set()  # read ends not at end of file yet
+        self._pumping = _thread.allocate_lock()  # one reader of the pipes at a time: order is kept
         self._done = _thread.allocate_lock()
         if archive:
             self._start_tee()
@@ -130,67 +139,107 @@ class OutputCapture:
             return
         flush_standard_streams()
         self._spool = _Spool()
-        readers = {stdout_pipe[0]: self._real[0], stderr_pipe[0]: self._real[1]}
+        self._readers = {stdout_pipe[0]: self._real[0], stderr_pipe[0]: self._real[1]}
+        self._open = set(self._readers)
+        for reader in self._readers:
+            os.set_blocking(reader, False)  # the thread and write_line both drain them
         self._writers = (stdout_pipe[1], stderr_pipe[1])
         self._done.acquire()
-        _thread.start_new_thread(self._tee, (readers, self._spool))
+        _thread.start_new_thread(self._tee, ())
+        global _active  # noqa: PLW0603 - one attempt per process: see report()
+        _active = self
         self.reattach()
         for stream in (sys.stdout, sys.stderr):  # lines reach the real output as they are printed
             reconfigure = getattr(stream, "reconfigure", None)
             if reconfigure is not None:
                 _quietly(reconfigure, line_buffering=True)
 
-    def _tee(self, readers: dict[int, int | None], spool: _Spool) -> None:
+    def _tee(self) -> None:
         try:
             poller = select.poll()
-            for reader in readers:
+            for reader in self._readers:
                 poller.register(reader, select.POLLIN)
-            open_readers = set(readers)
-            while open_readers:
-                for reader, _ in poller.poll():
-                    try:
-                        data = os.read(reader, _CHUNK)
-                    except OSError:
-                        data = b""
-                    if not data:  # every writer closed it
+            while True:
+                with self._pumping:
+                    for reader in [reader for reader in self._readers if reader not in self._open]:
                         poller.unregister(reader)
-                        open_readers.discard(reader)
                         os.close(reader)
-                        continue
-                    real = readers[reader]
-                    if real is not None:
-                        try:
-                            _write_all(real, data)
-                        except OSError:  # the real output went away: keep archiving
-                            readers[reader] = None
-                    spool.append(data)
+                        del self._readers[reader]
+                    if not self._readers:
+                        return
+                for reader, _ in poller.poll():
+                    with self._pumping:
+                        if reader in self._open:
+                            self._pump(reader)
         finally:
             self._done.release()
 
+    def _pump(self, reader: int) -> bool:
+        """Pass one chunk of *reader* on (the lock held); False when it had nothing (or ended)."""
+        try:
+            data = os.read(reader, _CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:  # every writer closed it
+            self._open.discard(reader)
+            return False
+        real = self._readers[reader]
+        if real is not None:
+            try:
+                _write_all(real, data)
+            except OSError:  # the real output went away: keep archiving
+                self._readers[reader] = None
+        if self._spool is not None:  # None once the log was taken: children may still write
+            self._spool.append(data)
+        return True
+
+    def write_line(self, text: str) -> None:
+        """The runtime's own output, to the real stderr and the log, after what the task wrote so far."""
+        data = text.encode("utf-8", "backslashreplace")
+        if self._spool is None:
+            _write_stderr(text)
+            return
+        flush_standard_streams()
+        with self._pumping:
+            if self._spool is None:
+                _write_stderr(text)
+                return
+            for reader in list(self._open):
+                while self._pump(reader):
+                    pass
+            if self._real[1] is not None:
+                _quietly(_write_all, self._real[1], data)
+            self._spool.append(data)
+
     def reattach(self) -> None:
-        """fds 1 and 2 and ``sys.stdout``/``sys.stderr`` usable again, whatever the task closed."""
+        """fds 1 and 2 and ``sys.stdout``/``sys.stderr`` usable again, whatever the task closed or
+        replaced them with."""
         for fd, writer in ((1, self._writers[0]), (2, self._writers[1])):
             if writer is not None:
                 _quietly(os.dup2, writer, fd)
-        for name, fd in (("stdout", 1), ("stderr", 2)):
-            stream = getattr(sys, name)
-            if stream is None or getattr(stream, "closed", True):
+        for name, fd, original in (("stdout", 1, self._streams[0]), ("stderr", 2, self._streams[1])):
+            stream = original if original is not None and not original.closed else None
+            if stream is None:
                 try:  # it becomes sys.stdout or sys.stderr: not closed here
-                    reopened = open(fd, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
+                    stream = open(fd, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
                 except OSError:
                     continue
-                setattr(sys, name, reopened)
+            setattr(sys, name, stream)
 
     def finish(self, *, drain_seconds: float) -> bytes | None:
         """Stop capturing: fds 1 and 2 back to the real output, and the log so far (None without a tee).
 
         Child processes the task left running may still hold the pipes; the log is taken after at
         most *drain_seconds* without waiting for them."""
+        global _active  # noqa: PLW0603 - one attempt per process: see report()
         flush_standard_streams()
         for fd, real in ((1, self._real[0]), (2, self._real[1])):
             if real is not None:
                 _quietly(os.dup2, real, fd)
-        if self._spool is None:
+        spool = self._spool
+        if spool is None:
             return None
         for writer in self._writers:
             if writer is not None:
@@ -198,9 +247,31 @@ class OutputCapture:
         self._writers = self._real
         if self._done.acquire(timeout=drain_seconds):
             self._done.release()
-        log = self._spool.read()
-        self._spool = None
-        return log
+        with self._pumping:
+            self._spool = None
+        _active = None
+        return spool.read()
+
+
+_active: OutputCapture | None = None  # the capture of this process's attempt, while it captures
+
+
+def report(text: str) -> None:
+    """The runtime's own output (its log lines, tracebacks): through the active capture, which orders
+    it after the task's output, or straight to stderr. Never raises."""
+    if _active is not None:
+        _active.write_line(text)
+    else:
+        _write_stderr(text)
+
+
+def _write_stderr(text: str) -> None:
+    """Best effort: the runtime's report must not fail because stderr is gone (a closed pipe...)."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # closed, or replaced by None
+        _quietly(_write_all, 2, text.encode("utf-8", "backslashreplace"))
 
 
 def flush_standard_streams() -> None:

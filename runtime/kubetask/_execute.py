@@ -1,9 +1,10 @@
 """``kubetask-execute``: the entry point of every task pod.
 
 Loads the task through its resolver, reads and converts the inputs, calls the task, converts and writes
-the outputs (or the error document), writes the termination message and exits with a status that says
-how it went. It never dies with a bare traceback, and it starts fast: this path imports no json, re,
-typing, inspect, argparse or dataclasses of its own (see ``benchmarks/bench_execute.py``).
+the outputs (or the error document), writes the termination message, archives the attempt's log beside
+them and exits with a status that says how it went. It never dies with a bare traceback, and it starts
+fast: this path imports no typing, inspect, argparse or dataclasses of its own, and json only because
+realistic task modules load what it needs anyway (see ``benchmarks/bench_execute.py``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
-from kubetask._capture import OutputCapture
+from kubetask._capture import OutputCapture, report
 from kubetask._convert import input_value, output_value
 from kubetask._documents import (
     ERROR_DOCUMENT,
+    LOG_DOCUMENT,
     OUTPUTS_DOCUMENT,
     STAGE_CALL,
     STAGE_INPUTS,
@@ -97,10 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     if wants_help(argv):
         print(USAGE)
         return ExitCode.SUCCESS
-    capture = OutputCapture(archive=False)
+    capture = OutputCapture(archive=True)
     exit_code = _run(argv, started=started, termination=termination, capture=capture)
-    capture.finish(drain_seconds=LOG_DRAIN_SECONDS)
+    _archive_log(capture, output_prefix=output_prefix_of(argv))
     return exit_code
+
+
+def _archive_log(capture: OutputCapture, *, output_prefix: str | None) -> None:
+    """The attempt's stdout and stderr, written to ``<output prefix>/log.txt`` once it ended whatever the
+    outcome, so the log outlives the pod. Its failure changes nothing about the outcome."""
+    log = capture.finish(drain_seconds=LOG_DRAIN_SECONDS)
+    if log is None or output_prefix is None:
+        return
+    try:
+        write_bytes(join(output_prefix, LOG_DOCUMENT), log)
+    except Exception as error:
+        _log(f"could not archive the log: {error}")
 
 
 def _run(argv: list[str], *, started: float, termination: _Termination, capture: OutputCapture) -> int:
@@ -208,9 +222,9 @@ def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:
     if arguments.raw_output_data_prefix is None:
         raw_prefix = join(arguments.output_prefix, "raw")
         check_backend(raw_prefix)
-    else:
+    else:  # only file outputs use it: no remote request for it, the output prefix's checked the storage
         raw_prefix = arguments.raw_output_data_prefix
-        check_writable_prefix(raw_prefix, probe=OUTPUTS_DOCUMENT, flag="--raw-output-data-prefix")
+        check_writable_prefix(raw_prefix, probe=None, flag="--raw-output-data-prefix")
     return StorageTransfer(raw_output_prefix=raw_prefix)
 
 
@@ -315,7 +329,7 @@ def _fail(
         # A finding of the runtime (bad input, missing name...): the message says it all, a trace would not.
         _log(f"error: {document['type']}: {document['message']}")
     else:
-        _write_stderr(str(document["traceback"]))
+        report(str(document["traceback"]))
     message = _termination.failure_message(
         kind=classification.kind,
         recoverable=classification.recoverable,
@@ -357,19 +371,7 @@ def _short(uri: str) -> str:
 
 
 def _log(line: str) -> None:
-    _write_stderr(f"{EXECUTE_PROGRAM}: {line}\n")
-
-
-def _write_stderr(text: str) -> None:
-    """Best effort: the runtime's report must not fail because stderr is gone (a closed pipe...)."""
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # closed, or replaced by None
-        try:  # noqa: SIM105 - contextlib is one more import on the cold path
-            os.write(2, text.encode("utf-8", "backslashreplace"))
-        except OSError:
-            pass
+    report(f"{EXECUTE_PROGRAM}: {line}\n")
 
 
 if __name__ == "__main__":

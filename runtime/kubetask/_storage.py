@@ -129,12 +129,12 @@ def check_backend(uri: str) -> None:
         _fsspec_for(uri)
 
 
-def check_writable_prefix(uri: str, *, probe: str, flag: str) -> None:
+def check_writable_prefix(uri: str, *, probe: str | None, flag: str) -> None:
     """Fail now, before the task runs, if nothing can be written under the prefix *uri* (given as
     *flag*): a ``data:`` URI, a local path that is a file or not writable, a remote one whose backend or
     credentials are missing or whose bucket does not exist. Locally the directory is created. Remotely
     the document *probe* under it is looked up (one request): that needs the credentials the writes
-    will, without writing anything."""
+    will, without writing anything; with *probe* None only the backend is checked."""
     if uri.startswith("data:"):
         raise StorageLocationError(
             f"{flag} {uri[:40]!r}...: data: URIs are read-only; expected a directory or a storage URI"
@@ -148,6 +148,9 @@ def check_writable_prefix(uri: str, *, probe: str, flag: str) -> None:
             raise storage_error(message, error) from None
         if not os.access(path, os.W_OK | os.X_OK):
             raise StorageLocationError(f"{flag} {uri!r}: the directory is not writable by this process")
+        return
+    if probe is None:
+        check_backend(uri)
         return
     filesystem, remote = _filesystem(uri)
     try:

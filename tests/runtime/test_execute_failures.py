@@ -730,7 +730,7 @@ def test_a_signal_while_outputs_are_written_leaves_exactly_one_document(
     an error.json together (signal after it). The outcome is decided once the write starts."""
     result = executor.run("stopping_tasks", "signalled_while_outputs_are_written", {"moment": moment})
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(executor.output_prefix)) == ["outputs.json"]
+    assert sorted(os.listdir(executor.output_prefix)) == ["log.txt", "outputs.json"]
     assert result.outputs == {"o0": "x" * 100_000}
     assert result.termination is not None
     assert result.termination.outcome == "Succeeded"

@@ -172,3 +172,15 @@ def test_missing_bucket_fails_before_the_task_runs(
         "--output-prefix 's3://kubetask-no-such-bucket/runs/7': 'kubetask-no-such-bucket' does not exist"
         in result.termination.error.message
     )
+
+
+def test_the_log_is_archived_beside_the_outputs_on_s3(
+    executor: Executor, s3_client: Any, s3_bucket: str, s3_environment: dict[str, str]
+) -> None:
+    result = executor.run(T, "chatty", {"x": 1}, output_prefix=f"s3://{s3_bucket}/runs/8", env=s3_environment)
+    assert result.returncode == 0, result.stderr
+    assert keys(s3_client, s3_bucket, "runs/8/") == ["runs/8/log.txt", "runs/8/outputs.json"]
+    log = get(s3_client, s3_bucket, "runs/8/log.txt").decode()
+    assert "stdout from the task\n" in log
+    assert "stderr from the task\n" in log
+    assert log.splitlines()[-1].startswith("kubetask-execute: end outcome=Succeeded ")
