@@ -16,7 +16,7 @@ import time
 
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
-from kubetask._capture import OutputCapture, report
+from kubetask._capture import OutputCapture, flush_standard_streams, report
 from kubetask._convert import input_value, output_value
 from kubetask._documents import (
     ERROR_DOCUMENT,
@@ -40,6 +40,9 @@ from kubetask._transfer import StorageTransfer
 
 # How long the log archive waits for child processes the task left running to let go of stdout/stderr.
 LOG_DRAIN_SECONDS = 2.0
+# How long the end of an attempt waits for non-daemon threads the task left running (Python would wait
+# forever at exit, and the pod with it).
+THREAD_GRACE_SECONDS = 5.0
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
@@ -101,8 +104,30 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.SUCCESS
     capture = OutputCapture(archive=True)
     exit_code = _run(argv, started=started, termination=termination, capture=capture)
+    left_running = _threads_left_running(grace_seconds=THREAD_GRACE_SECONDS)
+    if left_running:
+        _log(f"the task left thread(s) running: {', '.join(left_running)}; the attempt ends without them")
     _archive_log(capture, output_prefix=output_prefix_of(argv))
+    if left_running:  # the interpreter would wait for them at exit, forever: the pod would never end
+        flush_standard_streams()
+        os._exit(exit_code)
     return exit_code
+
+
+def _threads_left_running(*, grace_seconds: float) -> list[str]:
+    """Names of the non-daemon threads the task started that are still running after *grace_seconds*."""
+    threading = sys.modules.get("threading")
+    if threading is None:  # no thread was started through threading (the log tee uses _thread)
+        return []
+    deadline = time.monotonic() + grace_seconds
+    running = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            running.append(thread.name)
+    return running
 
 
 def _archive_log(capture: OutputCapture, *, output_prefix: str | None) -> None:

@@ -750,6 +750,15 @@ def test_a_task_closing_stdout_and_stderr_still_succeeds(executor: Executor, how
         assert "unflushed line" in result.stdout
 
 
+def test_a_thread_left_running_does_not_keep_the_attempt_from_ending(executor: Executor) -> None:
+    """The interpreter waits for non-daemon threads at exit: the pod (and its TaskRun) never ended."""
+    result = executor.run(OUTCOMES, "leaves_a_thread_running", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 3}
+    assert "the task left thread(s) running: forever; the attempt ends without them" in result.stderr
+    assert "the task left thread(s) running: forever" in (executor.output_prefix / "log.txt").read_text()
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 

@@ -37,3 +37,12 @@ def closes_its_output(how: str) -> int:
         os.close(1)
         os.close(2)
     return 7
+
+
+@kubetask.task
+def leaves_a_thread_running() -> int:
+    """A non-daemon thread that never ends: the interpreter would wait for it at exit, forever."""
+    import threading
+
+    threading.Thread(target=threading.Event().wait, name="forever", daemon=False).start()
+    return 3
