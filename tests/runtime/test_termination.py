@@ -95,6 +95,11 @@ def test_summary_is_frozen() -> None:
         ),
         pytest.param('{"outcome": "Succeeded", "outputs": [1]}', id="outputs-not-object"),
         pytest.param('{"outcome": "Succeeded", "truncated": "yes"}', id="truncated-not-bool"),
+        # A task can write its own termination message: one nested past the recursion limit (it fits in
+        # 4096 bytes) raised RecursionError in the operator's status path.
+        pytest.param(
+            '{"outcome": "Succeeded", "outputs": {"o0": ' + "[" * 2000 + "]" * 2000 + "}}", id="too-deep"
+        ),
     ],
 )
 def test_text_that_is_not_a_summary_parses_to_none(text: str) -> None:
