@@ -35,7 +35,14 @@ from kubetask._errors import InputError, KubetaskError, OutputError, Terminated,
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
-from kubetask._storage import check_backend, check_writable_prefix, join, read_bytes, write_bytes
+from kubetask._storage import (
+    check_backend,
+    check_writable_prefix,
+    join,
+    read_bytes,
+    scheme_of,
+    write_bytes,
+)
 from kubetask._transfer import StorageTransfer
 
 # How long the log archive waits for child processes the task left running to let go of stdout/stderr.
@@ -102,12 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     if wants_help(argv):
         print(USAGE)
         return ExitCode.SUCCESS
+    try:
+        working_directory = os.getcwd()  # before user code runs, which may change it
+    except OSError:  # started in a directory since removed: relative paths cannot work anyway
+        working_directory = ""
     capture = OutputCapture(archive=True)
-    exit_code = _run(argv, started=started, termination=termination, capture=capture)
+    exit_code = _run(
+        argv, started=started, termination=termination, capture=capture, working_directory=working_directory
+    )
     left_running = _threads_left_running(grace_seconds=THREAD_GRACE_SECONDS)
     if left_running:
         _log(f"the task left thread(s) running: {', '.join(left_running)}; the attempt ends without them")
-    _archive_log(capture, output_prefix=output_prefix_of(argv))
+    prefix = output_prefix_of(argv)
+    _archive_log(capture, output_prefix=_anchored(prefix, working_directory) if prefix else None)
     if left_running:  # the interpreter would wait for them at exit, forever: the pod would never end
         flush_standard_streams()
         os._exit(exit_code)
@@ -142,7 +156,14 @@ def _archive_log(capture: OutputCapture, *, output_prefix: str | None) -> None:
         _log(f"could not archive the log: {error}")
 
 
-def _run(argv: list[str], *, started: float, termination: _Termination, capture: OutputCapture) -> int:
+def _run(
+    argv: list[str],
+    *,
+    started: float,
+    termination: _Termination,
+    capture: OutputCapture,
+    working_directory: str,
+) -> int:
     """One attempt, start to end: its documents and termination message written, its exit status."""
     stage = STAGE_START
     arguments: ExecuteArguments | None = None
@@ -150,7 +171,7 @@ def _run(argv: list[str], *, started: float, termination: _Termination, capture:
     transfer: StorageTransfer | None = None
     try:
         try:
-            arguments = parse_arguments(argv)
+            arguments = _anchor_local_paths(parse_arguments(argv), working_directory)
             environment = PodEnvironment.from_environ(os.environ)
         except UsageError as error:
             return _usage_error(error, argv, started, termination)
@@ -237,6 +258,21 @@ def _succeed(
         _write_termination_message(environment, message)
     _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
     return ExitCode.SUCCESS
+
+
+def _anchor_local_paths(arguments: ExecuteArguments, directory: str) -> ExecuteArguments:
+    """Relative local paths made absolute before any user code runs: a task module or task that
+    changes the working directory must not move where the inputs are read and the outputs written."""
+    for name in ("inputs", "output_prefix", "raw_output_data_prefix"):
+        uri = getattr(arguments, name)
+        if uri is not None:
+            setattr(arguments, name, _anchored(uri, directory))
+    return arguments
+
+
+def _anchored(uri: str, directory: str) -> str:
+    """*uri*, or the relative local path *uri* taken from *directory*."""
+    return os.path.join(directory, uri) if scheme_of(uri) is None and not os.path.isabs(uri) else uri
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:

@@ -759,6 +759,25 @@ def test_a_thread_left_running_does_not_keep_the_attempt_from_ending(executor: E
     assert "the task left thread(s) running: forever" in (executor.output_prefix / "log.txt").read_text()
 
 
+def test_a_task_changing_directory_does_not_move_relative_documents(
+    executor: Executor, tmp_path: Path
+) -> None:
+    """Relative --inputs and --output-prefix are taken from where kubetask-execute started."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    executor.inputs_file({"to": str(elsewhere)})
+    argv = executor.command(
+        ["task-module", OUTCOMES, "task-name", "changes_directory"], inputs="inputs.json", output_prefix="out"
+    )
+    result = executor.run_argv(argv)
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 5}
+    assert sorted(os.listdir(executor.output_prefix)) == ["log.txt", "outputs.json"]
+    assert os.listdir(elsewhere) == []
+    assert result.termination is not None
+    assert result.termination.outputs_uri == str(executor.output_prefix / "outputs.json")
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 

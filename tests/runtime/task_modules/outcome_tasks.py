@@ -46,3 +46,9 @@ def leaves_a_thread_running() -> int:
 
     threading.Thread(target=threading.Event().wait, name="forever", daemon=False).start()
     return 3
+
+
+@kubetask.task
+def changes_directory(to: str) -> int:
+    os.chdir(to)
+    return 5
