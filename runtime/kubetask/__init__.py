@@ -14,6 +14,7 @@ from kubetask._documents import LOG_DOCUMENT
 from kubetask._errors import (
     InputError,
     KubetaskError,
+    MissingStorageBackendError,
     OutputError,
     RecoverableError,
     StorageError,
@@ -51,6 +52,7 @@ __all__ = [
     "InputError",
     "Interface",
     "KubetaskError",
+    "MissingStorageBackendError",
     "OutputError",
     "Parameter",
     "RecoverableError",

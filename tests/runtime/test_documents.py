@@ -42,7 +42,7 @@ E = kubetask.ExitCode
             kubetask.StorageError("x"), STAGE_OUTPUTS, ("SYSTEM", True, E.SYSTEM_ERROR), id="upload"
         ),
         pytest.param(
-            kubetask._errors.MissingStorageBackendError("x"),
+            kubetask.MissingStorageBackendError("x"),
             STAGE_INPUTS,
             ("SYSTEM", False, E.SYSTEM_ERROR),
             id="missing-backend",
@@ -50,13 +50,13 @@ E = kubetask.ExitCode
         pytest.param(KeyError("x"), STAGE_OUTPUTS, ("SYSTEM", True, E.SYSTEM_ERROR), id="runtime-bug"),
         pytest.param(kubetask.UsageError("x"), STAGE_START, ("SYSTEM", False, E.USAGE_ERROR), id="usage"),
         pytest.param(
-            kubetask._errors.StorageLocationError("x"),
+            kubetask.StorageLocationError("x"),
             STAGE_INPUTS,
             ("USER", False, E.USER_ERROR),
             id="missing-document",
         ),
         pytest.param(
-            kubetask._errors.StorageLocationError("x"),
+            kubetask.StorageLocationError("x"),
             STAGE_OUTPUTS,
             ("USER", False, E.USER_ERROR),
             id="unwritable-prefix",

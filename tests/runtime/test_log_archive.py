@@ -24,8 +24,12 @@ def archived_log(executor: Executor) -> str:
     return (executor.output_prefix / kubetask.LOG_DOCUMENT).read_text()
 
 
-def test_the_log_document_name_is_public() -> None:
+def test_the_names_error_documents_give_are_public() -> None:
+    """Error documents name types as kubetask.X: each must be importable by that name."""
     assert kubetask.LOG_DOCUMENT == "log.txt"
+    for name in ("StorageLocationError", "MissingStorageBackendError", "StorageError", "Terminated"):
+        assert getattr(kubetask, name).__module__ == "kubetask"
+        assert name in kubetask.__all__
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["succeeded", "failed"])

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import kubetask
-from kubetask._errors import StorageLocationError
 from kubetask._storage import (
     download,
     is_location_error,
@@ -54,12 +53,12 @@ def test_local_write_is_atomic_and_creates_parents(tmp_path: Path) -> None:
 
 def test_data_uris_are_read_only() -> None:
     assert read_bytes(kubetask.data_uri(b"abc")) == b"abc"
-    with pytest.raises(StorageLocationError, match="data: URIs are read-only"):
+    with pytest.raises(kubetask.StorageLocationError, match="data: URIs are read-only"):
         write_bytes("data:,x", b"y")
 
 
 def test_file_uri_on_another_host_is_refused() -> None:
-    with pytest.raises(StorageLocationError, match=r"file:// URIs on another host \('server'\)"):
+    with pytest.raises(kubetask.StorageLocationError, match=r"file:// URIs on another host \('server'\)"):
         read_bytes("file://server/share/x")
 
 
@@ -76,7 +75,7 @@ def test_memory_protocol_through_fsspec(tmp_path: Path) -> None:
 
 
 def test_missing_remote_object_names_the_uri() -> None:
-    with pytest.raises(StorageLocationError, match="cannot read 'memory://kubetask-test/absent'"):
+    with pytest.raises(kubetask.StorageLocationError, match="cannot read 'memory://kubetask-test/absent'"):
         read_bytes("memory://kubetask-test/absent")
 
 
