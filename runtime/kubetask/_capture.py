@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
 _HEAD_BYTES = 1024 * 1024  # kept from the start of an oversized log: how the attempt began
 _CHUNK = 65536
+_MAX_DRAIN_CHUNKS = 64  # what the runtime drains before writing a line of its own: 4 MiB per stream
 
 
 class _Spool:
@@ -207,8 +208,9 @@ class OutputCapture:
                 _write_stderr(text)
                 return
             for reader in list(self._open):
-                while self._pump(reader):
-                    pass
+                for _ in range(_MAX_DRAIN_CHUNKS):  # bounded: a child may write faster than this drains
+                    if not self._pump(reader):
+                        break
             if self._real[1] is not None:
                 _quietly(_write_all, self._real[1], data)
             self._spool.append(data)
@@ -247,8 +249,7 @@ class OutputCapture:
         self._writers = self._real
         if self._done.acquire(timeout=drain_seconds):
             self._done.release()
-        with self._pumping:
-            self._spool = None
+        self._spool = None  # the tee thread, if a child keeps it going, stops archiving (not passing on)
         _active = None
         return spool.read()
 
