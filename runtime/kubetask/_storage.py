@@ -326,8 +326,8 @@ def _fsspec_for(uri: str) -> Any:
         raise MissingStorageBackendError(
             f"{uri!r}: no storage backend for {scheme}:// ({error}): {hint}"
         ) from None
-    except ValueError as error:
-        raise MissingStorageBackendError(f"{uri!r}: unknown storage protocol {scheme!r} ({error})") from None
+    except ValueError as error:  # no backend anywhere knows it: a typo in the URI, not a missing install
+        raise StorageLocationError(f"{uri!r}: unknown storage protocol {scheme!r} ({error})") from None
     return fsspec
 
 

@@ -80,7 +80,8 @@ def test_missing_remote_object_names_the_uri() -> None:
 
 
 def test_unknown_protocol_is_named() -> None:
-    with pytest.raises(kubetask.StorageError, match="unknown storage protocol 'nosuchproto'"):
+    """A typo in the URI (the user's, not retried), unlike a known protocol whose backend is missing."""
+    with pytest.raises(kubetask.StorageLocationError, match="unknown storage protocol 'nosuchproto'"):
         read_bytes("nosuchproto://x/y")
 
 
