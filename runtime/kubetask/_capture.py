@@ -24,14 +24,17 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy rea
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
+# As much as the kubelet keeps of a container's log by default (containerLogMaxSize: 10Mi).
+MAX_ARCHIVE_BYTES = 10 * 1024 * 1024
 _HEAD_BYTES = 1024 * 1024  # kept from the start of an oversized log: how the attempt began
 _CHUNK = 65536
 _MAX_DRAIN_CHUNKS = 64  # what the runtime drains before writing a line of its own: 4 MiB per stream
 
 
 class _Spool:
-    """Bytes appended by the tee thread, read back once at the end; bounded to head and tail."""
+    """Bytes appended by the tee thread, read back once at the end, bounded to head and tail: in an
+    unlinked file up to ``MAX_ARCHIVE_BYTES``, in memory past that (or without a writable temporary
+    directory), where at most twice that is held (cut back in the middle when reached, amortised)."""
 
     def __init__(self) -> None:
         self._fd = _anonymous_file()
@@ -43,27 +46,33 @@ class _Spool:
     def append(self, data: bytes) -> None:
         with self._lock:
             if self._fd is not None:
-                try:
-                    _write_all(self._fd, data)
-                    self._size += len(data)
-                    return
-                except OSError:  # the temporary directory filled up: keep the rest in memory
-                    self._memory += self._read_file()
-                    self._close_file()
+                if self._size + len(data) <= MAX_ARCHIVE_BYTES:
+                    try:
+                        _write_all(self._fd, data)
+                        self._size += len(data)
+                        return
+                    except OSError:  # the temporary directory filled up: go on in memory
+                        pass
+                self._memory += self._read_file()
+                self._close_file()
             self._memory += data
-            if len(self._memory) > MAX_ARCHIVE_BYTES:  # drop from the middle, keep head and tail
-                excess = len(self._memory) - MAX_ARCHIVE_BYTES
-                del self._memory[_HEAD_BYTES : _HEAD_BYTES + excess]
-                self._omitted += excess
+            if len(self._memory) > 2 * MAX_ARCHIVE_BYTES:
+                self._cut()
+
+    def _cut(self) -> None:
+        """Down to ``MAX_ARCHIVE_BYTES``: the head, and the most recent rest."""
+        excess = len(self._memory) - MAX_ARCHIVE_BYTES
+        if excess > 0:
+            del self._memory[_HEAD_BYTES : _HEAD_BYTES + excess]
+            self._omitted += excess
 
     def read(self) -> bytes:
         """What was appended, cut in the middle to ``MAX_ARCHIVE_BYTES`` with a note of what was left out."""
         with self._lock:
-            data = self._read_file() if self._fd is not None else bytes(self._memory)
-            omitted = self._omitted
-        if len(data) > MAX_ARCHIVE_BYTES:
-            omitted += len(data) - MAX_ARCHIVE_BYTES
-            data = data[:_HEAD_BYTES] + data[len(data) - (MAX_ARCHIVE_BYTES - _HEAD_BYTES) :]
+            if self._fd is not None:
+                return self._read_file()
+            self._cut()
+            data, omitted = bytes(self._memory), self._omitted
         if omitted:
             note = f"\n... [kubetask: {omitted} bytes of log omitted] ...\n".encode()
             data = data[:_HEAD_BYTES] + note + data[_HEAD_BYTES:]
@@ -134,6 +143,8 @@ class OutputCapture:
             self._start_tee()
 
     def _start_tee(self) -> None:
+        if not hasattr(select, "poll"):  # not a POSIX system (task pods are): no archive, output as is
+            return
         try:
             stdout_pipe, stderr_pipe = os.pipe(), os.pipe()
         except OSError:
