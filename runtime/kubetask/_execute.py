@@ -68,12 +68,17 @@ class _Termination:
         self.received = False
         self.stopped: str | None = None  # the signal that came before the outcome was decided
 
-    def handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received:
             return
         self.received = True
         if self.interruptible:
             self.stopped = f"received signal {signum} ({_signal_name(signum)}): the run was stopped"
+            if frame is not None and frame.f_code is _Termination.shield.__code__:
+                # Python runs handlers at the entry of a call: this one came as the outcome was being
+                # decided (in an except block, about to record a failure). Raising here would escape
+                # that block unrecorded; the stop is recorded by confirm() instead.
+                return
             raise Terminated(self.stopped)
 
     def confirm(self, error: BaseException | None = None) -> BaseException | None:

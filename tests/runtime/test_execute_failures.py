@@ -7,12 +7,14 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import fsspec
 import pytest
 
 import kubetask
+from kubetask._execute import _Termination
 
 if TYPE_CHECKING:
     from conftest import Execution, Executor  # the `executor` fixture of tests/runtime/conftest.py
@@ -776,6 +778,18 @@ def test_a_task_changing_directory_does_not_move_relative_documents(
     assert os.listdir(elsewhere) == []
     assert result.termination is not None
     assert result.termination.outputs_uri == str(executor.output_prefix / "outputs.json")
+
+
+def test_a_signal_as_the_outcome_is_being_decided_is_recorded_not_raised() -> None:
+    """Python runs a signal handler at the entry of a call: one that came as shield() was called (first
+    thing in the block recording a failure) raised out of that block, leaving no document at all."""
+    termination = _Termination()
+    in_shield = cast(FrameType, SimpleNamespace(f_code=_Termination.shield.__code__))
+    termination.handle(signal.SIGTERM, in_shield)  # does not raise
+    termination.shield()
+    stopped = termination.confirm(ValueError("the task failed"))
+    assert isinstance(stopped, kubetask.Terminated)
+    assert str(stopped) == "received signal 15 (SIGTERM): the run was stopped (ValueError followed)"
 
 
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
