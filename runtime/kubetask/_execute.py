@@ -31,7 +31,7 @@ from kubetask._documents import (
     classify,
 )
 from kubetask._environment import ATTEMPT, PodEnvironment
-from kubetask._errors import InputError, KubetaskError, OutputError, Terminated, UsageError
+from kubetask._errors import InputError, KubetaskError, OutputError, StorageError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
@@ -40,6 +40,7 @@ from kubetask._storage import (
     check_writable_prefix,
     join,
     read_bytes,
+    remove_documents,
     scheme_of,
     write_bytes,
 )
@@ -285,6 +286,10 @@ def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:
     cannot be written, a missing backend or missing credentials fail now, before the task runs (and
     before its module loads), not after."""
     check_writable_prefix(arguments.output_prefix, probe=OUTPUTS_DOCUMENT, flag="--output-prefix")
+    try:  # a prefix used before (a restarted container, a rerun) must not end with two outcomes
+        remove_documents(arguments.output_prefix, [OUTPUTS_DOCUMENT, ERROR_DOCUMENT, LOG_DOCUMENT])
+    except StorageError as error:
+        _log(f"could not remove the documents of an earlier run: {error}")
     if arguments.raw_output_data_prefix is None:
         raw_prefix = join(arguments.output_prefix, "raw")
         check_backend(raw_prefix)

@@ -248,6 +248,35 @@ def download(uri: str, destination: str, *, directory: bool) -> None:
         raise storage_error(f"cannot download {uri!r}: {_describe(error)}", error) from error
 
 
+def remove_documents(prefix: str, names: list[str]) -> None:
+    """Remove the documents *names* under *prefix* where they exist (one request for an object store)."""
+    path = local_path(prefix)
+    if path is not None:
+        for name in names:
+            try:
+                os.remove(os.path.join(path, name))
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise storage_error(
+                    f"cannot remove {join(prefix, name)!r}: {_reason(error)}", error
+                ) from error
+        return
+    filesystem, remote = _filesystem(prefix)
+    paths = [join(remote, name) for name in names]
+    try:
+        try:
+            filesystem.rm(paths)  # S3's bulk delete: one request, absent keys are no error
+        except FileNotFoundError:  # backends that refuse absent paths: one by one
+            for path in paths:
+                try:  # noqa: SIM105 - contextlib is one more import on the cold path
+                    filesystem.rm_file(path)
+                except FileNotFoundError:
+                    pass
+    except Exception as error:
+        raise storage_error(f"cannot remove documents under {prefix!r}: {_describe(error)}", error) from error
+
+
 def upload(source: str, uri: str, *, directory: bool) -> None:
     """Copy the local file (or directory tree) *source* to *uri*."""
     if uri.startswith("data:"):

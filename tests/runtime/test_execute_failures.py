@@ -792,6 +792,26 @@ def test_a_signal_as_the_outcome_is_being_decided_is_recorded_not_raised() -> No
     assert str(stopped) == "received signal 15 (SIGTERM): the run was stopped (ValueError followed)"
 
 
+@pytest.mark.parametrize(
+    ("task", "inputs", "left"),
+    [
+        pytest.param("echo_int", {"x": 1}, ["log.txt", "outputs.json"], id="now-succeeds"),
+        pytest.param("echo_int", {"x": "x"}, ["error.json", "log.txt"], id="now-fails"),
+    ],
+)
+def test_a_reused_output_prefix_ends_with_this_run_s_outcome_only(
+    executor: Executor, task: str, inputs: dict[str, object], left: list[str]
+) -> None:
+    """A container restarted in place, or a rerun, used to leave the earlier outcome beside the new one."""
+    executor.output_prefix.mkdir()
+    for document in ("outputs.json", "error.json", "log.txt"):
+        (executor.output_prefix / document).write_text('{"stale": true}')
+    result = executor.run(T, task, inputs)
+    assert result.returncode == (0 if "outputs.json" in left else 1), result.stderr
+    assert sorted(os.listdir(executor.output_prefix)) == left
+    assert "stale" not in (executor.output_prefix / left[0]).read_text()
+
+
 # ---------------------------------------------------------------- the command line: usage errors, exit 2
 
 

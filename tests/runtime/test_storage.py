@@ -15,6 +15,7 @@ from kubetask._storage import (
     join,
     local_path,
     read_bytes,
+    remove_documents,
     scheme_of,
     upload,
     write_bytes,
@@ -128,3 +129,17 @@ def test_an_interrupted_local_write_leaves_no_partial_file(
     with pytest.raises(Interrupted):
         write_bytes(str(tmp_path / "outputs.json"), b"{}")
     assert os.listdir(tmp_path) == []  # was outputs.json.<pid>.partial
+
+
+@pytest.mark.parametrize(
+    "prefix", [pytest.param("local", id="local"), pytest.param("memory://kubetask-test/rm", id="memory")]
+)
+def test_remove_documents_removes_those_present_and_ignores_the_others(tmp_path: Path, prefix: str) -> None:
+    if prefix == "local":
+        prefix = str(tmp_path)
+    write_bytes(join(prefix, "error.json"), b"{}")
+    write_bytes(join(prefix, "keep.json"), b"{}")
+    remove_documents(prefix, ["outputs.json", "error.json", "log.txt"])
+    with pytest.raises(kubetask.StorageLocationError):
+        read_bytes(join(prefix, "error.json"))
+    assert read_bytes(join(prefix, "keep.json")) == b"{}"
