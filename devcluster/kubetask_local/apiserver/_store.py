@@ -10,6 +10,7 @@ import asyncio
 import base64
 import collections
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -29,7 +30,6 @@ from kubetask_local.apiserver._objects import (
     pod_qos_class,
     pod_update_causes,
     timestamp,
-    validate_pod,
 )
 from kubetask_local.apiserver._resources import (
     CRD_KEY,
@@ -42,11 +42,24 @@ from kubetask_local.apiserver._resources import (
     crd_resources,
     store_key,
 )
+from kubetask_local.apiserver._validation import builtin_causes, metadata_causes
 
 # A custom-resource hook: (resource, new object, old object or None) -> the defaulted, pruned object.
 Validator = Callable[[ResourceType, Obj, Obj | None], Obj]
 
 PODS_KEY: StoreKey = ("", "pods")
+# etcd's default --max-request-bytes (1.5 MiB): a larger object is refused by the storage, and the API server
+# passes etcd's error on as a 500 (kubernetes/kubernetes#112152, #74600; etcd server/embed/config.go).
+ETCD_MAX_REQUEST_BYTES = 1536 * 1024
+
+
+def check_storable(obj: Obj) -> None:
+    """Refuse an object etcd would refuse: larger than its request limit once serialised."""
+    size = len(json.dumps(obj, separators=(",", ":")).encode())
+    if size > ETCD_MAX_REQUEST_BYTES:
+        raise errors.ApiError(500, "InternalError", "etcdserver: request is too large")
+
+
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -297,7 +310,8 @@ class Store(Lifecycle):
             obj.pop("status", None)
         obj = self._validate(resource, obj, None)
         if dry_run:
-            return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+            return obj  # a dry-run create has no resourceVersion: nothing was stored
+        check_storable(obj)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._put(resource, obj, None)
         if resource.plural == "namespaces" and not resource.group:
@@ -379,9 +393,6 @@ class Store(Lifecycle):
         if resource.group or resource.custom:
             return obj
         if resource.plural == "pods":
-            causes = validate_pod(obj)
-            if causes:
-                raise errors.invalid(group="", kind="Pod", name=obj["metadata"]["name"], causes=causes)
             obj = pod_defaults(obj)
             self._require_service_account(obj)
             obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
@@ -415,6 +426,15 @@ class Store(Lifecycle):
             self.create(accounts, namespace, {"metadata": {"name": "default"}})
 
     def _validate(self, resource: ResourceType, obj: Obj, old: Obj | None) -> Obj:
+        """The kind's validation: the CRD schema for custom resources, the hand-written rules for
+        built-ins, and ObjectMeta's rules for both; 422 naming every bad field."""
+        causes = metadata_causes(object_meta(obj))
+        if not resource.custom:
+            causes.extend(builtin_causes(resource.group, resource.plural, obj, old))
+        if causes:
+            raise errors.invalid(
+                group=resource.group, kind=resource.kind, name=object_meta(obj).get("name", ""), causes=causes
+            )
         if resource.custom and self.validator is not None:
             return self.validator(resource, obj, old)
         return obj
@@ -464,6 +484,7 @@ class Store(Lifecycle):
             return obj
         if {**obj, "metadata": {**obj["metadata"], "resourceVersion": old_meta["resourceVersion"]}} == old:
             return old  # a no-op write does not bump resourceVersion (as in the real server)
+        check_storable(obj)
         obj["metadata"] = {**obj["metadata"], "resourceVersion": self._next_rv()}
         meta = obj["metadata"]
         if (
