@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -33,7 +34,7 @@ from kubetask_local.apiserver._resources import Registry
 from kubetask_local.apiserver._schema import admit
 from kubetask_local.apiserver._store import Store
 from kubetask_local.apiserver._targets import parse_target
-from kubetask_local.apiserver._wire import json_response
+from kubetask_local.apiserver._wire import RECURSION_LIMIT, json_response
 
 # kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -123,6 +124,9 @@ class ApiServer:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the API server is already started")
+        # A real server stores objects nested up to 10000 levels; Python's default limit of 1000 frames
+        # would turn such a body into a RecursionError (a 500) or a refusal the real server never gives.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
         emulator = _Emulator()
         emulator.route = self._route
         await emulator.__aenter__()
