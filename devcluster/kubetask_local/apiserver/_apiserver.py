@@ -25,7 +25,7 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from kubetask_local.apiserver import _discovery, _openapi
+from kubetask_local.apiserver import _access, _discovery, _openapi
 from kubetask_local.apiserver._errors import ApiError, bad_request, not_found
 from kubetask_local.apiserver._faults import FaultConfig, FaultInjector
 from kubetask_local.apiserver._handlers import ResourceHandlers
@@ -34,6 +34,7 @@ from kubetask_local.apiserver._resources import Registry
 from kubetask_local.apiserver._schema import admit
 from kubetask_local.apiserver._store import Store
 from kubetask_local.apiserver._targets import parse_target
+from kubetask_local.apiserver._tls import ServingCertificates, make_certificates
 from kubetask_local.apiserver._wire import RECURSION_LIMIT, json_response
 
 # kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
@@ -92,9 +93,24 @@ class ApiServer:
     with ``ApiServer.run_in_thread()``. ``port=0`` (the default) takes a free port.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_interval: float = 30.0,
+        token: str | None = None,
+        tls: bool = False,
+    ) -> None:
         self.host = host
         self._port = port
+        # With a token, every request but the public health and version paths must carry it (401 otherwise).
+        self.token = token
+        # With TLS, ``url`` is HTTPS with a CA made at start (``ca_pem``), and an in-process component whose
+        # client cannot take that CA reaches a second, plain listener at ``url_with_credentials``.
+        self.tls = tls
+        self.certificates: ServingCertificates | None = None
+        self._internal_port: int | None = None
         self.registry = Registry()
         self.store = Store(self.registry)
         self.store.validator = admit
@@ -113,7 +129,24 @@ class ApiServer:
     def url(self) -> str:
         if self._bound_port is None:
             raise RuntimeError("the API server is not started; call `await start()` first")
-        return f"http://{self.host}:{self._bound_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self._bound_port}"
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The PEM of the CA that signed the serving certificate (None without TLS)."""
+        return self.certificates.ca_pem if self.certificates is not None else None
+
+    @property
+    def url_with_credentials(self) -> str:
+        """A plain-HTTP URL carrying the token as HTTP credentials, for in-process components whose HTTP
+        client takes only a URL (the local node): aiohttp sends the URL's userinfo as an ``Authorization``
+        header. Without TLS it is ``url`` itself; with TLS a second listener on 127.0.0.1."""
+        port = self._internal_port if self.tls else self.port
+        if port is None:
+            raise RuntimeError("the API server is not started; call `await start()` first")
+        credentials = f"kubelet:{self.token}@" if self.token is not None else ""
+        return f"http://{credentials}{self.host}:{port}"
 
     @property
     def port(self) -> int:
@@ -149,11 +182,18 @@ class ApiServer:
         )
         runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
-        site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        ssl_context = None
+        if self.tls:
+            self.certificates = make_certificates(host=self.host)
+            ssl_context = self.certificates.server_context()
+        site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
-        sockets = getattr(site._server, "sockets", None) or []
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        self._bound_port = _bound_port(site) or self._port
+        if self.tls:
+            internal = aiohttp.web.TCPSite(runner, self.host, 0, reuse_address=True)
+            await internal.start()
+            self._internal_port = _bound_port(internal)
 
     async def stop(self) -> None:
         self.store.close_all_watches(graceful=True)
@@ -165,6 +205,7 @@ class ApiServer:
             await self._emulator.__aexit__(None, None, None)
             self._emulator = None
         self._bound_port = None
+        self._internal_port = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -225,6 +266,11 @@ class ApiServer:
         raw: aiohttp.web.BaseRequest = request._raw_request
         path = raw.path
         try:
+            if self.token is not None and path not in _access.PUBLIC_PATHS:
+                _access.authenticate(raw.headers.get("Authorization", ""), token=self.token)
+            _access.check_body_type(
+                raw.method, raw.headers.get("Content-Type", ""), has_body=bool(request.body)
+            )
             if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
                 return await self._admin(raw)
             if path.startswith(("/api/", "/apis")) or path == "/api":
@@ -323,6 +369,11 @@ class ApiServer:
 
     async def _stats(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         return json_response(self.store.stats())
+
+
+def _bound_port(site: aiohttp.web.TCPSite) -> int | None:
+    sockets = getattr(site._server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else None
 
 
 class ThreadedApiServer:

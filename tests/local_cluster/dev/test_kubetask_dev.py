@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from kubetask_local.testing import Cluster, wait_for
+from kubetask_local.testing import Cluster, local_api_request, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -349,9 +348,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_whole_foreground_group_and_still_stops
     ):
         try:
             wait_for(lambda: "kubetask operator started" in log.read_text(), 30, "the operator to start")
-            api = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-            with urllib.request.urlopen(f"{api}/kubetask-local/operator", timeout=10) as reply:
-                operator_pid = json.loads(reply.read())["pid"]
+            operator_pid = local_api_request(kubeconfig, "GET", "/kubetask-local/operator")[1]["pid"]
             os.killpg(dev.pid, signal.SIGINT)
             dev.wait(timeout=30)
         finally:
