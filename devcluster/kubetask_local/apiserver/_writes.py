@@ -62,7 +62,9 @@ class Writes:
         if target.subresource is not None:
             raise errors.method_not_allowed(f"POST is not supported on {target.subresource}")
         body, warnings = self.decode(target.resource, body, params)
-        obj = self.store.create(target.resource, target.namespace, body, dry_run=dry_run(params))
+        obj = self.store.create(
+            target.resource, target.namespace, body, dry_run=dry_run(params), warnings=warnings
+        )
         return with_warnings(json_response(versioned(target.resource, obj), status=201), warnings)
 
     def replace(self, target: Target, params: Mapping[str, str], body: Any) -> aiohttp.web.Response:
@@ -154,7 +156,7 @@ class Writes:
             if sub is not None:
                 raise errors.not_found(group=resource.group, plural=resource.plural, name=target.name)
             body = {**applied, "metadata": {**meta, "name": target.name, "managedFields": [entry]}}
-            obj = self.store.create(resource, target.namespace, body, dry_run=is_dry_run)
+            obj = self.store.create(resource, target.namespace, body, dry_run=is_dry_run, warnings=warnings)
             status = 201
         else:
             uid = existing["metadata"]["uid"]
