@@ -406,3 +406,48 @@ def test_dry_run_create_has_no_resource_version_and_stores_nothing(http: Http, n
     assert reply.status == 201, reply.body
     assert "resourceVersion" not in reply.body["metadata"]
     assert http.get(f"{path}/d").status == 404
+
+
+class TestListOptionMisuse:
+    """ValidateListOptions (k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go) and
+    the etcd3 store's answers to Exact lists (storage/etcd3/store.go: too old: 410 Expired; future: 504)."""
+
+    def test_resource_version_match_without_resource_version(self, http: Http, namespace: str) -> None:
+        reply = http.get(f"/api/v1/namespaces/{namespace}/configmaps?resourceVersionMatch=NotOlderThan")
+        assert reply.status == 422, reply.body
+        assert reply.body["message"] == (
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is '
+            "forbidden unless resourceVersion is provided"
+        )
+
+    def test_exact_zero_and_unknown_values(self, http: Http, namespace: str) -> None:
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        assert http.get(f"{path}?resourceVersion=0&resourceVersionMatch=Exact").status == 422
+        assert http.get(f"{path}?resourceVersion=1&resourceVersionMatch=Newest").status == 422
+        assert http.get(f"{path}?watch=true&resourceVersion=1&resourceVersionMatch=Exact").status == 422
+
+    def test_exact_lists_the_past_until_it_is_compacted(self, http: Http, namespace: str) -> None:
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        first = http.post(path, {"metadata": {"name": "a"}, "data": {"v": "1"}}).body["metadata"][
+            "resourceVersion"
+        ]
+        http.post(path, {"metadata": {"name": "b"}})
+        http.patch(f"{path}/a", {"data": {"v": "2"}})
+        past = http.get(f"{path}?resourceVersion={first}&resourceVersionMatch=Exact")
+        assert past.status == 200, past.body
+        assert [(item["metadata"]["name"], item["data"]) for item in past.body["items"]] == [
+            ("a", {"v": "1"})
+        ]
+        assert past.body["metadata"]["resourceVersion"] == first
+        assert http.post("/kubetask-local/compact", {}).status == 200
+        gone = http.get(f"{path}?resourceVersion={first}&resourceVersionMatch=Exact")
+        assert gone.status == 410, gone.body
+        assert gone.body["reason"] == "Expired"
+        assert gone.body["message"].startswith(f"too old resource version: {first} (")
+
+    def test_future_versions_time_out(self, http: Http, namespace: str) -> None:
+        reply = http.get(
+            f"/api/v1/namespaces/{namespace}/configmaps?resourceVersion=99999999&resourceVersionMatch=NotOlderThan"
+        )
+        assert reply.status == 504, reply.body
+        assert reply.body["message"].startswith("Too large resource version: 99999999, current: ")
