@@ -323,7 +323,7 @@ def test_by_default_the_kubeconfig_goes_to_dot_kubetask_and_port_chooses_the_por
             kubeconfig = tmp_path / ".kubetask" / "kubeconfig"
             wait_for(kubeconfig.exists, 30, "the kubeconfig in .kubetask/")
             server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-            assert server == f"http://127.0.0.1:{port}"
+            assert server == f"https://127.0.0.1:{port}"  # TLS: kubectl sends tokens only over TLS
             nodes = Cluster(kubeconfig=kubeconfig, is_local=False).kubectl("get", "nodes", "-o", "name")
             assert nodes.stdout.strip() == "node/kubetask-local"
         finally:
