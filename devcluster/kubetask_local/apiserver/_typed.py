@@ -107,6 +107,16 @@ def _definitions() -> dict[str, Any]:
     return definitions
 
 
+def definitions() -> Mapping[str, Any]:
+    """The official definitions by name (``io.k8s.api.core.v1.Pod``), as JSON Schema."""
+    return _definitions()
+
+
+def definition_for(resource: ResourceType) -> str | None:
+    """The official definition of a built-in kind, or None (custom resources, kinds not in the schemas)."""
+    return None if resource.custom else _definition_of(resource.group, resource.version, resource.kind)
+
+
 @functools.cache
 def _definition_of(group: str, version: str, kind: str) -> str | None:
     for name, schema in _definitions().items():
