@@ -117,6 +117,10 @@ def definition_for(resource: ResourceType) -> str | None:
     return None if resource.custom else _definition_of(resource.group, resource.version, resource.kind)
 
 
+def definition_of_kind(group: str, version: str, kind: str) -> str | None:
+    return _definition_of(group, version, kind)
+
+
 @functools.cache
 def _definition_of(group: str, version: str, kind: str) -> str | None:
     for name, schema in _definitions().items():
