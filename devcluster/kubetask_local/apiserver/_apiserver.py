@@ -1,17 +1,18 @@
-"""``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, built on kmock's KubernetesEmulator.
+"""``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, served with aiohttp directly.
 
-kmock provides the handler base, the request records (``kmock.Request``, see ``ApiServer.requests``) and the
-``Status`` envelope of unexpected errors. What kmock 0.8 gets wrong for real clients is owned here: request
-intake (its path parser fails on cluster-scoped collections), the object store (no server metadata, no
-conflicts, full scans), every verb, watches, discovery, OpenAPI, tables and logs; its reaction DSL is not
-consulted. kmock's ``Server`` is not used because it patches aiohttp's resolver process-wide; we listen
-with aiohttp directly.
+Request intake, the request log (``ApiServer.requests``), the object store, every verb, watches, discovery,
+OpenAPI, tables and logs are our own. kmock was its base until its private members were all that was left in
+use; dropping it also drops the pytest plugin kmock registers (which needs pytest-asyncio and forced
+``-p no:kmock`` on this project and on users of ``kubetask_local.testing``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 import json
+import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -19,13 +20,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp.web
-import kmock
+import yarl
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from kubetask_local.apiserver import _access, _discovery, _openapi
+from kubetask_local.apiserver import _errors as errors
 from kubetask_local.apiserver._errors import ApiError, bad_request, not_found
 from kubetask_local.apiserver._faults import FaultConfig, FaultInjector
 from kubetask_local.apiserver._handlers import ResourceHandlers
@@ -42,18 +44,30 @@ MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 AdminHandler = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
 ADMIN_PREFIX = "/kubetask-local/"
+logger = logging.getLogger("kubetask_local.apiserver")
 _REQUEST_LOG_LIMIT = 1000
 
 
-class _Emulator(kmock.KubernetesEmulator):
-    """kmock's emulator with our intake and router in place of its own.
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    """One request as it reached the server: what tests inspect after driving a client against it."""
 
-    kmock 0.8's path parser fails on cluster-scoped collections (``/api/v1/namespaces`` answers 500), so
-    requests are recorded as ``kmock.Request`` objects without its Kubernetes parsing; unexpected errors
-    still get kmock's ``Status`` envelope and land in its error log.
-    """
+    method: str
+    url: yarl.URL
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
 
-    route: Callable[[Any], Awaitable[aiohttp.web.StreamResponse]]
+
+class _Intake:
+    """Reads each request, records it, routes it, and renders an unexpected error as a ``Status``."""
+
+    def __init__(
+        self, route: Callable[[aiohttp.web.BaseRequest, bytes], Awaitable[aiohttp.web.StreamResponse]]
+    ) -> None:
+        self.route = route
+        self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=_REQUEST_LOG_LIMIT)
+        self.errors: collections.deque[BaseException] = collections.deque(maxlen=_REQUEST_LOG_LIMIT)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         try:
@@ -65,25 +79,27 @@ class _Emulator(kmock.KubernetesEmulator):
                 f"the request body is larger than the limit of {MAX_REQUEST_BODY_BYTES} bytes",
             )
             return json_response(error.status(), status=error.code)
-        request = kmock.Request(
-            id=len(self._requests),
-            raw_request=raw_request,
-            url=raw_request.url,
-            method=raw_request.method,
-            params=dict(raw_request.query),
-            headers=dict(raw_request.headers),
-            body=body,
+        self.requests.append(
+            RecordedRequest(
+                method=raw_request.method,
+                url=raw_request.url,
+                params=dict(raw_request.query),
+                headers=dict(raw_request.headers),
+                body=body,
+            )
         )
-        if len(self._requests) > _REQUEST_LOG_LIMIT:  # keep kmock's request log bounded in long sessions
-            del self._requests[: -_REQUEST_LOG_LIMIT // 2]
-        self._requests.append(request)
         try:
-            return await self.route(request)
+            return await self.route(raw_request, body)
         except Exception as error:
-            if self._errors:
-                self._errors[-1].append(error)
-                del self._errors[-1][:-_REQUEST_LOG_LIMIT]
-            return await self._render_error(error)
+            # A bug of the emulator: a 500 Status as a real server answers its own failures, without the
+            # traceback (that goes to the log, and to ``ApiServer.errors`` for tests).
+            self.errors.append(error)
+            logger.exception("unexpected error serving %s %s", raw_request.method, raw_request.path)
+            failure = errors.internal(
+                f"an error on the server ({type(error).__name__}: {error}) has prevented the request "
+                "from succeeding"
+            )
+            return json_response(failure.status(), status=500)
 
 
 class ApiServer:
@@ -118,7 +134,7 @@ class ApiServer:
         self._handlers = ResourceHandlers(self.store, bookmark_interval=bookmark_interval)
         self._handlers.watch_drop_after = lambda: self.faults.config.watch_drop_after
         self._admin_routes: dict[tuple[str, str], AdminHandler] = {}
-        self._emulator: _Emulator | None = None
+        self._intake: _Intake | None = None
         self._runner: aiohttp.web.ServerRunner | None = None
         self._bound_port: int | None = None
         self._add_builtin_admin_routes()
@@ -160,10 +176,8 @@ class ApiServer:
         # A real server stores objects nested up to 10000 levels; Python's default limit of 1000 frames
         # would turn such a body into a RecursionError (a 500) or a refusal the real server never gives.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
-        emulator = _Emulator()
-        emulator.route = self._route
-        await emulator.__aenter__()
-        self._emulator = emulator
+        intake = _Intake(self._route)
+        self._intake = intake
         loop = asyncio.get_running_loop()
 
         def make_request(
@@ -178,7 +192,7 @@ class ApiServer:
             )
 
         server = aiohttp.web.Server(
-            emulator, request_factory=make_request, handler_cancellation=True, access_log=None
+            intake, request_factory=make_request, handler_cancellation=True, access_log=None
         )
         runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
@@ -201,9 +215,6 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._emulator is not None:
-            await self._emulator.__aexit__(None, None, None)
-            self._emulator = None
         self._bound_port = None
         self._internal_port = None
 
@@ -233,9 +244,14 @@ class ApiServer:
         return ThreadedApiServer(cls(**kwargs))
 
     @property
-    def requests(self) -> list[Any]:
-        """The latest requests as ``kmock.Request`` objects (method, url, headers, body), oldest first."""
-        return list(self._emulator._requests) if self._emulator is not None else []
+    def requests(self) -> list[RecordedRequest]:
+        """The latest requests (method, url, params, headers, body), oldest first."""
+        return list(self._intake.requests) if self._intake is not None else []
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Unexpected errors of the emulator itself (each answered 500), oldest first."""
+        return list(self._intake.errors) if self._intake is not None else []
 
     # ------------------------------------------------------------------ hooks for other components
 
@@ -262,15 +278,12 @@ class ApiServer:
 
     # ------------------------------------------------------------------ routing
 
-    async def _route(self, request: Any) -> aiohttp.web.StreamResponse:
-        raw: aiohttp.web.BaseRequest = request._raw_request
+    async def _route(self, raw: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         path = raw.path
         try:
             if self.token is not None and path not in _access.PUBLIC_PATHS:
                 _access.authenticate(raw.headers.get("Authorization", ""), token=self.token)
-            _access.check_body_type(
-                raw.method, raw.headers.get("Content-Type", ""), has_body=bool(request.body)
-            )
+            _access.check_body_type(raw.method, raw.headers.get("Content-Type", ""), has_body=bool(body))
             if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
                 return await self._admin(raw)
             if path.startswith(("/api/", "/apis")) or path == "/api":
@@ -279,7 +292,7 @@ class ApiServer:
                     raise fault
             target = parse_target(self.registry, path)
             if target is not None:
-                return await self._handlers.handle(raw, target, request.body)
+                return await self._handlers.handle(raw, target, body)
             return self._meta(path, raw.headers.get("Accept", ""))
         except ApiError as error:
             return json_response(error.status(), status=error.code, headers=error.headers)

@@ -209,3 +209,20 @@ def test_kubetask_dev_writes_a_new_token_at_each_start(tmp_path: Path) -> None:
             assert cluster.process is not None
             cluster.process.stop()
     assert tokens[0] != tokens[1]
+
+
+def test_an_emulator_bug_is_a_500_status_without_traceback(tmp_path: Path) -> None:
+    # A real server answers its own failures as a 500 Status; the traceback stays in the server's log.
+    async def broken(_raw: object) -> Any:
+        raise RuntimeError("boom")
+
+    with ApiServer.run_in_thread() as server:
+        server.api.add_admin_route("GET", "broken", broken)  # type: ignore[arg-type]
+        reply = Http(server.url).get("/kubetask-local/broken")
+        assert reply.status == 500
+        assert reply.body["kind"] == "Status"
+        assert reply.body["reason"] == "InternalError"
+        assert "RuntimeError: boom" in reply.body["message"]
+        assert "Traceback" not in reply.body["message"]
+        assert [str(error) for error in server.call(lambda: server.api.errors)] == ["boom"]
+        assert server.call(lambda: server.api.requests)[-1].url.path == "/kubetask-local/broken"
