@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
+import secrets
+import time
 
 from kubetask_local.apiserver._errors import ApiError
 
@@ -30,9 +33,8 @@ PATCH_TYPES = (
 _ALSO_ACCEPTED = ("application/vnd.kubernetes.protobuf;stream=watch", "application/x-yaml", "text/yaml")
 
 
-def authenticate(authorization: str, *, token: str) -> None:
-    """Accept ``Bearer <token>`` (kubeconfig users) or HTTP credentials whose password is the token (the
-    in-process node, whose client takes only a URL); 401 otherwise."""
+def presented_token(authorization: str) -> str:
+    """The token of ``Bearer <token>``, or the password of HTTP Basic credentials ("" when neither)."""
     scheme, _, credential = authorization.partition(" ")
     credential = credential.strip()
     presented = ""
@@ -43,8 +45,15 @@ def authenticate(authorization: str, *, token: str) -> None:
             presented = base64.b64decode(credential, validate=True).decode().partition(":")[2]
         except (binascii.Error, UnicodeDecodeError):
             presented = ""
-    if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
-        raise ApiError(401, "Unauthorized", "Unauthorized")
+    return presented
+
+
+def token_matches(presented: str, token: str) -> bool:
+    return bool(presented) and hmac.compare_digest(presented.encode(), token.encode())
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
 
 
 def check_body_type(method: str, content_type: str, *, has_body: bool) -> None:
@@ -63,3 +72,32 @@ def check_body_type(method: str, content_type: str, *, has_body: bool) -> None:
         "the body of the request was in an unknown format - accepted media types include: "
         + ", ".join(accepted),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedToken:
+    namespace: str
+    service_account: str
+    uid: str
+    expires: float
+
+
+class ServiceAccountTokens:
+    """Tokens of the TokenRequest API (``serviceaccounts/<name>/token``, ``kubectl create token``): opaque,
+    bound to the ServiceAccount's uid (deleting the account revokes them) and to an expiry."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, IssuedToken] = {}
+
+    def issue(self, *, namespace: str, service_account: str, uid: str, seconds: int) -> tuple[str, float]:
+        token = "kubetask-sa." + secrets.token_urlsafe(32)
+        expires = time.time() + seconds
+        self._issued[token] = IssuedToken(namespace, service_account, uid, expires)
+        return token, expires
+
+    def find(self, token: str) -> IssuedToken | None:
+        issued = self._issued.get(token) if token else None
+        if issued is not None and issued.expires < time.time():
+            del self._issued[token]
+            return None
+        return issued

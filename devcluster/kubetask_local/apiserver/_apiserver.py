@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import datetime
 import json
 import logging
 import sys
@@ -26,7 +27,7 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from kubetask_local.apiserver import _access, _discovery, _openapi
+from kubetask_local.apiserver import _access, _discovery, _openapi, _rbac
 from kubetask_local.apiserver import _errors as errors
 from kubetask_local.apiserver._errors import ApiError, bad_request, not_found
 from kubetask_local.apiserver._faults import FaultConfig, FaultInjector
@@ -35,9 +36,9 @@ from kubetask_local.apiserver._logs import LogSource
 from kubetask_local.apiserver._resources import Registry
 from kubetask_local.apiserver._schema import admit
 from kubetask_local.apiserver._store import Store
-from kubetask_local.apiserver._targets import parse_target
+from kubetask_local.apiserver._targets import Target, parse_target
 from kubetask_local.apiserver._tls import ServingCertificates, make_certificates
-from kubetask_local.apiserver._wire import RECURSION_LIMIT, json_response
+from kubetask_local.apiserver._wire import RECURSION_LIMIT, decode_body, json_response
 
 # kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -122,6 +123,7 @@ class ApiServer:
         self._port = port
         # With a token, every request but the public health and version paths must carry it (401 otherwise).
         self.token = token
+        self.service_account_tokens = _access.ServiceAccountTokens()
         # With TLS, ``url`` is HTTPS with a CA made at start (``ca_pem``), and an in-process component whose
         # client cannot take that CA reaches a second, plain listener at ``url_with_credentials``.
         self.tls = tls
@@ -281,21 +283,128 @@ class ApiServer:
     async def _route(self, raw: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         path = raw.path
         try:
-            if self.token is not None and path not in _access.PUBLIC_PATHS:
-                _access.authenticate(raw.headers.get("Authorization", ""), token=self.token)
+            public = path in _access.PUBLIC_PATHS
+            identity = _rbac.ADMIN if public else self._identify(raw)
             _access.check_body_type(raw.method, raw.headers.get("Content-Type", ""), has_body=bool(body))
             if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+                if not identity.is_admin:
+                    raise _rbac.forbidden(identity, _rbac.Attributes(raw.method.lower(), path, False))
                 return await self._admin(raw)
             if path.startswith(("/api/", "/apis")) or path == "/api":
                 fault = self.faults.pick(method=raw.method, path=path, name=path.rsplit("/", 1)[-1])
                 if fault is not None:
                     raise fault
             target = parse_target(self.registry, path)
+            attributes = _request_attributes(raw, target)
+            if not public and not _rbac.allowed(identity, attributes, self.store.rbac_objects()):
+                raise _rbac.forbidden(identity, attributes)
             if target is not None:
+                special = self._special(raw, target, body, identity)
+                if special is not None:
+                    return special
                 return await self._handlers.handle(raw, target, body)
             return self._meta(path, raw.headers.get("Accept", ""))
         except ApiError as error:
             return json_response(error.status(), status=error.code, headers=error.headers)
+
+    def _identify(self, raw: aiohttp.web.BaseRequest) -> _rbac.Identity:
+        """Who sends the request: a ServiceAccount token's account, the admin token's admin (anyone, on a
+        server without a token), then whoever an admin impersonates; 401 for an unknown token."""
+        presented = _access.presented_token(raw.headers.get("Authorization", ""))
+        issued = self.service_account_tokens.find(presented)
+        identity: _rbac.Identity | None = None
+        if issued is not None:
+            accounts = self.registry.get("", "v1", "serviceaccounts")
+            assert accounts is not None
+            account = self.store.find(accounts, issued.namespace, issued.service_account)
+            if account is not None and account["metadata"]["uid"] == issued.uid:
+                identity = _rbac.service_account_identity(
+                    issued.namespace, issued.service_account, issued.uid
+                )
+        if identity is None:
+            if self.token is not None and not _access.token_matches(presented, self.token):
+                raise _access.unauthorized()
+            identity = _rbac.ADMIN
+        return _rbac.impersonated(identity, raw.headers, raw.headers.getall("Impersonate-Group", []))
+
+    def _special(
+        self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity
+    ) -> aiohttp.web.Response | None:
+        """Verbs that are computations, not stored objects: access reviews and TokenRequests."""
+        resource = target.resource
+        if raw.method.upper() != "POST":
+            return None
+        if resource.group == "authorization.k8s.io" and resource.plural in (
+            "selfsubjectaccessreviews",
+            "subjectaccessreviews",
+        ):
+            review = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+            if not isinstance(review, dict):
+                raise bad_request("the body must be an access review object")
+            spec = review.get("spec") or {}
+            subject = identity
+            if resource.plural == "subjectaccessreviews":
+                subject = _rbac.Identity(str(spec.get("user") or ""), tuple(spec.get("groups") or ()))
+            verdict = _rbac.allowed(subject, _rbac.access_review_attributes(spec), self.store.rbac_objects())
+            status: dict[str, Any] = {"allowed": verdict}
+            if verdict:
+                status["reason"] = "allowed by the RBAC rules of the kubetask local cluster"
+            return json_response(
+                {
+                    "kind": resource.kind,
+                    "apiVersion": resource.api_version,
+                    "metadata": {"creationTimestamp": None},
+                    "spec": spec,
+                    "status": status,
+                },
+                status=201,
+            )
+        if resource.plural == "serviceaccounts" and not resource.group and target.subresource == "token":
+            return self._token_request(target, decode_body(body, raw.headers.get("Content-Type", "")))
+        return None
+
+    def _token_request(self, target: Target, request: Any) -> aiohttp.web.Response:
+        """``POST serviceaccounts/<name>/token``: a token that authenticates as the account."""
+        assert target.name is not None
+        assert target.namespace is not None
+        account = self.store.get(target.resource, target.namespace, target.name)
+        spec = dict((request or {}).get("spec") or {}) if isinstance(request, dict) else {}
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise errors.invalid(
+                group="authentication.k8s.io",
+                kind="TokenRequest",
+                name=target.name,
+                causes=[
+                    (
+                        "spec.expirationSeconds",
+                        f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                    )
+                ],
+            )
+        token, expires = self.service_account_tokens.issue(
+            namespace=target.namespace,
+            service_account=target.name,
+            uid=account["metadata"]["uid"],
+            seconds=seconds,
+        )
+        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+        spec["expirationSeconds"] = seconds
+        return json_response(
+            {
+                "kind": "TokenRequest",
+                "apiVersion": "authentication.k8s.io/v1",
+                "metadata": {"name": target.name, "namespace": target.namespace, "creationTimestamp": None},
+                "spec": spec,
+                "status": {
+                    "token": token,
+                    "expirationTimestamp": datetime.datetime.fromtimestamp(expires, datetime.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                },
+            },
+            status=201,
+        )
 
     def _meta(self, path: str, accept: str) -> aiohttp.web.Response:
         """Discovery, version, health and OpenAPI documents."""
@@ -382,6 +491,29 @@ class ApiServer:
 
     async def _stats(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         return json_response(self.store.stats())
+
+
+def _request_attributes(raw: aiohttp.web.BaseRequest, target: Target | None) -> _rbac.Attributes:
+    """What the request does, for the authorizer (the real server's RequestInfo)."""
+    if target is None:
+        return _rbac.Attributes(
+            verb=raw.method.lower() if raw.method != "HEAD" else "get", path=raw.path, resource_request=False
+        )
+    resource = target.resource
+    watch = target.watch_path or raw.query.get("watch", "").lower() in ("true", "1")
+    namespace = target.namespace or ""
+    if resource.plural == "namespaces" and not resource.group and target.name:
+        namespace = target.name  # the real RequestInfo counts a namespace as its own namespace
+    return _rbac.Attributes(
+        verb=_rbac.verb_of(raw.method, named=target.name is not None, watch=watch),
+        path=raw.path,
+        resource_request=True,
+        api_group=resource.group,
+        resource=resource.plural,
+        subresource=target.subresource or "",
+        namespace=namespace,
+        name=target.name or "",
+    )
 
 
 def _bound_port(site: aiohttp.web.TCPSite) -> int | None:

@@ -188,7 +188,7 @@ def _delete_options(data: bytes) -> dict[str, Any]:
     return options
 
 
-# Field numbers of the messages kubectl's create commands send (k8s.io/api {core,apps,batch,rbac}/v1 and
+# Field numbers of the messages kubectl sends (k8s.io/api {core,apps,batch,rbac,authorization}/v1 and
 # k8s.io/apimachinery/pkg/apis/meta/v1 generated.proto), by official definition name.
 _CORE, _APPS, _BATCH, _RBAC = (
     "io.k8s.api.core.v1.",
@@ -196,6 +196,7 @@ _CORE, _APPS, _BATCH, _RBAC = (
     "io.k8s.api.batch.v1.",
     "io.k8s.api.rbac.v1.",
 )
+_AUTHZ = "io.k8s.api.authorization.v1."
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 FIELD_NUMBERS: dict[str, dict[int, str]] = {
     _BATCH + "Job": {1: "metadata", 2: "spec", 3: "status"},
@@ -248,6 +249,17 @@ FIELD_NUMBERS: dict[str, dict[int, str]] = {
     _RBAC + "ClusterRoleBinding": {1: "metadata", 2: "subjects", 3: "roleRef"},
     _RBAC + "Subject": {1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"},
     _RBAC + "RoleRef": {1: "apiGroup", 2: "kind", 3: "name"},
+    _AUTHZ + "SelfSubjectAccessReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SelfSubjectAccessReviewSpec": {1: "resourceAttributes", 2: "nonResourceAttributes"},
+    _AUTHZ + "SubjectAccessReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SubjectAccessReviewSpec": {
+        1: "resourceAttributes", 2: "nonResourceAttributes", 3: "user", 4: "groups", 6: "uid",
+    },
+    _AUTHZ + "ResourceAttributes": {
+        1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name",
+    },
+    _AUTHZ + "NonResourceAttributes": {1: "path", 2: "verb"},
+    _AUTHZ + "SubjectAccessReviewStatus": {1: "allowed", 2: "reason", 3: "evaluationError", 4: "denied"},
     _META + "LabelSelector": {1: "matchLabels", 2: "matchExpressions"},
     _META + "LabelSelectorRequirement": {1: "key", 2: "operator", 3: "values"},
 }  # fmt: skip

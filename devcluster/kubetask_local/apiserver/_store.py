@@ -39,6 +39,7 @@ from kubetask_local.apiserver._objects import (
     pod_update_causes,
     timestamp,
 )
+from kubetask_local.apiserver._rbac import RBAC_GROUP, RbacObjects
 from kubetask_local.apiserver._resources import (
     CRD_KEY,
     GENERATION_KINDS,
@@ -432,6 +433,19 @@ class Store(Lifecycle):
         return obj
 
     # ------------------------------------------------------------------ admission
+
+    def rbac_objects(self) -> RbacObjects:
+        """The RBAC objects, for the authorizer (read when a request needs them, never copied)."""
+        return RbacObjects(
+            cluster_roles=self._objects[(RBAC_GROUP, "clusterroles")].get("", {}),
+            cluster_role_bindings=list(
+                self._objects[(RBAC_GROUP, "clusterrolebindings")].get("", {}).values()
+            ),
+            roles=lambda namespace: self._objects[(RBAC_GROUP, "roles")].get(namespace, {}),
+            role_bindings=lambda namespace: list(
+                self._objects[(RBAC_GROUP, "rolebindings")].get(namespace, {}).values()
+            ),
+        )
 
     def _priority_classes(self) -> dict[str, Obj]:
         return dict(self._objects[PRIORITY_CLASSES_KEY].get("", {}))

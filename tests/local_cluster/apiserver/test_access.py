@@ -226,3 +226,33 @@ def test_an_emulator_bug_is_a_500_status_without_traceback(tmp_path: Path) -> No
         assert "Traceback" not in reply.body["message"]
         assert [str(error) for error in server.call(lambda: server.api.errors)] == ["boom"]
         assert server.call(lambda: server.api.requests)[-1].url.path == "/kubetask-local/broken"
+
+
+def test_service_account_tokens_and_their_revocation(guarded_kubeconfig: Path, tmp_path: Path) -> None:
+    namespace = "default"
+    assert (
+        local_api_request(
+            guarded_kubeconfig,
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"metadata": {"name": "bot"}},
+        )[0]
+        == 201
+    )
+    status, reply = local_api_request(
+        guarded_kubeconfig, "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/bot/token", {"spec": {}}
+    )
+    assert status == 201, reply
+    as_bot = tmp_path / "bot"
+    document = yaml.safe_load(guarded_kubeconfig.read_text())
+    document["users"][0]["user"]["token"] = reply["status"]["token"]
+    as_bot.write_text(yaml.safe_dump(document))
+    status, denied = local_api_request(as_bot, "GET", "/api/v1/namespaces/default/secrets")
+    assert status == 403, denied
+    assert 'User "system:serviceaccount:default:bot" cannot list resource "secrets"' in denied["message"]
+    assert local_api_request(as_bot, "GET", "/apis")[0] == 200  # discovery: every authenticated user
+    assert (
+        local_api_request(guarded_kubeconfig, "DELETE", "/api/v1/namespaces/default/serviceaccounts/bot")[0]
+        == 200
+    )
+    assert local_api_request(as_bot, "GET", "/apis")[0] == 401
