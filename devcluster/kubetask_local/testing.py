@@ -177,6 +177,33 @@ class Cluster:
         """The bearer token of the local cluster (new at each start); raw HTTP must send it."""
         return self._require_local("the API token").token
 
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
+        """Write a kubeconfig at ``path`` that authenticates as ServiceAccount ``namespace/name`` (a
+        TokenRequest token, as ``kubectl create token``), so a process can run holding only that account's
+        RBAC, e.g. the operator with the chart's permissions. Works on real clusters too."""
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration=2h").stdout.strip()
+        document = yaml.safe_load(self.kubeconfig.read_text())
+        context_name = document.get("current-context") or document["contexts"][0]["name"]
+        context = next(c for c in document["contexts"] if c["name"] == context_name)["context"]
+        cluster = next(c for c in document["clusters"] if c["name"] == context["cluster"])
+        account = f"system:serviceaccount:{namespace}:{name}"
+        written = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": account, "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": account,
+                    "context": {"cluster": cluster["name"], "user": account, "namespace": namespace},
+                }
+            ],
+            "current-context": account,
+        }
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(written, sort_keys=False))
+        return path
+
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Call an admin route ``/kubetask-local/<path>`` of the local cluster; answers its JSON."""
         process = self._require_local("admin routes")

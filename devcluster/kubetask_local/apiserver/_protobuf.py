@@ -188,8 +188,8 @@ def _delete_options(data: bytes) -> dict[str, Any]:
     return options
 
 
-# Field numbers of the messages kubectl sends (k8s.io/api {core,apps,batch,rbac,authorization}/v1 and
-# k8s.io/apimachinery/pkg/apis/meta/v1 generated.proto), by official definition name.
+# Field numbers of the messages kubectl sends (generated.proto of k8s.io/api core, apps, batch, rbac,
+# authorization and authentication v1, and of k8s.io/apimachinery meta/v1), by official definition name.
 _CORE, _APPS, _BATCH, _RBAC = (
     "io.k8s.api.core.v1.",
     "io.k8s.api.apps.v1.",
@@ -197,6 +197,7 @@ _CORE, _APPS, _BATCH, _RBAC = (
     "io.k8s.api.rbac.v1.",
 )
 _AUTHZ = "io.k8s.api.authorization.v1."
+_AUTHN = "io.k8s.api.authentication.v1."
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 FIELD_NUMBERS: dict[str, dict[int, str]] = {
     _BATCH + "Job": {1: "metadata", 2: "spec", 3: "status"},
@@ -260,6 +261,10 @@ FIELD_NUMBERS: dict[str, dict[int, str]] = {
     },
     _AUTHZ + "NonResourceAttributes": {1: "path", 2: "verb"},
     _AUTHZ + "SubjectAccessReviewStatus": {1: "allowed", 2: "reason", 3: "evaluationError", 4: "denied"},
+    _AUTHN + "TokenRequest": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHN + "TokenRequestSpec": {1: "audiences", 3: "boundObjectRef", 4: "expirationSeconds"},
+    _AUTHN + "TokenRequestStatus": {1: "token", 2: "expirationTimestamp"},
+    _AUTHN + "BoundObjectReference": {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"},
     _META + "LabelSelector": {1: "matchLabels", 2: "matchExpressions"},
     _META + "LabelSelectorRequirement": {1: "key", 2: "operator", 3: "values"},
 }  # fmt: skip

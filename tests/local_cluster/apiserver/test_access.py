@@ -28,7 +28,7 @@ from tests.local_cluster.apiserver.conftest import VENV_BIN, Http
 
 from kubetask_local import ApiServer, ThreadedApiServer
 from kubetask_local._dev import write_kubeconfig
-from kubetask_local.testing import local_api_request, start_local_cluster
+from kubetask_local.testing import Cluster, local_api_request, start_local_cluster
 
 TOKEN = "s3cret-token"
 
@@ -256,3 +256,23 @@ def test_service_account_tokens_and_their_revocation(guarded_kubeconfig: Path, t
         == 200
     )
     assert local_api_request(as_bot, "GET", "/apis")[0] == 401
+
+
+def test_a_process_can_hold_only_a_service_accounts_rights(guarded_kubeconfig: Path, tmp_path: Path) -> None:
+    # kubectl create token (a protobuf TokenRequest) through the plugin's helper, then kubectl as the account.
+    cluster = Cluster(kubeconfig=guarded_kubeconfig, is_local=False)
+    cluster.kubectl("create", "namespace", "held")
+    cluster.kubectl("create", "serviceaccount", "op", "-n", "held")
+    cluster.kubectl("create", "role", "pods-reader", "-n", "held", "--verb=list", "--resource=pods")
+    cluster.kubectl(
+        "create", "rolebinding", "op", "-n", "held", "--role=pods-reader", "--serviceaccount=held:op"
+    )
+    held = Cluster(
+        kubeconfig=cluster.service_account_kubeconfig("held", "op", tmp_path / "op-kubeconfig"),
+        is_local=False,
+    )
+    assert held.kubectl("get", "pods", "-n", "held").returncode == 0
+    refused = held.kubectl("get", "secrets", "-n", "held", check=False)
+    assert refused.returncode != 0
+    assert 'User "system:serviceaccount:held:op" cannot list resource "secrets"' in refused.stderr
+    assert held.kubectl("auth", "can-i", "list", "pods", "-n", "held").stdout.strip() == "yes"
