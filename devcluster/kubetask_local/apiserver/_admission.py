@@ -2,6 +2,7 @@
 Security Admission and ResourceQuota. Pure functions over objects; the store supplies what they read.
 
 Sources (kubernetes/kubernetes):
+- plugin/pkg/admission/runtimeclass/admission.go ('pod rejected: RuntimeClass "%s" not found')
 - plugin/pkg/admission/priority/admission.go ("no PriorityClass with name %v was found", the two
   system classes of pkg/apis/scheduling: system-cluster-critical 2000000000, system-node-critical
   2000001000)
@@ -72,6 +73,25 @@ def admit_priority(pod: Obj, classes: Mapping[str, Mapping[str, Any]]) -> Obj:
     if chosen is not None and chosen.get("preemptionPolicy"):
         spec["preemptionPolicy"] = chosen["preemptionPolicy"]
     return {**pod, "spec": spec}
+
+
+# ---------------------------------------------------------------------- RuntimeClass
+
+
+def admit_runtime_class(pod: Obj, classes: Mapping[str, Mapping[str, Any]]) -> Obj:
+    """The RuntimeClass plugin (plugin/pkg/admission/runtimeclass/admission.go): the class must exist; its
+    ``overhead.podFixed`` becomes the pod's ``overhead``."""
+    spec = pod.get("spec") or {}
+    name = spec.get("runtimeClassName")
+    if not name:
+        return pod
+    runtime_class = classes.get(name)
+    if runtime_class is None:
+        raise forbidden("pods", pod["metadata"]["name"], f'pod rejected: RuntimeClass "{name}" not found')
+    fixed = (runtime_class.get("overhead") or {}).get("podFixed")
+    if fixed and not spec.get("overhead"):
+        return {**pod, "spec": {**spec, "overhead": dict(fixed)}}
+    return pod
 
 
 # ---------------------------------------------------------------------- Pod Security Admission

@@ -21,6 +21,7 @@ from kubetask_local.apiserver._admission import (
     admit_pod_security,
     admit_priority,
     admit_quota,
+    admit_runtime_class,
     quota_kind_key,
     quota_status,
 )
@@ -415,6 +416,7 @@ class Store(Lifecycle):
             return obj
         if resource.plural == "pods":
             obj = admit_priority(obj, self._priority_classes())
+            obj = admit_runtime_class(obj, self._objects[("node.k8s.io", "runtimeclasses")].get("", {}))
             obj = pod_defaults(obj)
             self._require_service_account(obj)
             obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}

@@ -180,3 +180,23 @@ class TestResourceQuota:
             'configmaps "three" is forbidden: exceeded quota: objects, requested: count/configmaps=1, '
             "used: count/configmaps=2, limited: count/configmaps=2"
         )
+
+
+class TestRuntimeClass:
+    """plugin/pkg/admission/runtimeclass/admission.go: the named RuntimeClass must exist."""
+
+    def test_unknown_runtime_class_is_403(self, http: Http, namespace: str) -> None:
+        reply = http.post(f"/api/v1/namespaces/{namespace}/pods", pod(runtimeClassName="gvisor"))
+        assert reply.status == 403, reply.body
+        assert reply.body["message"] == 'pods "p" is forbidden: pod rejected: RuntimeClass "gvisor" not found'
+
+    def test_a_runtime_class_adds_its_overhead(self, http: Http, namespace: str) -> None:
+        runtime_class = {
+            "metadata": {"name": f"rc-{namespace}"},
+            "handler": "runc",
+            "overhead": {"podFixed": {"memory": "64Mi"}},
+        }
+        assert http.post("/apis/node.k8s.io/v1/runtimeclasses", runtime_class).status == 201
+        reply = http.post(f"/api/v1/namespaces/{namespace}/pods", pod(runtimeClassName=f"rc-{namespace}"))
+        assert reply.status == 201, reply.body
+        assert reply.body["spec"]["overhead"] == {"memory": "64Mi"}
