@@ -299,6 +299,7 @@ class ApiServer:
             if not public and not _rbac.allowed(identity, attributes, self.store.rbac_objects()):
                 raise _rbac.forbidden(identity, attributes)
             if target is not None:
+                self._check_rbac_write(raw, target, body, identity)
                 special = self._special(raw, target, body, identity)
                 if special is not None:
                     return special
@@ -326,6 +327,24 @@ class ApiServer:
                 raise _access.unauthorized()
             identity = _rbac.ADMIN
         return _rbac.impersonated(identity, raw.headers, raw.headers.getall("Impersonate-Group", []))
+
+    def _check_rbac_write(
+        self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity
+    ) -> None:
+        """The escalation check of RBAC writes (create and update; a patch is checked as the object it
+        produces only by the authorizer)."""
+        resource = target.resource
+        if (
+            identity.is_admin
+            or resource.group != _rbac.RBAC_GROUP
+            or raw.method.upper() not in ("POST", "PUT")
+        ):
+            return
+        obj = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+        if isinstance(obj, dict):
+            _rbac.check_rbac_write(
+                identity, resource.plural, obj, target.namespace or "", self.store.rbac_objects()
+            )
 
     def _special(
         self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity

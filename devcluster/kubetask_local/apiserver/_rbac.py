@@ -288,3 +288,87 @@ def access_review_attributes(spec: Mapping[str, Any]) -> Attributes:
     return Attributes(
         verb=str(other.get("verb") or ""), path=str(other.get("path") or ""), resource_request=False
     )
+
+
+# ---------------------------------------------------------------------- escalation (RBAC writes)
+
+
+def _atomic_rules(rule: Mapping[str, Any]) -> list[tuple[Attributes, str]]:
+    """BreakdownRule: one (attributes, compact string) per verb, group, resource and name of a rule."""
+    atoms: list[tuple[Attributes, str]] = []
+    for verb in rule.get("verbs") or []:
+        for url in rule.get("nonResourceURLs") or []:
+            atoms.append(
+                (
+                    Attributes(verb=verb, path=url, resource_request=False),
+                    f'{{NonResourceURLs:["{url}"], Verbs:["{verb}"]}}',
+                )
+            )
+        for group in rule.get("apiGroups") or []:
+            for resource in rule.get("resources") or []:
+                base, _, sub = resource.partition("/")
+                for name in rule.get("resourceNames") or [""]:
+                    names = f', ResourceNames:["{name}"]' if name else ""
+                    atoms.append(
+                        (
+                            Attributes(
+                                verb=verb,
+                                path="",
+                                resource_request=True,
+                                api_group=group,
+                                resource=base,
+                                subresource=sub,
+                                name=name,
+                            ),
+                            f'{{APIGroups:["{group}"], Resources:["{resource}"]{names}, Verbs:["{verb}"]}}',
+                        )
+                    )
+    return atoms
+
+
+def missing_rights(
+    identity: Identity, rules: Iterable[Mapping[str, Any]], namespace: str, rbac: RbacObjects
+) -> list[str]:
+    """The parts of ``rules`` the identity does not hold itself (ConfirmNoEscalation)."""
+    held = rules_for(identity, namespace, rbac)
+    missing = []
+    for rule in rules:
+        for attributes, shown in _atomic_rules(rule):
+            scoped = dataclasses.replace(attributes, namespace=namespace)
+            if not any(rule_allows(own, scoped) for own in held):
+                missing.append(shown)
+    return missing
+
+
+def check_rbac_write(
+    identity: Identity, plural: str, obj: Mapping[str, Any], namespace: str, rbac: RbacObjects
+) -> None:
+    """403 when a non-admin writes a role granting, or a binding to a role holding, rights it lacks, unless
+    it holds ``escalate`` (roles) or ``bind`` (bindings) on it (pkg/registry/rbac/*/policybased)."""
+    if identity.is_admin:
+        return
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    if plural in ("roles", "clusterroles"):
+        special = Attributes("escalate", "", True, RBAC_GROUP, plural, "", namespace, name)
+        rules = list(obj.get("rules") or [])
+    elif plural in ("rolebindings", "clusterrolebindings"):
+        ref = obj.get("roleRef") or {}
+        role_plural = "clusterroles" if ref.get("kind") == "ClusterRole" else "roles"
+        special = Attributes(
+            "bind", "", True, RBAC_GROUP, role_plural, "", namespace, str(ref.get("name") or "")
+        )
+        rules = _bound_rules({"roleRef": ref}, rbac, namespace)
+    else:
+        return
+    if any(rule_allows(own, special) for own in rules_for(identity, namespace, rbac)):
+        return
+    missing = missing_rights(identity, rules, namespace, rbac)
+    if missing:
+        groups = " ".join(f'"{group}"' for group in identity.groups)
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{plural}.{RBAC_GROUP} "{name}" is forbidden: user "{identity.user}" (groups=[{groups}]) is '
+            "attempting to grant RBAC permissions not currently held:\n" + "\n".join(missing),
+            details={"name": name, "group": RBAC_GROUP, "kind": plural},
+        )

@@ -155,3 +155,83 @@ def test_token_request_tokens_authenticate_as_the_account(http: Http, namespace:
     assert (
         http.get(f"/api/v1/namespaces/{namespace}/pods", headers=bearer).status == 200
     )  # open server: admin
+
+
+class TestEscalation:
+    """pkg/registry/rbac/role/policybased/storage.go and rbac/validation ConfirmNoEscalation: a role may only
+    grant what its writer holds (or the writer holds ``escalate``); a binding only to a role whose rights the
+    writer holds (or ``bind``)."""
+
+    def manager(self, http: Http, namespace: str, extra: list[dict[str, Any]]) -> dict[str, str]:
+        rules = [
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["roles", "rolebindings"],
+                "verbs": ["create"],
+            },
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+            *extra,
+        ]
+        grant(http, namespace, rules, account="manager")
+        return as_account(namespace, "manager")
+
+    def test_granting_rights_not_held_is_403(self, http: Http, namespace: str) -> None:
+        headers = self.manager(http, namespace, [])
+        held = {
+            "metadata": {"name": "ok"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+        }
+        assert http.post(f"{RBAC}/namespaces/{namespace}/roles", held, headers=headers).status == 201
+        wider = {
+            "metadata": {"name": "wider"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+        }
+        reply = http.post(f"{RBAC}/namespaces/{namespace}/roles", wider, headers=headers)
+        assert reply.status == 403, reply.body
+        assert reply.body["message"] == (
+            'roles.rbac.authorization.k8s.io "wider" is forbidden: '
+            f'user "system:serviceaccount:{namespace}:manager" (groups=["system:serviceaccounts" '
+            f'"system:serviceaccounts:{namespace}" "system:authenticated"]) is '
+            "attempting to grant RBAC permissions not currently held:\n"
+            '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}'
+        )
+
+    def test_escalate_and_bind_verbs_allow_it(self, http: Http, namespace: str) -> None:
+        extra = [
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["roles"],
+                "verbs": ["escalate", "bind"],
+            },
+        ]
+        headers = self.manager(http, namespace, extra)
+        wider = {
+            "metadata": {"name": "wider"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["*"]}],
+        }
+        assert http.post(f"{RBAC}/namespaces/{namespace}/roles", wider, headers=headers).status == 201
+        binding = {
+            "metadata": {"name": "to-wider"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "wider"},
+            "subjects": [{"kind": "User", "name": "bob"}],
+        }
+        assert (
+            http.post(f"{RBAC}/namespaces/{namespace}/rolebindings", binding, headers=headers).status == 201
+        )
+
+    def test_binding_a_role_with_rights_not_held_is_403(self, http: Http, namespace: str) -> None:
+        headers = self.manager(http, namespace, [])
+        secrets_role = {
+            "metadata": {"name": "secrets"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}],
+        }
+        assert http.post(f"{RBAC}/namespaces/{namespace}/roles", secrets_role).status == 201  # by the admin
+        binding = {
+            "metadata": {"name": "steal"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secrets"},
+            "subjects": [{"kind": "ServiceAccount", "name": "manager", "namespace": namespace}],
+        }
+        reply = http.post(f"{RBAC}/namespaces/{namespace}/rolebindings", binding, headers=headers)
+        assert reply.status == 403, reply.body
+        assert reply.body["message"].endswith('{APIGroups:[""], Resources:["secrets"], Verbs:["list"]}')
+        assert http.get(f"/api/v1/namespaces/{namespace}/secrets", headers=headers).status == 403
