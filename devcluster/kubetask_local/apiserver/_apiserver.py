@@ -353,6 +353,20 @@ class ApiServer:
         resource = target.resource
         if raw.method.upper() != "POST":
             return None
+        if resource.group == "authorization.k8s.io" and resource.plural == "selfsubjectrulesreviews":
+            review = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+            spec = (review.get("spec") or {}) if isinstance(review, dict) else {}
+            namespace = str(spec.get("namespace") or "")
+            return json_response(
+                {
+                    "kind": resource.kind,
+                    "apiVersion": resource.api_version,
+                    "metadata": {"creationTimestamp": None},
+                    "spec": spec,
+                    "status": _rbac.rules_review(identity, namespace, self.store.rbac_objects()),
+                },
+                status=201,
+            )
         if resource.group == "authorization.k8s.io" and resource.plural in (
             "selfsubjectaccessreviews",
             "subjectaccessreviews",

@@ -260,6 +260,11 @@ FIELD_NUMBERS: dict[str, dict[int, str]] = {
         1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name",
     },
     _AUTHZ + "NonResourceAttributes": {1: "path", 2: "verb"},
+    _AUTHZ + "SelfSubjectRulesReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SelfSubjectRulesReviewSpec": {1: "namespace"},
+    _AUTHZ + "SubjectRulesReviewStatus": {
+        1: "resourceRules", 2: "nonResourceRules", 3: "incomplete", 4: "evaluationError",
+    },
     _AUTHZ + "SubjectAccessReviewStatus": {1: "allowed", 2: "reason", 3: "evaluationError", 4: "denied"},
     _AUTHN + "TokenRequest": {1: "metadata", 2: "spec", 3: "status"},
     _AUTHN + "TokenRequestSpec": {1: "audiences", 3: "boundObjectRef", 4: "expirationSeconds"},

@@ -372,3 +372,33 @@ def check_rbac_write(
             "attempting to grant RBAC permissions not currently held:\n" + "\n".join(missing),
             details={"name": name, "group": RBAC_GROUP, "kind": plural},
         )
+
+
+def rules_review(identity: Identity, namespace: str, rbac: RbacObjects) -> dict[str, Any]:
+    """The status of a SelfSubjectRulesReview: what the identity may do in the namespace."""
+    if identity.is_admin:
+        rules: list[Mapping[str, Any]] = [
+            {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
+            {"verbs": ["*"], "nonResourceURLs": ["*"]},
+        ]
+    else:
+        rules = [
+            {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": list(_SELF_REVIEWS)},
+            {"verbs": ["get"], "nonResourceURLs": list(_PUBLIC_PATHS)},
+            *rules_for(identity, namespace, rbac),
+        ]
+    resource_rules = [
+        {
+            key: list(rule[key])
+            for key in ("verbs", "apiGroups", "resources", "resourceNames")
+            if rule.get(key)
+        }
+        for rule in rules
+        if rule.get("resources")
+    ]
+    non_resource_rules = [
+        {"verbs": list(rule["verbs"]), "nonResourceURLs": list(rule["nonResourceURLs"])}
+        for rule in rules
+        if rule.get("nonResourceURLs")
+    ]
+    return {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": False}

@@ -235,3 +235,13 @@ class TestEscalation:
         assert reply.status == 403, reply.body
         assert reply.body["message"].endswith('{APIGroups:[""], Resources:["secrets"], Verbs:["list"]}')
         assert http.get(f"/api/v1/namespaces/{namespace}/secrets", headers=headers).status == 403
+
+
+def test_kubectl_auth_can_i_list(kubectl: Callable[..., Any], http: Http, namespace: str) -> None:
+    # SelfSubjectRulesReview (staging/src/k8s.io/api/authorization/v1/types.go), what `can-i --list` prints.
+    grant(http, namespace, [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "watch"]}])
+    who = f"--as=system:serviceaccount:{namespace}:runner"
+    listed = kubectl("auth", "can-i", "--list", "-n", namespace, who).stdout
+    jobs = next(line for line in listed.splitlines() if line.startswith("jobs.batch"))
+    assert "[get watch]" in jobs
+    assert "secrets" not in listed
