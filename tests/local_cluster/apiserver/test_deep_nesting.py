@@ -78,3 +78,36 @@ def test_far_deeper_bodies_are_a_400_too(http: Http, deep_crd: str, namespace: s
     assert reply.status == 400, str(reply.body)[:300]
     assert "exceeded max depth" in reply.body["message"]
     assert "Traceback" not in json.dumps(reply.body)
+
+
+def test_deep_objects_pass_crds_with_cel_rules(http: Http, namespace: str) -> None:
+    # cel-python's Environment() sets the process's recursion limit to 2500; compiling a CEL rule must not
+    # make deep objects unstorable afterwards (the TaskRun CRD has CEL rules).
+    rule = f"self.image != 'never-{namespace}'"
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [{"rule": rule}],
+                "properties": {
+                    "image": {"type": "string"},
+                    "inputs": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                },
+            }
+        },
+    }
+    crd = crd_manifest(
+        group=f"cel{namespace.replace('-', '')}.dev", plural="celdeeps", kind="CelDeep", schema=schema
+    )
+    assert http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status == 201
+    base = f"/apis/{crd['spec']['group']}/v1/namespaces/{namespace}/celdeeps"
+    inner = '{"a":' * 9000 + '"leaf"' + "}" * 9000
+    for name in ("one", "two"):  # the second create runs after the rule was compiled
+        body = f'{{"metadata":{{"name":"{name}"}},"spec":{{"image":"x","inputs":{inner}}}}}'.encode()
+        reply = http.post(base, body)
+        assert reply.status == 201, str(reply.body)[:300]
+    refused = http.post(
+        base, b'{"metadata":{"name":"bad"},"spec":{"image":"never-' + namespace.encode() + b'"}}'
+    )
+    assert refused.status == 422, refused.body
