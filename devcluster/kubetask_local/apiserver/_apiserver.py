@@ -202,6 +202,7 @@ class ApiServer:
         if self.tls:
             self.certificates = make_certificates(host=self.host)
             ssl_context = self.certificates.server_context()
+            self.store.publish_root_ca(self.certificates.ca_pem.decode())
         site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runner = runner

@@ -59,6 +59,7 @@ Validator = Callable[[ResourceType, Obj, Obj | None], Obj]
 
 PODS_KEY: StoreKey = ("", "pods")
 QUOTAS_KEY: StoreKey = ("", "resourcequotas")
+ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
 PRIORITY_CLASSES_KEY: StoreKey = ("scheduling.k8s.io", "priorityclasses")
 # etcd's default --max-request-bytes (1.5 MiB): a larger object is refused by the storage, and the API server
 # passes etcd's error on as a 500 (kubernetes/kubernetes#112152, #74600; etcd server/embed/config.go).
@@ -100,6 +101,7 @@ class Store(Lifecycle):
     def __init__(self, registry: Registry, *, history_limit: int = 50_000) -> None:
         self.registry = registry
         self.validator: Validator | None = None
+        self.root_ca_pem: str | None = None
         self._history_limit = history_limit
         self._rv = 1
         self._objects: dict[StoreKey, dict[str, dict[str, Obj]]] = collections.defaultdict(dict)
@@ -518,10 +520,21 @@ class Store(Lifecycle):
         return obj
 
     def _populate_namespace(self, namespace: str) -> None:
-        """What the namespace controllers add to a new namespace: the default service account."""
+        """What the namespace controllers add to a new namespace: the default service account, and the
+        cluster's CA as ConfigMap ``kube-root-ca.crt`` (the root CA cert publisher, once there is a CA)."""
         accounts = self._resource(("", "serviceaccounts"))
         if self.find(accounts, namespace, "default") is None:
             self.create(accounts, namespace, {"metadata": {"name": "default"}})
+        config_maps = self._resource(("", "configmaps"))
+        if self.root_ca_pem is not None and self.find(config_maps, namespace, ROOT_CA_CONFIG_MAP) is None:
+            body = {"metadata": {"name": ROOT_CA_CONFIG_MAP}, "data": {"ca.crt": self.root_ca_pem}}
+            self.create(config_maps, namespace, body)
+
+    def publish_root_ca(self, pem: str) -> None:
+        """pkg/controller/certificates/rootcacertpublisher: every namespace gets ``kube-root-ca.crt``."""
+        self.root_ca_pem = pem
+        for namespace in list(self._objects[NAMESPACES_KEY].get("", {})):
+            self._populate_namespace(namespace)
 
     def _validate(self, resource: ResourceType, obj: Obj, old: Obj | None) -> Obj:
         """The kind's validation: the CRD schema for custom resources, the hand-written rules for

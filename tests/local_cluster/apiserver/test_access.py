@@ -276,3 +276,25 @@ def test_a_process_can_hold_only_a_service_accounts_rights(guarded_kubeconfig: P
     assert refused.returncode != 0
     assert 'User "system:serviceaccount:held:op" cannot list resource "secrets"' in refused.stderr
     assert held.kubectl("auth", "can-i", "list", "pods", "-n", "held").stdout.strip() == "yes"
+
+
+def test_every_namespace_holds_the_cluster_ca(guarded: ThreadedApiServer, guarded_kubeconfig: Path) -> None:
+    # pkg/controller/certificates/rootcacertpublisher: ConfigMap kube-root-ca.crt, key ca.crt, in every
+    # namespace, existing and new; pods and clients verify the API server with it.
+    assert guarded.api.ca_pem is not None
+    for namespace in ("default", "kube-system"):
+        status, config_map = local_api_request(
+            guarded_kubeconfig, "GET", f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt"
+        )
+        assert status == 200, config_map
+        assert config_map["data"] == {"ca.crt": guarded.api.ca_pem.decode()}
+    assert (
+        local_api_request(guarded_kubeconfig, "POST", "/api/v1/namespaces", {"metadata": {"name": "fresh"}})[
+            0
+        ]
+        == 201
+    )
+    status, _ = local_api_request(
+        guarded_kubeconfig, "GET", "/api/v1/namespaces/fresh/configmaps/kube-root-ca.crt"
+    )
+    assert status == 200

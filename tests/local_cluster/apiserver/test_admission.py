@@ -171,7 +171,7 @@ class TestResourceQuota:
         base = f"/api/v1/namespaces/{namespace}"
         quota = {"metadata": {"name": "objects"}, "spec": {"hard": {"count/configmaps": "2"}}}
         assert http.post(f"{base}/resourcequotas", quota).status == 201
-        # kube-root-ca.crt is not created by this server, so the namespace starts with none
+        # this test server has no CA (plain HTTP), so no kube-root-ca.crt: the namespace starts with none
         for name in ("one", "two"):
             assert http.post(f"{base}/configmaps", {"metadata": {"name": name}}).status == 201
         reply = http.post(f"{base}/configmaps", {"metadata": {"name": "three"}})
