@@ -19,7 +19,13 @@ from kubetask_local.node._config import NodeConfig
 from kubetask_local.node._env import ObjectKey, PodNetwork, expand, referenced_objects, resolve_env
 from kubetask_local.node._errors import ApiError, PodConfigError, QuantityError
 from kubetask_local.node._spec import invalid_image_message, memory_limit_bytes, pull_fails
-from kubetask_local.node._volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
+from kubetask_local.node._volumes import (
+    map_paths,
+    materialise_volumes,
+    mount_mapping,
+    normalise,
+    plan_volumes,
+)
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,9 @@ def working_dir(
 ) -> Path:
     """``workingDir`` mapped through the mounts; a path outside them is made under the pod's ``rootfs``;
     none means the node's own working directory (so relative ``PYTHONPATH`` entries keep working)."""
-    wanted = str(container.get("workingDir") or "")
-    if not wanted:
+    if not container.get("workingDir"):
         return default
+    wanted = normalise(str(container["workingDir"]))  # ``..`` cannot climb out of the pod's rootfs
     mapped = Path(map_paths(wanted, mapping))
     if str(mapped) != wanted or mapped.is_dir():
         mapped.mkdir(parents=True, exist_ok=True)
