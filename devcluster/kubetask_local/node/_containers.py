@@ -149,9 +149,11 @@ class PodContainers:
         if runner is not None:
             runner.cancel()
         for process in self._processes.values():
-            process.signal_group(signal.SIGKILL)
+            process.kill()
         if self._processes:
             await asyncio.wait([asyncio.create_task(p.exited()) for p in self._processes.values()], timeout=5)
+        for process in self._processes.values():
+            process.signal_group(signal.SIGKILL)  # whatever a shim that did not answer left in its group
 
     async def stop(self, *, grace_period: float, reason: str) -> None:
         """No more restarts; SIGTERM every running container, SIGKILL after ``grace_period`` seconds."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from kubetask_local.node._containers import read_termination_file, reset_termination_file
 from kubetask_local.node._launch import working_dir
 from kubetask_local.node._volumes import map_paths, mount_mapping
+from kubetask_local.testing import wait_for
 
 TERMINATION = "/dev/termination-log"
 
@@ -143,3 +145,101 @@ def test_a_pod_writing_the_termination_log_from_a_shell_reports_it(pods: Any) ->
     assert (terminated["exitCode"], terminated.get("message")) == (1, "x\n")
     if pods.cluster.is_local:
         assert not Path(TERMINATION).exists()
+
+
+# A daemon in the making: double fork, a session of its own, stdio let go, then it keeps writing a file, the
+# way a task's forgotten helper process does. Its pid goes to the log.
+_DETACH = """
+import os, sys, time
+read, write = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.write(write, str(os.getpid()).encode())
+        os.close(write)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        while True:
+            with open(os.devnull, "w") as file:
+                file.write("still here")
+            time.sleep(0.05)
+    os._exit(0)
+os.close(write)
+print(os.read(read, 100).decode(), flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("ending", "end"),
+    [
+        pytest.param("", "main-exits", id="main-process-exits"),
+        pytest.param("time.sleep(600)", "deleted", id="pod-deleted"),
+    ],
+)
+def test_processes_a_container_leaves_behind_end_with_it(
+    pods: Any, local_cluster: Any, ending: str, end: str
+) -> None:
+    # pid_namespaces(7): "If the 'init' process of a PID namespace terminates, the kernel terminates all of
+    # the processes in the namespace via a SIGKILL signal" -- a container's main process is that init, and
+    # a deleted pod's containers end with it. Today's bug: a detached child kept writing after Succeeded.
+    name = f"leaves-{end}"
+    pods.create(name, pods.container(_DETACH + ending))
+    daemon = int(wait_for(lambda: pods.logs(name).strip() or None, 60, "the daemon's pid in the log"))
+    if end == "deleted":
+        assert _alive(daemon)
+        local_cluster.kubectl("delete", "pod", name, "-n", pods.namespace, "--wait=true", timeout=120)
+    else:
+        pods.wait_phase(name, "Succeeded", timeout=60)
+    # Already gone when the pod's end is reported: the container is not over while one of its processes runs.
+    assert not _alive(daemon)
+
+
+def _shim(*argv: str) -> tuple[int, bytes]:
+    """Run the node's container shim on ``argv``; its exit code and what it wrote to the status pipe."""
+    shim = Path(__file__).parents[3] / "devcluster" / "kubetask_local" / "node" / "_shim.py"
+    read_end, write_end = os.pipe()
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(shim),
+            str(write_end),
+            str(os.getpid()),
+            "-",
+            "-",
+            "-",
+            "0",
+            "--",
+            *argv,
+        ],
+        pass_fds=(write_end,),
+    ) as process:
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as status:
+            reported = status.read()
+        return process.wait(timeout=60), reported
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "status"),
+    [
+        pytest.param(["sh", "-c", "exit 7"], 7, b"", id="exit-code"),
+        pytest.param(["sh", "-c", "kill -9 $$"], 137, b"", id="killed-128-plus-signal"),
+        pytest.param(["kubetask-no-such-program"], 128, b"2 No such file or directory", id="exec-failure"),
+    ],
+)
+def test_the_shim_exits_as_its_main_process_and_reports_exec_failures(
+    argv: list[str], code: int, status: bytes
+) -> None:
+    # The runtime's exit codes: 128+signal for a killed process; an exec failure is a StartError (128).
+    assert _shim(*argv) == (code, status)

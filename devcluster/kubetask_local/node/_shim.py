@@ -1,0 +1,193 @@
+"""The container shim: the process the node starts for each container, standing in for its PID namespace.
+
+On a real node the container's main process is PID 1 of its own PID namespace: orphans are reparented to it,
+and when it exits the kernel kills every other process of the namespace (pid_namespaces(7)). A local process
+has no namespace, so the node starts this shim instead (as containerd starts ``containerd-shim``). The shim
+
+- marks itself a child subreaper (``PR_SET_CHILD_SUBREAPER``, prctl(2)), so every descendant of the
+  container, however it detaches (double fork, ``setsid``), stays in the shim's subtree;
+- applies the container's user and groups (``runAsUser``, ``runAsGroup``, ``supplementalGroups``) and
+  ``no_new_privs`` (``allowPrivilegeEscalation: false``) in the child, then executes the command; an exec
+  failure is written to the status pipe (the node reports it as ``StartError``), success closes it empty;
+- forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the main process only, as a runtime delivers the stop
+  signal to PID 1;
+- on SIGUSR1 (the node's "kill the container"), or when the main process has exited, SIGKILLs every
+  descendant, reaps them all and exits with the main process's code (128+signal when it was killed);
+- does the same when the node dies (``PR_SET_PDEATHSIG``), so nothing outlives the node.
+
+Limits: a descendant that gains another user's identity (a setuid program) cannot be killed by an unprivileged
+node; without prctl (not Linux) descendants that detach are not found; without ``/proc`` the node kills the
+shim's process group only.
+
+It runs as ``python -I -S _shim.py STATUS_FD PARENT_PID UID GID GROUPS NO_NEW_PRIVS -- ARGV...`` and uses
+only the standard library (``-I -S`` keep its start short and untouched by the pod's ``PYTHON*`` variables).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_CHILD_SUBREAPER = 36
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+KILL_SIGNAL = signal.SIGUSR1  # sent by the node: kill the whole container now
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def descendants(root: int, *, proc: str = "/proc") -> list[int]:
+    """Every live descendant of ``root``, read from ``/proc`` (empty when it cannot be read)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as file:
+                stat = file.read()
+            parent = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # ended while being read
+        children.setdefault(parent, []).append(int(entry))
+    found: list[int] = []
+    pending = list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def exit_code(status: int) -> int:
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status)
+
+
+class Shim:
+    def __init__(
+        self, *, status_fd: int, parent: int, user: tuple[int | None, int | None, list[int]]
+    ) -> None:
+        self.status_fd = status_fd
+        self.parent = parent
+        self.user = user
+        self.main: int | None = None
+        self.main_code: int | None = None
+
+    def run(self, argv: list[str], *, no_new_privs: bool) -> int:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_PDEATHSIG, KILL_SIGNAL)
+        for signum in _FORWARDED:
+            signal.signal(signum, self._forward)
+        signal.signal(KILL_SIGNAL, self._kill)
+        if os.getppid() != self.parent:  # the node died before the death signal was armed
+            return 137
+        self.main = self._spawn(argv, no_new_privs=no_new_privs)
+        if self.main is None:
+            return 128
+        while self.main_code is None:
+            if not self._reap(block=True):
+                return 128  # cannot happen: the main process is a child until it is reaped
+        self._kill_all()
+        return self.main_code
+
+    def _spawn(self, argv: list[str], *, no_new_privs: bool) -> int | None:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # the container's main process
+            try:
+                os.close(read_end)
+                os.close(self.status_fd)  # the node's EOF must not wait for the container
+                for signum in (*_FORWARDED, KILL_SIGNAL):
+                    signal.signal(signum, signal.SIG_DFL)
+                _prctl(_PR_SET_PDEATHSIG, 0)
+                uid, gid, groups = self.user
+                if gid is not None or groups:
+                    os.setgroups(groups)
+                if gid is not None:
+                    os.setgid(gid)
+                if uid is not None:
+                    os.setuid(uid)
+                if no_new_privs and not _prctl(_PR_SET_NO_NEW_PRIVS, 1):
+                    raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+                os.execvp(argv[0], argv)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.write(write_end, f"{error.errno or 0} {error.strerror or error}".encode())
+            finally:
+                os._exit(127)
+        os.close(write_end)
+        failure = b""
+        while chunk := os.read(read_end, 4096):
+            failure += chunk
+        os.close(read_end)
+        with contextlib.suppress(OSError):
+            os.write(self.status_fd, failure)
+        os.close(self.status_fd)
+        if failure:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return None
+        return pid
+
+    def _reap(self, *, block: bool) -> bool:
+        """Reap one child; False when there is none left (or none has ended, without ``block``)."""
+        try:
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == self.main and self.main_code is None:
+            self.main_code = exit_code(status)
+        return pid != 0
+
+    def _forward(self, signum: int, _frame: object) -> None:
+        if self.main is not None and self.main_code is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.main, signum)
+
+    def _kill(self, _signum: int, _frame: object) -> None:
+        self._kill_all()
+        if self.main_code is None:
+            self.main_code = 137
+        os._exit(self.main_code)
+
+    def _kill_all(self) -> None:
+        """SIGKILL every descendant until none is left; orphans of killed ones come back to the subreaper."""
+        while True:
+            for pid in descendants(os.getpid()):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if not self._reap(block=True):
+                return
+
+
+def _parse_id(text: str) -> int | None:
+    return None if text == "-" else int(text)
+
+
+def main(arguments: list[str]) -> int:
+    status_fd, parent, uid, gid, groups, no_new_privs, separator, *argv = arguments
+    if separator != "--" or not argv:
+        print(
+            f"usage: {sys.argv[0]} STATUS_FD PARENT UID GID GROUPS NO_NEW_PRIVS -- ARGV...", file=sys.stderr
+        )
+        return 2
+    user = (_parse_id(uid), _parse_id(gid), [int(g) for g in groups.split(",") if g and g != "-"])
+    shim = Shim(status_fd=int(status_fd), parent=int(parent), user=user)
+    return shim.run(argv, no_new_privs=no_new_privs == "1")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
