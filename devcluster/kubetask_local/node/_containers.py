@@ -84,6 +84,7 @@ def reset_termination_file(path: Path) -> None:
         else:
             path.unlink()
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+    os.chmod(path, 0o666)  # as the kubelet leaves it, so a container running as any user can write it
 
 
 def exit_state(
@@ -216,6 +217,7 @@ class PodContainers:
                 log=LogWriter(self._log_file(name)),
                 memory_limit=launch.memory_limit,
                 memory=self._memory,
+                identity=launch.run_as,
             )
         except OSError as error:
             message = f"failed to create containerd task: exec: {launch.argv[0]!r}: {error.strerror or error}"

@@ -20,30 +20,12 @@ from pathlib import Path
 
 from kubetask_local.node._logs import LogWriter
 from kubetask_local.node._memory import MemoryMonitor
-from kubetask_local.node._shim import KILL_SIGNAL
+from kubetask_local.node._shim import KILL_SIGNAL, RunAs
 
 _CHUNK = 65536
 
 
 _SHIM = Path(__file__).with_name("_shim.py")
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the container's process runs as: None keeps the node's own user or group."""
-
-    uid: int | None = None
-    gid: int | None = None
-    groups: tuple[int, ...] = ()
-    no_new_privs: bool = False
-
-    def shim_arguments(self) -> list[str]:
-        return [
-            "-" if self.uid is None else str(self.uid),
-            "-" if self.gid is None else str(self.gid),
-            ",".join(str(group) for group in self.groups) or "-",
-            "1" if self.no_new_privs else "0",
-        ]
 
 
 @dataclass(frozen=True)
@@ -84,7 +66,7 @@ class ContainerProcess:
         log: LogWriter,
         memory_limit: int | None,
         memory: MemoryMonitor,
-        identity: Identity = Identity(),
+        identity: RunAs | None = None,
     ) -> ContainerProcess:
         """Start the process under its shim; ``OSError`` (e.g. executable not found, a user the node may not
         become) is raised once the shim reports it, for the caller to report."""
@@ -97,7 +79,7 @@ class ContainerProcess:
                 str(_SHIM),
                 str(status_write),
                 str(os.getpid()),
-                *identity.shim_arguments(),
+                *(identity or RunAs()).shim_arguments(),
                 "--",
                 *argv,
                 env=dict(env),

@@ -19,8 +19,9 @@ Limits: a descendant that gains another user's identity (a setuid program) canno
 node; without prctl (not Linux) descendants that detach are not found; without ``/proc`` the node kills the
 shim's process group only.
 
-It runs as ``python -I -S _shim.py STATUS_FD PARENT_PID UID GID GROUPS NO_NEW_PRIVS -- ARGV...`` and uses
-only the standard library (``-I -S`` keep its start short and untouched by the pod's ``PYTHON*`` variables).
+It runs as ``python -I -S _shim.py STATUS_FD PARENT_PID UID GID GROUPS NO_NEW_PRIVS DROP -- ARGV...``
+(see :class:`RunAs`) and uses only the standard library (``-I -S`` keep its start short and untouched by
+the pod's ``PYTHON*`` variables).
 """
 
 from __future__ import annotations
@@ -30,12 +31,35 @@ import ctypes
 import os
 import signal
 import sys
+from dataclasses import dataclass
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_CAPBSET_DROP = 24
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 KILL_SIGNAL = signal.SIGUSR1  # sent by the node: kill the whole container now
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """Who the container's process runs as and what it may not do (None keeps the node's own)."""
+
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] = ()
+    no_new_privs: bool = False
+    drop_capabilities: tuple[int, ...] = ()
+
+    def shim_arguments(self) -> list[str]:
+        """UID GID GROUPS NO_NEW_PRIVS DROP_CAPABILITIES as the shim takes them ("-" for none)."""
+        return [
+            "-" if self.uid is None else str(self.uid),
+            "-" if self.gid is None else str(self.gid),
+            ",".join(str(group) for group in self.groups) or "-",
+            "1" if self.no_new_privs else "0",
+            ",".join(str(cap) for cap in self.drop_capabilities) or "-",
+        ]
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -77,16 +101,14 @@ def exit_code(status: int) -> int:
 
 
 class Shim:
-    def __init__(
-        self, *, status_fd: int, parent: int, user: tuple[int | None, int | None, list[int]]
-    ) -> None:
+    def __init__(self, *, status_fd: int, parent: int, run_as: RunAs) -> None:
         self.status_fd = status_fd
         self.parent = parent
-        self.user = user
+        self.run_as = run_as
         self.main: int | None = None
         self.main_code: int | None = None
 
-    def run(self, argv: list[str], *, no_new_privs: bool) -> int:
+    def run(self, argv: list[str]) -> int:
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         _prctl(_PR_SET_PDEATHSIG, KILL_SIGNAL)
         for signum in _FORWARDED:
@@ -94,7 +116,7 @@ class Shim:
         signal.signal(KILL_SIGNAL, self._kill)
         if os.getppid() != self.parent:  # the node died before the death signal was armed
             return 137
-        self.main = self._spawn(argv, no_new_privs=no_new_privs)
+        self.main = self._spawn(argv)
         if self.main is None:
             return 128
         while self.main_code is None:
@@ -103,7 +125,7 @@ class Shim:
         self._kill_all()
         return self.main_code
 
-    def _spawn(self, argv: list[str], *, no_new_privs: bool) -> int | None:
+    def _spawn(self, argv: list[str]) -> int | None:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:  # the container's main process
@@ -113,14 +135,16 @@ class Shim:
                 for signum in (*_FORWARDED, KILL_SIGNAL):
                     signal.signal(signum, signal.SIG_DFL)
                 _prctl(_PR_SET_PDEATHSIG, 0)
-                uid, gid, groups = self.user
-                if gid is not None or groups:
-                    os.setgroups(groups)
-                if gid is not None:
-                    os.setgid(gid)
-                if uid is not None:
-                    os.setuid(uid)
-                if no_new_privs and not _prctl(_PR_SET_NO_NEW_PRIVS, 1):
+                run_as = self.run_as
+                for capability in run_as.drop_capabilities:  # before setuid, which loses CAP_SETPCAP
+                    _prctl(_PR_CAPBSET_DROP, capability)  # one this kernel does not know is ignored
+                if run_as.gid is not None or run_as.groups:
+                    os.setgroups(list(run_as.groups))
+                if run_as.gid is not None:
+                    os.setgid(run_as.gid)
+                if run_as.uid is not None:
+                    os.setuid(run_as.uid)
+                if run_as.no_new_privs and not _prctl(_PR_SET_NO_NEW_PRIVS, 1):
                     raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
                 os.execvp(argv[0], argv)
             except OSError as error:
@@ -173,20 +197,24 @@ class Shim:
                 return
 
 
-def _parse_id(text: str) -> int | None:
-    return None if text == "-" else int(text)
+def _ids(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part and part != "-")
 
 
 def main(arguments: list[str]) -> int:
-    status_fd, parent, uid, gid, groups, no_new_privs, separator, *argv = arguments
+    status_fd, parent, uid, gid, groups, no_new_privs, drop, separator, *argv = arguments
     if separator != "--" or not argv:
-        print(
-            f"usage: {sys.argv[0]} STATUS_FD PARENT UID GID GROUPS NO_NEW_PRIVS -- ARGV...", file=sys.stderr
-        )
+        usage = "STATUS_FD PARENT UID GID GROUPS NO_NEW_PRIVS DROP_CAPABILITIES -- ARGV..."
+        print(f"usage: {sys.argv[0]} {usage}", file=sys.stderr)
         return 2
-    user = (_parse_id(uid), _parse_id(gid), [int(g) for g in groups.split(",") if g and g != "-"])
-    shim = Shim(status_fd=int(status_fd), parent=int(parent), user=user)
-    return shim.run(argv, no_new_privs=no_new_privs == "1")
+    run_as = RunAs(
+        uid=None if uid == "-" else int(uid),
+        gid=None if gid == "-" else int(gid),
+        groups=_ids(groups),
+        no_new_privs=no_new_privs == "1",
+        drop_capabilities=_ids(drop),
+    )
+    return Shim(status_fd=int(status_fd), parent=int(parent), run_as=run_as).run(argv)
 
 
 if __name__ == "__main__":

@@ -184,6 +184,8 @@ def materialise_volumes(plans: Sequence[VolumePlan], *, volumes_dir: Path) -> di
         directory = plan.directory if plan.directory is not None else volumes_dir / plan.name
         if not directory.exists():  # a hostPath may name an existing file: it is used as it is
             directory.mkdir(parents=True)
+            if plan.kind in ("emptyDir", "persistentVolumeClaim"):
+                os.chmod(directory, 0o777)  # as the kubelet makes an emptyDir: any container user writes
         for item in plan.files:
             target = (directory / item.path).resolve()
             if not target.is_relative_to(directory.resolve()):
