@@ -278,6 +278,7 @@ class LocalNode:
             return  # the node stopped; stop_node clears the registry
         worker = self._workers.pop(uid, None)
         self._worker_tasks.pop(uid, None)
+        self._events.forget(uid)
         if task.exception() is not None:
             logger.error("pod worker for %s failed", uid, exc_info=task.exception())
         if worker is not None:

@@ -126,9 +126,14 @@ def _object_files(
         if key not in data:
             if source.get("optional"):
                 continue
+            # pkg/volume/configmap/configmap.go and pkg/volume/secret/secret.go word it differently
+            missing = (
+                "configmap references non-existent config key"
+                if kind == "ConfigMap"
+                else "references non-existent secret key"
+            )
             raise PodConfigError(
-                f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent '
-                f"config key: {key}",
+                f'MountVolume.SetUp failed for volume "{volume}" : {missing}: {key}',
                 reason="ContainerCreating",
                 event="FailedMount",
             )

@@ -30,8 +30,11 @@ def test_an_image_that_cannot_be_pulled_alternates_err_image_pull_and_back_off(p
     )
 
     def retried() -> list[str] | None:
-        reasons = [event["reason"] for event in pods.events("nopull")]
-        return reasons if reasons.count("Failed") >= 2 and "BackOff" in reasons else None
+        events = pods.events("nopull")
+        reasons = [event["reason"] for event in events]
+        # Identical events are aggregated into one with a count, as client-go's EventCorrelator does.
+        failed = sum(event.get("count") or 1 for event in events if event["reason"] == "Failed")
+        return reasons if failed >= 2 and "BackOff" in reasons else None
 
     reasons = wait_for(retried, 30, "a second pull attempt after a back-off")
     assert "Started" not in reasons
@@ -107,6 +110,15 @@ def test_a_pod_that_fits_no_node_is_unschedulable(pods: Any, placement: dict[str
     assert "didn't match Pod's node affinity/selector" in scheduled["message"]
     assert pod["status"]["phase"] == "Pending"
     assert not pod["spec"].get("nodeName")
+    # No kubelet has the pod, so nothing reports its containers or a start: kubectl shows STATUS Pending, not
+    # ContainerCreating (the scheduler writes only the PodScheduled condition: pkg/scheduler/schedule_one.go,
+    # handleSchedulingFailure; kubectl's printPod shows the phase when there are no container states).
+    assert "containerStatuses" not in pod["status"]
+    assert "startTime" not in pod["status"]
+    columns = pods.cluster.kubectl(
+        "get", "pod", "nowhere", "-n", pods.namespace, "--no-headers"
+    ).stdout.split()
+    assert columns[2] == "Pending"
 
 
 def test_a_pod_matching_the_node_labels_runs(pods: Any) -> None:
