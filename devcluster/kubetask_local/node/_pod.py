@@ -42,6 +42,7 @@ logger = logging.getLogger("kubetask_local.node")
 
 _STATUS_RESYNC_SECONDS = 1.0
 _CONFIG_ERROR_BACKOFF_MAX = 122.0  # the kubelet's maximum back-off between mount attempts: 2m2s
+_GATED = "Scheduling is blocked due to non-empty scheduling gates"
 _DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -169,6 +170,10 @@ class PodWorker:
             await self._report_lost_containers(status)
             await self._remove_when_deleted()
             return
+        await self._wait_until_ungated()
+        if self.deletion_requested:
+            await self._remove_when_deleted()
+            return
         unschedulable = unschedulable_message(
             self._pod,
             node_name=self._config.name,
@@ -203,6 +208,16 @@ class PodWorker:
             if prepared is not None and await self._run_init_containers(prepared[0]):
                 await self._run_containers(prepared[1])
         await self._remove_when_deleted()
+
+    async def _wait_until_ungated(self) -> None:
+        """A pod with ``schedulingGates`` is not scheduled until every gate is removed (what Kueue uses to
+        hold pods back): it stays Pending with the PodScheduled condition the API server gives it on create
+        (pkg/registry/core/pod/strategy.go, applySchedulingGatedCondition), written here too."""
+        while (self._pod.get("spec") or {}).get("schedulingGates") and not self.deletion_requested:
+            if (self._conditions.items.get("PodScheduled") or {}).get("reason") != "SchedulingGated":
+                self._conditions.set("PodScheduled", "False", reason="SchedulingGated", message=_GATED)
+                await self._post_status()
+            await self._wait_change(None)
 
     def _start(self, status: Mapping[str, Any]) -> None:
         self._start_time = status.get("startTime") or now()
