@@ -196,3 +196,15 @@ def test_a_volume_that_cannot_be_set_up_repeats_failed_mount_as_the_kubelet_retr
     pod = pods.get("badvolume")
     waiting = pods.state(pod)["waiting"]
     assert (pod["status"]["phase"], waiting) == ("Pending", {"reason": "ContainerCreating"})
+
+
+def test_command_and_args_are_expanded_as_the_kubelet_expands_them(pods: Any) -> None:
+    # kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/ and
+    # third_party/forked/golang/expansion: $(NAME) of a container variable is replaced, an undefined one is
+    # left as written, $$ is one $. The operator escapes user strings ($ -> $$) relying on exactly this.
+    code = "import json, sys; print(json.dumps(sys.argv[1:]))"
+    args = ["$(X)", "$$(X)", "$$$$", "$(UNDEFINED)", "a$b", "$(X", "$$$(X)"]
+    container = pods.container(code, env=[{"name": "X", "value": "1"}]) | {"args": args}
+    pods.create("expanded", container)
+    pods.wait_phase("expanded", "Succeeded")
+    assert json.loads(pods.logs("expanded")) == ["1", "$(X)", "$$", "$(UNDEFINED)", "a$b", "$(X", "$1"]
