@@ -113,7 +113,7 @@ class LocalNode:
         self._worker_tasks.clear()
         if simulate_loss:
             self._lifecycle_task = asyncio.create_task(
-                lose_node(self.api, self.config, post_status=self._post_node_status),
+                lose_node(self.api, self.config, post_status=self._post_node_status, events=self._events),
                 name="kubetask-node-lifecycle",
             )
         elif self._lifecycle_task is not None:
