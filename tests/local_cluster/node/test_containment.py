@@ -19,6 +19,7 @@ import pytest
 
 from kubetask_local.node._containers import read_termination_file, reset_termination_file
 from kubetask_local.node._launch import working_dir
+from kubetask_local.node._shim import RunAs
 from kubetask_local.node._volumes import map_paths, mount_mapping
 from kubetask_local.testing import wait_for
 
@@ -215,10 +216,7 @@ def _shim(*argv: str) -> tuple[int, bytes]:
             str(shim),
             str(write_end),
             str(os.getpid()),
-            "-",
-            "-",
-            "-",
-            "0",
+            *RunAs().shim_arguments(),
             "--",
             *argv,
         ],
