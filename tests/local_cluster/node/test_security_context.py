@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kubetask_local._cli import build_parser
 from kubetask_local.node._config import NodeConfig
 from kubetask_local.node._errors import PodConfigError
 from kubetask_local.node._launch import container_user
@@ -190,3 +191,26 @@ def test_no_new_privileges_and_dropped_capabilities_reach_the_process(pods: Any)
     if not pods.cluster.is_local or os.geteuid() == 0:
         assert int(bounding, 16) == 0
     assert re.fullmatch(r"[0-9a-f]+", bounding)
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        pytest.param("myorg/tasks:*=1000", ("myorg/tasks:*", "1000"), id="pattern"),
+        pytest.param("app:1=1000:1000", ("app:1", "1000:1000"), id="uid-gid"),
+        pytest.param("app:1", None, id="no-user"),
+        pytest.param("=1000", None, id="no-image"),
+        pytest.param("app:1=:1000", None, id="group-only"),
+    ],
+)
+def test_kubetask_dev_image_user_option(
+    argument: str, expected: tuple[str, str] | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if expected is None:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--image-user", argument])
+        error = capsys.readouterr().err
+        assert "--image-user expects IMAGE=USER (for example 'myorg/tasks:*=1000'" in error
+        assert f"got {argument!r}" in error
+    else:
+        assert build_parser().parse_args(["--image-user", argument]).image_user == [expected]
