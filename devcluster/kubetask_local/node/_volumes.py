@@ -20,6 +20,9 @@ from typing import Any
 from kubetask_local.node._env import Kind, ObjectKey, PodNetwork, field_value, object_data
 from kubetask_local.node._errors import PodConfigError
 
+# A DNS-1123 subdomain: what every PersistentVolumeClaim's name is.
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
 
 @dataclass(frozen=True)
 class VolumeFile:
@@ -81,7 +84,14 @@ def plan_volumes(
                 )
             )
         elif "persistentVolumeClaim" in volume:
-            claim = (volume["persistentVolumeClaim"] or {}).get("claimName", "")
+            claim = str((volume["persistentVolumeClaim"] or {}).get("claimName", ""))
+            if not _OBJECT_NAME.fullmatch(claim):  # no such object can exist; never a path out of the root
+                raise PodConfigError(
+                    f'MountVolume.SetUp failed for volume "{name}" : '
+                    f'persistentvolumeclaim "{claim}" not found',
+                    reason="ContainerCreating",
+                    event="FailedMount",
+                )
             plans.append(
                 VolumePlan(name=name, kind="persistentVolumeClaim", directory=claims_root / namespace / claim)
             )

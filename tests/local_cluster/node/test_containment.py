@@ -10,6 +10,7 @@ with the container. The local node has neither, so it rewrites paths and kills t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any
 import pytest
 
 from kubetask_local.node._containers import read_termination_file, reset_termination_file
+from kubetask_local.node._env import PodNetwork
+from kubetask_local.node._errors import PodConfigError
 from kubetask_local.node._launch import working_dir
 from kubetask_local.node._shim import RunAs
-from kubetask_local.node._volumes import map_paths, mount_mapping
+from kubetask_local.node._volumes import map_paths, mount_mapping, plan_volumes
 from kubetask_local.testing import wait_for
 
 TERMINATION = "/dev/termination-log"
@@ -112,6 +115,18 @@ def test_a_sub_path_cannot_lead_out_of_its_volume(tmp_path: Path) -> None:
         with pytest.raises(Exception, match=f"subpath {sub_path!r} is outside the volume"):
             mount_mapping(container, volume_dirs={"v": volume}, termination_file=tmp_path / "t")
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_claim_name_cannot_lead_out_of_the_claims_directory(tmp_path: Path) -> None:
+    # A claimName is only required to be non-empty (ValidatePersistentVolumeClaimVolumeSource); the kubelet
+    # looks it up as an object name, so "../x" is simply a claim that does not exist.
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "../../escaped"}}]},
+    }
+    network = PodNetwork(node_name="n")
+    with pytest.raises(PodConfigError, match=re.escape('persistentvolumeclaim "../../escaped" not found')):
+        plan_volumes(pod, objects={}, network=network, claims_root=tmp_path / "claims")
 
 
 def test_the_node_never_follows_what_the_pod_put_at_its_termination_file(tmp_path: Path) -> None:
