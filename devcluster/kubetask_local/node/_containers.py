@@ -137,6 +137,7 @@ class PodContainers:
         self._policy = policy
         self._processes: dict[str, ContainerProcess] = {}
         self._stopping = asyncio.Event()
+        self._stop = (0.0, "")  # the grace period and reason of stop(), for a container still starting then
         self._uid = pod["metadata"]["uid"]
 
     @property
@@ -159,6 +160,7 @@ class PodContainers:
     async def stop(self, *, grace_period: float, reason: str) -> None:
         """No more restarts; SIGTERM every running container, SIGKILL after ``grace_period`` seconds."""
         self._stopping.set()
+        self._stop = (grace_period, reason)
         tasks = []
         for name, process in self._processes.items():
             if "running" in self._slots[name].state:
@@ -240,6 +242,10 @@ class PodContainers:
         self._events.record(self._pod, reason="Created", message=f"Created container {name}", container=name)
         self._events.record(self._pod, reason="Started", message=f"Started container {name}", container=name)
         await self._report()
+        if self.stopping:  # stop() came while it was starting: it is stopped now, as stop() stops the others
+            grace_period, reason = self._stop
+            self._events.record(self._pod, reason="Killing", message=f"{reason} {name}", container=name)
+            await process.terminate(grace_period=grace_period)
         result = await process.wait()
         slot.state = exit_state(
             launch,

@@ -116,6 +116,9 @@ def build_launches(
             )
         termination_file = pod_dir / "containers" / name / "termination-log"
         mapping = mount_mapping(container, volume_dirs=volume_dirs, termination_file=termination_file)
+        process_user = with_filesystem_view(
+            process_user, container, kinds={plan.name: plan.kind for plan in plans}, mapping=mapping
+        )
         env = {**config.base_env, "HOSTNAME": pod["metadata"]["name"]}
         env.update({key: map_paths(value, mapping) for key, value in variables.items()})
         env["PATH"] = f"{config.bin_dir}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
@@ -156,6 +159,31 @@ def container_user(
             )
         raise PodConfigError(refusal)
     return run_as(pod, container, user=user, node_is_root=os.geteuid() == 0)
+
+
+# Volumes a kubelet always mounts read-only (their content is the API's).
+_API_DATA_VOLUMES = ("ConfigMap", "Secret", "downwardAPI", "projected")
+
+
+def with_filesystem_view(
+    run_as: RunAs, container: Mapping[str, Any], *, kinds: Mapping[str, str], mapping: Mapping[str, str]
+) -> RunAs:
+    """``run_as`` with the mounts to confine when the container asks for ``readOnlyRootFilesystem`` or a
+    ``readOnly`` volume mount: writable emptyDir/claim/hostPath mounts and the termination-message directory,
+    read-only ones (asked, or API data) -- only when the node is root (see ``_shim.confine_filesystem``)."""
+    asked = run_as.read_only_root or any(m.get("readOnly") for m in container.get("volumeMounts") or [])
+    if not asked or os.geteuid() != 0:
+        return run_as
+    writable, read_only = [], []
+    for mount in container.get("volumeMounts") or []:
+        local = mapping[normalise(str(mount.get("mountPath", "")))]
+        if mount.get("readOnly") or kinds.get(mount.get("name", "")) in _API_DATA_VOLUMES:
+            read_only.append(local)
+        else:
+            writable.append(local)
+    termination_path = normalise(container.get("terminationMessagePath") or "/dev/termination-log")
+    writable.append(str(Path(mapping[termination_path]).parent))
+    return run_as._replace(writable=tuple(writable), read_only=tuple(read_only))
 
 
 def open_for_other_users(pod_dir: Path, volume_dirs: Mapping[str, Path], *, root: Path) -> None:

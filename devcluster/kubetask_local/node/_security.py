@@ -14,9 +14,13 @@ What the node honours of the rest, as a local process can:
 - ``allowPrivilegeEscalation: false``: ``no_new_privs`` (prctl(2)), as runtimes set it.
 - ``capabilities.drop``: removed from the capability bounding set when the node runs as root, so a process
   running as root has none of them after exec; ``add`` cannot give more than the node has.
-- ``readOnlyRootFilesystem``, ``privileged``, ``seccompProfile``, ``seLinuxOptions``, ``appArmorProfile``,
-  ``procMount`` and ``sysctls`` are accepted and not enforced: the process shares the host's filesystem and
-  kernel settings.
+- ``readOnlyRootFilesystem`` and ``readOnly`` volume mounts: when the node runs as root, the process gets a
+  private mount namespace where every mount but /proc, /sys, /dev and its writable volumes (emptyDir, claims,
+  hostPath, the termination-message directory) is read-only, and read-only mounts (asked, or ConfigMap,
+  Secret, downward API and projected volumes, which a kubelet always mounts read-only) are read-only;
+  otherwise they are not enforced.
+- ``privileged``, ``seccompProfile``, ``seLinuxOptions``, ``appArmorProfile``, ``procMount`` and ``sysctls``
+  are accepted and not enforced: the process shares the host's kernel settings.
 """
 
 from __future__ import annotations
@@ -186,6 +190,7 @@ def run_as(
         drop = list(CAPABILITIES)
     dropped = [CAPABILITIES.index(name) for name in drop if name in CAPABILITIES]
     return RunAs(
+        read_only_root=context.get("readOnlyRootFilesystem") is True,
         uid=None if uid is None else int(uid),
         gid=None if gid is None else int(gid),
         groups=tuple(dict.fromkeys(groups)),

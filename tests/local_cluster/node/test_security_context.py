@@ -214,3 +214,36 @@ def test_kubetask_dev_image_user_option(
         assert f"got {argument!r}" in error
     else:
         assert build_parser().parse_args(["--image-user", argument]).image_user == [expected]
+
+
+@pytest.mark.e2e
+def test_a_read_only_root_filesystem_leaves_only_writable_volumes_writable(pods: Any) -> None:
+    # readOnlyRootFilesystem: "Whether this container has a read-only root filesystem" (core/v1
+    # SecurityContext); volumeMounts[].readOnly mounts read-only; an emptyDir stays writable, as does the
+    # termination-message file.
+    code = """
+    import errno, os
+    def attempt(path):
+        try:
+            with open(path, "w") as file:
+                file.write("x")
+            return "ok"
+        except OSError as error:
+            return errno.errorcode[error.errno]
+    print(attempt("/scratch/x"), attempt("/tmp/kubetask-ro-check"), attempt("/frozen/x"))
+    with open(os.environ["KUBETASK_TERMINATION_MESSAGE_PATH"], "w") as file:
+        file.write("done")
+    """
+    mounts = [
+        {"name": "scratch", "mountPath": "/scratch"},
+        {"name": "frozen", "mountPath": "/frozen", "readOnly": True},
+    ]
+    container = pods.container(code, securityContext={"readOnlyRootFilesystem": True}, volumeMounts=mounts)
+    volumes = [{"name": "scratch", "emptyDir": {}}, {"name": "frozen", "emptyDir": {}}]
+    pods.create("readonly", container, volumes=volumes)
+    pod = pods.wait_phase("readonly", "Succeeded", timeout=60)
+    assert pods.state(pod)["terminated"]["message"] == "done"
+    if not pods.cluster.is_local or os.geteuid() == 0:  # an unprivileged local node cannot enforce it
+        assert pods.logs("readonly").split() == ["ok", "EROFS", "EROFS"]
+    if pods.cluster.is_local and os.geteuid() == 0:
+        assert not Path("/tmp/kubetask-ro-check").exists()  # the host's /tmp, where the write would have gone
