@@ -59,6 +59,7 @@ class DevOptions:
     node_labels: Mapping[str, str] = field(default_factory=dict)
     node_taints: tuple[Taint, ...] = ()
     failing_images: frozenset[str] = frozenset()
+    image_users: Mapping[str, str] = field(default_factory=dict)
     fast_mode: FastMode | None = None
     node_lost_after: float = 1.0
     pod_eviction_timeout: float = 3.0
@@ -304,6 +305,7 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             labels=dict(options.node_labels),
             taints=options.node_taints,
             failing_images=options.failing_images,
+            image_users=options.image_users,
             fast_mode=options.fast_mode,
             node_monitor_grace=options.node_lost_after,
             pod_eviction_timeout=options.pod_eviction_timeout,

@@ -47,6 +47,9 @@ DEFAULT_OPERATOR_SELECTOR = "app.kubernetes.io/name=kubetask,app.kubernetes.io/c
 START_TIMEOUT = 60.0
 #: How the plugin starts ``kubetask dev`` (the same code the ``kubetask dev`` command runs).
 DEV_LAUNCHER = (sys.executable, "-m", "kubetask_local._cli")
+#: The USER of the test images, built from runtime/Dockerfile (``USER 65532:65532``), as a real image declares
+#: it: the operator sets runAsNonRoot on every task container, so the local node must know it is not root.
+TEST_IMAGE_USERS = {"kubetask-tests:*": "65532:65532"}
 
 T = TypeVar("T")
 
@@ -312,6 +315,7 @@ class LocalClusterProcess:
             str(directory / "state"),
             "--exit-with-parent",
             *([] if operator else ["--no-operator"]),
+            *(f"--image-user={image}={user}" for image, user in TEST_IMAGE_USERS.items()),
             *args,
         ]
         with self.log_path.open("wb") as log:
