@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from kubetask_api import LABEL_MAP, MAP_PLURAL
 from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._service import Service, tune_kopf
@@ -54,3 +55,14 @@ async def taskrun_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)
 async def pod_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.service.require_controller().on_pod(event.get("type"), event["object"])
+
+
+# TaskMaps (_maps.py): the maps, and their items from the same TaskRun watch as above (kopf shares it).
+@kopf.on.event(GROUP, VERSION, MAP_PLURAL, registry=registry)
+async def taskmap_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_maps().on_taskmap(event.get("type"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, labels={LABEL_MAP: kopf.PRESENT}, registry=registry)
+async def taskmap_item_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_maps().on_item(event.get("type"), event["object"])

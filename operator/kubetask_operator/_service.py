@@ -20,6 +20,7 @@ from kubetask_operator._controller import Controller
 from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
+from kubetask_operator._maps import MapController
 from kubetask_operator._metrics import Metrics, serve_metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._settings import Settings
@@ -84,6 +85,7 @@ class Service:
     client: KubeClient | None = None
     events: EventPoster | None = None
     controller: Controller | None = None
+    maps: MapController | None = None
     _scheduler_task: asyncio.Task[None] | None = None
     _metrics_runner: web.AppRunner | None = None
 
@@ -106,6 +108,7 @@ class Service:
             metrics=self.metrics,
             forget_object=self._forget_kopf_memory,
         )
+        self.maps = MapController(client=self.client, settings=self.settings)
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
         if self.settings.metrics_port:
             self._metrics_runner = await serve_metrics(self.metrics, port=self.settings.metrics_port)
@@ -119,6 +122,11 @@ class Service:
             self.settings.image_pull_grace_seconds,
         )
 
+    def require_maps(self) -> MapController:
+        if self.maps is None:
+            raise RuntimeError("the operator's TaskMap controller is not started (kopf startup did not run)")
+        return self.maps
+
     def _forget_kopf_memory(self, uid: str) -> None:
         self.kopf_memories._items.pop(uid, None)
 
@@ -129,6 +137,8 @@ class Service:
                 await self._scheduler_task
         if self.controller is not None:
             await self.controller.scheduler.stop()
+        if self.maps is not None:
+            await self.maps.stop()
         if self.events is not None:
             await self.events.stop()
         if self._metrics_runner is not None:
