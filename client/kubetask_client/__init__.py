@@ -1,8 +1,10 @@
 """kubetask_client: submit and follow TaskRuns from Python or the ``kubetask`` command line.
 
 ``submit(task, inputs, image=...)`` creates a TaskRun and returns a TaskRunHandle (``wait()``, ``outputs``,
-``logs()``, ``cancel()``); ``attach(name)`` gives a handle for an existing TaskRun. The runtime exposes
-``submit`` as ``kubetask.submit``. The kubeconfig is found as kubectl finds it.
+``logs()``, ``cancel()``); ``attach(name)`` gives a handle for an existing TaskRun.
+``map_task(task, items, parallelism=..., max_failed=...)`` runs a task over many inputs as a TaskMap and
+returns a TaskMapHandle (``wait()`` gives the outputs in item order and the failures). The runtime exposes
+them as ``kubetask.submit`` and ``kubetask.map``. The kubeconfig is found as kubectl finds it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from kubetask_client._errors import (
     InvalidTaskRunError,
     KubeconfigError,
     KubetaskClientError,
+    TaskMapFailedError,
     TaskRunFailedError,
     TaskRunNotFoundError,
     WaitTimeoutError,
 )
+from kubetask_client._map import MapResult, TaskMapHandle, attach_map, map_task
 from kubetask_client._submit import TaskRunHandle, attach, submit
 
 __all__ = [
@@ -25,10 +29,15 @@ __all__ = [
     "InvalidTaskRunError",
     "KubeconfigError",
     "KubetaskClientError",
+    "MapResult",
+    "TaskMapFailedError",
+    "TaskMapHandle",
     "TaskRunFailedError",
     "TaskRunHandle",
     "TaskRunNotFoundError",
     "WaitTimeoutError",
     "attach",
+    "attach_map",
+    "map_task",
     "submit",
 ]
