@@ -29,6 +29,7 @@ from kubetask_client._errors import (
 )
 from kubetask_client._inputs import inputs_from_assignments
 from kubetask_client._kube import connect
+from kubetask_client._map_command import add_map_parser, run_map
 from kubetask_client._outputs import read_outputs_document
 from kubetask_client._submit import create_taskrun
 from kubetask_client._target import load_target
@@ -45,7 +46,7 @@ from kubetask_client._taskrun import (
     validate_namespace,
 )
 
-COMMANDS = ("submit", "get", "logs", "cancel", "list")
+COMMANDS = ("submit", "get", "logs", "cancel", "list", "map")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _connection_options(submit)
 
+    add_map_parser(commands)
     get = commands.add_parser("get", help="show a TaskRun: phase, attempts, outputs or error")
     get.add_argument("name", metavar="NAME")
     get.add_argument(
@@ -311,7 +313,7 @@ def _list(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-_HANDLERS = {"submit": _submit, "get": _get, "logs": _logs, "cancel": _cancel, "list": _list}
+_HANDLERS = {"submit": _submit, "get": _get, "logs": _logs, "cancel": _cancel, "list": _list, "map": run_map}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

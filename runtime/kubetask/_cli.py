@@ -18,7 +18,7 @@ commands:
   run TARGET [-i NAME=VALUE ...] [--inputs-file FILE]
                        run a task locally through kubetask-execute (TARGET: file.py:task or module:task)
   dev                  start a local cluster (needs kubetask[local])
-  submit|get|logs|cancel|list
+  submit|get|logs|cancel|list|map
                        TaskRuns on a cluster (need kubetask[operator])
 
 `kubetask COMMAND --help` describes a command."""
@@ -31,6 +31,7 @@ _DISPATCH = {
     "logs": ("kubetask_client._cli", "operator"),
     "cancel": ("kubetask_client._cli", "operator"),
     "list": ("kubetask_client._cli", "operator"),
+    "map": ("kubetask_client._cli", "operator"),
 }
 
 
