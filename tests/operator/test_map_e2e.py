@@ -7,6 +7,7 @@ mode, docs/local-cluster.md), so they measure the controller, not pod start-up; 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -292,3 +293,49 @@ def test_an_operator_restart_mid_map_neither_exceeds_parallelism_nor_duplicates_
     assert status["succeeded"] == 200
     assert watch.peak <= 10, f"{watch.peak} items were unfinished at once across the restart"
     assert set(watch.added.values()) == {1}, "an item was created twice"
+
+
+# ---------------------------------------------------------------- items from a document, TTL
+
+
+def _data_uri(text: str) -> str:
+    return "data:application/jsonl;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_items_from_a_json_lines_document(maps: Maps) -> None:
+    document = "".join(json.dumps({"b": index}) + "\n" for index in range(4))
+    manifest = map_manifest("from-doc", "add", [], inputs={"a": 5})
+    del manifest["spec"]["items"]
+    manifest["spec"]["itemsFrom"] = _data_uri(document)
+    status = maps.wait(maps.create(manifest), "Succeeded")
+    assert [line["outputs"] for line in status["outputs"]] == [{"o0": 5 + index} for index in range(4)]
+
+
+def test_a_bad_items_document_fails_the_map_naming_the_line(maps: Maps) -> None:
+    manifest = map_manifest("bad-doc", "add", [])
+    del manifest["spec"]["items"]
+    manifest["spec"]["itemsFrom"] = _data_uri('{"a": 1, "b": 2}\n[3]\n')
+    status = maps.wait(maps.create(manifest), "Failed")
+    (condition,) = status["conditions"]
+    assert condition["reason"] == "InvalidItems"
+    assert "line 2: expected a JSON object" in condition["message"]
+    assert maps.items("bad-doc") == []
+
+
+def test_the_api_refuses_a_map_with_both_items_and_items_from(maps: Maps) -> None:
+    manifest = map_manifest("both", "add", [{"a": 1, "b": 2}], itemsFrom=_data_uri("{}\n"))
+    refused = maps.cluster.kubectl(
+        "create", "-f", "-", "-n", maps.namespace, input=yaml.safe_dump(manifest), check=False
+    )
+    assert refused.returncode != 0
+    assert "exactly one of spec.items and spec.itemsFrom must be set" in refused.stderr
+
+
+def test_a_finished_map_is_deleted_with_its_items_after_its_ttl(maps: Maps) -> None:
+    name = maps.create(map_manifest("short-lived", "add", [{"a": 1, "b": 2}], ttlSecondsAfterFinished=1))
+
+    def gone() -> bool | None:
+        listed = maps.cluster.kubectl_json("get", "taskmaps", "-n", maps.namespace)["items"]
+        return (not [m for m in listed if m["metadata"]["name"] == name] and not maps.items(name)) or None
+
+    wait_for(gone, 120, "the map and its item to be deleted after the TTL", interval=0.5)
