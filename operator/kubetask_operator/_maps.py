@@ -198,6 +198,9 @@ class MapController:
         self._written: dict[Key, tuple[dict[str, Any], float]] = {}
         self._ttl: dict[Key, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # Items whose create met a TaskRun of the same name not owned by the map (left by an earlier map
+        # of that name, being garbage-collected): created again once the watch shows it deleted.
+        self._conflicts: dict[Key, set[int]] = {}
 
     # ------------------------------------------------------------ what the watches say
 
@@ -231,8 +234,14 @@ class MapController:
             return
         key, index = found
         tally, taskmap = self._tallies.get(key), self._maps.get(key)
-        if tally is None or taskmap is None or not _owned_by(body, taskmap["metadata"].get("uid", "")):
-            return  # not listed yet (the listing will see it), finished, or another map's
+        if tally is None or taskmap is None:
+            return  # not listed yet (the listing will see it), or finished
+        if not _owned_by(body, taskmap["metadata"].get("uid", "")):
+            if event_type == "DELETED" and index in self._conflicts.get(key, set()):
+                self._conflicts[key].discard(index)
+                tally.remove(index)
+                self._kick(key)
+            return
         if event_type == "DELETED":
             changed = tally.remove(index)
         else:
@@ -261,6 +270,7 @@ class MapController:
         self._tallies.pop(key, None)
         self._items.pop(key, None)
         self._written.pop(key, None)
+        self._conflicts.pop(key, None)
         wake = self._wake.pop(key, None)
         if wake is not None:
             wake.set()  # the worker sees the map gone and ends
@@ -418,6 +428,7 @@ class MapController:
     ) -> str | None:
         """Create the items' TaskRuns; a message when the API refuses one for good (the map then fails)."""
         namespace = str(taskmap["metadata"]["namespace"])
+        key = (namespace, str(taskmap["metadata"]["name"]))
         for index in indexes:  # counted as unfinished before the request, so no other decision exceeds
             tally.set(index, PENDING)
 
@@ -433,6 +444,8 @@ class MapController:
                 raise
             if created is not None:
                 tally.set(index, _phase(created), version=_version(created))
+            else:  # 409: ours (the watch will report it) or an old map's (recreated once it is gone)
+                self._conflicts.setdefault(key, set()).add(index)
             return None
 
         results = await asyncio.gather(*(create(index) for index in indexes), return_exceptions=True)
