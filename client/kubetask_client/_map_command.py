@@ -188,6 +188,41 @@ class ProgressLine:
             self._stream.write("\n")
 
 
+def describe_map(taskmap: Mapping[str, Any]) -> str:
+    """``kubetask describe``/``get`` of a TaskMap: phase and why, counts, failed items, where outputs are."""
+    status = taskmap.get("status") or {}
+    spec = taskmap.get("spec") or {}
+    metadata = taskmap["metadata"]
+    condition: Mapping[str, Any] = next(iter(status.get("conditions") or []), {})
+    rows = [
+        ("Name", metadata["name"]),
+        ("Namespace", metadata.get("namespace", "")),
+        ("Phase", f"{status.get('phase') or 'Pending'}" + (f" ({condition['reason']})" if condition else "")),
+        ("Message", condition.get("message") or "waiting for the operator"),
+        ("Items", f"{status.get('progress') or '0/' + str(len(spec.get('items') or []))} done"),
+        (
+            "Counts",
+            ", ".join(
+                f"{key} {int(status.get(key) or 0)}"
+                for key in ("pending", "running", "succeeded", "failed", "cancelled", "cached")
+            ),
+        ),
+        ("Parallelism", str(spec.get("parallelism", 10))),
+        ("Max failed", str(spec.get("maxFailedItems", 0))),
+        ("Failed items", status.get("failedItems") or "none"),
+        ("Started", status.get("startTime") or "-"),
+        ("Completed", status.get("completionTime") or "-"),
+        (
+            "Outputs",
+            status.get("outputsUri")
+            or ("inline" if "outputs" in status else status.get("outputsMessage") or "-"),
+        ),
+        ("Items' TaskRuns", f"kubectl get ktr -l kubetask.dev/map={metadata['name']}"),
+    ]
+    width = max(len(label) for label, _ in rows) + 1
+    return "\n".join(f"{label + ':':<{width}} {value}" for label, value in rows)
+
+
 def _print_result(result: MapResult, *, out: TextIO) -> None:
     for index, outputs in enumerate(result.outputs):
         line: dict[str, Any] = {"item": index}

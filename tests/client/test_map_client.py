@@ -15,7 +15,7 @@ import kubetask
 import kubetask_client
 from kubetask_client._errors import ClientUsageError
 from kubetask_client._map import encode_items, progress_line, result_of
-from kubetask_client._map_command import ProgressLine, read_items
+from kubetask_client._map_command import ProgressLine, describe_map, read_items
 from kubetask_client._selftest import echo, sleep
 from kubetask_local.testing import Cluster
 
@@ -235,3 +235,28 @@ def test_kubetask_map_command_refuses_a_bad_inputs_file_before_creating_anything
     assert result.exit_code == 2
     assert "line 2: input 'message': expected str" in result.stderr
     assert cluster.kubectl_json("get", "taskmaps", "-n", namespace)["items"] == []
+
+
+def test_describe_shows_why_counts_failed_items_and_where_the_outputs_are() -> None:
+    text = describe_map(
+        {
+            "metadata": {"name": "m", "namespace": "ns"},
+            "spec": {"parallelism": 4, "maxFailedItems": 2},
+            "status": {
+                "phase": "Succeeded",
+                "progress": "10/10",
+                "succeeded": 8,
+                "failed": 2,
+                "failedItems": "3,7",
+                "outputsUri": "s3://b/o.jsonl",
+                "conditions": [
+                    {"type": "Succeeded", "reason": "ItemsSucceeded", "message": "8 items of 10 succeeded"}
+                ],
+            },
+        }
+    )
+    assert "Phase:" in text
+    assert "Succeeded (ItemsSucceeded)" in text
+    assert "Failed items:    3,7" in text
+    assert "succeeded 8, failed 2" in text
+    assert "s3://b/o.jsonl" in text
