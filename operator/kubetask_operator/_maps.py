@@ -542,7 +542,6 @@ class MapController:
         self._schedule_ttl(key, {**taskmap, "status": status})
 
     async def _finish_invalid(self, key: Key, taskmap: dict[str, Any], message: str) -> None:
-        limits = MapLimits.of(taskmap.get("spec") or {}, total=0)
         tally = self._tallies.get(key) or ItemTally()
         decision = MapDecision(
             create=(),
@@ -553,7 +552,6 @@ class MapController:
             counts=counts_of(tally, max(len(self._items.get(key) or []), len(tally))),
             failed_items="",
         )
-        del limits
         logger.info("taskmap %s/%s failed: %s", *key, message)
         status = self._status(taskmap, decision)
         status["completionTime"] = format_time(self._clock())
