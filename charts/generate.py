@@ -1,4 +1,5 @@
-"""Generate the chart's derived files: ``values.schema.json`` and the plain manifests in ``manifests/``.
+"""Generate the chart's derived files: ``values.schema.json``, ``files/taskmap-crd.yaml`` and the plain
+manifests in ``manifests/``.
 
 Both are committed (users read and apply them without Python) and both are derived, so they are written by
 this one script and ``tests/chart`` fails when the committed files drift from what it would write now:
@@ -309,6 +310,217 @@ def render_schema() -> str:
     return json.dumps(values_schema(), indent=2, sort_keys=False) + "\n"
 
 
+# ---------------------------------------------------------------- files/taskmap-crd.yaml
+
+TASKRUN_CRD_PATH = CHART / "files" / "taskrun-crd.yaml"
+TASKMAP_CRD_PATH = CHART / "files" / "taskmap-crd.yaml"
+
+#: TaskRun spec fields a TaskMap does not pass to its items as they are: the map has its own.
+_MAP_OWN_FIELDS = ("inputs", "inputsFrom", "cancelled", "ttlSecondsAfterFinished")
+
+
+def _immutable(field: str, schema: JsonObject) -> JsonObject:
+    rule = {"rule": "self == oldSelf", "message": f"spec.{field} is immutable"}
+    return {**schema, "x-kubernetes-validations": [*schema.get("x-kubernetes-validations", []), rule]}
+
+
+def taskmap_crd(taskrun_crd: Mapping[str, Any]) -> JsonObject:
+    """The TaskMap CRD, built from the TaskRun CRD: every TaskRun spec field (but its inputs, cancel and TTL)
+    is the template of the items with the TaskRun's own schema and rules, so a field added to TaskRuns is a
+    field of maps at the next ``charts/generate.py``; the map adds its items, shared inputs and limits."""
+    version = taskrun_crd["spec"]["versions"][0]
+    taskrun_spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    template = {
+        name: schema for name, schema in taskrun_spec["properties"].items() if name not in _MAP_OWN_FIELDS
+    }
+    own: JsonObject = {
+        "items": _immutable(
+            "items",
+            {
+                "type": "array",
+                "description": "The items' inputs, one object of JSON values by parameter name per item "
+                "(item i is the TaskRun <map>-<i>). Exactly one of items and itemsFrom.",
+                "maxItems": 100000,
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        ),
+        "itemsFrom": _immutable(
+            "itemsFrom",
+            {
+                **taskrun_spec["properties"]["inputsFrom"],
+                "description": "URI of a JSON-lines document, one inputs object per line, for lists too "
+                "large for an object (s3://, gs://, file://, data:, ...).",
+                "x-kubernetes-validations": [],
+            },
+        ),
+        "inputs": _immutable(
+            "inputs",
+            {
+                "type": "object",
+                "description": "Inputs shared by every item; an item's own value for a name wins.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+        ),
+        "parallelism": {
+            "type": "integer",
+            "description": "The most items unfinished at once (may be changed while the map runs).",
+            "minimum": 1,
+            "maximum": 10000,
+            "default": 10,
+        },
+        "maxFailedItems": _immutable(
+            "maxFailedItems",
+            {
+                "type": "integer",
+                "description": "The map succeeds when at most this many items failed (status.failedItems "
+                "names them); past it the map fails and starts no new item, letting running ones finish.",
+                "minimum": 0,
+                "default": 0,
+            },
+        ),
+        "cancelled": {
+            "type": "boolean",
+            "description": "Set to true to stop the map: no new item starts, unfinished items are cancelled.",
+            "default": False,
+        },
+        "ttlSecondsAfterFinished": _immutable(
+            "ttlSecondsAfterFinished",
+            {
+                "type": "integer",
+                "description": "Delete the TaskMap (and its items) this long after it finished.",
+                "minimum": 0,
+                "maximum": 31536000,
+            },
+        ),
+    }
+    fields = sorted(name for name in {**template, **own} if name not in ("cancelled", "parallelism"))
+    presence = ", ".join(f"has(self.{name})" for name in fields)
+    spec: JsonObject = {
+        "type": "object",
+        "description": "What each item runs (a TaskRun's fields) and over which inputs. Immutable after "
+        "creation, except `cancelled` and `parallelism`.",
+        "required": ["image"],
+        "x-kubernetes-validations": [
+            *(
+                rule
+                for rule in taskrun_spec.get("x-kubernetes-validations", [])
+                if "inputsFrom" not in rule["rule"] and "oldSelf" not in rule["rule"]
+            ),
+            {
+                "rule": "has(self.items) != has(self.itemsFrom)",
+                "message": "exactly one of spec.items and spec.itemsFrom must be set",
+            },
+            {
+                "rule": f"[{presence}] == [{presence.replace('self.', 'oldSelf.')}]",
+                "message": "spec is immutable after creation: fields cannot be added or removed "
+                "(only spec.cancelled and spec.parallelism may change)",
+            },
+            {
+                "rule": "!has(oldSelf.cancelled) || !oldSelf.cancelled "
+                "|| (has(self.cancelled) && self.cancelled)",
+                "message": "spec.cancelled cannot be undone once true",
+            },
+        ],
+        "properties": {**template, **own},
+    }
+    count = {"type": "integer", "minimum": 0}
+    status: JsonObject = {
+        "type": "object",
+        "properties": {
+            "phase": {"type": "string", "enum": ["Pending", "Running", "Succeeded", "Failed", "Cancelled"]},
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "total": {**count, "description": "Items in the map."},
+            "pending": {**count, "description": "Items not started yet (including those not created)."},
+            "running": {**count, "description": "Items whose TaskRun is Running or Retrying."},
+            "succeeded": count,
+            "failed": count,
+            "cancelled": count,
+            "cached": {**count, "description": "Items that reused a cached run's outputs."},
+            "progress": {"type": "string", "description": "Finished items of all: done/total."},
+            "failedItems": {"type": "string", "description": 'Indexes of failed items, as "3,7-9".'},
+            "startTime": {"type": "string", "format": "date-time"},
+            "completionTime": {"type": "string", "format": "date-time"},
+            "conditions": version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"][
+                "conditions"
+            ],
+            "outputs": {
+                "type": "array",
+                "description": "Small maps only: one entry per item, in item order (as in outputsUri).",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+            "outputsUri": {
+                "type": "string",
+                "description": "The JSON-lines document of every item's result.",
+            },
+            "outputsMessage": {"type": "string", "description": "Why the outputs were not collected."},
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "taskmaps.kubetask.dev",
+            "labels": dict(taskrun_crd["metadata"].get("labels") or {}),
+        },
+        "spec": {
+            "group": taskrun_crd["spec"]["group"],
+            "scope": "Namespaced",
+            "names": {
+                "kind": "TaskMap",
+                "listKind": "TaskMapList",
+                "plural": "taskmaps",
+                "singular": "taskmap",
+                "shortNames": ["ktm"],
+                "categories": list(taskrun_crd["spec"]["names"].get("categories") or []),
+            },
+            "versions": [
+                {
+                    "name": version["name"],
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                        {"name": "Done", "type": "string", "jsonPath": ".status.progress"},
+                        {"name": "Failed", "type": "integer", "jsonPath": ".status.failed"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                        {
+                            "name": "Failed-Items",
+                            "type": "string",
+                            "jsonPath": ".status.failedItems",
+                            "priority": 1,
+                        },
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A task run over many inputs: one TaskRun per item, at most "
+                            "`parallelism` unfinished at once.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec,
+                                "status": status,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_taskmap_crd() -> str:
+    crd = taskmap_crd(yaml.safe_load(TASKRUN_CRD_PATH.read_text()))
+    header = (
+        "# The TaskMap custom resource. Generated by charts/generate.py from taskrun-crd.yaml (the items'\n"
+        "# template fields are the TaskRun's, with their rules): do not edit by hand.\n"
+    )
+    return header + yaml.safe_dump(crd, sort_keys=False, width=110)
+
+
 # ---------------------------------------------------------------- manifests/
 
 
@@ -427,7 +639,7 @@ def render_manifests(*, helm: str) -> dict[str, str]:
 
 
 def expected_files(*, helm: str) -> dict[Path, str]:
-    files = {SCHEMA_PATH: render_schema()}
+    files = {SCHEMA_PATH: render_schema(), TASKMAP_CRD_PATH: render_taskmap_crd()}
     files.update({MANIFESTS / name: text for name, text in render_manifests(helm=helm).items()})
     return files
 
@@ -448,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     # The schema must be written first: helm template validates the values against it.
     if not args.check:
         SCHEMA_PATH.write_text(render_schema())
+        TASKMAP_CRD_PATH.write_text(render_taskmap_crd())
     expected = expected_files(helm=helm)
     stale = stale_files(expected)
     if args.check:

@@ -1,11 +1,13 @@
 """kubetask_client: submit and follow TaskRuns from Python or the ``kubetask`` command line.
 
 ``submit(task, inputs, image=...)`` creates a TaskRun and returns a TaskRunHandle (``wait()``, ``outputs``,
-``logs()``, ``cancel()``); ``attach(name)`` gives a handle for an existing TaskRun. The runtime exposes
-``submit`` as ``kubetask.submit``. The kubeconfig is found as kubectl finds it.
+``logs()``, ``cancel()``); ``attach(name)`` gives a handle for an existing TaskRun.
+``map_task(task, items, parallelism=..., max_failed=...)`` runs a task over many inputs as a TaskMap and
+returns a TaskMapHandle (``wait()`` gives the outputs in item order and the failures). The runtime exposes
+them as ``kubetask.submit`` and ``kubetask.map``. The kubeconfig is found as kubectl finds it.
 
-``submit``, ``attach`` and ``TaskRunHandle`` load the HTTP layer (the ``client`` extra) on first use, so
-``kubetask run`` and the package itself work without it.
+``submit``, ``attach``, ``map_task`` and their handles load the HTTP layer (the ``client`` extra) on first
+use, so ``kubetask run`` and the package itself work without it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from kubetask_client._errors import (
     InvalidTaskRunError,
     KubeconfigError,
     KubetaskClientError,
+    TaskMapFailedError,
     TaskRunFailedError,
     TaskRunNotFoundError,
     WaitTimeoutError,
@@ -25,6 +28,7 @@ from kubetask_client._errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from kubetask_client._apply import create_from_file, follow
+    from kubetask_client._map import MapResult, TaskMapHandle, attach_map, map_task
     from kubetask_client._submit import TaskRunHandle, attach, submit
 
 __all__ = [
@@ -33,20 +37,26 @@ __all__ = [
     "InvalidTaskRunError",
     "KubeconfigError",
     "KubetaskClientError",
+    "MapResult",
+    "TaskMapFailedError",
+    "TaskMapHandle",
     "TaskRunFailedError",
     "TaskRunHandle",
     "TaskRunNotFoundError",
     "WaitTimeoutError",
     "attach",
+    "attach_map",
     "create_from_file",
     "exit_code_table",
     "follow",
+    "map_task",
     "submit",
 ]
 
 
 _SUBMIT = frozenset({"TaskRunHandle", "attach", "submit"})
 _APPLY = frozenset({"create_from_file", "follow"})
+_MAP = frozenset({"MapResult", "TaskMapHandle", "attach_map", "map_task"})
 
 
 def exit_code_table() -> tuple[tuple[int, str], ...]:
@@ -60,6 +70,8 @@ def __getattr__(name: str) -> object:
         from kubetask_client import _submit as module
     elif name in _APPLY:
         from kubetask_client import _apply as module
+    elif name in _MAP:
+        from kubetask_client import _map as module
     else:
         raise AttributeError(f"module 'kubetask_client' has no attribute {name!r}")
     value = getattr(module, name)

@@ -33,6 +33,7 @@ CLUSTER_COMMANDS = {
     "cancel": "cancel TaskRuns",
     "delete": "delete TaskRuns (by name or -l SELECTOR)",
     "rerun": "a new TaskRun from an existing one's spec (-i to change inputs)",
+    "map": "run a task over many inputs: a TaskMap, one TaskRun per item (--inputs-file, --parallelism)",
 }
 #: The extra installing what the cluster commands import.
 CLIENT_EXTRA = "client"

@@ -327,7 +327,20 @@ def _list_parser(commands: Any) -> None:
     _connection_options(listing, all_namespaces=True)
 
 
+def _map_parser(commands: Any) -> None:
+    from kubetask_client._map_command import add_map_parser  # the runtime and the codec: only for `map`
+
+    add_map_parser(commands)
+
+
+def _map(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    from kubetask_client._map_command import run_map
+
+    return run_map(args, out=out, err=err)
+
+
 _PARSERS: dict[str, Callable[[Any], None]] = {
+    "map": _map_parser,
     "wait": _wait_parser,
     "get": _get_parser,
     "describe": _describe_parser,
@@ -773,6 +786,7 @@ _HANDLERS = {
     "cancel": _cancel,
     "delete": _delete,
     "rerun": _rerun,
+    "map": _map,
 }
 
 

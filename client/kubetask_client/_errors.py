@@ -103,3 +103,15 @@ class TaskRunFailedError(KubetaskClientError):
         status = taskrun.get("status") or {}
         self.phase: str | None = status.get("phase")
         self.error: Mapping[str, Any] | None = status.get("error")
+
+
+class TaskMapFailedError(KubetaskClientError):
+    """The TaskMap ended Failed (more items failed than it allows) or Cancelled; ``taskmap`` is its last
+    state and ``result`` what its items gave (a ``MapResult``: outputs in item order, failures by index)."""
+
+    exit_code = EXIT_TASK_FAILED
+
+    def __init__(self, message: str, *, taskmap: Mapping[str, Any], result: Any) -> None:
+        super().__init__(message)
+        self.taskmap = taskmap
+        self.result = result

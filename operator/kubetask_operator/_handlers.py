@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from kubetask_api import LABEL_MAP, MAP_PLURAL
 from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._service import Service, tune_kopf
@@ -46,6 +47,13 @@ def probe(*, memo: kopf.Memo, **_: Any) -> int:
     return int(memo.service.metrics.gauges.get("kubetask_taskruns_active", lambda: 0.0)())
 
 
+# A map's item: before taskrun_event, since kopf runs an object's handlers in order and this one only
+# notes the phase (no I/O), so a map's freed slot is seen without waiting for the item's own reconcile.
+@kopf.on.event(GROUP, VERSION, PLURAL, labels={LABEL_MAP: kopf.PRESENT}, registry=registry)
+async def taskmap_item_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_maps().on_item(event.get("type"), event["object"])
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
 async def taskrun_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.service.require_controller().on_taskrun(event.get("type"), event["object"])
@@ -54,3 +62,9 @@ async def taskrun_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)
 async def pod_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.service.require_controller().on_pod(event.get("type"), event["object"])
+
+
+# TaskMaps (_maps.py); their items come from the TaskRun watch above (taskmap_item_event).
+@kopf.on.event(GROUP, VERSION, MAP_PLURAL, registry=registry)
+async def taskmap_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_maps().on_taskmap(event.get("type"), event["object"])

@@ -17,6 +17,7 @@ from kubetask_operator._crd import GROUP, PLURAL, VERSION
 from kubetask_operator._events import EventPoster
 from kubetask_operator._kopf_adapter import ResourceMemories, forget_memory, new_memories
 from kubetask_operator._kopf_storage import NoDiffBaseStorage, NoProgressStorage
+from kubetask_operator._maps import MapController
 from kubetask_operator._metrics import Metrics
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._settings import Settings
@@ -81,6 +82,7 @@ class Service:
     client: KubeClient | None = None
     events: EventPoster | None = None
     controller: Controller | None = None
+    maps: MapController | None = None
     _scheduler_task: asyncio.Task[None] | None = None
 
     def require_controller(self) -> Controller:
@@ -104,6 +106,7 @@ class Service:
             metrics=self.metrics,
             forget_object=functools.partial(forget_memory, self.kopf_memories),
         )
+        self.maps = MapController(client=self.client, settings=self.settings)
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
         logger.info(
             "kubetask operator started: %s, storage %s, system retries %d, image-pull grace %gs",
@@ -115,6 +118,11 @@ class Service:
             self.settings.image_pull_grace_seconds,
         )
 
+    def require_maps(self) -> MapController:
+        if self.maps is None:
+            raise RuntimeError("the operator's TaskMap controller is not started (kopf startup did not run)")
+        return self.maps
+
     async def stop(self) -> None:
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
@@ -122,6 +130,8 @@ class Service:
                 await self._scheduler_task
         if self.controller is not None:
             await self.controller.scheduler.stop()
+        if self.maps is not None:
+            await self.maps.stop()
         if self.events is not None:
             await self.events.stop()
         if self.client is not None:

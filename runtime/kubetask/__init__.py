@@ -4,7 +4,7 @@ This facade is imported by every task module, so it stays light: what only the o
 needs (the termination-message parser, serialization settings, local runs, storage access) is loaded on
 first use through ``__getattr__``; they use dataclasses and json, which cost a task pod's cold start ~15 ms.
 
-``kubetask.submit`` is served by whichever installed package registers ``submit`` in the
+``kubetask.submit`` and ``kubetask.map`` are served by whichever installed package registers them in the
 ``kubetask.plugins`` entry point group (the client does): the runtime never names the packages above it.
 """
 
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from kubetask._storage import join as join_uri
     from kubetask._storage import read_bytes as read_uri
     from kubetask._storage import upload as upload_to_uri
+    from kubetask._storage import write_bytes as write_uri
     from kubetask._summary import ErrorInfo, TerminationSummary, parse_termination_message
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "describe_type",
     "join_uri",
     "load_target",
+    "map",
     "pack_code",
     "parse_loader_args",
     "parse_target",
@@ -109,6 +111,7 @@ __all__ = [
     "task",
     "upload_code",
     "upload_to_uri",
+    "write_uri",
 ]
 
 # name -> (module, attribute): loaded on first access so `import kubetask` stays cheap in task pods.
@@ -125,6 +128,7 @@ _LAZY = {
     "run_locally": ("kubetask._local", "run_locally"),
     # Storage as the pod sees it: local paths, file://, data: and any fsspec protocol with its extra.
     "read_uri": ("kubetask._storage", "read_bytes"),
+    "write_uri": ("kubetask._storage", "write_bytes"),
     "upload_to_uri": ("kubetask._storage", "upload"),
     "join_uri": ("kubetask._storage", "join"),
     # Code shipped without an image build: packed by the client, unpacked by kubetask-execute.
@@ -137,8 +141,8 @@ PLUGIN_GROUP = "kubetask.plugins"
 
 
 def __getattr__(name: str) -> object:
-    if name == "submit":
-        return _plugin("submit", extra="operator")
+    if name in ("submit", "map"):
+        return _plugin(name, extra="operator")
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:

@@ -1,4 +1,5 @@
-"""The chart ships the one TaskRun CRD of the repository, so `helm upgrade` keeps it current."""
+"""The chart ships the one TaskRun CRD of the repository (and the TaskMap CRD generated from it), so
+`helm upgrade` keeps them current."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import yaml
 import kubetask_operator
 
 SOURCE = Path(__file__).parents[2] / "charts" / "kubetask" / "files" / "taskrun-crd.yaml"
+MAP_SOURCE = SOURCE.with_name("taskmap-crd.yaml")
 Render = Callable[..., list[dict[str, Any]]]
 
 
@@ -19,11 +21,20 @@ def _crds(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d for d in documents if d["kind"] == "CustomResourceDefinition"]
 
 
-def test_the_rendered_crd_is_the_source_file_plus_release_labels(render_chart: Render) -> None:
-    source = yaml.safe_load(SOURCE.read_text())
-    (rendered,) = _crds(render_chart({}, release="prod"))
+@pytest.mark.parametrize(
+    ("source_file", "name"),
+    [
+        pytest.param(SOURCE, "taskruns.kubetask.dev", id="taskruns"),
+        pytest.param(MAP_SOURCE, "taskmaps.kubetask.dev", id="taskmaps"),
+    ],
+)
+def test_the_rendered_crd_is_the_source_file_plus_release_labels(
+    render_chart: Render, source_file: Path, name: str
+) -> None:
+    source = yaml.safe_load(source_file.read_text())
+    (rendered,) = [d for d in _crds(render_chart({}, release="prod")) if d["metadata"]["name"] == name]
     assert rendered["spec"] == source["spec"]
-    assert rendered["metadata"]["name"] == source["metadata"]["name"] == "taskruns.kubetask.dev"
+    assert rendered["metadata"]["name"] == source["metadata"]["name"] == name
     labels = rendered["metadata"]["labels"]
     assert labels["app.kubernetes.io/instance"] == "prod"
     assert {k: labels[k] for k in source["metadata"].get("labels", {})} == source["metadata"].get(
@@ -47,8 +58,10 @@ def test_the_crd_is_a_template_not_a_crds_folder_file() -> None:
 def test_keep_protects_every_taskrun_from_helm_uninstall(
     render_chart: Render, values: dict[str, Any], expected_annotations: dict[str, str]
 ) -> None:
-    (crd,) = _crds(render_chart(values))
-    assert crd["metadata"].get("annotations", {}) == expected_annotations
+    crds = _crds(render_chart(values))
+    assert len(crds) == 2
+    for crd in crds:
+        assert crd["metadata"].get("annotations", {}) == expected_annotations
 
 
 def test_crds_enabled_false_leaves_the_crd_out(render_chart: Render) -> None:
@@ -57,3 +70,19 @@ def test_crds_enabled_false_leaves_the_crd_out(render_chart: Render) -> None:
 
 def test_the_operator_package_reads_the_same_file() -> None:
     assert kubetask_operator.load_crd() == yaml.safe_load(SOURCE.read_text())
+    assert kubetask_operator.load_map_crd() == yaml.safe_load(MAP_SOURCE.read_text())
+
+
+def test_a_taskmap_takes_every_taskrun_field_but_the_maps_own_with_the_same_schema() -> None:
+    def spec_of(path: Path) -> dict[str, Any]:
+        crd = yaml.safe_load(path.read_text())
+        schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        return schema
+
+    taskrun, taskmap = spec_of(SOURCE), spec_of(MAP_SOURCE)
+    own = {"inputs", "inputsFrom", "cancelled", "ttlSecondsAfterFinished"}
+    for field, schema in taskrun["properties"].items():
+        if field not in own:
+            assert taskmap["properties"][field] == schema, field
+    assert "inputsFrom" not in taskmap["properties"]
+    assert {"items", "itemsFrom", "parallelism", "maxFailedItems"} <= set(taskmap["properties"])

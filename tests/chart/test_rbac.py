@@ -25,8 +25,10 @@ RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 Rule = tuple[str, str, frozenset[str]]
 
 EXPECTED_OPERATOR_RULES: set[Rule] = {
-    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "delete"})),
+    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
+    ("kubetask.dev", "taskmaps", frozenset({"list", "watch", "delete"})),
+    ("kubetask.dev", "taskmaps/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
     ("", "podtemplates", frozenset({"get"})),
@@ -203,14 +205,13 @@ def test_users_with_the_default_roles_may_run_tasks(render_chart: Render) -> Non
     assert {k: v for k, v in view["metadata"]["labels"].items() if "aggregate-to" in k} == {
         "rbac.authorization.k8s.io/aggregate-to-view": "true"
     }
-    assert _rules(edit) == {
-        (
-            "kubetask.dev",
-            "taskruns",
-            frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}),
-        )
+    edit_verbs = frozenset(
+        {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+    )
+    assert _rules(edit) == {("kubetask.dev", plural, edit_verbs) for plural in ("taskruns", "taskmaps")}
+    assert _rules(view) == {
+        ("kubetask.dev", plural, frozenset({"get", "list", "watch"})) for plural in ("taskruns", "taskmaps")
     }
-    assert _rules(view) == {("kubetask.dev", "taskruns", frozenset({"get", "list", "watch"}))}
     # Nothing is bound to them: they only widen roles someone already holds.
     assert not [
         d
@@ -267,6 +268,8 @@ def _path_text(node: ast.expr) -> str:
         )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskrun_path":
         return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskruns/{}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskmap_path":
+        return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskmaps/{}"
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _path_text(node.left) + _path_text(node.right)
     raise AssertionError(f"cannot read the API path {ast.unparse(node)!r}: extend this test")
@@ -297,7 +300,8 @@ def _operator_api_calls() -> set[tuple[str, str, str]]:
                 path = _path_text(argument)
                 verb = _CLIENT_VERBS[func.attr]
                 if path.startswith("/apis/kubetask.dev/"):
-                    resource = "taskruns/status" if path.endswith("/status") else "taskruns"
+                    plural = "taskmaps" if "/taskmaps" in path else "taskruns"
+                    resource = f"{plural}/status" if path.endswith("/status") else plural
                     calls.add(("kubetask.dev", resource, verb))
                 else:
                     match = _PATH_RESOURCE.match(path)

@@ -1,14 +1,22 @@
 {{/*
 The operator's rules on the namespaces it watches: exactly the verbs it uses on exactly the resources it
-touches (kubetask_operator/_controller.py, _events.py and the kopf handlers in _handlers.py), no wildcards.
+touches (kubetask_operator/_controller.py, _maps.py, _events.py and the kopf handlers in _handlers.py), no wildcards.
 tests/chart/test_rbac.py holds the reviewed copy of this list.
 */}}
 {{- define "kubetask.operatorRules" -}}
 # TaskRuns: listed and watched by kopf, re-read after a status conflict, deleted after
-# ttlSecondsAfterFinished. The operator never writes a TaskRun's spec or metadata (no finalizers).
+# ttlSecondsAfterFinished. The operator never writes a TaskRun's metadata (no finalizers); it creates the
+# items of a TaskMap and patches their spec.cancelled when the map is cancelled (kubetask_operator/_maps.py).
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# TaskMaps: listed and watched by kopf, deleted after ttlSecondsAfterFinished (their items go with them).
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskmaps"]
+  verbs: ["list", "watch", "delete"]
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskmaps/status"]
+  verbs: ["patch"]
 # The status subresource: phase, conditions, attempts, outputs and errors, as merge patches.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns/status"]
