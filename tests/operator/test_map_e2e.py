@@ -214,7 +214,8 @@ def test_past_max_failed_items_the_map_fails_lets_running_items_finish_and_start
     # Items 1 and 2 are created with item 0 unless item 0 fails first on a loaded machine: either way no item
     # past the first three starts, and those that started run to the end.
     phases = [(t.get("status") or {}).get("phase") for t in maps.items(name)]
-    assert 1 <= len(phases) <= 3 and phases[0] == "Failed", phases
+    assert 1 <= len(phases) <= 3, phases
+    assert phases[0] == "Failed", phases
     assert phases[1:] == ["Succeeded"] * (len(phases) - 1), phases
     assert status["pending"] == 12 - len(phases)
     assert [line["phase"] for line in status["outputs"]][3:] == ["NotStarted"] * 9
