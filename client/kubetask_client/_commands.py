@@ -542,9 +542,27 @@ def _rerun(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 # ---------------------------------------------------------------- get, describe, list
 
 
+def _on_taskmap(
+    api: TaskRunApi, name: str, namespace: str, missing: TaskRunNotFoundError
+) -> tuple[Any, dict[str, Any]]:
+    """The TaskMap ``name`` (and its API) when there is no TaskRun of that name: get, describe, cancel and
+    delete work on both kinds. The TaskRun's not-found error when there is neither."""
+    from kubetask_client._map import TaskMapApi  # only for a name that is no TaskRun
+
+    maps = TaskMapApi(api.connection)
+    try:
+        return maps, maps.get(name, namespace)
+    except TaskRunNotFoundError:
+        raise missing from None
+
+
 def _get(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     api, namespace = _api_and_namespace(args)
-    taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
+    try:
+        taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
+    except TaskRunNotFoundError as missing:
+        _, taskmap = _on_taskmap(api, args.name, namespace, missing)
+        return _show_taskmap(taskmap, output=args.output, out=out)
     if args.output == "json":
         out.write(format_json(taskrun) + "\n")
     elif args.output == "yaml":
@@ -561,9 +579,30 @@ def _get(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _show_taskmap(taskmap: Mapping[str, Any], *, output: str, out: TextIO) -> int:
+    from kubetask_client._map_command import describe_map
+
+    if output == "json":
+        out.write(format_json(taskmap) + "\n")
+    elif output == "yaml":
+        out.write(yaml.safe_dump(dict(taskmap), sort_keys=False))
+    elif output == "outputs":
+        raise ClientUsageError(
+            f"{taskmap['metadata']['name']!r} is a TaskMap: its outputs are one line per item "
+            "(`kubetask get NAME -o json` shows status.outputs or status.outputsUri)"
+        )
+    else:
+        out.write(describe_map(taskmap) + "\n")
+    return 0
+
+
 def _describe(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     api, namespace = _api_and_namespace(args)
-    taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
+    try:
+        taskrun = api.get(validate_name(args.name, what="NAME"), namespace)
+    except TaskRunNotFoundError as missing:
+        _, taskmap = _on_taskmap(api, args.name, namespace, missing)
+        return _show_taskmap(taskmap, output="text", out=out)
     pod_name = status_of(taskrun).get("podName")
     pod = None
     if pod_name and not is_finished(taskrun):
@@ -735,8 +774,14 @@ def _cancel(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         try:
             taskrun = api.cancel(name, namespace)
         except TaskRunNotFoundError as error:
-            err.write(f"kubetask cancel: error: {error}\n")
-            status = EXIT_USAGE
+            try:
+                maps, _ = _on_taskmap(api, name, namespace, error)
+                maps.cancel(name, namespace)
+            except TaskRunNotFoundError:
+                err.write(f"kubetask cancel: error: {error}\n")
+                status = EXIT_USAGE
+            else:
+                err.write(f"taskmap.kubetask.dev/{name} cancel requested: its unfinished items stop\n")
             continue
         if is_finished(taskrun):
             err.write(f"taskrun.kubetask.dev/{name} already ended ({phase_of(taskrun)}): nothing to cancel\n")
@@ -769,8 +814,14 @@ def _delete(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         try:
             api.delete(name, namespace)
         except TaskRunNotFoundError as error:
-            err.write(f"kubetask delete: error: {error}\n")
-            status = EXIT_USAGE
+            try:
+                maps, _ = _on_taskmap(api, name, namespace, error)
+                maps.delete(name, namespace)
+            except TaskRunNotFoundError:
+                err.write(f"kubetask delete: error: {error}\n")
+                status = EXIT_USAGE
+            else:
+                out.write(f"taskmap.kubetask.dev/{name} deleted (its items go with it)\n")
             continue
         out.write(f"taskrun.kubetask.dev/{name} deleted\n")
     return status

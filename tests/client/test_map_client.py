@@ -217,6 +217,34 @@ def test_kubetask_map_command_waits_with_a_progress_line(
 
 
 @pytest.mark.e2e
+def test_get_describe_cancel_and_delete_work_on_a_map_by_its_name(
+    kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "items.jsonl"
+    inputs.write_text("".join(json.dumps({"seconds": 120}) + "\n" for _ in range(3)))
+    created = kubetask_cli(
+        "map", "kubetask_client._selftest:sleep", "--inputs-file", str(inputs), "--parallelism", "1",
+        "--image", selftest_image, "-n", namespace, "--name", "sleepers",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    got = kubetask_cli("get", "sleepers", "-n", namespace, "-o", "json")
+    assert got.exit_code == 0, got.stderr
+    assert json.loads(got.stdout)["kind"] == "TaskMap"
+    described = kubetask_cli("describe", "sleepers", "-n", namespace)
+    assert described.exit_code == 0, described.stderr
+    assert "sleepers" in described.stdout
+    cancelled = kubetask_cli("cancel", "sleepers", "-n", namespace)
+    assert cancelled.exit_code == 0, cancelled.stderr
+    assert cluster.kubectl_json("get", "taskmap", "sleepers", "-n", namespace)["spec"]["cancelled"] is True
+    deleted = kubetask_cli("delete", "sleepers", "-n", namespace)
+    assert deleted.exit_code == 0, deleted.stderr
+    assert "taskmap.kubetask.dev/sleepers deleted" in deleted.stdout
+    missing = kubetask_cli("get", "sleepers", "-n", namespace)
+    assert missing.exit_code == 2
+    assert "no taskrun 'sleepers'" in missing.stderr  # neither kind: the TaskRun's message names it
+
+
+@pytest.mark.e2e
 def test_kubetask_map_command_refuses_a_bad_inputs_file_before_creating_anything(
     kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Path
 ) -> None:
