@@ -12,7 +12,13 @@ import dataclasses
 from typing import Any, Literal
 
 import kubetask
-from kubetask_operator._nesting import MAX_NESTING, describe_path, path_too_deep
+from kubetask_operator._nesting import (
+    DECODE_DEPTH,
+    MAX_NESTING,
+    describe_path,
+    path_too_deep,
+    tolerant_loads,
+)
 from kubetask_operator._observe import PodObservation
 
 ErrorKind = Literal["USER", "SYSTEM"]
@@ -85,12 +91,23 @@ def _system(reason: str, message: str, *, recoverable: bool = True, exit_code: i
     )
 
 
+def _too_deep_to_read(text: str) -> bool:
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        document = tolerant_loads(text)
+    except ValueError:  # not JSON: a log tail, never a summary
+        return False
+    return path_too_deep(document, DECODE_DEPTH - 1) is not None
+
+
 def _read_summary(text: str) -> tuple[kubetask.TerminationSummary | None, str | None]:
     """The runtime's summary in a termination message, or why a summary there cannot be used."""
-    try:
-        summary = kubetask.parse_termination_message(text)
-    except RecursionError:
+    # Depth first, without recursion: whether a deep message parses would otherwise hang on the process's
+    # recursion limit, which libraries change (cel-python raises it), so the same pod could end two ways.
+    if _too_deep_to_read(text):
         return None, "its termination message nests deeper than the operator can read"
+    summary = kubetask.parse_termination_message(text)
     outputs = summary.outputs if summary is not None else None
     path = path_too_deep(outputs) if outputs is not None else None
     if path is not None:
