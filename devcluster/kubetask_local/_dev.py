@@ -110,6 +110,7 @@ class _CrdLoader:
 
     def __init__(self) -> None:
         self.crd: dict[str, Any] | None = None
+        self.more_crds: list[dict[str, Any]] = []  # the TaskQueue CRD beside it
         self.problem: str | None = None
         self._thread = threading.Thread(target=self._load, name="kubetask-dev-crd", daemon=True)
         self._thread.start()
@@ -127,6 +128,8 @@ class _CrdLoader:
             self.problem = f"{OPERATOR_MODULE}.load_crd() does not exist yet"
             return
         self.crd = load_crd()
+        load_crds: Callable[[], list[dict[str, Any]]] | None = getattr(module, "load_crds", None)
+        self.more_crds = [crd for crd in (load_crds() if load_crds else []) if crd != self.crd]
 
     async def result(self) -> dict[str, Any] | None:
         await asyncio.to_thread(self._thread.join)
@@ -296,6 +299,8 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             print(f"kubetask dev: warning: the TaskRun CRD is not applied: {crd_loader.problem}", file=out)
         else:
             await apply_crd(node.api, crd)
+            for other in crd_loader.more_crds:
+                await apply_crd(node.api, other)
         write_kubeconfig(kubeconfig, server.url, storage_prefix=storage_prefix)
         if wants_operator:
             operator = OperatorProcess(

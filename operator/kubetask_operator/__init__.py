@@ -6,7 +6,7 @@ environment variables (``load_settings``). ``load_crd()`` returns the TaskRun Cu
 
 from __future__ import annotations
 
-from kubetask_operator._crd import API_VERSION, GROUP, KIND, PLURAL, VERSION, load_crd
+from kubetask_operator._crd import API_VERSION, GROUP, KIND, PLURAL, VERSION, load_crd, load_crds
 from kubetask_operator._errors import ApiError, InvalidSpecError, KubetaskOperatorError, SettingsError
 from kubetask_operator._main import main, run_operator
 from kubetask_operator._settings import Settings, load_settings
@@ -23,6 +23,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "load_crd",
+    "load_crds",
     "load_settings",
     "main",
     "run_operator",

@@ -1,6 +1,6 @@
-"""The TaskRun CRD: the manifest shipped with the package (its names are the contract's, in kubetask_api).
+"""The CRDs (TaskRun, TaskQueue): the manifests shipped with the package (names from kubetask_api).
 
-The manifest's single source is ``charts/kubetask/files/taskrun-crd.yaml``; the package holds a symlink to it,
+Each manifest's single source is in ``charts/kubetask/files/``; the package holds symlinks to them,
 so the chart, the manifests and ``kubetask dev`` all apply exactly the same document.
 """
 
@@ -15,17 +15,39 @@ import yaml
 
 from kubetask_api import API_VERSION, CRD_NAME, GROUP, KIND, PLURAL, VERSION
 
-__all__ = ["API_VERSION", "CRD_NAME", "GROUP", "KIND", "PLURAL", "VERSION", "load_crd"]
+__all__ = [
+    "API_VERSION",
+    "CRD_NAME",
+    "GROUP",
+    "KIND",
+    "PLURAL",
+    "QUEUE_PLURAL",
+    "VERSION",
+    "load_crd",
+    "load_crds",
+]
+
+QUEUE_PLURAL = "taskqueues"
+_CRD_FILES = ("taskrun-crd.yaml", "taskqueue-crd.yaml")
 
 
 @functools.cache
-def _read_crd_text() -> str:
-    return resources.files(__package__).joinpath("taskrun-crd.yaml").read_text(encoding="utf-8")
+def _read_crd_text(file: str) -> str:
+    return resources.files(__package__).joinpath(file).read_text(encoding="utf-8")
+
+
+def _load(file: str) -> dict[str, Any]:
+    document = yaml.safe_load(_read_crd_text(file))
+    if not isinstance(document, dict):  # pragma: no cover - the file is ours and tested
+        raise TypeError(f"{file} must hold one mapping, got {type(document).__name__}")
+    return copy.deepcopy(document)
 
 
 def load_crd() -> dict[str, Any]:
     """Return the TaskRun CustomResourceDefinition manifest as a fresh dict (safe to modify)."""
-    document = yaml.safe_load(_read_crd_text())
-    if not isinstance(document, dict):  # pragma: no cover - the file is ours and tested
-        raise TypeError(f"taskrun-crd.yaml must hold one mapping, got {type(document).__name__}")
-    return copy.deepcopy(document)
+    return _load(_CRD_FILES[0])
+
+
+def load_crds() -> list[dict[str, Any]]:
+    """Every CustomResourceDefinition the operator serves (TaskRun, TaskQueue), as fresh dicts."""
+    return [_load(file) for file in _CRD_FILES]

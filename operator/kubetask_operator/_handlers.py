@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from kubetask_operator._crd import GROUP, PLURAL, VERSION
+from kubetask_operator._crd import GROUP, PLURAL, QUEUE_PLURAL, VERSION
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._service import Service, tune_kopf
 from kubetask_operator._settings import Settings
@@ -54,3 +54,8 @@ async def taskrun_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)
 async def pod_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.service.require_controller().on_pod(event.get("type"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, QUEUE_PLURAL, registry=registry)
+async def taskqueue_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_controller().on_taskqueue(event.get("type"), event["object"])

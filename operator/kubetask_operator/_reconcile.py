@@ -20,6 +20,7 @@ from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._observe import PodObservation
 from kubetask_operator._outcomes import Outcome, Refusal, RefusalKind, cut
+from kubetask_operator._queue_plan import Verdict
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
@@ -279,9 +280,11 @@ def plan(
     now: datetime.datetime,
     settings: Settings,
     spec: TaskRunSpec | InvalidSpecError | None = None,
+    admission: Verdict | None = None,
 ) -> Plan:
     """What to do next for ``taskrun``, given what is known of its current attempt's pod; ``spec`` is
-    ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation)."""
+    ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation);
+    ``admission`` is its queue's verdict while a run naming a queue waits to be admitted."""
     metadata = taskrun.get("metadata") or {}
     if metadata.get("deletionTimestamp"):
         return Plan()  # garbage collection takes the pods; nothing left to decide
@@ -306,6 +309,9 @@ def plan(
     if current is None:
         if spec.cancelled:
             return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
+        if spec.queue is not None and not status.get("admittedAt"):
+            created = parse_time(metadata.get("creationTimestamp")) or run.now
+            return _plan_queued(run, status, spec, spec.queue, admission, created=created)
         return _start_attempt(run, status, spec, number=1)
     if not in_progress:
         return _plan_retrying(run, status, spec, number=len(attempts) + 1)
@@ -327,6 +333,52 @@ def _plan_finished(run: _Run, status: Mapping[str, Any]) -> Plan:
     if expiry is None:
         return Plan()
     return Plan(delete_taskrun=run.now >= expiry, wake_at=expiry, expire_at=expiry)
+
+
+# ---------------------------------------------------------------- waiting in a TaskQueue
+
+_QUEUE_RECHECK_SECONDS = 30.0  # a queued run looks again this often, whatever wakes it sooner
+
+
+def _plan_queued(
+    run: _Run,
+    status: dict[str, Any],
+    spec: TaskRunSpec,
+    queue: str,
+    admission: Verdict | None,
+    *,
+    created: datetime.datetime,
+) -> Plan:
+    """Wait Queued (no pod; timeout and pendingTimeout not running) or take the queue's admission. The
+    admission is a status write of its own (``admittedAt``), made before any pod exists: a restarted operator
+    then counts it from the API, and the attempt starts in the next pass."""
+    verdict = admission or Verdict(admit=False, position=0, message=f"waiting for queue {queue} to admit it")
+    deadline = _after(created, spec.queue_timeout_seconds) if spec.queue_timeout_seconds is not None else None
+    if deadline is not None and spec.queue_timeout_seconds is not None and run.now >= deadline:
+        message = (
+            f"not admitted within queueTimeout {format_duration(spec.queue_timeout_seconds)}: "
+            f"{verdict.message}"
+        )
+        return _fail(run, status, spec=spec, reason="QueueTimeout", message=message)
+    if verdict.admit:
+        status.update(phase="Pending", admittedAt=format_time(run.now))
+        _with_condition(run, status, "Unknown", "Admitted", verdict.message)
+        return _finalize(
+            run, status, spec=spec, events=(Event("Normal", "Admitted", verdict.message),), wake_at=run.now
+        )
+    status["phase"] = "Queued"
+    _with_condition(run, status, "Unknown", "Queued", verdict.message)
+    old: Mapping[str, Any] = next(
+        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
+    )
+    events = (Event("Normal", "Queued", verdict.message),) if old.get("reason") != "Queued" else ()
+    return _finalize(
+        run,
+        status,
+        spec=spec,
+        events=events,
+        wake_at=_earliest(deadline, _after(run.now, _QUEUE_RECHECK_SECONDS)),
+    )
 
 
 # ---------------------------------------------------------------- starting attempts
@@ -404,7 +456,8 @@ def _plan_attempt(
         message = f"attempt {current.get('number')} cancelled; pod {name} stopped, its logs stay readable"
         _complete_attempt(run, current, reason="Cancelled", message="cancelled by spec.cancelled")
         return _cancelled(run, status, spec, message, stop=stop if isinstance(stop, StopPod) else None)
-    created = parse_time(current.get("createTime")) or run.now
+    # A pod held by scheduling gates (Kueue) waits for admission: pendingTimeout counts from its end.
+    created = parse_time(current.get("admitTime") or current.get("createTime")) or run.now
     if pod == "created":
         limits = [_after(created, s) for s in (spec.pending_timeout_seconds,) if s is not None]
         return _finalize(run, status, spec=spec, wake_at=_earliest(*limits))
@@ -443,6 +496,18 @@ def _plan_pending(
 ) -> Plan:
     waiting = pod.waiting_reason or ""
     never_started = StopPod(pod.name, delete=True)
+    if pod.scheduling_gates:
+        status["phase"] = "Queued"
+        message = (
+            f"attempt {current.get('number')}: pod {pod.name} is held by scheduling gates "
+            f"({', '.join(pod.scheduling_gates)}) until they are removed (e.g. Kueue admits its workload); "
+            f"pendingTimeout counts from then"
+        )
+        _with_condition(run, status, "Unknown", "SchedulingGated", message)
+        return _finalize(run, status, spec=spec, events=(Event("Normal", "SchedulingGated", message),))
+    if status.get("phase") == "Queued" and "admitTime" not in current:
+        current["admitTime"] = format_time(run.now)
+        created = run.now
     if waiting == "InvalidImageName":
         return _end_attempt(run, status, spec, current, _outcomes.invalid_image(pod), stop=never_started)
     grace = run.settings.image_pull_grace_seconds

@@ -75,6 +75,10 @@ class TaskRunSpec:
     cancelled: bool = False
     ttl_seconds_after_finished: int | None = None
     code: CodeArchiveRef | None = None
+    queue: str | None = None
+    """The TaskQueue that admits the run (it waits Queued, with no pod, until then)."""
+    priority: int = 0
+    queue_timeout_seconds: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -351,4 +355,12 @@ def parse_spec(spec: object) -> TaskRunSpec:
         cancelled=cancelled,
         ttl_seconds_after_finished=_integer(spec, "ttlSecondsAfterFinished", minimum=0, maximum=31536000),
         code=_code(spec),
+        queue=_string(
+            spec,
+            "queue",
+            pattern=_DNS_SUBDOMAIN,
+            expected="the name of a TaskQueue in the TaskRun's namespace",
+        ),
+        priority=_integer(spec, "priority", minimum=-1_000_000, maximum=1_000_000) or 0,
+        queue_timeout_seconds=_duration(spec, "queueTimeout"),
     )

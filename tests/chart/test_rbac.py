@@ -27,6 +27,8 @@ Rule = tuple[str, str, frozenset[str]]
 EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "delete"})),
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
+    ("kubetask.dev", "taskqueues", frozenset({"list", "watch"})),
+    ("kubetask.dev", "taskqueues/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
     ("", "podtemplates", frozenset({"get"})),
@@ -267,6 +269,8 @@ def _path_text(node: ast.expr) -> str:
         )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskrun_path":
         return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskruns/{}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskqueue_path":
+        return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskqueues/{}"
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _path_text(node.left) + _path_text(node.right)
     raise AssertionError(f"cannot read the API path {ast.unparse(node)!r}: extend this test")
@@ -297,7 +301,8 @@ def _operator_api_calls() -> set[tuple[str, str, str]]:
                 path = _path_text(argument)
                 verb = _CLIENT_VERBS[func.attr]
                 if path.startswith("/apis/kubetask.dev/"):
-                    resource = "taskruns/status" if path.endswith("/status") else "taskruns"
+                    plural = "taskqueues" if "/taskqueues" in path else "taskruns"
+                    resource = f"{plural}/status" if path.endswith("/status") else plural
                     calls.add(("kubetask.dev", resource, verb))
                 else:
                     match = _PATH_RESOURCE.match(path)

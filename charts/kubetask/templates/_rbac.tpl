@@ -13,6 +13,14 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns/status"]
   verbs: ["patch"]
+# TaskQueues: watched for their maxRunning (TaskRuns naming one wait Queued beyond it); their status
+# carries the running and queued counts.
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskqueues"]
+  verbs: ["list", "watch"]
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskqueues/status"]
+  verbs: ["patch"]
 # One pod per attempt: created, watched (its own pods only, by label), read when its state is unknown,
 # patched with activeDeadlineSeconds to stop it on cancel or timeout (its logs stay readable), deleted when
 # it must go.
