@@ -196,9 +196,11 @@ def why_waiting(taskrun: Mapping[str, Any], pod: Mapping[str, Any] | None) -> st
         return f"no operator has reported on this TaskRun; is one running and watching namespace {namespace}?"
     if phase == "Retrying":
         return f"waiting to retry: the next attempt starts at {status.get('nextAttemptTime') or '(unknown)'}"
+    condition = succeeded_condition(taskrun)
+    if phase == "Queued":  # its TaskQueue (place in line, why) or scheduling gates (Kueue) hold it
+        return f"{condition.get('reason') or 'Queued'}: {condition.get('message') or 'waiting for admission'}"
     if phase != "Pending":
         return None
-    condition = succeeded_condition(taskrun)
     reasons: list[str] = []
     if condition.get("reason") and condition.get("reason") != "Pending":
         reasons.append(f"{condition['reason']}: {condition.get('message') or ''}".rstrip(": "))

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from kubetask_client._display import why_waiting
+from kubetask_client._taskrun import progress_line
 from kubetask_operator._observe import observe_pod
 from kubetask_operator._queue_plan import Member, Verdict, counts, decide, member_of, ordinal
 from kubetask_operator._reconcile import plan
@@ -209,3 +211,11 @@ def test_a_gated_pod_is_queued_and_pending_timeout_counts_from_its_release() -> 
     assert later.status is not None
     assert "within spec.pendingTimeout (30s)" in later.status["attempts"][-1]["message"]
     assert later.status["phase"] == "Failed"
+
+
+def test_describe_says_why_a_queued_run_waits() -> None:
+    result = _queued(now=NOW, admission=WAIT)
+    assert result.status is not None
+    body = taskrun({"queue": "q"}, result.status)
+    assert why_waiting(body, None) == "Queued: 3rd in queue q: 2 of 2 running"
+    assert progress_line(body) == "Queued: 3rd in queue q: 2 of 2 running"
