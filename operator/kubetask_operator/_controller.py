@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
+from kubetask_operator._cache import CACHE_LABEL, CacheKey, cache_key, decide_cache
 from kubetask_operator._client import KubeClient
 from kubetask_operator._crd import GROUP, KIND, PLURAL, QUEUE_PLURAL, VERSION
 from kubetask_operator._errors import ApiError, InvalidSpecError
@@ -39,6 +40,7 @@ from kubetask_operator._reconcile import (
     Plan,
     PodKnowledge,
     StopPod,
+    needs_cache_decision,
     plan,
     plan_refused,
 )
@@ -128,6 +130,7 @@ class Controller:
         self._queue_limits: dict[Key, int] = {}  # (namespace, TaskQueue) -> maxRunning, from its watch
         self._queue_locks: dict[Key, asyncio.Lock] = {}
         self._queue_counts: dict[Key, tuple[int, int]] = {}  # what each TaskQueue's status was last given
+        self._cache_locks: dict[Key, asyncio.Lock] = {}  # (namespace, cache key label)
         self.scheduler = Scheduler(self.on_wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(
             sum(1 for state in self._runs.values() if state.body is not None)
@@ -338,6 +341,22 @@ class Controller:
 
     async def _reconcile_locked(self, key: Key) -> None:
         state = self._runs.get(key)
+        if state is not None and state.body is not None:
+            spec = state.spec()
+            deleting = (state.body.get("metadata") or {}).get("deletionTimestamp")
+            if (
+                isinstance(spec, TaskRunSpec)
+                and not spec.cancelled
+                and not deleting
+                and needs_cache_decision(state.view().get("status") or {}, spec)
+            ):
+                ckey = cache_key(spec)
+                lock = self._cache_locks.setdefault((key[0], ckey.label), asyncio.Lock())
+                async with lock:  # identical runs decide one at a time: each one sees the others' choice
+                    if not await self._decide_cache(key, state, spec, ckey):
+                        return
+                if len(self._cache_locks) > 10_000:
+                    self._cache_locks = {k: v for k, v in self._cache_locks.items() if v.locked()}
         queue = _waiting_queue(state.view()) if state is not None and state.body is not None else None
         if state is not None and queue is not None:
             lock = self._queue_locks.setdefault((key[0], queue), asyncio.Lock())
@@ -406,6 +425,40 @@ class Controller:
             self._after(key, state, result)
             return
         raise RuntimeError(f"no stable plan after {_MAX_PASSES} passes")
+
+    async def _decide_cache(self, key: Key, state: RunState, spec: TaskRunSpec, ckey: CacheKey) -> bool:
+        """Reuse, wait or run (see ``_cache``), from a fresh listing of the runs labelled with the key; True
+        when the run is to go on (run itself)."""
+        assert state.body is not None
+        labels = (state.body.get("metadata") or {}).get("labels") or {}
+        if labels.get(CACHE_LABEL) != ckey.label:
+            patch = {"metadata": {"labels": {CACHE_LABEL: ckey.label}}}
+            updated = await self._client.merge_patch(taskrun_path(*key), patch)
+            state.take(updated, current=True)
+        peers = await self._client.list(
+            taskrun_path(key[0]), params={"labelSelector": f"{CACHE_LABEL}={ckey.label}"}
+        )
+        decision = decide_cache(key[1], ckey, peers, refresh=spec.cache_refresh)
+        result = plan(
+            state.view(), pod="absent", now=self._clock(), settings=self._settings, spec=spec, cache=decision
+        )
+        if result.status is not None:
+            if not await self._write_status(key, state, result.status):
+                self.scheduler.schedule(key, self._clock())  # changed under us: decide again
+                return False
+            if self._runs.get(key) is not state:
+                return False
+        self._after(key, state, result)
+        return decision.kind == "run" and self._runs.get(key) is state
+
+    def _wake_cache_waiters(self, namespace: str, label: str) -> None:
+        now = self._clock()
+        for key, state in self._runs.items():
+            if key[0] != namespace or state.body is None:
+                continue
+            labels = (state.body.get("metadata") or {}).get("labels") or {}
+            if labels.get(CACHE_LABEL) == label:
+                self.scheduler.schedule(key, now)
 
     async def _admit_or_queue(self, key: Key, state: RunState, queue: str) -> bool:
         """Write the run's place in its queue, or its admission; True when it holds one (start it now).
@@ -499,6 +552,9 @@ class Controller:
             self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
         if queue_of(state.body) is not None:  # a slot may be free: the queue's waiting runs look again
             self._wake_queue(key[0], str(queue_of(state.body)))
+        label = ((state.body.get("metadata") or {}).get("labels") or {}).get(CACHE_LABEL)
+        if label:  # identical runs waiting for this one take its outputs, or run themselves
+            self._wake_cache_waiters(key[0], str(label))
         self._finished[key] = FinishedRun(
             uid=state.uid, digest=status_digest(state.body.get("status")), expire_at=result.expire_at
         )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from kubetask_operator import _outcomes
+from kubetask_operator._cache import WAITING_REASON, CacheDecision
 from kubetask_operator._durations import format_duration
 from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
@@ -281,10 +282,12 @@ def plan(
     settings: Settings,
     spec: TaskRunSpec | InvalidSpecError | None = None,
     admission: Verdict | None = None,
+    cache: CacheDecision | None = None,
 ) -> Plan:
     """What to do next for ``taskrun``, given what is known of its current attempt's pod; ``spec`` is
     ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation);
-    ``admission`` is its queue's verdict while a run naming a queue waits to be admitted."""
+    ``admission`` is its queue's verdict while a run naming a queue waits to be admitted; ``cache`` the
+    cache's word for a cache-enabled run that has not started (see ``needs_cache_decision``)."""
     metadata = taskrun.get("metadata") or {}
     if metadata.get("deletionTimestamp"):
         return Plan()  # garbage collection takes the pods; nothing left to decide
@@ -309,6 +312,8 @@ def plan(
     if current is None:
         if spec.cancelled:
             return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
+        if cache is not None and needs_cache_decision(status, spec):
+            return _plan_cache(run, status, spec, cache)
         if spec.queue is not None and not status.get("admittedAt"):
             created = parse_time(metadata.get("creationTimestamp")) or run.now
             return _plan_queued(run, status, spec, spec.queue, admission, created=created)
@@ -333,6 +338,61 @@ def _plan_finished(run: _Run, status: Mapping[str, Any]) -> Plan:
     if expiry is None:
         return Plan()
     return Plan(delete_taskrun=run.now >= expiry, wake_at=expiry, expire_at=expiry)
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def needs_cache_decision(status: Mapping[str, Any], spec: TaskRunSpec) -> bool:
+    """A cache-enabled run not started: not decided yet, or waiting for an identical run to finish."""
+    if not spec.cache or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
+        return False
+    reason = next(
+        (c.get("reason") for c in status.get("conditions") or [] if c.get("type") == CONDITION), None
+    )
+    return not status.get("cacheKey") or reason == WAITING_REASON
+
+
+def _plan_cache(run: _Run, status: dict[str, Any], spec: TaskRunSpec, decision: CacheDecision) -> Plan:
+    """Take an identical run's outputs (no pod), wait for the identical run in progress, or run: the decision
+    is written before any pod exists, so identical runs deciding after it see it."""
+    key = decision.key
+    status["cacheKey"] = key.digest
+    if decision.kind == "hit":
+        status.update(phase="Succeeded", completionTime=format_time(run.now), cachedFrom=decision.source)
+        for field in ("outputs", "outputsUri", "nextAttemptTime", "error"):
+            status.pop(field, None)
+        if decision.outputs is not None:
+            status["outputs"] = copy.deepcopy(dict(decision.outputs))
+        if decision.outputs_uri is not None:
+            status["outputsUri"] = decision.outputs_uri
+        message = (
+            f"cache hit: outputs of TaskRun {decision.source} (succeeded {decision.source_completed}) "
+            f"reused without a pod; {key.describe()}"
+        )
+        _with_condition(run, status, "True", "Cached", message)
+        return _finalize(run, status, spec=spec, events=(Event("Normal", "Cached", cut(message)),))
+    if decision.kind == "wait":
+        status["phase"] = "Queued"
+        message = (
+            f"an identical TaskRun {decision.source} is running: waiting to take its outputs "
+            f"(or to run if it fails); {key.describe()}"
+        )
+        _with_condition(run, status, "Unknown", WAITING_REASON, message)
+        return _finalize(
+            run,
+            status,
+            spec=spec,
+            events=(Event("Normal", WAITING_REASON, cut(message)),),
+            wake_at=_after(run.now, _QUEUE_RECHECK_SECONDS),
+        )
+    why = "spec.cache.refresh: running whatever is cached" if spec.cache_refresh else "no Succeeded TaskRun"
+    message = f"cache miss ({why}); {key.describe()}"
+    status["phase"] = "Pending"
+    _with_condition(run, status, "Unknown", "CacheMiss", message)
+    return _finalize(
+        run, status, spec=spec, events=(Event("Normal", "CacheMiss", cut(message)),), wake_at=run.now
+    )
 
 
 # ---------------------------------------------------------------- waiting in a TaskQueue

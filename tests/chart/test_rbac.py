@@ -25,7 +25,7 @@ RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 Rule = tuple[str, str, frozenset[str]]
 
 EXPECTED_OPERATOR_RULES: set[Rule] = {
-    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "delete"})),
+    ("kubetask.dev", "taskruns", frozenset({"get", "list", "watch", "patch", "delete"})),
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
     ("kubetask.dev", "taskqueues", frozenset({"list", "watch"})),
     ("kubetask.dev", "taskqueues/status", frozenset({"patch"})),

@@ -5,10 +5,11 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 */}}
 {{- define "kubetask.operatorRules" -}}
 # TaskRuns: listed and watched by kopf, re-read after a status conflict, deleted after
-# ttlSecondsAfterFinished. The operator never writes a TaskRun's spec or metadata (no finalizers).
+# ttlSecondsAfterFinished; a cache-enabled one is labelled with its cache key (kubetask.dev/cache-key) so
+# identical runs find each other by label. The operator never writes a TaskRun's spec (no finalizers).
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
 # The status subresource: phase, conditions, attempts, outputs and errors, as merge patches.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns/status"]
