@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pytest
 
+import kubetask
+from kubetask_client._option_flags import add_task_option_flags, task_options_from
+from kubetask_client._submit import submit_options
+from kubetask_client._taskrun import TaskReference, taskrun_manifest
 from kubetask_operator._cache import CacheKey, cache_key, decide_cache
 from kubetask_operator._reconcile import plan
 from kubetask_operator._settings import Settings
@@ -172,3 +177,58 @@ def test_a_bad_cache_field_fails_the_run_naming_it(cache: dict[str, Any], messag
     assert result.status is not None
     assert result.status["phase"] == "Failed"
     assert message in result.status["conditions"][0]["message"]
+
+
+# ---------------------------------------------------------------- @kubetask.task and submit to spec.cache
+
+
+@kubetask.task(image="img:1", cache=True, cache_version="2")
+def cached_add(a: int, b: int) -> int:
+    return a + b
+
+
+@kubetask.task(image="img:1")
+def plain_add(a: int, b: int) -> int:
+    return a + b
+
+
+def _cache_spec(task: kubetask.Task[..., Any], argv: list[str]) -> Any:
+    parser = argparse.ArgumentParser()
+    add_task_option_flags(parser)
+    options = submit_options(task, **task_options_from(parser.parse_args(argv)))
+    manifest = taskrun_manifest(
+        name="r", namespace="ns", reference=TaskReference(module="m", name="t"), inputs=None, options=options
+    )
+    return manifest["spec"].get("cache")
+
+
+@pytest.mark.parametrize(
+    ("task", "argv", "expected"),
+    [
+        pytest.param(cached_add, [], {"version": "2"}, id="decorator"),
+        pytest.param(cached_add, ["--no-cache"], {"version": "2", "refresh": True}, id="no-cache-refreshes"),
+        pytest.param(cached_add, ["--cache-version", "3"], {"version": "3"}, id="version-flag-wins"),
+        pytest.param(plain_add, [], None, id="off-by-default"),
+        pytest.param(plain_add, ["--cache"], {}, id="cache-flag"),
+        pytest.param(plain_add, ["--no-cache"], None, id="no-cache-of-an-uncached-task"),
+    ],
+)
+def test_task_options_reach_spec_cache(task: kubetask.Task[..., Any], argv: list[str], expected: Any) -> None:
+    assert _cache_spec(task, argv) == expected
+
+
+def test_the_spec_the_client_writes_parses_to_the_same_key() -> None:
+    spec = {"image": "img:1", "task": {"module": "m", "name": "t"}, "cache": _cache_spec(cached_add, [])}
+    assert parse_spec(spec).cache_version == "2"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"cache": "yes"}, "cache: expected True or False", id="cache-not-bool"),
+        pytest.param({"cache_version": "two words"}, "cache_version: expected", id="version-with-space"),
+    ],
+)
+def test_a_bad_cache_option_is_refused_naming_it(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(kubetask.TaskDefinitionError, match=message):
+        kubetask.task(**options)(plain_add.function)
