@@ -111,6 +111,10 @@ def describe(taskrun: Mapping[str, Any], *, now: datetime) -> str:
         ("Duration", duration_of(taskrun, now=now)),
         ("Next attempt", status.get("nextAttemptTime")),
         ("Pod", status.get("podName")),
+        ("Queue", spec.get("queue")),
+        ("Admitted", status.get("admittedAt")),
+        ("Cache key", status.get("cacheKey")),
+        ("Cached from", status.get("cachedFrom")),
     ]
     lines = [f"{label + ':':<14}{value}" for label, value in fields if value not in (None, "")]
     attempts = attempts_of(taskrun)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import kubetask
+from kubetask_client._display import describe
 from kubetask_client._option_flags import add_task_option_flags, task_options_from
 from kubetask_client._submit import submit_options
 from kubetask_client._taskrun import TaskReference, taskrun_manifest
@@ -232,3 +233,16 @@ def test_the_spec_the_client_writes_parses_to_the_same_key() -> None:
 def test_a_bad_cache_option_is_refused_naming_it(options: dict[str, Any], message: str) -> None:
     with pytest.raises(kubetask.TaskDefinitionError, match=message):
         kubetask.task(**options)(plain_add.function)
+
+
+def test_describe_explains_a_hit_with_the_keys_parts() -> None:
+    peers = [_peer("first", "Succeeded", KEY, outputs={"o0": 3}, completionTime=stamp(-5))]
+    decision = decide_cache("demo", KEY, peers, refresh=False)
+    result = plan(taskrun(BASE), pod="unknown", now=NOW, settings=SETTINGS, cache=decision)
+    assert result.status is not None
+    text = describe(taskrun(BASE, result.status), now=at(10))
+    assert "Cached from:  first" in text
+    assert f"Cache key:    {KEY.digest}" in text
+    assert "cache hit: outputs of TaskRun first" in text
+    assert "image registry.example/app:1.0" in text
+    assert 'inputs {"a":1,"b":{"x":1,"y":2}}' in text
