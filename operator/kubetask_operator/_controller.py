@@ -33,7 +33,7 @@ from kubetask_operator._pods import (
     missing_pod_template,
     needs_inputs_configmap,
 )
-from kubetask_operator._queue_plan import Verdict, counts, decide, member_of, queue_of
+from kubetask_operator._queue_plan import DEFAULT_QUEUE, Verdict, counts, decide, member_of, queue_of
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
     Event,
@@ -70,14 +70,14 @@ def taskqueue_path(namespace: str, name: str) -> str:
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{QUEUE_PLURAL}/{name}"
 
 
-def _waiting_queue(body: Mapping[str, Any]) -> str | None:
+def _waiting_queue(body: Mapping[str, Any], default_limit: int | None) -> str | None:
     """The queue a TaskRun waits for admission to, if it does (no admission yet, no attempt, not ended)."""
     status = body.get("status") or {}
     if status.get("admittedAt") or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
         return None
     if (body.get("metadata") or {}).get("deletionTimestamp"):
         return None
-    return queue_of(body)
+    return queue_of(body, default_limit=default_limit)
 
 
 def _owner_name(pod: Mapping[str, Any]) -> str | None:
@@ -144,8 +144,8 @@ class Controller:
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
         uid = uid_of(body)
         if event_type == "DELETED":
-            if queue_of(body) is not None:
-                self._wake_queue(key[0], str(queue_of(body)))
+            if self._queue_of(body) is not None:
+                self._wake_queue(key[0], str(self._queue_of(body)))
             self._runs.pop(key, None)
             self._finished.pop(key, None)  # a new TaskRun may take the name
             self._done(uid)
@@ -177,10 +177,18 @@ class Controller:
         self._queue_counts[key] = (-1, -1)  # its status may say anything: write the counts again
         self._wake_queue(*key)
 
+    def _queue_of(self, body: Mapping[str, Any]) -> str | None:
+        return queue_of(body, default_limit=self._settings.default_queue_max_running)
+
     def _wake_queue(self, namespace: str, queue: str) -> None:
         now = self._clock()
+        default = self._settings.default_queue_max_running
         for key, state in self._runs.items():
-            if key[0] == namespace and state.body is not None and _waiting_queue(state.view()) == queue:
+            if (
+                key[0] == namespace
+                and state.body is not None
+                and _waiting_queue(state.view(), default) == queue
+            ):
                 self.scheduler.schedule(key, now)
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -357,7 +365,11 @@ class Controller:
                         return
                 if len(self._cache_locks) > 10_000:
                     self._cache_locks = {k: v for k, v in self._cache_locks.items() if v.locked()}
-        queue = _waiting_queue(state.view()) if state is not None and state.body is not None else None
+        queue = (
+            _waiting_queue(state.view(), self._settings.default_queue_max_running)
+            if state is not None and state.body is not None
+            else None
+        )
         if state is not None and queue is not None:
             lock = self._queue_locks.setdefault((key[0], queue), asyncio.Lock())
             async with lock:  # one admission at a time per queue: each one counts the others
@@ -365,8 +377,8 @@ class Controller:
             if not admitted:
                 return
         await self._reconcile_steps(key)
-        if state is not None and state.body is not None and queue_of(state.body) is not None:
-            await self._report_queue(key[0], str(queue_of(state.body)), [])
+        if state is not None and state.body is not None and self._queue_of(state.body) is not None:
+            await self._report_queue(key[0], str(self._queue_of(state.body)), [])
 
     async def _reconcile_steps(self, key: Key) -> None:
         for _ in range(_MAX_PASSES):
@@ -467,16 +479,20 @@ class Controller:
         namespace's TaskRuns (the API's word, whatever this process missed) and written with the run's
         resourceVersion as precondition, so even an operator that just started never admits past the limit."""
         namespace = key[0]
-        limit = self._queue_limits.get((namespace, queue))
+        limit = (
+            self._settings.default_queue_max_running
+            if queue == DEFAULT_QUEUE
+            else self._queue_limits.get((namespace, queue))
+        )
         members = [
             member_of(other.view())
             for other_key, other in self._runs.items()
-            if other_key[0] == namespace and other.body is not None and queue_of(other.body) == queue
+            if other_key[0] == namespace and other.body is not None and self._queue_of(other.body) == queue
         ]
         verdict: Verdict | None = decide(queue, limit, members).get(key[1])
         if verdict is not None and verdict.admit:
             listed = await self._client.list(taskrun_path(namespace))
-            members = [member_of(item) for item in listed if queue_of(item) == queue]
+            members = [member_of(item) for item in listed if self._queue_of(item) == queue]
             if key[1] not in {member.name for member in members}:
                 return False  # gone meanwhile
             verdict = decide(queue, limit, members).get(key[1])
@@ -505,7 +521,7 @@ class Controller:
             return
         latest = {member.name: member for member in members}
         for other_key, other in self._runs.items():  # the cache has this process's latest writes
-            if other_key[0] == namespace and other.body is not None and queue_of(other.body) == queue:
+            if other_key[0] == namespace and other.body is not None and self._queue_of(other.body) == queue:
                 latest[other_key[1]] = member_of(other.view())
         running, queued = counts(latest.values())
         if self._queue_counts.get((namespace, queue)) == (running, queued):
@@ -550,8 +566,8 @@ class Controller:
             return
         if wrote:
             self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
-        if queue_of(state.body) is not None:  # a slot may be free: the queue's waiting runs look again
-            self._wake_queue(key[0], str(queue_of(state.body)))
+        if self._queue_of(state.body) is not None:  # a slot may be free: the queue's waiting runs look again
+            self._wake_queue(key[0], str(self._queue_of(state.body)))
         label = ((state.body.get("metadata") or {}).get("labels") or {}).get(CACHE_LABEL)
         if label:  # identical runs waiting for this one take its outputs, or run themselves
             self._wake_cache_waiters(key[0], str(label))

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
+DEFAULT_QUEUE = "(default)"
+"""The queue of the runs that name none, when KUBETASK_DEFAULT_QUEUE_MAX_RUNNING sets a per-namespace limit
+(not a TaskQueue name: those are DNS subdomains)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,14 +47,23 @@ def member_of(taskrun: Mapping[str, Any]) -> Member:
         name=str(metadata.get("name", "")),
         priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
         created=str(metadata.get("creationTimestamp") or ""),
-        admitted=bool(status.get("admittedAt")),
+        admitted=bool(status.get("admittedAt") or status.get("attempts")),  # started before a default limit
         finished=status.get("phase") in FINISHED or bool(metadata.get("deletionTimestamp")),
     )
 
 
-def queue_of(taskrun: Mapping[str, Any]) -> str | None:
+def queue_of(taskrun: Mapping[str, Any], *, default_limit: int | None = None) -> str | None:
+    """The run's queue: ``spec.queue``, else the namespace's default queue when there is a default limit."""
     queue = (taskrun.get("spec") or {}).get("queue")
-    return queue if isinstance(queue, str) and queue else None
+    if isinstance(queue, str) and queue:
+        return queue
+    return DEFAULT_QUEUE if default_limit is not None else None
+
+
+def _named(queue: str) -> str:
+    if queue == DEFAULT_QUEUE:
+        return "the namespace's default queue (KUBETASK_DEFAULT_QUEUE_MAX_RUNNING)"
+    return f"queue {queue}"
 
 
 def ordinal(number: int) -> str:
@@ -75,7 +87,7 @@ def decide(queue: str, max_running: int | None, members: Iterable[Member]) -> di
     verdicts: dict[str, Verdict] = {}
     for index, member in enumerate(waiting):
         if index < free:
-            message = f"admitted by queue {queue}: {running + index + 1} of {max_running} running"
+            message = f"admitted by {_named(queue)}: {running + index + 1} of {max_running} running"
             verdicts[member.name] = Verdict(admit=True, position=0, message=message)
             continue
         position = index - free + 1
@@ -84,7 +96,7 @@ def decide(queue: str, max_running: int | None, members: Iterable[Member]) -> di
         else:
             why = f"{running} of {max_running} running"
         verdicts[member.name] = Verdict(
-            admit=False, position=position, message=f"{ordinal(position)} in queue {queue}: {why}"
+            admit=False, position=position, message=f"{ordinal(position)} in {_named(queue)}: {why}"
         )
     return verdicts
 

@@ -21,7 +21,7 @@ from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._observe import PodObservation
 from kubetask_operator._outcomes import Outcome, Refusal, RefusalKind, cut
-from kubetask_operator._queue_plan import Verdict
+from kubetask_operator._queue_plan import Verdict, queue_of
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
@@ -314,9 +314,10 @@ def plan(
             return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
         if cache is not None and needs_cache_decision(status, spec):
             return _plan_cache(run, status, spec, cache)
-        if spec.queue is not None and not status.get("admittedAt"):
+        queue = queue_of(taskrun, default_limit=settings.default_queue_max_running)
+        if queue is not None and not status.get("admittedAt"):
             created = parse_time(metadata.get("creationTimestamp")) or run.now
-            return _plan_queued(run, status, spec, spec.queue, admission, created=created)
+            return _plan_queued(run, status, spec, queue, admission, created=created)
         return _start_attempt(run, status, spec, number=1)
     if not in_progress:
         return _plan_retrying(run, status, spec, number=len(attempts) + 1)

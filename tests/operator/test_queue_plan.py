@@ -9,8 +9,9 @@ import pytest
 
 from kubetask_client._display import why_waiting
 from kubetask_client._taskrun import progress_line
+from kubetask_operator import SettingsError, load_settings
 from kubetask_operator._observe import observe_pod
-from kubetask_operator._queue_plan import Member, Verdict, counts, decide, member_of, ordinal
+from kubetask_operator._queue_plan import DEFAULT_QUEUE, Member, Verdict, counts, decide, member_of, ordinal
 from kubetask_operator._reconcile import plan
 from kubetask_operator._settings import Settings
 
@@ -219,3 +220,39 @@ def test_describe_says_why_a_queued_run_waits() -> None:
     body = taskrun({"queue": "q"}, result.status)
     assert why_waiting(body, None) == "Queued: 3rd in queue q: 2 of 2 running"
     assert progress_line(body) == "Queued: 3rd in queue q: 2 of 2 running"
+
+
+# ---------------------------------------------------------------- KUBETASK_DEFAULT_QUEUE_MAX_RUNNING
+
+
+def test_a_default_limit_queues_runs_that_name_no_queue() -> None:
+    limited = Settings(system_retries=1, image_pull_grace_seconds=30, default_queue_max_running=1)
+    members = [_m("running", admitted=True), _m("demo", created=1)]
+    verdict = decide(DEFAULT_QUEUE, 1, members)["demo"]
+    result = plan(taskrun(), pod="unknown", now=NOW, settings=limited, admission=verdict)
+    assert result.status is not None
+    assert result.status["phase"] == "Queued"
+    assert result.status["conditions"][0]["message"] == (
+        "1st in the namespace's default queue (KUBETASK_DEFAULT_QUEUE_MAX_RUNNING): 1 of 1 running"
+    )
+    unlimited = plan(taskrun(), pod="unknown", now=NOW, settings=SETTINGS)
+    assert unlimited.create_attempt == 1
+
+
+def test_runs_started_before_a_default_limit_count_as_running() -> None:
+    started = taskrun({}, in_progress(), name="old")
+    assert member_of(started).admitted
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [pytest.param(None, None, id="unset"), pytest.param("0", 0, id="zero"), pytest.param("8", 8, id="eight")],
+)
+def test_the_default_limit_setting(value: str | None, expected: int | None) -> None:
+    env = {} if value is None else {"KUBETASK_DEFAULT_QUEUE_MAX_RUNNING": value}
+    assert load_settings(env).default_queue_max_running == expected
+
+
+def test_a_bad_default_limit_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="KUBETASK_DEFAULT_QUEUE_MAX_RUNNING='-2'"):
+        load_settings({"KUBETASK_DEFAULT_QUEUE_MAX_RUNNING": "-2"})
