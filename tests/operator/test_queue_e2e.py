@@ -98,9 +98,11 @@ def test_a_queue_admits_in_order_and_never_past_its_limit_across_a_restart(
         wait_for(lambda: len(watch.order) == 6 and not watch.alive, 60, "every pod ended")
     finally:
         watch.stop()
-    # The two free slots took the first two in line together; then each freed slot the next in line.
+    # Admission follows the line; two slots freeing together admit the next two together (either pod may
+    # be created first), so each run's pod is at most one place from its place in line.
+    line = ["urgent", "r1", "r2", "r3", "r4", "r5"]
     assert set(watch.order[:2]) == {"urgent", "r1"}, watch.lines
-    assert watch.order[2:] == ["r2", "r3", "r4", "r5"], watch.lines
+    assert all(abs(watch.order.index(name) - place) <= 1 for place, name in enumerate(line)), watch.lines
     assert admitted == sorted(admitted)
     assert watch.most_alive == 2, watch.lines  # 2 at once, never 3
 
