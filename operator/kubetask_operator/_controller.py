@@ -33,7 +33,15 @@ from kubetask_operator._pods import (
     missing_pod_template,
     needs_inputs_configmap,
 )
-from kubetask_operator._queue_plan import DEFAULT_QUEUE, Verdict, counts, decide, member_of, queue_of
+from kubetask_operator._queue_plan import (
+    DEFAULT_QUEUE,
+    Member,
+    Verdict,
+    counts,
+    decide,
+    member_of,
+    queue_of,
+)
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
     Event,
@@ -58,6 +66,7 @@ _FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale event
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
 _UNSEEN = object()  # no entry for a pod yet (None is an entry: seen deleted)
+_WAKE_EVERY_WAITING = 100  # a queue with more waiting runs wakes only those admitted when a slot frees
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
@@ -144,9 +153,9 @@ class Controller:
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
         uid = uid_of(body)
         if event_type == "DELETED":
-            if self._queue_of(body) is not None:
-                self._wake_queue(key[0], str(self._queue_of(body)))
             self._runs.pop(key, None)
+            if self._queue_of(body) is not None:  # its slot is free
+                self._wake_queue(key[0], str(self._queue_of(body)))
             self._finished.pop(key, None)  # a new TaskRun may take the name
             self._done(uid)
             self.scheduler.cancel(key)
@@ -181,15 +190,28 @@ class Controller:
         return queue_of(body, default_limit=self._settings.default_queue_max_running)
 
     def _wake_queue(self, namespace: str, queue: str) -> None:
+        """Wake the waiting runs of a queue whose slot freed (or whose TaskQueue changed): all of them, so
+        each says its new place at once; in a long line only those now admitted (the others' place is
+        refreshed by their own look every 30 s), or every admission would cost a write per waiting run."""
         now = self._clock()
-        default = self._settings.default_queue_max_running
-        for key, state in self._runs.items():
-            if (
-                key[0] == namespace
-                and state.body is not None
-                and _waiting_queue(state.view(), default) == queue
-            ):
-                self.scheduler.schedule(key, now)
+        verdicts = decide(queue, self._queue_limit(namespace, queue), self._queue_members(namespace, queue))
+        every = len(verdicts) <= _WAKE_EVERY_WAITING
+        for name, verdict in verdicts.items():
+            if every or verdict.admit:
+                self.scheduler.schedule((namespace, name), now)
+
+    def _queue_limit(self, namespace: str, queue: str) -> int | None:
+        if queue == DEFAULT_QUEUE:
+            return self._settings.default_queue_max_running
+        return self._queue_limits.get((namespace, queue))
+
+    def _queue_members(self, namespace: str, queue: str) -> list[Member]:
+        """The queue's runs as this process knows them (its latest writes included)."""
+        return [
+            member_of(state.view())
+            for key, state in self._runs.items()
+            if key[0] == namespace and state.body is not None and self._queue_of(state.body) == queue
+        ]
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = _owner_name(body)
@@ -479,16 +501,8 @@ class Controller:
         namespace's TaskRuns (the API's word, whatever this process missed) and written with the run's
         resourceVersion as precondition, so even an operator that just started never admits past the limit."""
         namespace = key[0]
-        limit = (
-            self._settings.default_queue_max_running
-            if queue == DEFAULT_QUEUE
-            else self._queue_limits.get((namespace, queue))
-        )
-        members = [
-            member_of(other.view())
-            for other_key, other in self._runs.items()
-            if other_key[0] == namespace and other.body is not None and self._queue_of(other.body) == queue
-        ]
+        limit = self._queue_limit(namespace, queue)
+        members = self._queue_members(namespace, queue)
         verdict: Verdict | None = decide(queue, limit, members).get(key[1])
         if verdict is not None and verdict.admit:
             listed = await self._client.list(taskrun_path(namespace))
@@ -515,14 +529,12 @@ class Controller:
         view = state.view() if self._runs.get(key) is state else {}
         return bool((view.get("status") or {}).get("admittedAt"))
 
-    async def _report_queue(self, namespace: str, queue: str, members: list[Any]) -> None:
+    async def _report_queue(self, namespace: str, queue: str, members: list[Member]) -> None:
         """The TaskQueue's status: how many of its runs hold a slot and how many wait (best effort)."""
         if (namespace, queue) not in self._queue_limits:
             return
         latest = {member.name: member for member in members}
-        for other_key, other in self._runs.items():  # the cache has this process's latest writes
-            if other_key[0] == namespace and other.body is not None and self._queue_of(other.body) == queue:
-                latest[other_key[1]] = member_of(other.view())
+        latest.update((member.name, member) for member in self._queue_members(namespace, queue))
         running, queued = counts(latest.values())
         if self._queue_counts.get((namespace, queue)) == (running, queued):
             return
