@@ -200,6 +200,21 @@ def selftest_image() -> str:
     return os.environ.get("KUBETASK_TEST_TASK_IMAGE", "ghcr.io/kubetask/kubetask-operator:0.1.0")
 
 
+@pytest.fixture
+def storage_prefix(cluster: Any) -> str | None:
+    """The storage prefix the cluster's operator writes under, as clients learn it: $KUBETASK_STORAGE_PREFIX,
+    else the kubeconfig cluster's ``kubetask.dev/storage`` extension (``kubetask dev`` writes one); None when
+    neither says. With one, an operator confines a namespace's outputPrefix to ``<prefix>/<namespace>/``."""
+    if os.environ.get("KUBETASK_STORAGE_PREFIX"):
+        return os.environ["KUBETASK_STORAGE_PREFIX"]
+    document = yaml.safe_load(Path(cluster.kubeconfig).read_text()) or {}
+    for entry in document.get("clusters") or []:
+        for extension in (entry.get("cluster") or {}).get("extensions") or []:
+            if extension.get("name") == "kubetask.dev/storage":
+                return str(extension["extension"]["prefix"])
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class CliResult:
     """What one ``kubetask`` client command did: its exit status and what it printed."""

@@ -700,7 +700,7 @@ def _print_attempt_log(
     except ApiError as error:
         if error.status != 404:
             raise
-        archived = read_archived_log(taskrun, number)
+        archived = read_archived_log(taskrun, number, storage_prefix=api.connection.storage_prefix)
         if archived is None:
             err.write(f"kubetask logs: {no_archive_message(taskrun, number, pod)}\n")
             return EXIT_SYSTEM

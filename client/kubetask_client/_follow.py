@@ -32,7 +32,6 @@ from kubetask_client._taskrun import (
 
 #: The document each attempt's log is archived as, under the attempt's output prefix (written by the
 #: runtime when storage is configured). One place to change when the runtime names it publicly.
-ARCHIVED_LOG_DOCUMENT = "log.txt"
 #: Reasons of an attempt stopped by SIGKILL: the runtime had no chance to archive its log.
 KILLED_REASONS = frozenset({"OOMKilled", "Killed"})
 #: After this long with no status at all, nobody is acting on the TaskRun: say so (and keep waiting).
@@ -62,15 +61,21 @@ def attempt_prefix(
     return None
 
 
-def read_archived_log(taskrun: Mapping[str, Any], number: int) -> str | None:
-    """The archived log of attempt ``number``, or None when there is none (or it cannot be read here)."""
-    prefix = attempt_prefix(taskrun, number, storage_prefix=os.environ.get("KUBETASK_STORAGE_PREFIX"))
+def read_archived_log(
+    taskrun: Mapping[str, Any], number: int, *, storage_prefix: str | None = None
+) -> str | None:
+    """The archived log of attempt ``number`` (``kubetask.LOG_DOCUMENT`` beside its outputs), or None when
+    there is none (or it cannot be read here). ``storage_prefix``: the cluster's, as the kubeconfig names it;
+    ``KUBETASK_STORAGE_PREFIX`` wins."""
+    prefix = attempt_prefix(
+        taskrun, number, storage_prefix=os.environ.get("KUBETASK_STORAGE_PREFIX") or storage_prefix
+    )
     if prefix is None:
         return None
     import kubetask  # its storage layer (local paths, file://, fsspec), only for a pod that is gone
 
     try:
-        return kubetask.read_uri(f"{prefix}/{ARCHIVED_LOG_DOCUMENT}").decode("utf-8", errors="replace")
+        return kubetask.read_uri(f"{prefix}/{kubetask.LOG_DOCUMENT}").decode("utf-8", errors="replace")
     except (kubetask.KubetaskError, OSError):
         return None
 
@@ -263,7 +268,9 @@ class RunFollower:
         except ApiError:
             text = None
         if text is None:
-            text = read_archived_log(self._latest or {}, number)
+            text = read_archived_log(
+                self._latest or {}, number, storage_prefix=self._api.connection.storage_prefix
+            )
             if text is None:
                 self._write_err(f"kubetask: {no_archive_message(self._latest or {}, number, pod)}\n")
                 return

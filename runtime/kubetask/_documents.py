@@ -12,12 +12,18 @@ from kubetask._errors import (
     OutputError,
     RecoverableError,
     StorageError,
+    StorageLocationError,
     TaskDefinitionError,
     TaskLoadError,
-    Terminated,
     UsageError,
 )
 from kubetask._protocol import ExitCode
+
+# The documents an attempt leaves under its --output-prefix. Exactly one of outputs.json (it succeeded)
+# and error.json (it failed); log.txt, the attempt's stdout and stderr, whatever the outcome.
+OUTPUTS_DOCUMENT = "outputs.json"
+ERROR_DOCUMENT = "error.json"
+LOG_DOCUMENT = "log.txt"
 
 USER = "USER"
 SYSTEM = "SYSTEM"
@@ -26,13 +32,21 @@ MAX_TRACEBACK_CHARS = 32_000
 
 # Stages of a run: where an exception is raised decides whose fault it is.
 STAGE_START = "start"  # command line, environment, runtime set-up
+STAGE_STORAGE = "storage"  # checking the run's storage is usable, before any user code runs
 STAGE_CODE = "code"  # fetching, checking and unpacking the shipped code archive
 STAGE_LOAD = "load"  # importing the resolver and the task module: user code
 STAGE_INPUTS = "inputs"  # reading and converting inputs
 STAGE_CALL = "call"  # the task itself: user code
 STAGE_OUTPUTS = "outputs"  # converting, uploading and writing outputs
 
-_USER_ERRORS = (CodeArchiveError, InputError, OutputError, TaskDefinitionError, TaskLoadError)
+_USER_ERRORS = (
+    CodeArchiveError,
+    InputError,
+    OutputError,
+    StorageLocationError,
+    TaskDefinitionError,
+    TaskLoadError,
+)
 
 
 class Classification:
@@ -49,16 +63,21 @@ class Classification:
         return f"Classification({self.kind}, recoverable={self.recoverable}, exit_code={self.exit_code!r})"
 
 
-def classify(error: BaseException, *, stage: str) -> Classification:
+def classify(error: BaseException, *, stage: str, signalled: bool) -> Classification:
     """USER: raised by the task, its module, its resolver, or bad inputs/outputs. SYSTEM: storage, the
     runtime, signals. User errors are recoverable only when the task raised RecoverableError; system
-    errors are recoverable except a malformed command or a missing storage backend."""
-    if isinstance(error, Terminated | KeyboardInterrupt):  # stopped by a signal (SIGTERM, or SIGINT locally)
+    errors are recoverable except a malformed command or a missing storage backend. A URI of the spec
+    that cannot work (StorageLocationError: not found, not writable, no credentials) is the user's.
+
+    *signalled*: the process received SIGTERM or SIGINT before the outcome was decided. Only then is the
+    run a stop (Terminated, exit 143); a task that raises Terminated or KeyboardInterrupt itself, with no
+    signal, failed like any other task."""
+    if signalled:  # stopped by a signal (SIGTERM, or SIGINT locally), whatever the task then did
         return Classification(SYSTEM, True, ExitCode.TERMINATED)
     if isinstance(error, UsageError):
         return Classification(SYSTEM, False, ExitCode.USAGE_ERROR)
     user_code = stage in (STAGE_LOAD, STAGE_CALL)
-    if isinstance(error, StorageError) and not user_code:
+    if isinstance(error, StorageError) and not isinstance(error, StorageLocationError) and not user_code:
         return Classification(SYSTEM, error.recoverable, ExitCode.SYSTEM_ERROR)
     if user_code or isinstance(error, _USER_ERRORS):
         return Classification(USER, isinstance(error, RecoverableError), ExitCode.USER_ERROR)

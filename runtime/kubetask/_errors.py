@@ -53,6 +53,13 @@ class CodeArchiveError(KubetaskError):
     retrying the same archive cannot help)."""
 
 
+class StorageLocationError(StorageError):
+    """A URI that cannot work as given: malformed, not found, on another host, not writable, or without
+    credentials for its storage. A USER error naming the URI: retrying the same spec cannot help."""
+
+    recoverable = False
+
+
 class UsageError(KubetaskError):
     """The command line or the environment of ``kubetask-execute`` is malformed."""
 
@@ -74,6 +81,7 @@ for _exception in (
     MissingStorageBackendError,
     CodePackingError,
     CodeArchiveError,
+    StorageLocationError,
     UsageError,
     Terminated,
 ):

@@ -1,9 +1,10 @@
 """``kubetask-execute``: the entry point of every task pod.
 
 Loads the task through its resolver, reads and converts the inputs, calls the task, converts and writes
-the outputs (or the error document), writes the termination message and exits with a status that says
-how it went. It never dies with a bare traceback, and it starts fast: this path imports no json, re,
-typing, inspect, argparse or dataclasses of its own (see ``benchmarks/bench_execute.py``).
+the outputs (or the error document), writes the termination message, archives the attempt's log beside
+them and exits with a status that says how it went. It never dies with a bare traceback, and it starts
+fast: this path imports no typing, inspect, argparse or dataclasses of its own, and json only because
+realistic task modules load what it needs anyway (see ``benchmarks/bench_execute.py``).
 """
 
 from __future__ import annotations
@@ -15,23 +16,42 @@ import time
 
 from kubetask import _context, _documents, _termination
 from kubetask._arguments import USAGE, ExecuteArguments, output_prefix_of, parse_arguments, wants_help
+from kubetask._capture import OutputCapture, flush_standard_streams, report
 from kubetask._codec import MAX_DEPTH
 from kubetask._documents import (
+    ERROR_DOCUMENT,
+    LOG_DOCUMENT,
+    OUTPUTS_DOCUMENT,
     STAGE_CALL,
     STAGE_CODE,
     STAGE_INPUTS,
     STAGE_LOAD,
     STAGE_OUTPUTS,
     STAGE_START,
+    STAGE_STORAGE,
     classify,
 )
 from kubetask._environment import ATTEMPT, PodEnvironment
-from kubetask._errors import InputError, KubetaskError, Terminated, UsageError
+from kubetask._errors import InputError, KubetaskError, OutputError, StorageError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
 from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
 from kubetask._resolver import resolve_task
-from kubetask._storage import check_backend, join, read_bytes, write_bytes
+from kubetask._storage import (
+    check_backend,
+    check_writable_prefix,
+    join,
+    read_bytes,
+    remove_documents,
+    scheme_of,
+    write_bytes,
+)
 from kubetask._transfer import StorageTransfer
+
+# How long the log archive waits for child processes the task left running to let go of stdout/stderr.
+LOG_DRAIN_SECONDS = 2.0
+# How long the end of an attempt waits for non-daemon threads the task left running (Python would wait
+# forever at exit, and the pod with it).
+THREAD_GRACE_SECONDS = 5.0
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
@@ -50,12 +70,17 @@ class _Termination:
         self.received = False
         self.stopped: str | None = None  # the signal that came before the outcome was decided
 
-    def handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received:
             return
         self.received = True
         if self.interruptible:
             self.stopped = f"received signal {signum} ({_signal_name(signum)}): the run was stopped"
+            if frame is not None and frame.f_code is _Termination.shield.__code__:
+                # Python runs handlers at the entry of a call: this one came as the outcome was being
+                # decided (in an except block, about to record a failure). Raising here would escape
+                # that block unrecorded; the stop is recorded by confirm() instead.
+                return
             raise Terminated(self.stopped)
 
     def confirm(self, error: BaseException | None = None) -> BaseException | None:
@@ -80,7 +105,7 @@ def _signal_name(signum: int) -> str:
     return "SIGINT" if signum == signal.SIGINT else "SIGTERM" if signum == signal.SIGTERM else "a signal"
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's stages read best in one place
+def main(argv: list[str] | None = None) -> int:
     """Console script ``kubetask-execute``."""
     started = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
@@ -91,6 +116,62 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's sta
     if wants_help(argv):
         print(USAGE)
         return ExitCode.SUCCESS
+    try:
+        working_directory = os.getcwd()  # before user code runs, which may change it
+    except OSError:  # started in a directory since removed: relative paths cannot work anyway
+        working_directory = ""
+    capture = OutputCapture(archive=True)
+    exit_code = _run(
+        argv, started=started, termination=termination, capture=capture, working_directory=working_directory
+    )
+    left_running = _threads_left_running(grace_seconds=THREAD_GRACE_SECONDS)
+    if left_running:
+        _log(f"the task left thread(s) running: {', '.join(left_running)}; the attempt ends without them")
+    prefix = output_prefix_of(argv)
+    _archive_log(capture, output_prefix=_anchored(prefix, working_directory) if prefix else None)
+    if left_running:  # the interpreter would wait for them at exit, forever: the pod would never end
+        flush_standard_streams()
+        os._exit(exit_code)
+    return exit_code
+
+
+def _threads_left_running(*, grace_seconds: float) -> list[str]:
+    """Names of the non-daemon threads the task started that are still running after *grace_seconds*."""
+    threading = sys.modules.get("threading")
+    if threading is None:  # no thread was started through threading (the log tee uses _thread)
+        return []
+    deadline = time.monotonic() + grace_seconds
+    running = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            running.append(thread.name)
+    return running
+
+
+def _archive_log(capture: OutputCapture, *, output_prefix: str | None) -> None:
+    """The attempt's stdout and stderr, written to ``<output prefix>/log.txt`` once it ended whatever the
+    outcome, so the log outlives the pod. Its failure changes nothing about the outcome."""
+    log = capture.finish(drain_seconds=LOG_DRAIN_SECONDS)
+    if log is None or output_prefix is None:
+        return
+    try:
+        write_bytes(join(output_prefix, LOG_DOCUMENT), log)
+    except Exception as error:
+        _log(f"could not archive the log: {error}")
+
+
+def _run(
+    argv: list[str],
+    *,
+    started: float,
+    termination: _Termination,
+    capture: OutputCapture,
+    working_directory: str,
+) -> int:
+    """One attempt, start to end: its documents and termination message written, its exit status."""
     stage = STAGE_START
     arguments: ExecuteArguments | None = None
     environment: PodEnvironment | None = None
@@ -98,11 +179,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's sta
     code_folder: str | None = None
     try:
         try:
-            arguments = parse_arguments(argv)
+            arguments = _anchor_local_paths(parse_arguments(argv), working_directory)
             environment = PodEnvironment.from_environ(os.environ)
         except UsageError as error:
             return _usage_error(error, argv, started, termination)
         _log(f"start {_describe_task(arguments)} resolver={arguments.resolver} attempt={environment.attempt}")
+
+        stage = STAGE_STORAGE
+        transfer = _storage_transfer(arguments)
 
         stage = STAGE_CODE
         code_folder = _install_code(arguments)
@@ -112,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's sta
         interface = task.interface
 
         stage = STAGE_INPUTS
-        transfer = _storage_transfer(arguments)
         values = _read_inputs(arguments.inputs, interface, transfer)
 
         stage = STAGE_CALL
@@ -126,29 +209,77 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's sta
             checkpoint_path=arguments.checkpoint_path,
             prev_checkpoint=arguments.prev_checkpoint,
         )
-        returned = _call(task, interface, values, context=context)
+        try:
+            returned = _call(task, interface, values, context=context)
+        finally:
+            capture.reattach()  # a task that closed stdout or stderr must not silence the runtime's report
         stopped = termination.confirm()
         if stopped is not None:
             raise stopped
 
         stage = STAGE_OUTPUTS
-        outputs = interface.encode_outputs(returned, transfer=transfer)
-        outputs_uri = join(arguments.output_prefix, "outputs.json")
-        write_bytes(outputs_uri, (dumps(outputs) + "\n").encode())
+        outputs, document = _outputs_document(returned, interface, transfer)
+        outputs_uri = join(arguments.output_prefix, OUTPUTS_DOCUMENT)
+        # From here a signal no longer interrupts: the outputs are written whole and the run succeeded, or
+        # the write failed and error.json says so. Never both documents, never a .partial one.
         termination.shield()
-        message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
-        _write_termination_message(environment, message)
-        _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
-        return ExitCode.SUCCESS
+        write_bytes(outputs_uri, document)
     except BaseException as raised:  # every failure ends in documents and an exit status, never a bare trace
         termination.shield()
         failure = termination.confirm(raised) or raised
         if stage == STAGE_CALL:
             _drop_runtime_frames(raised)
         prefix = arguments.output_prefix if arguments is not None else None
-        return _fail(failure, stage=stage, output_prefix=prefix, environment=environment, started=started)
+        return _fail(
+            failure,
+            stage=stage,
+            signalled=termination.stopped is not None,
+            output_prefix=prefix,
+            environment=environment,
+            started=started,
+        )
     finally:
         _clean_up(transfer, code_folder)
+    return _succeed(outputs=outputs, outputs_uri=outputs_uri, environment=environment, started=started)
+
+
+def _outputs_document(
+    returned: object, interface: Interface, transfer: StorageTransfer
+) -> tuple[dict[str, object], bytes]:
+    """The task's return value converted to its outputs, and their JSON document."""
+    try:
+        outputs = interface.encode_outputs(returned, transfer=transfer)
+        return outputs, (dumps(outputs) + "\n").encode()
+    except RecursionError:
+        raise OutputError(
+            f"the outputs are nested deeper than Python's recursion limit ({sys.getrecursionlimit()})"
+        ) from None
+
+
+def _succeed(
+    *, outputs: dict[str, object], outputs_uri: str, environment: PodEnvironment | None, started: float
+) -> int:
+    """Once outputs.json is written the run succeeded: nothing here may turn it into a failure."""
+    if environment is not None:
+        message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
+        _write_termination_message(environment, message)
+    _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
+    return ExitCode.SUCCESS
+
+
+def _anchor_local_paths(arguments: ExecuteArguments, directory: str) -> ExecuteArguments:
+    """Relative local paths made absolute before any user code runs: a task module or task that
+    changes the working directory must not move where the inputs are read and the outputs written."""
+    for name in ("inputs", "output_prefix", "raw_output_data_prefix", "code_uri"):
+        uri = getattr(arguments, name)
+        if uri is not None:
+            setattr(arguments, name, _anchored(uri, directory))
+    return arguments
+
+
+def _anchored(uri: str, directory: str) -> str:
+    """*uri*, or the relative local path *uri* taken from *directory*."""
+    return os.path.join(directory, uri) if scheme_of(uri) is None and not os.path.isabs(uri) else uri
 
 
 def _install_code(arguments: ExecuteArguments) -> str | None:
@@ -170,11 +301,20 @@ def _clean_up(transfer: StorageTransfer | None, code_folder: str | None) -> None
 
 
 def _storage_transfer(arguments: ExecuteArguments) -> StorageTransfer:
-    """File transfers of the run, once the storage of its outputs is known to be usable: a missing
-    backend fails now, before the task runs, not after."""
-    raw_prefix = arguments.raw_output_data_prefix or join(arguments.output_prefix, "raw")
-    check_backend(arguments.output_prefix)
-    check_backend(raw_prefix)
+    """File transfers of the run, once the storage of its outputs is known to be usable: a prefix that
+    cannot be written, a missing backend or missing credentials fail now, before the task runs (and
+    before its module loads), not after."""
+    check_writable_prefix(arguments.output_prefix, probe=OUTPUTS_DOCUMENT, flag="--output-prefix")
+    try:  # a prefix used before (a restarted container, a rerun) must not end with two outcomes
+        remove_documents(arguments.output_prefix, [OUTPUTS_DOCUMENT, ERROR_DOCUMENT, LOG_DOCUMENT])
+    except StorageError as error:
+        _log(f"could not remove the documents of an earlier run: {error}")
+    if arguments.raw_output_data_prefix is None:
+        raw_prefix = join(arguments.output_prefix, "raw")
+        check_backend(raw_prefix)
+    else:  # only file outputs use it: no remote request for it, the output prefix's checked the storage
+        raw_prefix = arguments.raw_output_data_prefix
+        check_writable_prefix(raw_prefix, probe=None, flag="--raw-output-data-prefix")
     return StorageTransfer(raw_output_prefix=raw_prefix)
 
 
@@ -234,23 +374,31 @@ def _usage_error(error: UsageError, argv: list[str], started: float, termination
     except UsageError:  # a malformed KUBETASK_ATTEMPT must not keep the summary from being written
         environment = PodEnvironment.from_environ({k: v for k, v in os.environ.items() if k != ATTEMPT})
     prefix = output_prefix_of(argv)
-    return _fail(error, stage=STAGE_START, output_prefix=prefix, environment=environment, started=started)
+    return _fail(
+        error,
+        stage=STAGE_START,
+        signalled=False,
+        output_prefix=prefix,
+        environment=environment,
+        started=started,
+    )
 
 
 def _fail(
     error: BaseException,
     *,
     stage: str,
+    signalled: bool,
     output_prefix: str | None,
     environment: PodEnvironment | None,
     started: float,
 ) -> int:
-    classification = classify(error, stage=stage)
+    classification = classify(error, stage=stage, signalled=signalled)
     document = _documents.error_document(error, classification)
     error_uri = None
     if output_prefix is not None:
         try:
-            candidate = join(output_prefix, "error.json")
+            candidate = join(output_prefix, ERROR_DOCUMENT)
             write_bytes(candidate, (dumps(document) + "\n").encode())
             error_uri = candidate
         except Exception as write_error:
@@ -259,7 +407,7 @@ def _fail(
         # A finding of the runtime (bad input, missing name...): the message says it all, a trace would not.
         _log(f"error: {document['type']}: {document['message']}")
     else:
-        sys.stderr.write(str(document["traceback"]))
+        report(str(document["traceback"]))
     message = _termination.failure_message(
         kind=classification.kind,
         recoverable=classification.recoverable,
@@ -301,8 +449,7 @@ def _short(uri: str) -> str:
 
 
 def _log(line: str) -> None:
-    sys.stderr.write(f"{EXECUTE_PROGRAM}: {line}\n")
-    sys.stderr.flush()
+    report(f"{EXECUTE_PROGRAM}: {line}\n")
 
 
 if __name__ == "__main__":

@@ -1,111 +1,69 @@
-"""Compact JSON without importing :mod:`json`.
+"""The runtime's JSON settings in one place: strict (no NaN or Infinity either way), compact, ASCII.
 
-``json.decoder`` imports :mod:`re` (and with it :mod:`enum`), which is about 7 ms of a cold start whose
-whole budget is ~30 ms. The C accelerator ``_json`` that :mod:`json` itself uses does the real work here:
-its scanner parses (the same code ``json.loads`` runs) and its string escaper encodes. Only error
-reporting falls back to :mod:`json`, so bad documents get the standard message with line and column.
-On an interpreter without ``_json`` everything falls back to :mod:`json`.
+The standard library's :mod:`json` does the work. An earlier hand-made codec drove the C scanner
+directly to avoid importing :mod:`re`, and turned some malformed documents (``{"x": 1,``) into a
+``SystemError``; ``benchmarks/bench_execute.py`` shows that on a realistic task module (one importing
+dataclasses and typing, which load :mod:`re` anyway) :mod:`json` costs its cold start nothing measurable.
+Values reaching :func:`dumps` were already checked by ``_convert``; when one still cannot be encoded, the
+error names where it is in the document.
 """
 
 from __future__ import annotations
 
+import json
 import math
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"JSON has no {name}")
 
 
-class _StrictContext:
-    """The attributes ``_json.make_scanner`` reads, as ``json.JSONDecoder`` would set them (strict)."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = staticmethod(_reject_constant)
-
-
-try:
-    from _json import encode_basestring_ascii as _escape_string
-    from _json import make_scanner as _make_scanner
-except ImportError:  # pragma: no cover - other interpreters
-    from json.encoder import encode_basestring_ascii as _escape_string
-    from json.scanner import make_scanner as _make_scanner
-
-# The scanner only reads the context's attributes; typeshed wants a JSONDecoder.
-_scan: Callable[[str, int], tuple[object, int]] = _make_scanner(_StrictContext())  # type: ignore[arg-type]
-
-_WHITESPACE = " \t\n\r"
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False)
 
 
 def loads(text: str | bytes) -> object:
-    """Parse one JSON document (strict: no NaN/Infinity, nothing but whitespace around it)."""
+    """Parse one JSON document (strict: no NaN/Infinity, nothing but whitespace around it).
+
+    Malformed documents raise ValueError (``json.JSONDecodeError``, naming the line and column); a
+    document nested too deep for the parser raises RecursionError, which callers report as such."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    stripped = text.strip(_WHITESPACE)
-    try:
-        value, end = _scan(stripped, 0)
-    except (StopIteration, ValueError):
-        end = -1
-    if end != len(stripped):
-        import json  # error path only: the standard message names the line and column
-
-        json.loads(stripped, parse_constant=_reject_constant)
-        raise ValueError("not a single JSON document")  # pragma: no cover - json.loads raised above
-    return value
+    return _DECODER.decode(text)
 
 
 def dumps(value: object) -> str:
     """Encode JSON-native values (dict with str keys, list, tuple, str, int, float, bool, None) compactly."""
-    parts: list[str] = []
-    _encode(value, parts.append, "")
-    return "".join(parts)
+    try:
+        return _ENCODER.encode(value)
+    except (ValueError, TypeError) as error:
+        where = _unencodable(value, "")
+        if where is None:
+            raise
+        raise type(error)(where) from None
 
 
-def _encode(value: object, emit: Callable[[str], object], where: str) -> None:
-    if value is None:
-        emit("null")
-    elif value is True:
-        emit("true")
-    elif value is False:
-        emit("false")
-    elif isinstance(value, str):
-        emit(_escape_string(value))
-    elif isinstance(value, int):
-        emit(int.__repr__(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot encode {value!r}{_at(where)} as JSON: JSON has no NaN or Infinity")
-        emit(float.__repr__(value))
-    elif isinstance(value, dict):
-        emit("{")
-        first = True
+def _unencodable(value: object, where: str) -> str | None:
+    """Error path only: what in *value* JSON cannot carry, and where (``at ['x'][0]``)."""
+    at = f" at {where}" if where else ""
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return f"cannot encode {value!r}{at} as JSON: JSON has no NaN or Infinity"
+    if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"cannot encode key {key!r}{_at(where)} as JSON: object keys must be str")
-            if not first:
-                emit(",")
-            first = False
-            emit(_escape_string(key))
-            emit(":")
-            _encode(item, emit, f"{where}[{key!r}]")
-        emit("}")
-    elif isinstance(value, list | tuple):
-        emit("[")
+                return f"cannot encode key {key!r}{at} as JSON: object keys must be str"
+            found = _unencodable(item, f"{where}[{key!r}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            if index:
-                emit(",")
-            _encode(item, emit, f"{where}[{index}]")
-        emit("]")
-    else:
-        raise TypeError(f"cannot encode {value!r}{_at(where)} ({type(value).__name__}) as JSON")
-
-
-def _at(where: str) -> str:
-    return f" at {where}" if where else ""
+            found = _unencodable(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return f"cannot encode {value!r}{at} ({type(value).__name__}) as JSON"

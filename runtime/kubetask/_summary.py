@@ -38,10 +38,11 @@ class TerminationSummary:
 
 
 def parse_termination_message(text: str) -> TerminationSummary | None:
-    """The summary in *text*, or None when *text* is not a kubetask summary (e.g. a log tail)."""
+    """The summary in *text*, or None when *text* is not a kubetask summary (e.g. a log tail, or anything
+    a task wrote to the termination message itself, however nested)."""
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(document, dict):
         return None

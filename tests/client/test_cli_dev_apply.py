@@ -53,7 +53,7 @@ def test_a_failing_run_stops_the_cluster_with_the_runs_exit_code(tmp_path: Path)
     )
     (tmp_path / "sad.yaml").write_text(
         "apiVersion: kubetask.dev/v1alpha1\nkind: TaskRun\nmetadata: {name: sad}\n"
-        "spec: {image: local:latest, task: {module: sad, name: sad}}\n"
+        "spec: {image: kubetask-examples:latest, task: {module: sad, name: sad}}\n"
     )
     result = _dev("--apply", "sad.yaml", "--wait", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # the task failed: the table's 1

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-import kubetask
 from kubetask_local.testing import Cluster, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -357,14 +356,10 @@ def test_no_operator_is_named_while_waiting(local_cluster_factory: Callable[...,
 def test_logs_of_a_deleted_pod_come_from_the_archive(
     kubetask_cli: Cli, cluster: Cluster, namespace: str, selftest_image: str, tmp_path: Path
 ) -> None:
-    """Needs the runtime's log archive (each attempt's log written beside its outputs): skipped until the
-    runtime names its document (kubetask.LOG_DOCUMENT)."""
-    if not hasattr(kubetask, "LOG_DOCUMENT"):
-        pytest.skip("the runtime does not archive logs yet (kubetask.LOG_DOCUMENT)")
+    """The runtime archives each attempt's log beside its outputs (kubetask.LOG_DOCUMENT), under the storage
+    prefix kubetask dev gives its operator and names in its kubeconfig; the client reads it there."""
     if not cluster.is_local:
-        pytest.skip(
-            "needs an --output-prefix this test process can read; on a real cluster that is your storage"
-        )
+        pytest.skip("needs storage this test process can read; on a real cluster that is your storage")
     submitted = kubetask_cli(
         "submit",
         "kubetask_client._selftest:announce",
@@ -378,8 +373,6 @@ def test_logs_of_a_deleted_pod_come_from_the_archive(
         namespace,
         "--name",
         "archived",
-        "--output-prefix",
-        str(tmp_path / "store"),
         "--wait",
         "--quiet",
     )

@@ -8,7 +8,6 @@ returns its own argv, so what the container was really started with is in the Ta
 
 from __future__ import annotations
 
-import os
 import textwrap
 from typing import Any
 
@@ -55,7 +54,7 @@ OUTPUT_SUFFIX = "kubetask-out/$(KUBETASK_NAMESPACE)/$$dollars"
 
 
 def test_loader_args_and_output_prefix_reach_the_runtime_unexpanded(
-    cluster: Cluster, taskruns: TaskRuns
+    cluster: Cluster, taskruns: TaskRuns, storage_prefix: str | None
 ) -> None:
     cluster.apply(
         {
@@ -82,17 +81,22 @@ def test_loader_args_and_output_prefix_reach_the_runtime_unexpanded(
             },
         },
     }
-    # An operator with a storage prefix confines outputPrefix to its namespace's part of the storage, which
-    # this test cannot know on a real cluster: there only the loader args are checked.
-    own_prefix = cluster.is_local and not os.environ.get("KUBETASK_STORAGE_PREFIX")
+    # An operator with a storage prefix confines outputPrefix to the namespace's part of the storage; this
+    # test writes there only where it knows the prefix (the local cluster's, or $KUBETASK_STORAGE_PREFIX).
+    own_prefix = cluster.is_local or storage_prefix is not None
     if own_prefix:
-        taskrun["spec"]["outputPrefix"] = f"/var/run/kubetask/scratch/{OUTPUT_SUFFIX}"
+        base = (
+            f"{storage_prefix.rstrip('/')}/{taskruns.namespace}"
+            if storage_prefix
+            else "/var/run/kubetask/scratch"
+        )
+        taskrun["spec"]["outputPrefix"] = f"{base}/{OUTPUT_SUFFIX}"
     cluster.apply(taskrun, namespace=taskruns.namespace)
     status = taskruns.wait_finished("echo", timeout=120)
     assert status["phase"] == "Succeeded", status
     argv = status["outputs"]["o0"]
     assert argv[argv.index("--") + 1 :] == loader_args
     if own_prefix:
-        # The local node maps the scratch volume's path to a folder of its own: compare what follows it.
+        # The local node maps a scratch volume's path to a folder of its own: compare what follows the base.
         output_prefix = argv[argv.index("--output-prefix") + 1]
         assert output_prefix.endswith(f"/{OUTPUT_SUFFIX}/1"), output_prefix

@@ -9,14 +9,13 @@ import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubetask_local.testing import Cluster, wait_for
+from kubetask_local.testing import Cluster, local_api_request, wait_for
 
 from .conftest import StartOperator, TaskRuns, create_namespace_with_tasks, taskrun_manifest
 
@@ -79,21 +78,14 @@ def test_deleting_a_taskrun_while_the_operator_is_down_completes_and_is_not_undo
     assert owners == {"after"}, "the restarted operator recreated nothing for the deleted TaskRun"
 
 
-def _create_with_retries(api_url: str, namespace: str, manifest: dict[str, Any]) -> None:
+def _create_with_retries(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> None:
     """POST through the API itself, retried like any client must while the server fails on purpose."""
-    url = f"{api_url}/apis/kubetask.dev/v1alpha1/namespaces/{namespace}/taskruns"
-    data = json.dumps(manifest).encode()
+    path = f"/apis/kubetask.dev/v1alpha1/namespaces/{namespace}/taskruns"
     for _ in range(50):
-        request = urllib.request.Request(
-            url, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10):
-                return
-        except urllib.error.HTTPError as error:
-            if error.code == 409 and b"AlreadyExists" in error.read():
-                return
-            time.sleep(0.05)
+        status, reply = local_api_request(kubeconfig, "POST", path, manifest, timeout=10)
+        if status < 300 or (status == 409 and "AlreadyExists" in json.dumps(reply)):
+            return
+        time.sleep(0.05)
     raise AssertionError(f"could not create {manifest['metadata']['name']} in 50 tries")
 
 
@@ -169,7 +161,7 @@ def test_200_taskruns_end_right_with_failing_requests_and_dropped_watches(
     for (exit_code, message), runs in rounds:
         cluster.set_fast_mode(exit_code=exit_code, termination_message=message)
         for manifest, _ in runs:
-            _create_with_retries(cluster.api_url, namespace, manifest)
+            _create_with_retries(cluster.kubeconfig, namespace, manifest)
         names = {manifest["metadata"]["name"] for manifest, _ in runs}
         wait_for(
             functools.partial(_finished, cluster, namespace, names),

@@ -130,12 +130,13 @@ class Executor:
         *,
         inputs_uri: str | None = None,
         env: Mapping[str, str] | None = None,
+        timeout: float = 60,
         **options: Any,
     ) -> Execution:
         """Run task *module*.*name* with *inputs* (a mapping, or raw document text)."""
         uri = inputs_uri or self.inputs_file(inputs)
         argv = self.command(["task-module", module, "task-name", name], inputs=uri, **options)
-        return self.run_argv(argv, env=env)
+        return self.run_argv(argv, env=env, timeout=timeout)
 
     def terminate_while_running(
         self, module: str, name: str, inputs: Mapping[str, object], *, signum: int = signal.SIGTERM

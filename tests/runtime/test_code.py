@@ -475,18 +475,21 @@ def test_an_unreadable_archive_is_a_non_recoverable_user_error(executor: Executo
     )
 
 
-def test_a_missing_archive_is_a_recoverable_storage_error(executor: Executor, tmp_path: Path) -> None:
+def test_a_missing_archive_is_a_user_error_naming_it(executor: Executor, tmp_path: Path) -> None:
+    # As a missing inputs document: a URI that names nothing is the spec's mistake, and retrying the same
+    # spec cannot help (StorageLocationError). An unreachable store stays a recoverable SYSTEM error.
     missing = tmp_path / "gone.tar.gz"
     result = run_with_code(
         executor, str(missing), "a" * 64, loader_args=["task-module", "m", "task-name", "t"]
     )
-    assert result.returncode == 3
+    assert result.returncode == 1
     assert result.termination is not None
     assert result.termination.error is not None
-    assert (result.termination.error.kind, result.termination.error.type) == (
-        "SYSTEM",
-        "kubetask.StorageError",
-    )
+    assert (
+        result.termination.error.kind,
+        result.termination.error.type,
+        result.termination.error.recoverable,
+    ) == ("USER", "kubetask.StorageLocationError", False)
     assert str(missing) in result.termination.error.message
 
 
@@ -597,4 +600,5 @@ def test_a_run_with_code_imports_no_archive_or_regex_library(executor: Executor,
     assert result.outputs == {"o0": "hello x from v1"}, result.stderr
     imported = imported_modules(result.stderr)
     assert "kubetask._code" in imported
-    assert not imported & {"tarfile", "gzip", "shutil", "tempfile", "re", "hashlib"}
+    # (re comes with the standard library's json, which every run imports; the archive needs none of these)
+    assert not imported & {"tarfile", "gzip", "shutil", "tempfile", "hashlib"}

@@ -42,7 +42,7 @@ E = kubetask.ExitCode
             kubetask.StorageError("x"), STAGE_OUTPUTS, ("SYSTEM", True, E.SYSTEM_ERROR), id="upload"
         ),
         pytest.param(
-            kubetask._errors.MissingStorageBackendError("x"),
+            kubetask.MissingStorageBackendError("x"),
             STAGE_INPUTS,
             ("SYSTEM", False, E.SYSTEM_ERROR),
             id="missing-backend",
@@ -50,14 +50,46 @@ E = kubetask.ExitCode
         pytest.param(KeyError("x"), STAGE_OUTPUTS, ("SYSTEM", True, E.SYSTEM_ERROR), id="runtime-bug"),
         pytest.param(kubetask.UsageError("x"), STAGE_START, ("SYSTEM", False, E.USAGE_ERROR), id="usage"),
         pytest.param(
-            kubetask.Terminated("x"), STAGE_CALL, ("SYSTEM", True, E.TERMINATED), id="sigterm-in-task"
+            kubetask.StorageLocationError("x"),
+            STAGE_INPUTS,
+            ("USER", False, E.USER_ERROR),
+            id="missing-document",
         ),
-        pytest.param(kubetask.Terminated("x"), STAGE_INPUTS, ("SYSTEM", True, E.TERMINATED), id="sigterm"),
+        pytest.param(
+            kubetask.StorageLocationError("x"),
+            STAGE_OUTPUTS,
+            ("USER", False, E.USER_ERROR),
+            id="unwritable-prefix",
+        ),
+        # Raised by the task itself, no signal received: a failure of the task, not a stop.
+        pytest.param(
+            kubetask.Terminated("x"), STAGE_CALL, ("USER", False, E.USER_ERROR), id="task-terminated"
+        ),
+        pytest.param(KeyboardInterrupt(), STAGE_CALL, ("USER", False, E.USER_ERROR), id="task-interrupt"),
+        pytest.param(KeyboardInterrupt(), STAGE_LOAD, ("USER", False, E.USER_ERROR), id="module-interrupt"),
     ],
 )
 def test_classification(error: BaseException, stage: str, expected: tuple[str, bool, int]) -> None:
-    classification = classify(error, stage=stage)
+    classification = classify(error, stage=stage, signalled=False)
     assert (classification.kind, classification.recoverable, classification.exit_code) == expected
+
+
+@pytest.mark.parametrize("stage", [STAGE_LOAD, STAGE_INPUTS, STAGE_CALL, STAGE_OUTPUTS])
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(kubetask.Terminated("x"), id="terminated"),
+        pytest.param(ValueError("cleanup failed"), id="task-failed-while-stopping"),
+        pytest.param(kubetask.InputError("x"), id="bad-input-while-stopping"),
+    ],
+)
+def test_a_received_signal_is_a_stop_whatever_followed(error: BaseException, stage: str) -> None:
+    classification = classify(error, stage=stage, signalled=True)
+    assert (classification.kind, classification.recoverable, classification.exit_code) == (
+        "SYSTEM",
+        True,
+        E.TERMINATED,
+    )
 
 
 def test_qualified_type_drops_builtins_and_uses_public_names() -> None:
@@ -80,7 +112,7 @@ def test_error_document_keeps_chained_causes() -> None:
         except KeyError as cause:
             raise RuntimeError("lookup failed") from cause
     except RuntimeError as error:
-        document = error_document(error, classify(error, stage=STAGE_CALL))
+        document = error_document(error, classify(error, stage=STAGE_CALL, signalled=False))
     assert document["kind"] == "USER"
     assert document["type"] == "RuntimeError"
     assert document["message"] == "lookup failed"

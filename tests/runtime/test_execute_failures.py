@@ -7,18 +7,21 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import fsspec
 import pytest
 
 import kubetask
+from kubetask._execute import _Termination
 
 if TYPE_CHECKING:
     from conftest import Execution, Executor  # the `executor` fixture of tests/runtime/conftest.py
 
 F = "failing_tasks"
 T = "typed_tasks"
+OUTCOMES = "outcome_tasks"
 TASK_MODULES = Path(__file__).resolve().parent / "task_modules"
 
 
@@ -216,6 +219,16 @@ def test_resolver_failures_are_user_errors(
         pytest.param('{"x": 1, "y": 2}', "unknown input(s) 'y'; the task takes 'x'", id="unknown-input"),
         pytest.param("{}", "missing required input(s) 'x'", id="missing-input"),
         pytest.param('{"x": NaN}', "not valid JSON: JSON has no NaN", id="nan"),
+        pytest.param(
+            '{"x": 1,',
+            "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 9",
+            id="trailing-comma",  # was a recoverable SystemError from the hand-made codec
+        ),
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "nested deeper than 100 levels, the most kubetask accepts in a value",
+            id="too-deep",  # was a recoverable SYSTEM RecursionError
+        ),
     ],
 )
 def test_bad_inputs_document(executor: Executor, document: str, message: str) -> None:
@@ -381,6 +394,18 @@ def test_wrong_output_type_is_the_task_s_fault(executor: Executor) -> None:
     )
 
 
+def test_outputs_nested_past_the_recursion_limit_are_the_task_s_fault(executor: Executor) -> None:
+    """Was a recoverable SYSTEM RecursionError, retried on the operator's budget."""
+    assert_failed(
+        executor.run(OUTCOMES, "returns_too_deep", {"depth": 100_000}),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.OutputError",
+        message="nested deeper than 100 levels, the most kubetask accepts in a value",
+    )
+
+
 def test_sys_exit_in_a_task_is_a_user_error_not_a_silent_exit(executor: Executor) -> None:
     assert_failed(
         executor.run(F, "exits", {"code": 0}),
@@ -417,30 +442,92 @@ def test_deep_recursion_traceback_is_bounded(executor: Executor) -> None:
 # ---------------------------------------------------------------- storage: SYSTEM errors, exit 3
 
 
-def test_unreadable_inputs_are_a_recoverable_system_error(executor: Executor, tmp_path: Path) -> None:
+def unwritable_directory(tmp_path: Path) -> Path:
+    """A directory this process cannot create files in: chmod for a normal user; root ignores modes, so
+    for root a path on sysfs, which refuses new files to everyone."""
+    if os.geteuid() == 0:
+        return Path("/sys/kubetask-test-out")
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    directory.chmod(0o500)
+    return directory / "out"
+
+
+@pytest.mark.parametrize(
+    ("inputs_uri", "message"),
+    [
+        pytest.param(
+            "{tmp}/missing.json", "cannot read '{tmp}/missing.json': No such file or directory", id="missing"
+        ),
+        pytest.param("{tmp}", "cannot read '{tmp}': Is a directory", id="a-directory"),
+        pytest.param(
+            "data:application/json;base64,e30=!", "data: URI has invalid base64 data", id="bad-base64"
+        ),
+        pytest.param(
+            "data:no-comma", "not a data: URI (expected 'data:[<media type>][;base64],<data>')", id="no-comma"
+        ),
+        pytest.param(
+            "file://otherhost/inputs.json",
+            "'file://otherhost/inputs.json': file:// URIs on another host ('otherhost') are not supported",
+            id="file-other-host",
+        ),
+    ],
+)
+def test_inputs_that_cannot_be_read_are_a_user_error_naming_the_uri(
+    executor: Executor, tmp_path: Path, inputs_uri: str, message: str
+) -> None:
+    """Deterministic: retrying reads the same missing document (was a recoverable SYSTEM error, 4 runs)."""
     assert_failed(
-        executor.run(T, "echo_int", inputs_uri=str(tmp_path / "missing.json")),
-        exit_code=3,
-        kind="SYSTEM",
-        recoverable=True,
-        error_type="kubetask.StorageError",
-        message=f"cannot read '{tmp_path / 'missing.json'}': No such file or directory",
+        executor.run(T, "echo_int", inputs_uri=inputs_uri.format(tmp=tmp_path)),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type="kubetask.StorageLocationError",
+        message=message.format(tmp=tmp_path),
     )
 
 
-def test_unwritable_output_prefix_still_leaves_a_termination_message(
-    executor: Executor, tmp_path: Path
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        pytest.param(
+            "file", "--output-prefix '{prefix}': cannot create the directory: File exists", id="a-file"
+        ),
+        pytest.param(
+            "under-a-file",
+            "--output-prefix '{prefix}': cannot create the directory: Not a directory",
+            id="under-a-file",
+        ),
+        pytest.param("unwritable", "--output-prefix '{prefix}': ", id="unwritable"),
+        pytest.param("data:,x", "--output-prefix 'data:,x'...: data: URIs are read-only", id="data-uri"),
+        pytest.param(
+            "file://otherhost/out",
+            "'file://otherhost/out': file:// URIs on another host ('otherhost') are not supported",
+            id="file-other-host",
+        ),
+    ],
+)
+def test_output_prefix_that_cannot_be_written_fails_before_the_task_runs(
+    executor: Executor, tmp_path: Path, prefix: str, message: str
 ) -> None:
+    """Was found only after the task ran, and retried as a recoverable SYSTEM error."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = executor.run(T, "echo_int", {"x": 1}, output_prefix=str(blocker / "out"))
-    assert result.returncode == 3
+    prefix = {"file": str(blocker), "under-a-file": str(blocker / "out")}.get(prefix, prefix)
+    if prefix == "unwritable":
+        prefix = str(unwritable_directory(tmp_path))
+    argv = executor.command(
+        ["task-module", T, "task-name", "chatty"], inputs=executor.inputs_file({"x": 1}), output_prefix=prefix
+    )
+    result = executor.run_argv(argv)
+    assert result.returncode == 1, result.stderr
+    assert "stdout from the task" not in result.stdout  # refused before the task ran
     assert result.termination is not None
-    assert result.termination.error is not None
-    assert (result.termination.error.kind, result.termination.error.recoverable) == ("SYSTEM", True)
-    assert result.termination.error.type == "kubetask.StorageError"
-    assert f"cannot write '{blocker}/out/outputs.json'" in result.termination.error.message
-    assert result.termination.error_uri is None  # the error document could not be written either
+    error = result.termination.error
+    assert error is not None
+    assert (error.kind, error.recoverable, error.type) == ("USER", False, "kubetask.StorageLocationError")
+    assert message.format(prefix=prefix) in error.message
+    assert result.termination.error_uri is None  # nowhere to write the error document either
     assert "could not write the error document" in result.stderr
 
 
@@ -614,6 +701,115 @@ def test_sigterm_is_recorded_even_when_the_task_catches_it(
     assert not (executor.output_prefix / "outputs.json").exists()
     if context is not None:
         assert context in error["traceback"]
+
+
+@pytest.mark.parametrize(
+    ("name", "error_type", "message"),
+    [
+        pytest.param("raises_keyboard_interrupt", "KeyboardInterrupt", "KeyboardInterrupt", id="interrupt"),
+        pytest.param("raises_terminated", "kubetask.Terminated", "the task gave up", id="terminated"),
+    ],
+)
+def test_a_task_raising_a_stop_itself_without_a_signal_is_a_user_error(
+    executor: Executor, name: str, error_type: str, message: str
+) -> None:
+    """Was recorded as a SIGTERM stop (exit 143) and retried on the operator's system budget."""
+    assert_failed(
+        executor.run(OUTCOMES, name),
+        exit_code=1,
+        kind="USER",
+        recoverable=False,
+        error_type=error_type,
+        message=message,
+    )
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_a_signal_while_outputs_are_written_leaves_exactly_one_document(
+    executor: Executor, moment: str
+) -> None:
+    """Was a .partial file beside error.json (signal before the rename), or a complete outputs.json and
+    an error.json together (signal after it). The outcome is decided once the write starts."""
+    result = executor.run("stopping_tasks", "signalled_while_outputs_are_written", {"moment": moment})
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(executor.output_prefix)) == ["log.txt", "outputs.json"]
+    assert result.outputs == {"o0": "x" * 100_000}
+    assert result.termination is not None
+    assert result.termination.outcome == "Succeeded"
+
+
+@pytest.mark.parametrize("how", ["streams", "descriptors", "both"])
+def test_a_task_closing_stdout_and_stderr_still_succeeds(executor: Executor, how: str) -> None:
+    """Was a crash after the Succeeded summary: the cluster reported UserError {"outcome":"Succeeded"...}."""
+    result = executor.run(OUTCOMES, "closes_its_output", {"how": how})
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 7}
+    assert result.error is None
+    assert result.termination is not None
+    assert result.termination.outcome == "Succeeded"
+    assert result.stderr.splitlines()[-1].startswith("kubetask-execute: end outcome=Succeeded ")
+    if how == "descriptors":  # the stream object survived: what it still held is written, not lost
+        assert "unflushed line" in result.stdout
+
+
+def test_a_thread_left_running_does_not_keep_the_attempt_from_ending(executor: Executor) -> None:
+    """The interpreter waits for non-daemon threads at exit: the pod (and its TaskRun) never ended."""
+    result = executor.run(OUTCOMES, "leaves_a_thread_running", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 3}
+    assert "the task left thread(s) running: forever; the attempt ends without them" in result.stderr
+    assert "the task left thread(s) running: forever" in (executor.output_prefix / "log.txt").read_text()
+
+
+def test_a_task_changing_directory_does_not_move_relative_documents(
+    executor: Executor, tmp_path: Path
+) -> None:
+    """Relative --inputs and --output-prefix are taken from where kubetask-execute started."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    executor.inputs_file({"to": str(elsewhere)})
+    argv = executor.command(
+        ["task-module", OUTCOMES, "task-name", "changes_directory"], inputs="inputs.json", output_prefix="out"
+    )
+    result = executor.run_argv(argv)
+    assert result.returncode == 0, result.stderr
+    assert result.outputs == {"o0": 5}
+    assert sorted(os.listdir(executor.output_prefix)) == ["log.txt", "outputs.json"]
+    assert os.listdir(elsewhere) == []
+    assert result.termination is not None
+    assert result.termination.outputs_uri == str(executor.output_prefix / "outputs.json")
+
+
+def test_a_signal_as_the_outcome_is_being_decided_is_recorded_not_raised() -> None:
+    """Python runs a signal handler at the entry of a call: one that came as shield() was called (first
+    thing in the block recording a failure) raised out of that block, leaving no document at all."""
+    termination = _Termination()
+    in_shield = cast(FrameType, SimpleNamespace(f_code=_Termination.shield.__code__))
+    termination.handle(signal.SIGTERM, in_shield)  # does not raise
+    termination.shield()
+    stopped = termination.confirm(ValueError("the task failed"))
+    assert isinstance(stopped, kubetask.Terminated)
+    assert str(stopped) == "received signal 15 (SIGTERM): the run was stopped (ValueError followed)"
+
+
+@pytest.mark.parametrize(
+    ("task", "inputs", "left"),
+    [
+        pytest.param("echo_int", {"x": 1}, ["log.txt", "outputs.json"], id="now-succeeds"),
+        pytest.param("echo_int", {"x": "x"}, ["error.json", "log.txt"], id="now-fails"),
+    ],
+)
+def test_a_reused_output_prefix_ends_with_this_run_s_outcome_only(
+    executor: Executor, task: str, inputs: dict[str, object], left: list[str]
+) -> None:
+    """A container restarted in place, or a rerun, used to leave the earlier outcome beside the new one."""
+    executor.output_prefix.mkdir()
+    for document in ("outputs.json", "error.json", "log.txt"):
+        (executor.output_prefix / document).write_text('{"stale": true}')
+    result = executor.run(T, task, inputs)
+    assert result.returncode == (0 if "outputs.json" in left else 1), result.stderr
+    assert sorted(os.listdir(executor.output_prefix)) == left
+    assert "stale" not in (executor.output_prefix / left[0]).read_text()
 
 
 # ---------------------------------------------------------------- the command line: usage errors, exit 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -106,11 +107,80 @@ def test_error_document_is_written_to_s3(
     assert result.termination.error_uri == f"s3://{s3_bucket}/runs/5/error.json"
 
 
-def test_missing_s3_object_is_a_recoverable_system_error(
+def test_missing_s3_object_is_a_user_error_naming_the_uri(
     executor: Executor, s3_bucket: str, s3_environment: dict[str, str]
 ) -> None:
+    """A missing inputsFrom document stays missing: not retried (was a recoverable SYSTEM error)."""
     result = executor.run(T, "echo_int", inputs_uri=f"s3://{s3_bucket}/nothing.json", env=s3_environment)
-    assert result.returncode == 3
+    assert result.returncode == 1, result.stderr
     assert result.error is not None
-    assert (result.error["kind"], result.error["recoverable"]) == ("SYSTEM", True)
+    assert (result.error["kind"], result.error["recoverable"]) == ("USER", False)
+    assert result.error["type"] == "kubetask.StorageLocationError"
     assert f"cannot read 's3://{s3_bucket}/nothing.json'" in result.error["message"]
+
+
+def without_credentials(s3_environment: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The moto endpoint, but no AWS credentials anywhere botocore looks (environment, files, IMDS)."""
+    return {
+        **s3_environment,
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SESSION_TOKEN": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def test_missing_credentials_fail_before_the_task_runs(
+    executor: Executor, s3_bucket: str, s3_environment: dict[str, str], tmp_path: Path
+) -> None:
+    """Was NoCredentialsError after the task ran, as a recoverable SYSTEM error."""
+    argv = executor.command(
+        ["task-module", T, "task-name", "chatty"],
+        inputs=executor.inputs_file({"x": 1}),
+        output_prefix=f"s3://{s3_bucket}/runs/6",
+    )
+    result = executor.run_argv(argv, env=without_credentials(s3_environment, tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert "stdout from the task" not in result.stdout
+    assert result.termination is not None
+    error = result.termination.error
+    assert error is not None
+    assert (error.kind, error.recoverable, error.type) == ("USER", False, "kubetask.StorageLocationError")
+    assert f"--output-prefix 's3://{s3_bucket}/runs/6': cannot reach the storage: NoCredentialsError" in (
+        error.message
+    )
+    assert "no credentials for this storage" in error.message
+
+
+def test_missing_bucket_fails_before_the_task_runs(
+    executor: Executor, s3_environment: dict[str, str]
+) -> None:
+    argv = executor.command(
+        ["task-module", T, "task-name", "chatty"],
+        inputs=executor.inputs_file({"x": 1}),
+        output_prefix="s3://kubetask-no-such-bucket/runs/7",
+    )
+    result = executor.run_argv(argv, env=s3_environment)
+    assert result.returncode == 1, result.stderr
+    assert "stdout from the task" not in result.stdout
+    assert result.termination is not None
+    assert result.termination.error is not None
+    assert result.termination.error.type == "kubetask.StorageLocationError"
+    assert (
+        "--output-prefix 's3://kubetask-no-such-bucket/runs/7': 'kubetask-no-such-bucket' does not exist"
+        in result.termination.error.message
+    )
+
+
+def test_the_log_is_archived_beside_the_outputs_on_s3(
+    executor: Executor, s3_client: Any, s3_bucket: str, s3_environment: dict[str, str]
+) -> None:
+    result = executor.run(T, "chatty", {"x": 1}, output_prefix=f"s3://{s3_bucket}/runs/8", env=s3_environment)
+    assert result.returncode == 0, result.stderr
+    assert keys(s3_client, s3_bucket, "runs/8/") == ["runs/8/log.txt", "runs/8/outputs.json"]
+    log = get(s3_client, s3_bucket, "runs/8/log.txt").decode()
+    assert "stdout from the task\n" in log
+    assert "stderr from the task\n" in log
+    assert log.splitlines()[-1].startswith("kubetask-execute: end outcome=Succeeded ")

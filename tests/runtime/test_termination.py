@@ -95,6 +95,13 @@ def test_summary_is_frozen() -> None:
         ),
         pytest.param('{"outcome": "Succeeded", "outputs": [1]}', id="outputs-not-object"),
         pytest.param('{"outcome": "Succeeded", "truncated": "yes"}', id="truncated-not-bool"),
+        # A task can write its own termination message: one nested past the recursion limit (2000 levels
+        # fit in 4096 bytes, past the default limit) raised RecursionError in the operator's status path.
+        # Deeper than any limit a library in this process may have raised it to.
+        pytest.param(
+            '{"outcome": "Succeeded", "outputs": {"o0": ' + "[" * 200_000 + "]" * 200_000 + "}}",
+            id="too-deep",
+        ),
     ],
 )
 def test_text_that_is_not_a_summary_parses_to_none(text: str) -> None:

@@ -1,30 +1,34 @@
-"""``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, built on kmock's KubernetesEmulator.
+"""``ApiServer``: the emulated Kubernetes API server on 127.0.0.1, served with aiohttp directly.
 
-kmock provides the handler base, the request records (``kmock.Request``, see ``ApiServer.requests``) and the
-``Status`` envelope of unexpected errors. What kmock 0.8 gets wrong for real clients is owned here: request
-intake (its path parser fails on cluster-scoped collections), the object store (no server metadata, no
-conflicts, full scans), every verb, watches, discovery, OpenAPI, tables and logs; its reaction DSL is not
-consulted. kmock's ``Server`` is not used because it patches aiohttp's resolver process-wide; we listen
-with aiohttp directly.
+Request intake, the request log (``ApiServer.requests``), the object store, every verb, watches, discovery,
+OpenAPI, tables and logs are our own. kmock was its base until its private members were all that was left in
+use; dropping it also drops the pytest plugin kmock registers (which needs pytest-asyncio and forced
+``-p no:kmock`` on this project and on users of ``kubetask_local.testing``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
+import datetime
 import json
+import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp.web
-import kmock
+import yarl
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from kubetask_local.apiserver import _discovery, _openapi
+from kubetask_local.apiserver import _access, _discovery, _openapi, _rbac
+from kubetask_local.apiserver import _errors as errors
 from kubetask_local.apiserver._errors import ApiError, bad_request, not_found
 from kubetask_local.apiserver._faults import FaultConfig, FaultInjector
 from kubetask_local.apiserver._handlers import ResourceHandlers
@@ -32,26 +36,39 @@ from kubetask_local.apiserver._logs import LogSource
 from kubetask_local.apiserver._resources import Registry
 from kubetask_local.apiserver._schema import admit
 from kubetask_local.apiserver._store import Store
-from kubetask_local.apiserver._targets import parse_target
-from kubetask_local.apiserver._wire import json_response
+from kubetask_local.apiserver._targets import Target, parse_target
+from kubetask_local.apiserver._tls import ServingCertificates, make_certificates
+from kubetask_local.apiserver._wire import RECURSION_LIMIT, decode_body, json_response
 
 # kube-apiserver's own limit on a request body (MaxRequestBodyBytes); aiohttp's default is 1 MiB.
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 AdminHandler = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
 ADMIN_PREFIX = "/kubetask-local/"
+logger = logging.getLogger("kubetask_local.apiserver")
 _REQUEST_LOG_LIMIT = 1000
 
 
-class _Emulator(kmock.KubernetesEmulator):
-    """kmock's emulator with our intake and router in place of its own.
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    """One request as it reached the server: what tests inspect after driving a client against it."""
 
-    kmock 0.8's path parser fails on cluster-scoped collections (``/api/v1/namespaces`` answers 500), so
-    requests are recorded as ``kmock.Request`` objects without its Kubernetes parsing; unexpected errors
-    still get kmock's ``Status`` envelope and land in its error log.
-    """
+    method: str
+    url: yarl.URL
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
 
-    route: Callable[[Any], Awaitable[aiohttp.web.StreamResponse]]
+
+class _Intake:
+    """Reads each request, records it, routes it, and renders an unexpected error as a ``Status``."""
+
+    def __init__(
+        self, route: Callable[[aiohttp.web.BaseRequest, bytes], Awaitable[aiohttp.web.StreamResponse]]
+    ) -> None:
+        self.route = route
+        self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=_REQUEST_LOG_LIMIT)
+        self.errors: collections.deque[BaseException] = collections.deque(maxlen=_REQUEST_LOG_LIMIT)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         try:
@@ -63,25 +80,27 @@ class _Emulator(kmock.KubernetesEmulator):
                 f"the request body is larger than the limit of {MAX_REQUEST_BODY_BYTES} bytes",
             )
             return json_response(error.status(), status=error.code)
-        request = kmock.Request(
-            id=len(self._requests),
-            raw_request=raw_request,
-            url=raw_request.url,
-            method=raw_request.method,
-            params=dict(raw_request.query),
-            headers=dict(raw_request.headers),
-            body=body,
+        self.requests.append(
+            RecordedRequest(
+                method=raw_request.method,
+                url=raw_request.url,
+                params=dict(raw_request.query),
+                headers=dict(raw_request.headers),
+                body=body,
+            )
         )
-        if len(self._requests) > _REQUEST_LOG_LIMIT:  # keep kmock's request log bounded in long sessions
-            del self._requests[: -_REQUEST_LOG_LIMIT // 2]
-        self._requests.append(request)
         try:
-            return await self.route(request)
+            return await self.route(raw_request, body)
         except Exception as error:
-            if self._errors:
-                self._errors[-1].append(error)
-                del self._errors[-1][:-_REQUEST_LOG_LIMIT]
-            return await self._render_error(error)
+            # A bug of the emulator: a 500 Status as a real server answers its own failures, without the
+            # traceback (that goes to the log, and to ``ApiServer.errors`` for tests).
+            self.errors.append(error)
+            logger.exception("unexpected error serving %s %s", raw_request.method, raw_request.path)
+            failure = errors.internal(
+                f"an error on the server ({type(error).__name__}: {error}) has prevented the request "
+                "from succeeding"
+            )
+            return json_response(failure.status(), status=500)
 
 
 class ApiServer:
@@ -91,9 +110,25 @@ class ApiServer:
     with ``ApiServer.run_in_thread()``. ``port=0`` (the default) takes a free port.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_interval: float = 30.0,
+        token: str | None = None,
+        tls: bool = False,
+    ) -> None:
         self.host = host
         self._port = port
+        # With a token, every request but the public health and version paths must carry it (401 otherwise).
+        self.token = token
+        self.service_account_tokens = _access.ServiceAccountTokens()
+        # With TLS, ``url`` is HTTPS with a CA made at start (``ca_pem``), and an in-process component whose
+        # client cannot take that CA reaches a second, plain listener at ``url_with_credentials``.
+        self.tls = tls
+        self.certificates: ServingCertificates | None = None
+        self._internal_port: int | None = None
         self.registry = Registry()
         self.store = Store(self.registry)
         self.store.validator = admit
@@ -101,7 +136,7 @@ class ApiServer:
         self._handlers = ResourceHandlers(self.store, bookmark_interval=bookmark_interval)
         self._handlers.watch_drop_after = lambda: self.faults.config.watch_drop_after
         self._admin_routes: dict[tuple[str, str], AdminHandler] = {}
-        self._emulator: _Emulator | None = None
+        self._intake: _Intake | None = None
         self._runner: aiohttp.web.ServerRunner | None = None
         self._bound_port: int | None = None
         self._add_builtin_admin_routes()
@@ -112,7 +147,24 @@ class ApiServer:
     def url(self) -> str:
         if self._bound_port is None:
             raise RuntimeError("the API server is not started; call `await start()` first")
-        return f"http://{self.host}:{self._bound_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self._bound_port}"
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The PEM of the CA that signed the serving certificate (None without TLS)."""
+        return self.certificates.ca_pem if self.certificates is not None else None
+
+    @property
+    def url_with_credentials(self) -> str:
+        """A plain-HTTP URL carrying the token as HTTP credentials, for in-process components whose HTTP
+        client takes only a URL (the local node): aiohttp sends the URL's userinfo as an ``Authorization``
+        header. Without TLS it is ``url`` itself; with TLS a second listener on 127.0.0.1."""
+        port = self._internal_port if self.tls else self.port
+        if port is None:
+            raise RuntimeError("the API server is not started; call `await start()` first")
+        credentials = f"kubelet:{self.token}@" if self.token is not None else ""
+        return f"http://{credentials}{self.host}:{port}"
 
     @property
     def port(self) -> int:
@@ -123,10 +175,11 @@ class ApiServer:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the API server is already started")
-        emulator = _Emulator()
-        emulator.route = self._route
-        await emulator.__aenter__()
-        self._emulator = emulator
+        # A real server stores objects nested up to 10000 levels; Python's default limit of 1000 frames
+        # would turn such a body into a RecursionError (a 500) or a refusal the real server never gives.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+        intake = _Intake(self._route)
+        self._intake = intake
         loop = asyncio.get_running_loop()
 
         def make_request(
@@ -141,15 +194,23 @@ class ApiServer:
             )
 
         server = aiohttp.web.Server(
-            emulator, request_factory=make_request, handler_cancellation=True, access_log=None
+            intake, request_factory=make_request, handler_cancellation=True, access_log=None
         )
         runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
-        site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        ssl_context = None
+        if self.tls:
+            self.certificates = make_certificates(host=self.host)
+            ssl_context = self.certificates.server_context()
+            self.store.publish_root_ca(self.certificates.ca_pem.decode())
+        site = aiohttp.web.TCPSite(runner, self.host, self._port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
-        sockets = getattr(site._server, "sockets", None) or []
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        self._bound_port = _bound_port(site) or self._port
+        if self.tls:
+            internal = aiohttp.web.TCPSite(runner, self.host, 0, reuse_address=True)
+            await internal.start()
+            self._internal_port = _bound_port(internal)
 
     async def stop(self) -> None:
         self.store.close_all_watches(graceful=True)
@@ -157,10 +218,8 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._emulator is not None:
-            await self._emulator.__aexit__(None, None, None)
-            self._emulator = None
         self._bound_port = None
+        self._internal_port = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -188,9 +247,14 @@ class ApiServer:
         return ThreadedApiServer(cls(**kwargs))
 
     @property
-    def requests(self) -> list[Any]:
-        """The latest requests as ``kmock.Request`` objects (method, url, headers, body), oldest first."""
-        return list(self._emulator._requests) if self._emulator is not None else []
+    def requests(self) -> list[RecordedRequest]:
+        """The latest requests (method, url, params, headers, body), oldest first."""
+        return list(self._intake.requests) if self._intake is not None else []
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Unexpected errors of the emulator itself (each answered 500), oldest first."""
+        return list(self._intake.errors) if self._intake is not None else []
 
     # ------------------------------------------------------------------ hooks for other components
 
@@ -217,22 +281,164 @@ class ApiServer:
 
     # ------------------------------------------------------------------ routing
 
-    async def _route(self, request: Any) -> aiohttp.web.StreamResponse:
-        raw: aiohttp.web.BaseRequest = request._raw_request
+    async def _route(self, raw: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         path = raw.path
         try:
+            public = path in _access.PUBLIC_PATHS
+            identity = _rbac.ADMIN if public else self._identify(raw)
+            _access.check_body_type(raw.method, raw.headers.get("Content-Type", ""), has_body=bool(body))
             if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+                if not identity.is_admin:
+                    raise _rbac.forbidden(identity, _rbac.Attributes(raw.method.lower(), path, False))
                 return await self._admin(raw)
             if path.startswith(("/api/", "/apis")) or path == "/api":
                 fault = self.faults.pick(method=raw.method, path=path, name=path.rsplit("/", 1)[-1])
                 if fault is not None:
                     raise fault
             target = parse_target(self.registry, path)
+            attributes = _request_attributes(raw, target)
+            if not public and not _rbac.allowed(identity, attributes, self.store.rbac_objects()):
+                raise _rbac.forbidden(identity, attributes)
             if target is not None:
-                return await self._handlers.handle(raw, target, request.body)
+                self._check_rbac_write(raw, target, body, identity)
+                special = self._special(raw, target, body, identity)
+                if special is not None:
+                    return special
+                return await self._handlers.handle(raw, target, body)
             return self._meta(path, raw.headers.get("Accept", ""))
         except ApiError as error:
             return json_response(error.status(), status=error.code, headers=error.headers)
+
+    def _identify(self, raw: aiohttp.web.BaseRequest) -> _rbac.Identity:
+        """Who sends the request: a ServiceAccount token's account, the admin token's admin (anyone, on a
+        server without a token), then whoever an admin impersonates; 401 for an unknown token."""
+        presented = _access.presented_token(raw.headers.get("Authorization", ""))
+        issued = self.service_account_tokens.find(presented)
+        identity: _rbac.Identity | None = None
+        if issued is not None:
+            accounts = self.registry.get("", "v1", "serviceaccounts")
+            assert accounts is not None
+            account = self.store.find(accounts, issued.namespace, issued.service_account)
+            if account is not None and account["metadata"]["uid"] == issued.uid:
+                identity = _rbac.service_account_identity(
+                    issued.namespace, issued.service_account, issued.uid
+                )
+        if identity is None:
+            if self.token is not None and not _access.token_matches(presented, self.token):
+                raise _access.unauthorized()
+            identity = _rbac.ADMIN
+        return _rbac.impersonated(identity, raw.headers, raw.headers.getall("Impersonate-Group", []))
+
+    def _check_rbac_write(
+        self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity
+    ) -> None:
+        """The escalation check of RBAC writes (create and update; a patch is checked as the object it
+        produces only by the authorizer)."""
+        resource = target.resource
+        if (
+            identity.is_admin
+            or resource.group != _rbac.RBAC_GROUP
+            or raw.method.upper() not in ("POST", "PUT")
+        ):
+            return
+        obj = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+        if isinstance(obj, dict):
+            _rbac.check_rbac_write(
+                identity, resource.plural, obj, target.namespace or "", self.store.rbac_objects()
+            )
+
+    def _special(
+        self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity
+    ) -> aiohttp.web.Response | None:
+        """Verbs that are computations, not stored objects: access reviews and TokenRequests."""
+        resource = target.resource
+        if raw.method.upper() != "POST":
+            return None
+        if resource.group == "authorization.k8s.io" and resource.plural == "selfsubjectrulesreviews":
+            review = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+            spec = (review.get("spec") or {}) if isinstance(review, dict) else {}
+            namespace = str(spec.get("namespace") or "")
+            return json_response(
+                {
+                    "kind": resource.kind,
+                    "apiVersion": resource.api_version,
+                    "metadata": {"creationTimestamp": None},
+                    "spec": spec,
+                    "status": _rbac.rules_review(identity, namespace, self.store.rbac_objects()),
+                },
+                status=201,
+            )
+        if resource.group == "authorization.k8s.io" and resource.plural in (
+            "selfsubjectaccessreviews",
+            "subjectaccessreviews",
+        ):
+            review = decode_body(body, raw.headers.get("Content-Type", "application/json"))
+            if not isinstance(review, dict):
+                raise bad_request("the body must be an access review object")
+            spec = review.get("spec") or {}
+            subject = identity
+            if resource.plural == "subjectaccessreviews":
+                subject = _rbac.Identity(str(spec.get("user") or ""), tuple(spec.get("groups") or ()))
+            verdict = _rbac.allowed(subject, _rbac.access_review_attributes(spec), self.store.rbac_objects())
+            status: dict[str, Any] = {"allowed": verdict}
+            if verdict:
+                status["reason"] = "allowed by the RBAC rules of the kubetask local cluster"
+            return json_response(
+                {
+                    "kind": resource.kind,
+                    "apiVersion": resource.api_version,
+                    "metadata": {"creationTimestamp": None},
+                    "spec": spec,
+                    "status": status,
+                },
+                status=201,
+            )
+        if resource.plural == "serviceaccounts" and not resource.group and target.subresource == "token":
+            return self._token_request(target, decode_body(body, raw.headers.get("Content-Type", "")))
+        return None
+
+    def _token_request(self, target: Target, request: Any) -> aiohttp.web.Response:
+        """``POST serviceaccounts/<name>/token``: a token that authenticates as the account."""
+        assert target.name is not None
+        assert target.namespace is not None
+        account = self.store.get(target.resource, target.namespace, target.name)
+        spec = dict((request or {}).get("spec") or {}) if isinstance(request, dict) else {}
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise errors.invalid(
+                group="authentication.k8s.io",
+                kind="TokenRequest",
+                name=target.name,
+                causes=[
+                    (
+                        "spec.expirationSeconds",
+                        f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                    )
+                ],
+            )
+        token, expires = self.service_account_tokens.issue(
+            namespace=target.namespace,
+            service_account=target.name,
+            uid=account["metadata"]["uid"],
+            seconds=seconds,
+        )
+        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+        spec["expirationSeconds"] = seconds
+        return json_response(
+            {
+                "kind": "TokenRequest",
+                "apiVersion": "authentication.k8s.io/v1",
+                "metadata": {"name": target.name, "namespace": target.namespace, "creationTimestamp": None},
+                "spec": spec,
+                "status": {
+                    "token": token,
+                    "expirationTimestamp": datetime.datetime.fromtimestamp(expires, datetime.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                },
+            },
+            status=201,
+        )
 
     def _meta(self, path: str, accept: str) -> aiohttp.web.Response:
         """Discovery, version, health and OpenAPI documents."""
@@ -319,6 +525,34 @@ class ApiServer:
 
     async def _stats(self, _raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         return json_response(self.store.stats())
+
+
+def _request_attributes(raw: aiohttp.web.BaseRequest, target: Target | None) -> _rbac.Attributes:
+    """What the request does, for the authorizer (the real server's RequestInfo)."""
+    if target is None:
+        return _rbac.Attributes(
+            verb=raw.method.lower() if raw.method != "HEAD" else "get", path=raw.path, resource_request=False
+        )
+    resource = target.resource
+    watch = target.watch_path or raw.query.get("watch", "").lower() in ("true", "1")
+    namespace = target.namespace or ""
+    if resource.plural == "namespaces" and not resource.group and target.name:
+        namespace = target.name  # the real RequestInfo counts a namespace as its own namespace
+    return _rbac.Attributes(
+        verb=_rbac.verb_of(raw.method, named=target.name is not None, watch=watch),
+        path=raw.path,
+        resource_request=True,
+        api_group=resource.group,
+        resource=resource.plural,
+        subresource=target.subresource or "",
+        namespace=namespace,
+        name=target.name or "",
+    )
+
+
+def _bound_port(site: aiohttp.web.TCPSite) -> int | None:
+    sockets = getattr(site._server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else None
 
 
 class ThreadedApiServer:

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,11 @@ Causes = list[tuple[str, str]]
 
 @functools.lru_cache(maxsize=512)
 def _program(rule: str) -> Any:
+    # celpy.Environment() sets the process's recursion limit to 2500, which would undo the API server's
+    # (objects nested 10000 deep must stay storable): keep whichever is higher.
+    limit = sys.getrecursionlimit()
     environment = celpy.Environment()
+    sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
     return environment.program(environment.compile(rule))
 
 

@@ -118,6 +118,7 @@ def _cause_reason(message: str) -> str:
         ("Too long", "FieldValueTooLong"),
         ("Too many", "FieldValueTooMany"),
         ("Duplicate value", "FieldValueDuplicate"),
+        ("Not found", "FieldValueNotFound"),
     ):
         if message.startswith(prefix):
             return reason

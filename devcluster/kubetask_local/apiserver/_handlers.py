@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp.web
@@ -118,6 +118,7 @@ class ResourceHandlers:
 
     def _list(self, target: Target, params: Mapping[str, str], accept: str) -> Any:
         resource = target.resource
+        check_list_options(params, watch=False)
         predicates = selection_predicates(resource, params)
         limit = int(params.get("limit") or 0)
         start_after = None
@@ -125,7 +126,14 @@ class ResourceHandlers:
             start_after = self._decode_continue(resource, params["continue"])
         items: list[Obj] = []
         continue_token, remaining = None, 0
-        for obj in self.store.iter_objects(resource, target.namespace):
+        listed_version = self.store.resource_version
+        objects: Iterable[Obj] = self.store.iter_objects(resource, target.namespace)
+        if params.get("resourceVersionMatch") == "Exact":
+            listed_version = int(params["resourceVersion"])
+            objects = self._objects_at(target, listed_version)
+        elif params.get("resourceVersionMatch") == "NotOlderThan":
+            self._require_not_newer(params["resourceVersion"])
+        for obj in objects:
             meta = obj["metadata"]
             position = f"{meta.get('namespace', '')}/{meta['name']}"
             if start_after is not None and position <= start_after:
@@ -139,7 +147,7 @@ class ResourceHandlers:
         if remaining:
             last = items[-1]["metadata"]
             continue_token = self._encode_continue(f"{last.get('namespace', '')}/{last['name']}")
-        resource_version = str(self.store.resource_version)
+        resource_version = str(listed_version)
         if "as=Table" in accept:
             return _tables.table(
                 resource,
@@ -174,6 +182,47 @@ class ResourceHandlers:
             "items": items,
         }
 
+    def _require_not_newer(self, text: str) -> None:
+        """A version the store has not reached: the real server waits up to 3 s for it, then answers 504; this
+        one answers at once (its writes are synchronous, so waiting could not help)."""
+        wanted = _parse_version(text)
+        if wanted > self.store.resource_version:
+            raise errors.ApiError(
+                504,
+                "Timeout",
+                f"Too large resource version: {wanted}, current: {self.store.resource_version}",
+                details={
+                    "causes": [
+                        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                    ],
+                    "retryAfterSeconds": 1,
+                },
+            )
+
+    def _objects_at(self, target: Target, version: int) -> list[Obj]:
+        """The collection as it was at ``version`` (``resourceVersionMatch=Exact``), rebuilt from the current
+        objects by undoing the history after it; 410 once that history is compacted, as etcd answers."""
+        self._require_not_newer(str(version))
+        events = self.store.events_since(target.resource, version)
+        if events is None:
+            raise errors.gone(
+                f"too old resource version: {version} ({self.store.oldest_resource_version(target.resource)})"
+            )
+        state = {
+            (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]): obj
+            for obj in self.store.iter_objects(target.resource, target.namespace)
+        }
+        for event in reversed(events):
+            meta = event.obj["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            if target.namespace is not None and key[0] != target.namespace:
+                continue
+            if event.type == "ADDED":
+                state.pop(key, None)
+            elif event.old is not None:
+                state[key] = event.old
+        return [state[key] for key in sorted(state)]
+
     def _encode_continue(self, position: str) -> str:
         token = {"v": "meta.k8s.io/v1", "rv": self.store.resource_version, "start": position}
         return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
@@ -199,6 +248,7 @@ class ResourceHandlers:
         accept: str,
     ) -> aiohttp.web.StreamResponse:
         resource = target.resource
+        check_list_options(params, watch=True)
         predicates = selection_predicates(resource, params)
         if target.name is not None:
             name = target.name
@@ -235,4 +285,37 @@ class ResourceHandlers:
             params=params,
             source=self.log_source,
             pods=target.resource,
+        )
+
+
+def _parse_version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise errors.bad_request(f'invalid resource version "{text}"') from error
+
+
+def check_list_options(params: Mapping[str, str], *, watch: bool) -> None:
+    """ValidateListOptions (k8s.io/apimachinery/pkg/apis/meta/internalversion/validation): misuse of
+    ``resourceVersionMatch`` is 422 Invalid on ``ListOptions.meta.k8s.io``."""
+    match = params.get("resourceVersionMatch", "")
+    version = params.get("resourceVersion", "")
+    forbidden = "resourceVersionMatch is forbidden"
+    why = ""
+    if not match:
+        return
+    if watch:
+        if not _truthy(params.get("sendInitialEvents")):
+            why = f"Forbidden: {forbidden} for watch unless sendInitialEvents is provided"
+    elif match not in ("Exact", "NotOlderThan"):
+        why = f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""'
+    elif not version:
+        why = f"Forbidden: {forbidden} unless resourceVersion is provided"
+    elif params.get("continue"):
+        why = f"Forbidden: {forbidden} when continue is provided"
+    elif match == "Exact" and version == "0":
+        why = 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+    if why:
+        raise errors.invalid(
+            group="meta.k8s.io", kind="ListOptions", name="", causes=[("resourceVersionMatch", why)]
         )

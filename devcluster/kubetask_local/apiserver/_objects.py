@@ -140,30 +140,6 @@ def pod_qos_class(pod: Mapping[str, Any]) -> str:
     return "Guaranteed" if limits_equal else "Burstable"
 
 
-def validate_pod(pod: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The pod checks clients trip on most: containers with names and images."""
-    causes: list[tuple[str, str]] = []
-    containers = (pod.get("spec") or {}).get("containers")
-    if not containers:
-        causes.append(("spec.containers", "Required value"))
-        return causes
-    seen: set[str] = set()
-    for index, container in enumerate(containers):
-        if not isinstance(container, Mapping):
-            causes.append((f"spec.containers[{index}]", f"Invalid value: {container!r}: must be an object"))
-            continue
-        name = container.get("name")
-        if not name:
-            causes.append((f"spec.containers[{index}].name", "Required value"))
-        elif name in seen:
-            causes.append((f"spec.containers[{index}].name", f"Duplicate value: {name!r}"))
-        else:
-            seen.add(name)
-        if not container.get("image"):
-            causes.append((f"spec.containers[{index}].image", "Required value"))
-    return causes
-
-
 _MUTABLE_POD_FIELDS = (
     "activeDeadlineSeconds",
     "tolerations",

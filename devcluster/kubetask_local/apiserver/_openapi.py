@@ -1,13 +1,19 @@
 """OpenAPI v3 documents: enough for kubectl to validate server-side (``fieldValidation``) and to pick
-merge patches for custom resources; CRD schemas are published for ``kubectl explain``."""
+merge patches for custom resources; CRD schemas and the official schemas of built-in kinds (converted from
+the JSON Schema that ``kubernetes-validate`` bundles) are published for ``kubectl explain``."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
 
 from kubetask_local.apiserver._resources import Registry, ResourceType
+from kubetask_local.apiserver._typed import definition_for, definitions
+
+_JSON_SCHEMA_REF = "#/$defs/"
+_OPENAPI_REF = "#/components/schemas/"
 
 _PARAMETERS = [
     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
@@ -25,6 +31,9 @@ def _gv_path(resource: ResourceType) -> str:
 
 
 def _schema_name(resource: ResourceType) -> str:
+    official = definition_for(resource)
+    if official is not None:
+        return official
     group = ".".join(reversed(resource.group.split("."))) if resource.group else "io.k8s.api.core"
     return f"{group}.{resource.version}.{resource.kind}"
 
@@ -73,6 +82,10 @@ def group_version_document(registry: Registry, gv_path: str) -> dict[str, Any] |
             else f"/{gv_path}/{resource.plural}/{{name}}"
         )
         paths[template] = _operations(resource)
+        official = definition_for(resource)
+        if official is not None:
+            schemas.update(official_schemas(official))
+            continue
         schema = (
             dict(resource.schema)
             if resource.schema is not None
@@ -95,3 +108,43 @@ def index(registry: Registry) -> dict[str, Any]:
         digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32].upper()
         paths[gv_path] = {"serverRelativeURL": f"/openapi/v3/{gv_path}?hash={digest}"}
     return {"paths": paths}
+
+
+def _to_openapi(schema: Any, referenced: set[str]) -> Any:
+    """JSON Schema (``type: [t, "null"]``, ``#/$defs/`` refs) as OpenAPI 3.0 (``type: t``, component refs)."""
+    if isinstance(schema, list):
+        return [_to_openapi(item, referenced) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$ref" and isinstance(value, str) and value.startswith(_JSON_SCHEMA_REF):
+            name = value[len(_JSON_SCHEMA_REF) :]
+            referenced.add(name)
+            result[key] = _OPENAPI_REF + name
+        elif key == "type" and isinstance(value, list):
+            kinds = [kind for kind in value if kind != "null"]
+            if kinds:
+                result[key] = kinds[0]
+            if "null" in value:
+                result["nullable"] = True
+        elif key in ("properties", "patternProperties"):
+            result[key] = {name: _to_openapi(item, referenced) for name, item in value.items()}
+        else:
+            result[key] = _to_openapi(value, referenced)
+    return result
+
+
+@functools.cache
+def official_schemas(root: str) -> dict[str, Any]:
+    """The definition ``root`` and every definition it reaches, in OpenAPI 3.0 form."""
+    converted: dict[str, Any] = {}
+    pending = [root]
+    while pending:
+        name = pending.pop()
+        if name in converted:
+            continue
+        referenced: set[str] = set()
+        converted[name] = _to_openapi(definitions()[name], referenced)
+        pending.extend(referenced - converted.keys())
+    return converted

@@ -1,7 +1,10 @@
-"""The Kubernetes protobuf encoding, for the few kinds typed Go clients send that way.
+"""The Kubernetes protobuf encoding, for the kinds typed Go clients send that way.
 
 Helm's release storage writes Secrets (or ConfigMaps) and deletes them with protobuf bodies and has no JSON
-fallback, so those kinds are decoded here; other kinds answer 415 naming the kind.
+fallback, and ``kubectl create job|deployment|cronjob|role|rolebinding|quota`` send protobuf; those kinds are
+decoded here. Field types come from the official schemas (``_typed``); what protobuf adds, the field numbers,
+is the table below, after k8s.io/api's generated.proto files. A field number the table does not know answers
+415 naming it, so nothing is ever dropped silently; other kinds answer 415 naming the kind.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubetask_local.apiserver._errors import ApiError, bad_request
+from kubetask_local.apiserver._typed import definition_of_kind, definitions
 
 MAGIC = b"k8s\x00"
 Fields = list[tuple[int, int, Any]]  # (field number, wire type, value)
@@ -105,7 +109,7 @@ def _object_meta(data: bytes) -> dict[str, Any]:
             meta[name] = _text(fields[number][0])
     if 7 in fields and fields[7][0]:  # protobuf always carries the int; JSON omits a zero generation
         meta["generation"] = fields[7][0]
-    if 8 in fields:
+    if 8 in fields and _grouped(fields[8][0]).get(1, [0])[0]:  # a zero Time is JSON's null: left out
         meta["creationTimestamp"] = _time(fields[8][0])
     if 11 in fields:
         meta["labels"] = _map(fields[11])
@@ -184,6 +188,185 @@ def _delete_options(data: bytes) -> dict[str, Any]:
     return options
 
 
+# Field numbers of the messages kubectl sends (generated.proto of k8s.io/api core, apps, batch, rbac,
+# authorization and authentication v1, and of k8s.io/apimachinery meta/v1), by official definition name.
+_CORE, _APPS, _BATCH, _RBAC = (
+    "io.k8s.api.core.v1.",
+    "io.k8s.api.apps.v1.",
+    "io.k8s.api.batch.v1.",
+    "io.k8s.api.rbac.v1.",
+)
+_AUTHZ = "io.k8s.api.authorization.v1."
+_AUTHN = "io.k8s.api.authentication.v1."
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+FIELD_NUMBERS: dict[str, dict[int, str]] = {
+    _BATCH + "Job": {1: "metadata", 2: "spec", 3: "status"},
+    _BATCH + "JobSpec": {
+        1: "parallelism", 2: "completions", 3: "activeDeadlineSeconds", 4: "selector", 5: "manualSelector",
+        6: "template", 7: "backoffLimit", 8: "ttlSecondsAfterFinished", 9: "completionMode", 10: "suspend",
+        12: "backoffLimitPerIndex", 13: "maxFailedIndexes", 14: "podReplacementPolicy", 15: "managedBy",
+    },
+    _BATCH + "JobStatus": {4: "active", 5: "succeeded", 6: "failed", 7: "completedIndexes", 9: "ready"},
+    _BATCH + "CronJob": {1: "metadata", 2: "spec", 3: "status"},
+    _BATCH + "CronJobSpec": {
+        1: "schedule", 2: "startingDeadlineSeconds", 3: "concurrencyPolicy", 4: "suspend", 5: "jobTemplate",
+        6: "successfulJobsHistoryLimit", 7: "failedJobsHistoryLimit", 8: "timeZone",
+    },
+    _BATCH + "CronJobStatus": {},
+    _BATCH + "JobTemplateSpec": {1: "metadata", 2: "spec"},
+    _APPS + "Deployment": {1: "metadata", 2: "spec", 3: "status"},
+    _APPS + "DeploymentSpec": {
+        1: "replicas", 2: "selector", 3: "template", 4: "strategy", 5: "minReadySeconds",
+        6: "revisionHistoryLimit", 7: "paused", 9: "progressDeadlineSeconds",
+    },
+    _APPS + "DeploymentStrategy": {1: "type", 2: "rollingUpdate"},
+    _APPS + "DeploymentStatus": {
+        1: "observedGeneration", 2: "replicas", 3: "updatedReplicas", 4: "availableReplicas",
+        5: "unavailableReplicas", 7: "readyReplicas",
+    },
+    _CORE + "PodTemplateSpec": {1: "metadata", 2: "spec"},
+    _CORE + "PodSpec": {
+        2: "containers", 3: "restartPolicy", 4: "terminationGracePeriodSeconds", 5: "activeDeadlineSeconds",
+        6: "dnsPolicy", 7: "nodeSelector", 8: "serviceAccountName", 9: "serviceAccount", 10: "nodeName",
+        11: "hostNetwork", 12: "hostPID", 13: "hostIPC", 16: "hostname", 17: "subdomain", 19: "schedulerName",
+        20: "initContainers", 24: "priorityClassName", 29: "runtimeClassName", 31: "preemptionPolicy",
+    },
+    _CORE + "Container": {
+        1: "name", 2: "image", 3: "command", 4: "args", 5: "workingDir", 6: "ports", 8: "resources",
+        13: "terminationMessagePath", 14: "imagePullPolicy", 16: "stdin", 17: "stdinOnce", 18: "tty",
+        20: "terminationMessagePolicy", 24: "restartPolicy",
+    },
+    _CORE + "ResourceRequirements": {1: "limits", 2: "requests"},
+    _CORE + "ContainerPort": {1: "name", 2: "hostPort", 3: "containerPort", 4: "protocol", 5: "hostIP"},
+    _CORE + "ResourceQuota": {1: "metadata", 2: "spec", 3: "status"},
+    _CORE + "ResourceQuotaSpec": {1: "hard", 2: "scopes"},
+    _CORE + "ResourceQuotaStatus": {1: "hard", 2: "used"},
+    _RBAC + "Role": {1: "metadata", 2: "rules"},
+    _RBAC + "ClusterRole": {1: "metadata", 2: "rules"},
+    _RBAC + "PolicyRule": {
+        1: "verbs", 2: "apiGroups", 3: "resources", 4: "resourceNames", 5: "nonResourceURLs",
+    },
+    _RBAC + "RoleBinding": {1: "metadata", 2: "subjects", 3: "roleRef"},
+    _RBAC + "ClusterRoleBinding": {1: "metadata", 2: "subjects", 3: "roleRef"},
+    _RBAC + "Subject": {1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"},
+    _RBAC + "RoleRef": {1: "apiGroup", 2: "kind", 3: "name"},
+    _AUTHZ + "SelfSubjectAccessReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SelfSubjectAccessReviewSpec": {1: "resourceAttributes", 2: "nonResourceAttributes"},
+    _AUTHZ + "SubjectAccessReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SubjectAccessReviewSpec": {
+        1: "resourceAttributes", 2: "nonResourceAttributes", 3: "user", 4: "groups", 6: "uid",
+    },
+    _AUTHZ + "ResourceAttributes": {
+        1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name",
+    },
+    _AUTHZ + "NonResourceAttributes": {1: "path", 2: "verb"},
+    _AUTHZ + "SelfSubjectRulesReview": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHZ + "SelfSubjectRulesReviewSpec": {1: "namespace"},
+    _AUTHZ + "SubjectRulesReviewStatus": {
+        1: "resourceRules", 2: "nonResourceRules", 3: "incomplete", 4: "evaluationError",
+    },
+    _AUTHZ + "SubjectAccessReviewStatus": {1: "allowed", 2: "reason", 3: "evaluationError", 4: "denied"},
+    _AUTHN + "TokenRequest": {1: "metadata", 2: "spec", 3: "status"},
+    _AUTHN + "TokenRequestSpec": {1: "audiences", 3: "boundObjectRef", 4: "expirationSeconds"},
+    _AUTHN + "TokenRequestStatus": {1: "token", 2: "expirationTimestamp"},
+    _AUTHN + "BoundObjectReference": {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"},
+    _META + "LabelSelector": {1: "matchLabels", 2: "matchExpressions"},
+    _META + "LabelSelectorRequirement": {1: "key", 2: "operator", 3: "values"},
+}  # fmt: skip
+_REF = "#/$defs/"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_TIMES = ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime")
+
+
+def _unsupported_field(definition: str, number: int) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"protobuf field {number} of {definition} is not supported by this emulator; send JSON",
+    )
+
+
+def _kind_of(schema: Any) -> tuple[str, Any]:
+    """(``ref``|``array``|``map``|scalar type, detail) of a property schema."""
+    if "$ref" in schema:
+        return "ref", schema["$ref"][len(_REF) :]
+    kind = schema.get("type")
+    kind = next((item for item in kind if item != "null"), None) if isinstance(kind, list) else kind
+    if kind == "array":
+        return "array", schema.get("items") or {}
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return "map", schema["additionalProperties"]
+    return str(kind), None
+
+
+def _scalar(kind: str, wire: int, value: Any) -> Any:
+    if kind == "string":
+        return _text(value)
+    if kind == "boolean":
+        return bool(value)
+    if kind == "integer":
+        return value - (1 << 64) if value >= 1 << 63 else value  # varints carry negatives as 64-bit
+    raise bad_request(f"unsupported protobuf scalar of type {kind} (wire type {wire})")
+
+
+def _value(schema: Any, wire: int, value: Any) -> Any:
+    kind, detail = _kind_of(schema)
+    if kind == "ref":
+        if detail == _QUANTITY:
+            return _text(_grouped(value).get(1, [b""])[0])
+        if detail in _TIMES:
+            return _time(value)
+        if detail == _INT_OR_STRING:
+            fields = _grouped(value)
+            return _text(fields[3][0]) if fields.get(1, [0])[0] == 1 else fields.get(2, [0])[0]
+        if detail == _META + "ObjectMeta":
+            return _object_meta(value)
+        return _message(detail, value)
+    return _scalar(kind, wire, value)
+
+
+def _is_zero(value: Any) -> bool:
+    """What JSON's omitempty leaves out: Go's protobuf encoding writes zero values of non-pointer fields."""
+    return not isinstance(value, float) and value in ("", 0, False, None, {}, [])
+
+
+def _message(definition: str, data: bytes) -> dict[str, Any]:
+    numbers = FIELD_NUMBERS.get(definition)
+    if numbers is None:
+        if data:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"protobuf messages of type {definition} are not supported by this emulator; send JSON",
+            )
+        return {}
+    properties = definitions()[definition].get("properties") or {}
+    result: dict[str, Any] = {}
+    for number, wire, value in _fields(data):
+        name = numbers.get(number)
+        if name is None:
+            raise _unsupported_field(definition, number)
+        kind, detail = _kind_of(properties[name])
+        if kind == "array":
+            result.setdefault(name, []).append(_value(detail, wire, value))
+        elif kind == "map":
+            entry = _grouped(value)
+            key = _text(entry.get(1, [b""])[0])
+            result.setdefault(name, {})[key] = _value(detail, 2, entry.get(2, [b""])[0])
+        else:
+            result[name] = _value(properties[name], wire, value)
+    return {key: item for key, item in result.items() if not _is_zero(item) or isinstance(item, list)}
+
+
+def _typed_message(api_version: str, kind: str) -> Callable[[bytes], dict[str, Any]] | None:
+    group, _, version = api_version.rpartition("/")
+    definition = definition_of_kind(group, version, kind)
+    if definition is None or definition not in FIELD_NUMBERS:
+        return None
+    return lambda data: _message(definition, data)
+
+
 _DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "Secret": _secret,
     "ConfigMap": _config_map,
@@ -201,15 +384,23 @@ def decode(body: bytes) -> dict[str, Any]:
     type_meta = _grouped(envelope.get(1, [b""])[0])
     api_version = _text(type_meta.get(1, [b""])[0])
     kind = _text(type_meta.get(2, [b""])[0])
-    decoder = _DECODERS.get(kind)
+    decoder = _DECODERS.get(kind) or _typed_message(api_version, kind)
     if decoder is None:
         raise ApiError(
             415,
             "UnsupportedMediaType",
             f"protobuf bodies of kind {kind!r} are not supported by this emulator; send JSON "
-            f"(supported protobuf kinds: {sorted(_DECODERS)})",
+            f"(supported protobuf kinds: {sorted(_supported_kinds())})",
         )
     obj = decoder(envelope.get(2, [b""])[0])
     if kind != "DeleteOptions":
         obj = {"apiVersion": api_version, "kind": kind, **obj}
     return obj
+
+
+def _supported_kinds() -> set[str]:
+    return set(_DECODERS) | {
+        name.rsplit(".", 1)[-1]
+        for name, schema in definitions().items()
+        if name in FIELD_NUMBERS and schema.get("x-kubernetes-group-version-kind")
+    }

@@ -10,11 +10,21 @@ import asyncio
 import base64
 import collections
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubetask_local.apiserver import _errors as errors
+from kubetask_local.apiserver._admission import (
+    SYSTEM_PRIORITY_CLASSES,
+    admit_pod_security,
+    admit_priority,
+    admit_quota,
+    admit_runtime_class,
+    quota_kind_key,
+    quota_status,
+)
 from kubetask_local.apiserver._crds import crd_with_status
 from kubetask_local.apiserver._events import is_events_v1, to_core
 from kubetask_local.apiserver._lifecycle import Lifecycle
@@ -29,8 +39,8 @@ from kubetask_local.apiserver._objects import (
     pod_qos_class,
     pod_update_causes,
     timestamp,
-    validate_pod,
 )
+from kubetask_local.apiserver._rbac import RBAC_GROUP, RbacObjects
 from kubetask_local.apiserver._resources import (
     CRD_KEY,
     GENERATION_KINDS,
@@ -42,11 +52,27 @@ from kubetask_local.apiserver._resources import (
     crd_resources,
     store_key,
 )
+from kubetask_local.apiserver._validation import builtin_causes, metadata_causes
 
 # A custom-resource hook: (resource, new object, old object or None) -> the defaulted, pruned object.
 Validator = Callable[[ResourceType, Obj, Obj | None], Obj]
 
 PODS_KEY: StoreKey = ("", "pods")
+QUOTAS_KEY: StoreKey = ("", "resourcequotas")
+ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
+PRIORITY_CLASSES_KEY: StoreKey = ("scheduling.k8s.io", "priorityclasses")
+# etcd's default --max-request-bytes (1.5 MiB): a larger object is refused by the storage, and the API server
+# passes etcd's error on as a 500 (kubernetes/kubernetes#112152, #74600; etcd server/embed/config.go).
+ETCD_MAX_REQUEST_BYTES = 1536 * 1024
+
+
+def check_storable(obj: Obj) -> None:
+    """Refuse an object etcd would refuse: larger than its request limit once serialised."""
+    size = len(json.dumps(obj, separators=(",", ":")).encode())
+    if size > ETCD_MAX_REQUEST_BYTES:
+        raise errors.ApiError(500, "InternalError", "etcdserver: request is too large")
+
+
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -75,6 +101,7 @@ class Store(Lifecycle):
     def __init__(self, registry: Registry, *, history_limit: int = 50_000) -> None:
         self.registry = registry
         self.validator: Validator | None = None
+        self.root_ca_pem: str | None = None
         self._history_limit = history_limit
         self._rv = 1
         self._objects: dict[StoreKey, dict[str, dict[str, Obj]]] = collections.defaultdict(dict)
@@ -92,6 +119,7 @@ class Store(Lifecycle):
         self._gc_scheduled = False
         for name in INITIAL_NAMESPACES:
             self.create(self._resource(NAMESPACES_KEY), None, {"metadata": {"name": name}})
+        self._add_system_priority_classes()
 
     # ------------------------------------------------------------------ reading
 
@@ -216,6 +244,7 @@ class Store(Lifecycle):
         self._emit(key, "MODIFIED" if old is not None else "ADDED", obj, old)
         if key == CRD_KEY:
             self._sync_crd(obj, old)
+        self._refresh_quotas(key, namespace)
 
     def _remove(self, resource: ResourceType, obj: Obj) -> None:
         """Remove the object for good: DELETED event, then garbage collection of its dependents."""
@@ -230,6 +259,7 @@ class Store(Lifecycle):
         self._forfeited.pop(uid, None)
         final = {**obj, "metadata": {**meta, "resourceVersion": self._next_rv()}}
         self._emit(key, "DELETED", final, obj)
+        self._refresh_quotas(key, namespace)
         if key == CRD_KEY:
             self._drop_crd(obj)
         if uid in self._dependents:
@@ -254,7 +284,13 @@ class Store(Lifecycle):
     # ------------------------------------------------------------------ create
 
     def create(
-        self, resource: ResourceType, namespace: str | None, body: Obj, *, dry_run: bool = False
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Obj,
+        *,
+        dry_run: bool = False,
+        warnings: list[str] | None = None,
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(body).__name__}")
@@ -296,8 +332,10 @@ class Store(Lifecycle):
         if resource.custom and resource.has_status:
             obj.pop("status", None)
         obj = self._validate(resource, obj, None)
+        self._admit(resource, obj, warnings if warnings is not None else [])
         if dry_run:
-            return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+            return obj  # a dry-run create has no resourceVersion: nothing was stored
+        check_storable(obj)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._put(resource, obj, None)
         if resource.plural == "namespaces" and not resource.group:
@@ -379,9 +417,8 @@ class Store(Lifecycle):
         if resource.group or resource.custom:
             return obj
         if resource.plural == "pods":
-            causes = validate_pod(obj)
-            if causes:
-                raise errors.invalid(group="", kind="Pod", name=obj["metadata"]["name"], causes=causes)
+            obj = admit_priority(obj, self._priority_classes())
+            obj = admit_runtime_class(obj, self._objects[("node.k8s.io", "runtimeclasses")].get("", {}))
             obj = pod_defaults(obj)
             self._require_service_account(obj)
             obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
@@ -395,7 +432,81 @@ class Store(Lifecycle):
             obj["status"] = {"phase": "Active"}
         elif resource.plural == "secrets":
             obj = self._secret_defaults(obj)
+        elif resource.plural == "resourcequotas":
+            obj["status"] = quota_status(obj, self._quota_objects(obj["metadata"]["namespace"], [obj]))
         return obj
+
+    # ------------------------------------------------------------------ admission
+
+    def rbac_objects(self) -> RbacObjects:
+        """The RBAC objects, for the authorizer (read when a request needs them, never copied)."""
+        return RbacObjects(
+            cluster_roles=self._objects[(RBAC_GROUP, "clusterroles")].get("", {}),
+            cluster_role_bindings=list(
+                self._objects[(RBAC_GROUP, "clusterrolebindings")].get("", {}).values()
+            ),
+            roles=lambda namespace: self._objects[(RBAC_GROUP, "roles")].get(namespace, {}),
+            role_bindings=lambda namespace: list(
+                self._objects[(RBAC_GROUP, "rolebindings")].get(namespace, {}).values()
+            ),
+        )
+
+    def _priority_classes(self) -> dict[str, Obj]:
+        return dict(self._objects[PRIORITY_CLASSES_KEY].get("", {}))
+
+    def _add_system_priority_classes(self) -> None:
+        classes = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert classes is not None
+        for name, value, description in SYSTEM_PRIORITY_CLASSES:
+            self.create(
+                classes, None, {"metadata": {"name": name}, "value": value, "description": description}
+            )
+
+    def _quotas(self, namespace: str) -> list[Obj]:
+        return list(self._objects[QUOTAS_KEY].get(namespace, {}).values())
+
+    def _quota_objects(self, namespace: str, quotas: list[Obj]) -> dict[str, list[Obj]]:
+        """The namespace's objects that ``quotas`` count, by quota kind key (``pods``, ``jobs.batch``)."""
+        counted: dict[str, list[Obj]] = {}
+        for quota in quotas:
+            for resource_name in (quota.get("spec") or {}).get("hard") or {}:
+                kind = quota_kind_key(resource_name)
+                if kind not in counted:
+                    plural, _, group = kind.partition(".")
+                    counted[kind] = list(self._objects[(group, plural)].get(namespace, {}).values())
+        return counted
+
+    def _admit(self, resource: ResourceType, obj: Obj, warnings: list[str]) -> None:
+        """Validating admission: Pod Security Admission for pods, then ResourceQuota for everything."""
+        namespace = object_meta(obj).get("namespace")
+        if not namespace:
+            return
+        key = store_key(resource)
+        if key == PODS_KEY:
+            space = self.find(self._resource(NAMESPACES_KEY), None, namespace)
+            if space is not None:
+                warnings.extend(admit_pod_security(obj, space))
+        quotas = self._quotas(namespace)
+        if quotas and key != QUOTAS_KEY:
+            admit_quota(
+                kind_plural=resource.plural,
+                obj=obj,
+                quotas=quotas,
+                objects_by_kind=self._quota_objects(namespace, quotas),
+                counted_as=key[1] if not key[0] else f"{key[1]}.{key[0]}",
+            )
+
+    def _refresh_quotas(self, key: StoreKey, namespace: str) -> None:
+        """Keep ``status.used`` of the namespace's quotas current after a write (the quota controller)."""
+        if not namespace or key == QUOTAS_KEY:
+            return
+        quotas_resource = self._resource(QUOTAS_KEY)
+        for quota in self._quotas(namespace):
+            status = quota_status(quota, self._quota_objects(namespace, [quota]))
+            if status != quota.get("status"):
+                updated = {**quota, "status": status}
+                updated["metadata"] = {**quota["metadata"], "resourceVersion": self._next_rv()}
+                self._put(quotas_resource, updated, quota)
 
     def _secret_defaults(self, obj: Obj) -> Obj:
         string_data = obj.pop("stringData", None) or {}
@@ -409,12 +520,32 @@ class Store(Lifecycle):
         return obj
 
     def _populate_namespace(self, namespace: str) -> None:
-        """What the namespace controllers add to a new namespace: the default service account."""
+        """What the namespace controllers add to a new namespace: the default service account, and the
+        cluster's CA as ConfigMap ``kube-root-ca.crt`` (the root CA cert publisher, once there is a CA)."""
         accounts = self._resource(("", "serviceaccounts"))
         if self.find(accounts, namespace, "default") is None:
             self.create(accounts, namespace, {"metadata": {"name": "default"}})
+        config_maps = self._resource(("", "configmaps"))
+        if self.root_ca_pem is not None and self.find(config_maps, namespace, ROOT_CA_CONFIG_MAP) is None:
+            body = {"metadata": {"name": ROOT_CA_CONFIG_MAP}, "data": {"ca.crt": self.root_ca_pem}}
+            self.create(config_maps, namespace, body)
+
+    def publish_root_ca(self, pem: str) -> None:
+        """pkg/controller/certificates/rootcacertpublisher: every namespace gets ``kube-root-ca.crt``."""
+        self.root_ca_pem = pem
+        for namespace in list(self._objects[NAMESPACES_KEY].get("", {})):
+            self._populate_namespace(namespace)
 
     def _validate(self, resource: ResourceType, obj: Obj, old: Obj | None) -> Obj:
+        """The kind's validation: the CRD schema for custom resources, the hand-written rules for
+        built-ins, and ObjectMeta's rules for both; 422 naming every bad field."""
+        causes = metadata_causes(object_meta(obj))
+        if not resource.custom:
+            causes.extend(builtin_causes(resource.group, resource.plural, obj, old))
+        if causes:
+            raise errors.invalid(
+                group=resource.group, kind=resource.kind, name=object_meta(obj).get("name", ""), causes=causes
+            )
         if resource.custom and self.validator is not None:
             return self.validator(resource, obj, old)
         return obj
@@ -452,6 +583,10 @@ class Store(Lifecycle):
             obj = crd_with_status(obj)
         if resource.plural == "secrets" and not resource.group:
             obj = self._secret_defaults(obj)
+        if store_key(resource) == QUOTAS_KEY and subresource != "status":
+            obj["status"] = quota_status(
+                obj, self._quota_objects(name and obj["metadata"]["namespace"], [obj])
+            )
         if resource.plural == "pods" and not resource.group and subresource != "status":
             obj = pod_defaults(obj)
             causes = pod_update_causes(old, obj)
@@ -464,6 +599,7 @@ class Store(Lifecycle):
             return obj
         if {**obj, "metadata": {**obj["metadata"], "resourceVersion": old_meta["resourceVersion"]}} == old:
             return old  # a no-op write does not bump resourceVersion (as in the real server)
+        check_storable(obj)
         obj["metadata"] = {**obj["metadata"], "resourceVersion": self._next_rv()}
         meta = obj["metadata"]
         if (

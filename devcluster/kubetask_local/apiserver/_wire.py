@@ -29,19 +29,73 @@ def json_response(
     )
 
 
+# encoding/json's maxNestingDepth, which the real server's decoders inherit: deeper bodies are a 400.
+MAX_NESTING_DEPTH = 10_000
+# Python frames that one nesting level can take on the way through the server (decoding, pruning,
+# copying, comparing, encoding); the server raises the interpreter's recursion limit to this times the
+# nesting limit so that what the real server stores, this one stores too (see ApiServer.start).
+FRAMES_PER_LEVEL = 4
+RECURSION_LIMIT = MAX_NESTING_DEPTH * FRAMES_PER_LEVEL + 1000
+
+
 def decode_body(body: bytes, content_type: str) -> Any:
     if not body.strip():
         return None
     if "protobuf" in content_type:
         return _protobuf.decode(body)
     try:
-        if "yaml" in content_type:
-            return yaml.safe_load(body)
-        return json.loads(body)
+        decoded = yaml.safe_load(body) if "yaml" in content_type else json.loads(body)
+    except RecursionError:
+        raise _too_deep(body) from None
     except (ValueError, yaml.YAMLError) as error:
         raise errors.bad_request(
             f"the body of the request could not be decoded as {content_type or JSON}: {error}"
         ) from error
+    if nesting_depth(decoded) > MAX_NESTING_DEPTH:
+        raise _too_deep(body)
+    return decoded
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in a decoded document (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _too_deep(body: bytes) -> errors.ApiError:
+    """The real server's answer: its decoder stops at the first bracket past encoding/json's depth limit
+    (scanner.go: ``invalid character '{' exceeded max depth``), reported through the serializer's
+    ``couldn't get version/kind; json parse error`` (runtime/serializer/json/meta.go)."""
+    depth, opener, in_string, escaped = 0, "{", False, False
+    for char in body.decode(errors="replace"):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                opener = char
+                break
+        elif char in "}]":
+            depth -= 1
+    return errors.bad_request(
+        f"couldn't get version/kind; json parse error: invalid character '{opener}' exceeded max depth"
+    )
 
 
 def render(resource: ResourceType, obj: Obj, accept: str) -> Any:

@@ -3,13 +3,14 @@ deletecollection, and the ``binding`` and ``scale`` subresources."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp.web
 
 from kubetask_local.apiserver import _errors as errors
-from kubetask_local.apiserver import _patch, _schema
+from kubetask_local.apiserver import _patch, _schema, _typed
 from kubetask_local.apiserver._objects import timestamp
 from kubetask_local.apiserver._ownership import conflict_error, conflicts
 from kubetask_local.apiserver._resources import ResourceType
@@ -23,31 +24,52 @@ class Writes:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def strict_check(self, resource: ResourceType, obj: Any, params: Mapping[str, str]) -> None:
-        if (
-            params.get("fieldValidation") == "Strict"
-            and resource.custom
-            and resource.schema is not None
-            and isinstance(obj, Mapping)
-        ):
-            unknown = _schema.unknown_fields(resource.schema, obj)
-            if unknown:
-                raise errors.bad_request(
-                    "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+    def decode(self, resource: ResourceType, obj: Any, params: Mapping[str, str]) -> tuple[Any, list[str]]:
+        """The body as the real server decodes it, and the ``Warning`` headers it earns.
+
+        Built-in kinds are decoded into their official types (``_typed``): wrong JSON types are a 400 and
+        unknown fields are dropped. Unknown fields are a 400 with ``fieldValidation=Strict``, silently dropped
+        with ``Ignore`` and a warning each otherwise (``Warn``, the default), as in
+        https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation.
+        """
+        if not isinstance(obj, Mapping):
+            return obj, []
+        unknown: list[str] = []
+        if resource.custom:
+            if resource.schema is not None:
+                unknown = _schema.unknown_fields(resource.schema, obj)
+        else:
+            decoded = _typed.decode(resource, obj)
+            obj, unknown = decoded.obj, decoded.unknown_fields
+        validation = params.get("fieldValidation", "Warn")
+        if validation not in ("Strict", "Warn", "Ignore", ""):
+            raise errors.bad_request(
+                f"fieldValidation parameter unsupported: {validation}, must be one of Ignore, Warn or Strict"
+            )
+        if unknown and validation == "Strict":
+            message = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+            if not resource.custom:
+                message = (
+                    f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                    f"{resource.kind}: {message}"
                 )
+            raise errors.bad_request(message)
+        if validation == "Ignore":
+            return obj, []
+        return obj, [f'unknown field "{path}"' for path in unknown]
 
     def create(self, target: Target, params: Mapping[str, str], body: Any) -> aiohttp.web.Response:
         if target.subresource is not None:
             raise errors.method_not_allowed(f"POST is not supported on {target.subresource}")
-        self.strict_check(target.resource, body, params)
+        body, warnings = self.decode(target.resource, body, params)
         obj = self.store.create(
-            target.resource, target.namespace, body, dry_run=params.get("dryRun") == "All"
+            target.resource, target.namespace, body, dry_run=dry_run(params), warnings=warnings
         )
-        return json_response(versioned(target.resource, obj), status=201)
+        return with_warnings(json_response(versioned(target.resource, obj), status=201), warnings)
 
     def replace(self, target: Target, params: Mapping[str, str], body: Any) -> aiohttp.web.Response:
         assert target.name is not None
-        self.strict_check(target.resource, body, params)
+        body, warnings = self.decode(target.resource, body, params)
         meta = body.get("metadata") if isinstance(body, Mapping) else None
         if target.resource.custom and not (isinstance(meta, Mapping) and meta.get("resourceVersion")):
             # Custom resources allow no unconditional update, as in the real server.
@@ -64,9 +86,9 @@ class Writes:
             target.name,
             body,
             subresource=sub,
-            dry_run=params.get("dryRun") == "All",
+            dry_run=dry_run(params, options="UpdateOptions"),
         )
-        return json_response(versioned(target.resource, obj))
+        return with_warnings(json_response(versioned(target.resource, obj)), warnings)
 
     def patch(
         self,
@@ -77,7 +99,6 @@ class Writes:
     ) -> aiohttp.web.Response:
         assert target.name is not None
         resource = target.resource
-        dry_run = params.get("dryRun") == "All"
         sub = "status" if target.subresource == "status" else None
         if content_type == "application/apply-patch+yaml":
             return self.apply(target, params, patch, sub=sub)
@@ -92,11 +113,16 @@ class Writes:
             new = _patch.strategic_merge_patch(old, patch)
         else:
             raise errors.unsupported_media_type(content_type)
-        self.strict_check(resource, new, params)
+        new, warnings = self.decode(resource, new, params)
         obj = self.store.update(
-            resource, target.namespace, target.name, new, subresource=sub, dry_run=dry_run
+            resource,
+            target.namespace,
+            target.name,
+            new,
+            subresource=sub,
+            dry_run=dry_run(params, options="PatchOptions"),
         )
-        return json_response(versioned(resource, obj))
+        return with_warnings(json_response(versioned(resource, obj)), warnings)
 
     def apply(
         self, target: Target, params: Mapping[str, str], applied: Any, *, sub: str | None
@@ -114,8 +140,8 @@ class Writes:
                 f"the name of the object ({meta.get('name')}) does not match the name on "
                 f"the URL ({target.name})"
             )
-        self.strict_check(resource, applied, params)
-        dry_run = params.get("dryRun") == "All"
+        applied, warnings = self.decode(resource, applied, params)
+        is_dry_run = dry_run(params, options="PatchOptions")
         existing = self.store.find(resource, target.namespace, target.name)
         existing = versioned(resource, existing) if existing is not None else None
         entry = {
@@ -130,14 +156,14 @@ class Writes:
             if sub is not None:
                 raise errors.not_found(group=resource.group, plural=resource.plural, name=target.name)
             body = {**applied, "metadata": {**meta, "name": target.name, "managedFields": [entry]}}
-            obj = self.store.create(resource, target.namespace, body, dry_run=dry_run)
+            obj = self.store.create(resource, target.namespace, body, dry_run=is_dry_run, warnings=warnings)
             status = 201
         else:
             uid = existing["metadata"]["uid"]
             found = conflicts(applied, self.store.other_appliers(uid, manager), self.store.forfeited(uid))
             if found and params.get("force", "").lower() != "true":
                 raise conflict_error(found, api_version=resource.api_version)
-            if not dry_run:
+            if not is_dry_run:
                 for other, path in found:
                     self.store.forfeited(uid).setdefault(other, set()).add(path)
             previous = self.store.applied_config(uid, manager)
@@ -149,12 +175,12 @@ class Writes:
             if "resourceVersion" not in meta:
                 merged["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             obj = self.store.update(
-                resource, target.namespace, target.name, merged, subresource=sub, dry_run=dry_run
+                resource, target.namespace, target.name, merged, subresource=sub, dry_run=is_dry_run
             )
             status = 200
-        if not dry_run:
+        if not is_dry_run:
             self.store.remember_applied(obj["metadata"]["uid"], manager, applied)
-        return json_response(versioned(resource, obj), status=status)
+        return with_warnings(json_response(versioned(resource, obj), status=status), warnings)
 
     def scale(self, target: Target, method: str, body: bytes, content_type: str) -> aiohttp.web.Response:
         assert target.name is not None
@@ -201,7 +227,7 @@ class Writes:
         propagation = options.get("propagationPolicy") or params.get("propagationPolicy")
         if propagation is None and options.get("orphanDependents") is True:
             propagation = "Orphan"
-        dry_run = "All" in (options.get("dryRun") or []) or params.get("dryRun") == "All"
+        is_dry_run = "All" in (options.get("dryRun") or []) or dry_run(params, options="DeleteOptions")
         resource = target.resource
         obj, gone = self.store.delete(
             resource,
@@ -210,7 +236,7 @@ class Writes:
             grace_period=int(grace) if grace is not None else None,
             propagation=propagation,
             preconditions=options.get("preconditions"),
-            dry_run=dry_run,
+            dry_run=is_dry_run,
         )
         if gone and not resource.custom and resource.plural not in ("pods", "namespaces"):
             return json_response(
@@ -263,3 +289,39 @@ def _fields_v1(applied: Any) -> Any:
             if key not in ("apiVersion", "kind") and value is not None
         }
     return {}
+
+
+def dry_run(params: Mapping[str, str], *, options: str = "CreateOptions") -> bool:
+    """Whether the write is a dry run; a ``dryRun`` value other than ``All`` is refused, never persisted.
+
+    k8s.io/apimachinery/pkg/apis/meta/v1/validation: ValidateDryRun answers 422 on the request's options kind.
+    """
+    value = params.get("dryRun")
+    if value is None or value == "":
+        return False
+    if value != "All":
+        raise errors.ApiError(
+            422,
+            "Invalid",
+            f'{options}.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{{"{value}"}}: '
+            'supported values: "All"',
+            details={
+                "group": "meta.k8s.io",
+                "kind": options,
+                "causes": [
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "message": f'Unsupported value: []string{{"{value}"}}: supported values: "All"',
+                        "field": "dryRun",
+                    }
+                ],
+            },
+        )
+    return True
+
+
+def with_warnings(response: aiohttp.web.Response, warnings: list[str]) -> aiohttp.web.Response:
+    """Add one ``Warning: 299 - "..."`` header per warning, as the real server does (RFC 7234 format)."""
+    for warning in warnings:
+        response.headers.add("Warning", "299 - " + json.dumps(warning))
+    return response

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubetask_local.node._security import DEFAULT_IMAGE_USERS
 from kubetask_local.node._spec import Taint
 
 
@@ -33,6 +34,9 @@ class NodeConfig:
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     failing_images: frozenset[str] = frozenset()
+    # Image reference or glob pattern -> its USER (``uid``, ``uid:gid``, ``name``), over the defaults for
+    # kubetask's own images (see ``all_image_users``).
+    image_users: Mapping[str, str] = field(default_factory=dict)
     host_ip: str = "127.0.0.1"
     pod_ip: str = "127.0.0.1"
     bin_dir: Path = field(default_factory=lambda: Path(sys.executable).parent)
@@ -49,6 +53,11 @@ class NodeConfig:
     pod_eviction_timeout: float = 3.0
     memory_poll_interval: float = 0.1
     api_retry_for: float = 30.0
+
+    def all_image_users(self) -> dict[str, str]:
+        """Each image's USER, for ``runAsNonRoot``; an image matching none runs as root, as an image
+        without USER does."""
+        return {**DEFAULT_IMAGE_USERS, **self.image_users}
 
     def all_labels(self) -> dict[str, str]:
         return {

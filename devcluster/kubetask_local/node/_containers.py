@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import signal
+import stat
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +60,38 @@ def restarts(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
+def read_termination_file(path: Path) -> bytes:
+    """The first 4096 bytes of the container's termination message file, read only if it is still a
+    regular file: the container may have replaced it by a symbolic link to a host file the node could
+    read, or by a FIFO that would block the node; either reads as empty, as nothing the pod wrote."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return file.read(TERMINATION_MESSAGE_LIMIT)
+
+
+def reset_termination_file(path: Path) -> None:
+    """An empty termination message file for a new run, made afresh: whatever the previous run left at the
+    path (a symbolic link to a host file included) is removed, never followed and truncated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+    os.chmod(path, 0o666)  # as the kubelet leaves it, so a container running as any user can write it
+
+
 def exit_state(
     launch: Launch, result: ProcessResult, *, log_file: Path, started_at: str | None, container_id: str | None
 ) -> dict[str, Any]:
     """The ``terminated`` state of a container that exited, with its termination message."""
-    file_text = ""
-    with contextlib.suppress(OSError):
-        file_text = launch.termination_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
+    file_text = read_termination_file(launch.termination_file).decode(errors="replace")
     policy = launch.container.get("terminationMessagePolicy") or "File"
     log_tail = ""
     if policy == "FallbackToLogsOnError" and result.exit_code != 0 and not file_text:
@@ -109,6 +137,7 @@ class PodContainers:
         self._policy = policy
         self._processes: dict[str, ContainerProcess] = {}
         self._stopping = asyncio.Event()
+        self._stop = (0.0, "")  # the grace period and reason of stop(), for a container still starting then
         self._uid = pod["metadata"]["uid"]
 
     @property
@@ -122,13 +151,16 @@ class PodContainers:
         if runner is not None:
             runner.cancel()
         for process in self._processes.values():
-            process.signal_group(signal.SIGKILL)
+            process.kill()
         if self._processes:
             await asyncio.wait([asyncio.create_task(p.exited()) for p in self._processes.values()], timeout=5)
+        for process in self._processes.values():
+            process.signal_group(signal.SIGKILL)  # whatever a shim that did not answer left in its group
 
     async def stop(self, *, grace_period: float, reason: str) -> None:
         """No more restarts; SIGTERM every running container, SIGKILL after ``grace_period`` seconds."""
         self._stopping.set()
+        self._stop = (grace_period, reason)
         tasks = []
         for name, process in self._processes.items():
             if "running" in self._slots[name].state:
@@ -171,8 +203,7 @@ class PodContainers:
 
     async def _start_and_wait(self, launch: Launch, slot: ContainerSlot) -> ProcessResult | None:
         name = launch.container["name"]
-        launch.termination_file.parent.mkdir(parents=True, exist_ok=True)
-        launch.termination_file.write_bytes(b"")
+        reset_termination_file(launch.termination_file)
         slot.container_id = f"kubetask-local://{self._uid}-{name}-{slot.restart_count}"
         self._events.record(
             self._pod,
@@ -188,6 +219,7 @@ class PodContainers:
                 log=LogWriter(self._log_file(name)),
                 memory_limit=launch.memory_limit,
                 memory=self._memory,
+                identity=launch.run_as,
             )
         except OSError as error:
             message = f"failed to create containerd task: exec: {launch.argv[0]!r}: {error.strerror or error}"
@@ -210,6 +242,10 @@ class PodContainers:
         self._events.record(self._pod, reason="Created", message=f"Created container {name}", container=name)
         self._events.record(self._pod, reason="Started", message=f"Started container {name}", container=name)
         await self._report()
+        if self.stopping:  # stop() came while it was starting: it is stopped now, as stop() stops the others
+            grace_period, reason = self._stop
+            self._events.record(self._pod, reason="Killing", message=f"{reason} {name}", container=name)
+            await process.terminate(grace_period=grace_period)
         result = await process.wait()
         slot.state = exit_state(
             launch,

@@ -1,7 +1,10 @@
 """Events about pods, posted by the local node as the kubelet (and the scheduler) would.
 
 Posting is fire-and-forget in background tasks, like the client-go event broadcaster: a failed post is logged
-and never delays or breaks a pod.
+and never delays or breaks a pod. As client-go's EventCorrelator (tools/record/events_cache.go), an event
+identical to one already posted (same object, type, reason, message and source) is not posted again: the
+existing one gets its ``count`` raised and its ``lastTimestamp`` moved (what ``kubectl describe`` shows as
+"(x3 over 10s)").
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kubetask_local.node._api import NodeApiClient
+from kubetask_local.node._api import MERGE_PATCH, NodeApiClient
 from kubetask_local.node._errors import ApiError
 from kubetask_local.node._status import now
 
@@ -77,7 +80,8 @@ class EventRecorder:
     def __init__(self, *, api: NodeApiClient, host: str) -> None:
         self._api = api
         self._host = host
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
+        self._posted: dict[tuple[str, ...], tuple[str, int]] = {}  # identical events -> (name, count)
         self._poster: asyncio.Task[None] | None = None
         self.enabled = True
 
@@ -102,26 +106,43 @@ class EventRecorder:
             host=self._host,
             field_path=f"spec.containers{{{container}}}" if container else None,
         )
-        self._queue.put_nowait(body)
+        namespace = body["metadata"]["namespace"]
+        key = (
+            str(body["involvedObject"].get("uid")),
+            str(body["involvedObject"].get("fieldPath", "")),
+            kind,
+            reason,
+            message,
+            component,
+        )
+        if key in self._posted:
+            name, count = self._posted[key]
+            self._posted[key] = (name, count + 1)
+            patch = {"count": count + 1, "lastTimestamp": body["lastTimestamp"], "reason": reason}
+            self._queue.put_nowait(("PATCH", f"/api/v1/namespaces/{namespace}/events/{name}", patch))
+        else:
+            self._posted[key] = (body["metadata"]["name"], 1)
+            self._queue.put_nowait(("POST", f"/api/v1/namespaces/{namespace}/events", body))
         if self._poster is None or self._poster.done():
             self._poster = asyncio.create_task(self._post_all(), name="kubetask-node-events")
 
     async def _post_all(self) -> None:
         while True:
-            body = await self._queue.get()
-            namespace = body["metadata"]["namespace"]
+            method, path, body = await self._queue.get()
             try:
-                await self._api.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+                if method == "PATCH":
+                    await self._api.request(method, path, body=body, content_type=MERGE_PATCH)
+                else:
+                    await self._api.request(method, path, body=body)
             except ApiError as error:
-                logger.warning(
-                    "could not post event %s for pod %s/%s: %s",
-                    body["reason"],
-                    namespace,
-                    body["involvedObject"]["name"],
-                    error,
-                )
+                logger.warning("could not write event %s (%s %s): %s", body["reason"], method, path, error)
             finally:
                 self._queue.task_done()
+
+    def forget(self, uid: str) -> None:
+        """The pod is gone: its events are no longer correlated."""
+        for key in [key for key in self._posted if key[0] == uid]:
+            del self._posted[key]
 
     async def drain(self, timeout: float = 2.0) -> None:
         """Wait a little for events in flight (at shutdown), then drop the rest."""

@@ -9,8 +9,9 @@ the pod's variables over it, the node's ``bin`` directory first on ``PATH`` (``k
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,21 @@ from kubetask_local.node._api import NodeApiClient
 from kubetask_local.node._config import NodeConfig
 from kubetask_local.node._env import ObjectKey, PodNetwork, expand, referenced_objects, resolve_env
 from kubetask_local.node._errors import ApiError, PodConfigError, QuantityError
+from kubetask_local.node._security import (
+    image_user,
+    parse_image_user,
+    run_as,
+    run_as_non_root_error,
+)
+from kubetask_local.node._shim import RunAs
 from kubetask_local.node._spec import invalid_image_message, memory_limit_bytes, pull_fails
-from kubetask_local.node._volumes import map_paths, materialise_volumes, mount_mapping, plan_volumes
+from kubetask_local.node._volumes import (
+    map_paths,
+    materialise_volumes,
+    mount_mapping,
+    normalise,
+    plan_volumes,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class Launch:
     cwd: Path
     termination_file: Path
     memory_limit: int | None
+    run_as: RunAs = field(default_factory=RunAs)
 
 
 def image_problems(
@@ -88,6 +103,9 @@ def build_launches(
     launches = []
     for container in (pod.get("spec") or {}).get(field) or []:
         name = container["name"]
+        process_user = container_user(pod, container, image_users=config.all_image_users())
+        if process_user.uid is not None and process_user.uid != os.geteuid():
+            open_for_other_users(pod_dir, volume_dirs, root=config.root)
         variables = resolve_env(pod, container, objects=objects, network=network)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         if not argv:
@@ -98,6 +116,9 @@ def build_launches(
             )
         termination_file = pod_dir / "containers" / name / "termination-log"
         mapping = mount_mapping(container, volume_dirs=volume_dirs, termination_file=termination_file)
+        process_user = with_filesystem_view(
+            process_user, container, kinds={plan.name: plan.kind for plan in plans}, mapping=mapping
+        )
         env = {**config.base_env, "HOSTNAME": pod["metadata"]["name"]}
         env.update({key: map_paths(value, mapping) for key, value in variables.items()})
         env["PATH"] = f"{config.bin_dir}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
@@ -114,9 +135,71 @@ def build_launches(
                 cwd=working_dir(container, mapping, default=config.working_dir, pod_dir=pod_dir),
                 termination_file=termination_file,
                 memory_limit=memory_limit,
+                run_as=process_user,
             )
         )
     return launches
+
+
+def container_user(
+    pod: Mapping[str, Any], container: Mapping[str, Any], *, image_users: Mapping[str, str]
+) -> RunAs:
+    """Who the container runs as; a container that may not run (``runAsNonRoot``) raises
+    ``PodConfigError`` with the kubelet's message (``CreateContainerConfigError``)."""
+    image = str(container.get("image") or "")
+    declared = image_user(image, image_users)
+    user = parse_image_user(declared or "")
+    refusal = run_as_non_root_error(pod, container, user=user)
+    if refusal is not None:
+        if declared is None:
+            refusal += (
+                f'. The kubetask local node cannot read images: it has no USER for "{image}" and runs '
+                "it as root, as a runtime runs an image without USER; declare it with "
+                "`kubetask dev --image-user IMAGE=USER`"
+            )
+        raise PodConfigError(refusal)
+    return run_as(pod, container, user=user, node_is_root=os.geteuid() == 0)
+
+
+# Volumes a kubelet always mounts read-only (their content is the API's).
+_API_DATA_VOLUMES = ("ConfigMap", "Secret", "downwardAPI", "projected")
+
+
+def with_filesystem_view(
+    run_as: RunAs, container: Mapping[str, Any], *, kinds: Mapping[str, str], mapping: Mapping[str, str]
+) -> RunAs:
+    """``run_as`` with the mounts to confine when the container asks for ``readOnlyRootFilesystem`` or a
+    ``readOnly`` volume mount: writable emptyDir/claim/hostPath mounts and the termination-message directory,
+    read-only ones (asked, or API data) -- only when the node is root (see ``_shim.confine_filesystem``)."""
+    asked = run_as.read_only_root or any(m.get("readOnly") for m in container.get("volumeMounts") or [])
+    if not asked or os.geteuid() != 0:
+        return run_as
+    writable, read_only = [], []
+    for mount in container.get("volumeMounts") or []:
+        local = mapping[normalise(str(mount.get("mountPath", "")))]
+        if mount.get("readOnly") or kinds.get(mount.get("name", "")) in _API_DATA_VOLUMES:
+            read_only.append(local)
+        else:
+            writable.append(local)
+    termination_path = normalise(container.get("terminationMessagePath") or "/dev/termination-log")
+    writable.append(str(Path(mapping[termination_path]).parent))
+    return run_as._replace(writable=tuple(writable), read_only=tuple(read_only))
+
+
+def open_for_other_users(pod_dir: Path, volume_dirs: Mapping[str, Path], *, root: Path) -> None:
+    """Let a container running as another user reach its files, as the kubelet's directories allow: the
+    node's directories down to the pod's are made traversable (not listable) by others. The directories
+    above the node's root are the host's and stay as they are."""
+    for directory in [root, *reversed(pod_dir.relative_to(root).parents), pod_dir]:
+        target = directory if directory.is_absolute() else root / directory
+        target.mkdir(parents=True, exist_ok=True)
+        os.chmod(target, target.stat().st_mode & 0o7777 | 0o111)
+    for directory in (pod_dir / "volumes", pod_dir / "containers"):
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, 0o711)
+    for directory in volume_dirs.values():
+        if directory.is_relative_to(pod_dir) and directory.is_dir():
+            os.chmod(directory, directory.stat().st_mode & 0o7777 | 0o111)
 
 
 def working_dir(
@@ -124,9 +207,9 @@ def working_dir(
 ) -> Path:
     """``workingDir`` mapped through the mounts; a path outside them is made under the pod's ``rootfs``;
     none means the node's own working directory (so relative ``PYTHONPATH`` entries keep working)."""
-    wanted = str(container.get("workingDir") or "")
-    if not wanted:
+    if not container.get("workingDir"):
         return default
+    wanted = normalise(str(container["workingDir"]))  # ``..`` cannot climb out of the pod's rootfs
     mapped = Path(map_paths(wanted, mapping))
     if str(mapped) != wanted or mapped.is_dir():
         mapped.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,23 @@
-"""The Node object's status, and what the node-lifecycle controller does when the node stops reporting.
+"""The Node object's status, and what the control plane does when the node stops reporting.
 
-A stopped node is lost as in a real cluster: after ``node_monitor_grace`` seconds its ``Ready`` condition
-turns ``Unknown`` (reason ``NodeStatusUnknown``), it gets the ``node.kubernetes.io/unreachable`` NoExecute
-taint and its pods' ``Ready`` condition turns False; after ``pod_eviction_timeout`` more seconds its pods that
-have not finished are marked ``Failed`` with reason ``NodeLost`` and a ``DisruptionTarget`` condition, their
-unfinished containers ``terminated`` with reason ``ContainerStatusUnknown`` and exit code 137 (what the pod
-garbage collector reports for pods it could not see end). The pod objects stay, so their owners see the loss
-and can react (the operator retries a TaskRun whose pod was lost).
+A stopped node is lost as in a real cluster (Kubernetes 1.29+):
+
+- the node-lifecycle controller (pkg/controller/nodelifecycle): after ``node_monitor_grace`` seconds the
+  node's conditions turn ``Unknown`` (reason ``NodeStatusUnknown``, "Kubelet stopped posting node status."),
+  it gets the ``node.kubernetes.io/unreachable`` taints (``NoSchedule`` and ``NoExecute``), and each of its
+  pods gets ``Ready`` False and a ``NodeNotReady`` event ("Node is not ready", ``MarkPodsNotReady``);
+- the taint-eviction controller (pkg/controller/tainteviction): once the pod's toleration of the NoExecute
+  taint runs out -- ``pod_eviction_timeout`` here, standing for the 300 s that DefaultTolerationSeconds gives
+  every pod; a pod tolerating it with no ``tolerationSeconds`` stays -- it records ``TaintManagerEviction``
+  ("Marking for deletion Pod ns/name"), adds the ``DisruptionTarget`` condition (reason
+  ``DeletionByTaintManager``, "Taint manager: deleting due to NoExecute taint") and deletes the pod.
+
+Nothing else happens while the node is away: the pod keeps its phase and container states, and stays
+Terminating, as no kubelet confirms its end (the pod garbage collector acts only once the Node object is gone
+or marked out-of-service). No controller writes the reason ``NodeLost`` any more: that was the pre-taint
+eviction path (``SetPodTerminationReason``), gone with the taint manager becoming the only one. When the node
+comes back, its kubelet finds the containers gone: the pod ends ``Failed``, its containers ``terminated``
+with reason ``ContainerStatusUnknown`` (137), and a deleted pod is then removed.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from typing import Any
 from kubetask_local.node._api import MERGE_PATCH, NodeApiClient
 from kubetask_local.node._config import NodeConfig
 from kubetask_local.node._errors import ApiError
+from kubetask_local.node._events import EventRecorder
 from kubetask_local.node._status import now, terminated
 
 logger = logging.getLogger("kubetask_local.node")
@@ -28,7 +40,6 @@ logger = logging.getLogger("kubetask_local.node")
 TERMINAL_PHASES = ("Succeeded", "Failed")
 KUBELET_VERSION = "v1.36.0-kubetask-local"
 LOST_MESSAGE = "The container could not be located when the pod was terminated"
-_UNREACHABLE_TAINT = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
 def node_object_status(config: NodeConfig, *, ready: str, since: str) -> dict[str, Any]:
@@ -91,93 +102,133 @@ def node_object_status(config: NodeConfig, *, ready: str, since: str) -> dict[st
     }
 
 
+_UNREACHABLE = "node.kubernetes.io/unreachable"
+_TAINT_EVICTION_MESSAGE = "Taint manager: deleting due to NoExecute taint"
+
+
 async def lose_node(
-    api: NodeApiClient, config: NodeConfig, *, post_status: Callable[..., Awaitable[None]]
+    api: NodeApiClient,
+    config: NodeConfig,
+    *,
+    post_status: Callable[..., Awaitable[None]],
+    events: EventRecorder,
 ) -> None:
-    """Run the node-lifecycle controller's reaction to a silent node (cancelled when the node returns)."""
+    """Run the controllers' reaction to a silent node (cancelled when the node returns)."""
     try:
         await asyncio.sleep(config.node_monitor_grace)
         await post_status(ready="Unknown")
-        taints = [*(t.as_dict() for t in config.taints), {**_UNREACHABLE_TAINT, "timeAdded": now()}]
+        taints = [
+            *(t.as_dict() for t in config.taints),
+            {"key": _UNREACHABLE, "effect": "NoSchedule"},
+            {"key": _UNREACHABLE, "effect": "NoExecute", "timeAdded": now()},
+        ]
         await api.request(
             "PATCH",
             f"/api/v1/nodes/{config.name}",
             body={"spec": {"taints": taints}},
             content_type=MERGE_PATCH,
         )
-        await _update_node_pods(api, config.name, lost=False)
+        for pod in await _unfinished_pods(api, config.name):
+            if await _patch_status(api, pod, {"conditions": pods_not_ready(pod.get("status") or {})}):
+                events.record(
+                    pod,
+                    kind="Warning",
+                    reason="NodeNotReady",
+                    message="Node is not ready",
+                    component="node-controller",
+                )
         await asyncio.sleep(config.pod_eviction_timeout)
-        await _update_node_pods(api, config.name, lost=True)
+        for pod in await _unfinished_pods(api, config.name):
+            if not tolerates_unreachable_forever(pod):
+                await _evict(api, pod, events=events)
     except ApiError as error:
         logger.warning("node-lifecycle update of lost node %s failed: %s", config.name, error)
 
 
-async def _update_node_pods(api: NodeApiClient, node_name: str, *, lost: bool) -> None:
+async def _unfinished_pods(api: NodeApiClient, node_name: str) -> list[dict[str, Any]]:
     listing = await api.request("GET", "/api/v1/pods", params={"fieldSelector": f"spec.nodeName={node_name}"})
-    for pod in listing.get("items") or []:
-        if (pod.get("spec") or {}).get("nodeName") != node_name:
-            continue  # an API server that ignores the field selector
-        status = pod.get("status") or {}
-        if status.get("phase") in TERMINAL_PHASES:
-            continue
-        metadata = pod["metadata"]
-        patch = lost_pod_status(status, node_name=node_name, pod_name=metadata["name"], lost=lost)
-        try:
-            await api.request(
-                "PATCH",
-                f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status",
-                body={"status": patch},
-                content_type=MERGE_PATCH,
-            )
-        except ApiError as error:
-            if error.status != 404:
-                raise
-
-
-def lost_pod_status(
-    status: Mapping[str, Any], *, node_name: str, pod_name: str, lost: bool
-) -> dict[str, Any]:
-    """The status the node-lifecycle controller gives a pod on an unreachable node: not ready, then ``Failed``
-    with reason ``NodeLost`` once the eviction timeout passed."""
-    timestamp = now()
-    conditions = [
-        dict(c) for c in status.get("conditions") or [] if c.get("type") not in ("Ready", "DisruptionTarget")
+    return [
+        pod
+        for pod in listing.get("items") or []
+        if (pod.get("spec") or {}).get("nodeName") == node_name  # an API server ignoring the selector
+        and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
     ]
-    conditions.append(
-        {
-            "type": "Ready",
-            "status": "False",
-            "reason": "NodeNotReady",
-            "lastProbeTime": None,
-            "lastTransitionTime": timestamp,
-            "message": f"Node {node_name} is not ready",
-        }
+
+
+async def _patch_status(api: NodeApiClient, pod: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """False when the pod is gone."""
+    metadata = pod["metadata"]
+    try:
+        await api.request(
+            "PATCH",
+            f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status",
+            body={"status": status},
+            content_type=MERGE_PATCH,
+        )
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return False
+    return True
+
+
+async def _evict(api: NodeApiClient, pod: Mapping[str, Any], *, events: EventRecorder) -> None:
+    """The taint-eviction controller's ``addConditionAndDeletePod``: DisruptionTarget, then a deletion with
+    the pod's own grace period."""
+    metadata = pod["metadata"]
+    events.record(
+        pod,
+        reason="TaintManagerEviction",
+        message=f"Marking for deletion Pod {metadata['namespace']}/{metadata['name']}",
+        component="taint-eviction-controller",
     )
-    if not lost:
-        return {"conditions": conditions}
-    message = f"Node {node_name} which was running pod {pod_name} is unresponsive"
+    conditions = [
+        dict(c)
+        for c in (pod.get("status") or {}).get("conditions") or []
+        if c.get("type") != "DisruptionTarget"
+    ]
     conditions.append(
         {
             "type": "DisruptionTarget",
             "status": "True",
             "reason": "DeletionByTaintManager",
+            "message": _TAINT_EVICTION_MESSAGE,
             "lastProbeTime": None,
-            "lastTransitionTime": timestamp,
-            "message": "Taint manager: deleting due to NoExecute taint",
+            "lastTransitionTime": now(),
         }
     )
-    states = lost_container_states(status)
-    containers = [
-        {**container, "state": states[container.get("name", "")], "ready": False, "started": False}
-        for container in status.get("containerStatuses") or []
-    ]
-    return {
-        "phase": "Failed",
-        "reason": "NodeLost",
-        "message": message,
-        "conditions": conditions,
-        "containerStatuses": containers or None,
-    }
+    if not await _patch_status(api, pod, {"conditions": conditions}):
+        return
+    try:
+        await api.request("DELETE", f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}")
+    except ApiError as error:
+        if error.status != 404:
+            raise
+
+
+def pods_not_ready(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pod's conditions after ``MarkPodsNotReady``: ``Ready`` False (its reason and message kept, its
+    transition time moved when it changes), the others as they are."""
+    conditions = []
+    for condition in status.get("conditions") or []:
+        updated = dict(condition)
+        if updated.get("type") == "Ready" and updated.get("status") != "False":
+            updated["status"] = "False"
+            updated["lastTransitionTime"] = now()
+        conditions.append(updated)
+    return conditions
+
+
+def tolerates_unreachable_forever(pod: Mapping[str, Any]) -> bool:
+    """A toleration of the unreachable NoExecute taint without ``tolerationSeconds`` keeps the pod bound."""
+    for toleration in (pod.get("spec") or {}).get("tolerations") or []:
+        matches_key = toleration.get("key") == _UNREACHABLE or (
+            not toleration.get("key") and toleration.get("operator") == "Exists"
+        )
+        effect_ok = toleration.get("effect") in (None, "", "NoExecute")
+        if matches_key and effect_ok and toleration.get("tolerationSeconds") is None:
+            return True
+    return False
 
 
 def lost_container_states(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

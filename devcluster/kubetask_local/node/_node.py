@@ -113,7 +113,7 @@ class LocalNode:
         self._worker_tasks.clear()
         if simulate_loss:
             self._lifecycle_task = asyncio.create_task(
-                lose_node(self.api, self.config, post_status=self._post_node_status),
+                lose_node(self.api, self.config, post_status=self._post_node_status, events=self._events),
                 name="kubetask-node-lifecycle",
             )
         elif self._lifecycle_task is not None:
@@ -278,6 +278,7 @@ class LocalNode:
             return  # the node stopped; stop_node clears the registry
         worker = self._workers.pop(uid, None)
         self._worker_tasks.pop(uid, None)
+        self._events.forget(uid)
         if task.exception() is not None:
             logger.error("pod worker for %s failed", uid, exc_info=task.exception())
         if worker is not None:

@@ -41,6 +41,8 @@ from kubetask_local.node._status import (
 logger = logging.getLogger("kubetask_local.node")
 
 _STATUS_RESYNC_SECONDS = 1.0
+_CONFIG_ERROR_BACKOFF_MAX = 122.0  # the kubelet's maximum back-off between mount attempts: 2m2s
+_GATED = "Scheduling is blocked due to non-empty scheduling gates"
 _DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -87,9 +89,12 @@ class PodWorker:
         self._start_time: str | None = None
         self._started_at: float | None = None  # the event loop's clock at startTime
         self._addresses = False
+        self._scheduled = False  # placed on this node: only then does a kubelet report containers
         self._last_posted: dict[str, Any] | None = None
         self._status_unsent = False
         self._last_config_error: str | None = None
+        self._config_error_backoff = 0.0
+        self._config_error_repeat_at = 0.0
         self.finished = False
 
     @property
@@ -165,6 +170,10 @@ class PodWorker:
             await self._report_lost_containers(status)
             await self._remove_when_deleted()
             return
+        await self._wait_until_ungated()
+        if self.deletion_requested:
+            await self._remove_when_deleted()
+            return
         unschedulable = unschedulable_message(
             self._pod,
             node_name=self._config.name,
@@ -189,7 +198,7 @@ class PodWorker:
                 message=f"Successfully assigned {self.namespace}/{self.name} to {self._config.name}",
             )
         self._conditions.set("PodScheduled", "True")
-        self._addresses = True
+        self._scheduled = self._addresses = True
         if self._config.fast_mode is not None:
             await self._complete_at_once()
         else:
@@ -199,6 +208,16 @@ class PodWorker:
             if prepared is not None and await self._run_init_containers(prepared[0]):
                 await self._run_containers(prepared[1])
         await self._remove_when_deleted()
+
+    async def _wait_until_ungated(self) -> None:
+        """A pod with ``schedulingGates`` is not scheduled until every gate is removed (what Kueue uses to
+        hold pods back): it stays Pending with the PodScheduled condition the API server gives it on create
+        (pkg/registry/core/pod/strategy.go, applySchedulingGatedCondition), written here too."""
+        while (self._pod.get("spec") or {}).get("schedulingGates") and not self.deletion_requested:
+            if (self._conditions.items.get("PodScheduled") or {}).get("reason") != "SchedulingGated":
+                self._conditions.set("PodScheduled", "False", reason="SchedulingGated", message=_GATED)
+                await self._post_status()
+            await self._wait_change(None)
 
     def _start(self, status: Mapping[str, Any]) -> None:
         self._start_time = status.get("startTime") or now()
@@ -285,15 +304,18 @@ class PodWorker:
             await self._post_status_now()
 
     async def _post_status_now(self) -> None:
+        scheduled = self._scheduled  # before that no kubelet reports the containers
         status = pod_status(
             self._pod,
-            init_containers=[self._init_slots[c["name"]].as_status(c) for c in self.init_containers()],
+            init_containers=[self._init_slots[c["name"]].as_status(c) for c in self.init_containers()]
+            if scheduled
+            else [],
             phase=self._phase,
             conditions=self._conditions,
             host_ip=self._config.host_ip if self._addresses else None,
             pod_ip=self._config.pod_ip if self._addresses and self._phase != "Pending" else None,
             start_time=self._start_time,
-            containers=[self._slots[c["name"]].as_status(c) for c in self.containers()],
+            containers=[self._slots[c["name"]].as_status(c) for c in self.containers()] if scheduled else [],
             reason=self._reason,
             message=self._message,
         )
@@ -327,7 +349,7 @@ class PodWorker:
 
     async def _report_lost_containers(self, status: Mapping[str, Any]) -> None:
         """The node restarted while the pod's containers ran: they are gone, as after a real node reboot."""
-        self._addresses = True
+        self._scheduled = self._addresses = True
         self._start_time = status.get("startTime")
         self._conditions = Conditions()
         for condition in status.get("conditions") or []:
@@ -455,12 +477,21 @@ class PodWorker:
         await self._post_status()
 
     async def _show_config_error(self, error: PodConfigError) -> None:
+        """The waiting reason and an event, repeated as the kubelet repeats them while it retries: after a
+        back-off that doubles up to 2m2s (the volume manager's exponential back-off, pkg/util/goroutinemap/
+        exponentialbackoff), the repeats aggregated into one event's count by the recorder."""
+        clock = asyncio.get_running_loop().time()
         changed = error.message != self._last_config_error
         self._last_config_error = error.message
         for container in self.containers():
             state = waiting(error.reason, error.message if error.reason != "ContainerCreating" else None)
             self._slots[container["name"]].state = state
         if changed:
+            self._config_error_backoff = self._config.config_retry
+        elif clock >= self._config_error_repeat_at:
+            self._config_error_backoff = min(self._config_error_backoff * 2, _CONFIG_ERROR_BACKOFF_MAX)
+        if changed or clock >= self._config_error_repeat_at:
+            self._config_error_repeat_at = clock + self._config_error_backoff
             self._events.record(
                 self._pod,
                 kind="Warning",

@@ -1,8 +1,10 @@
-"""One container of a pod as a local process group: output captured to its log, memory limit enforced.
+"""One container of a pod as a local process tree: output captured to its log, memory limit enforced.
 
-The process runs in its own session (process group), so signals reach everything it started. When the
-container has ``resources.limits.memory``, the node's :class:`MemoryMonitor` watches the whole group and
-it is killed with SIGKILL when it exceeds the limit, which the node reports as ``OOMKilled`` (137).
+Each container runs under its own shim (see ``_shim``), in a session of its own: the shim stands in for the
+container's PID namespace, so every process the container starts ends with it, and it runs the command as the
+container's user. When the container has ``resources.limits.memory``, the node's :class:`MemoryMonitor` sums
+the shim's descendants and the container is killed when they exceed the limit, which the node reports as
+``OOMKilled`` (137).
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubetask_local.node._logs import LogWriter
 from kubetask_local.node._memory import MemoryMonitor
+from kubetask_local.node._shim import KILL_SIGNAL, RunAs
 
 _CHUNK = 65536
+
+
+_SHIM = Path(__file__).with_name("_shim.py")
 
 
 @dataclass(frozen=True)
@@ -59,17 +66,40 @@ class ContainerProcess:
         log: LogWriter,
         memory_limit: int | None,
         memory: MemoryMonitor,
+        identity: RunAs | None = None,
     ) -> ContainerProcess:
-        """Start the process; ``OSError`` (e.g. executable not found) propagates for the caller to report."""
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env=dict(env),
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        """Start the process under its shim; ``OSError`` (e.g. executable not found, a user the node may not
+        become) is raised once the shim reports it, for the caller to report."""
+        status_read, status_write = os.pipe()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-I",
+                "-S",
+                str(_SHIM),
+                str(status_write),
+                str(os.getpid()),
+                *(identity or RunAs()).shim_arguments(),
+                "--",
+                *argv,
+                env=dict(env),
+                cwd=cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(status_write,),
+            )
+        finally:
+            os.close(status_write)
+        try:
+            failure = await asyncio.to_thread(_read_all, status_read)
+        finally:
+            os.close(status_read)
+        if failure:
+            await process.wait()
+            number, _, text = failure.decode(errors="replace").partition(" ")
+            raise OSError(int(number) if number.isdigit() else 0, text)
         return cls(process, log=log, memory_limit=memory_limit, memory=memory)
 
     @property
@@ -77,19 +107,30 @@ class ContainerProcess:
         return self._process.pid
 
     def signal_group(self, signum: int) -> None:
+        """``signum`` to every process still in the container's session group (leftovers once the shim is
+        gone, or everything when the shim could not be reached)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
 
+    def kill(self) -> None:
+        """Kill the whole container at once, as SIGKILL to its PID namespace: the shim kills every process
+        the container started, then exits with the main process's code."""
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, KILL_SIGNAL)
+
     async def terminate(self, *, grace_period: float) -> None:
-        """SIGTERM to the group, SIGKILL after ``grace_period`` seconds if it is still running."""
+        """SIGTERM to the main process (through the shim), the whole container killed after
+        ``grace_period`` seconds if it is still running."""
         if self._process.returncode is not None:
             self.signal_group(signal.SIGKILL)  # leftovers of the group, if any
             return
-        self.signal_group(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._process.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(self._process.wait()), timeout=max(grace_period, 0))
         except TimeoutError:
-            self.signal_group(signal.SIGKILL)
+            self.kill()
 
     async def exited(self) -> None:
         """Until the process has ended (it may be awaited while ``wait()`` is awaited elsewhere)."""
@@ -132,4 +173,11 @@ class ContainerProcess:
     def _out_of_memory(self) -> None:
         if self._process.returncode is None:
             self._oom_killed = True
-            self.signal_group(signal.SIGKILL)
+            self.kill()
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    return data

@@ -10,6 +10,7 @@ replaced by the matching local directory. ``--inputs /var/run/kubetask/inputs/in
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from typing import Any
 
 from kubetask_local.node._env import Kind, ObjectKey, PodNetwork, field_value, object_data
 from kubetask_local.node._errors import PodConfigError
+
+# A DNS-1123 subdomain: what every PersistentVolumeClaim's name is.
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,14 @@ def plan_volumes(
                 )
             )
         elif "persistentVolumeClaim" in volume:
-            claim = (volume["persistentVolumeClaim"] or {}).get("claimName", "")
+            claim = str((volume["persistentVolumeClaim"] or {}).get("claimName", ""))
+            if not _OBJECT_NAME.fullmatch(claim):  # no such object can exist; never a path out of the root
+                raise PodConfigError(
+                    f'MountVolume.SetUp failed for volume "{name}" : '
+                    f'persistentvolumeclaim "{claim}" not found',
+                    reason="ContainerCreating",
+                    event="FailedMount",
+                )
             plans.append(
                 VolumePlan(name=name, kind="persistentVolumeClaim", directory=claims_root / namespace / claim)
             )
@@ -125,9 +136,14 @@ def _object_files(
         if key not in data:
             if source.get("optional"):
                 continue
+            # pkg/volume/configmap/configmap.go and pkg/volume/secret/secret.go word it differently
+            missing = (
+                "configmap references non-existent config key"
+                if kind == "ConfigMap"
+                else "references non-existent secret key"
+            )
             raise PodConfigError(
-                f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent '
-                f"config key: {key}",
+                f'MountVolume.SetUp failed for volume "{volume}" : {missing}: {key}',
                 reason="ContainerCreating",
                 event="FailedMount",
             )
@@ -183,6 +199,8 @@ def materialise_volumes(plans: Sequence[VolumePlan], *, volumes_dir: Path) -> di
         directory = plan.directory if plan.directory is not None else volumes_dir / plan.name
         if not directory.exists():  # a hostPath may name an existing file: it is used as it is
             directory.mkdir(parents=True)
+            if plan.kind in ("emptyDir", "persistentVolumeClaim"):
+                os.chmod(directory, 0o777)  # as the kubelet makes an emptyDir: any container user writes
         for item in plan.files:
             target = (directory / item.path).resolve()
             if not target.is_relative_to(directory.resolve()):
@@ -211,21 +229,66 @@ def mount_mapping(
                 f"container {container.get('name')!r} mounts volume {name!r}, which the pod does not "
                 f"define (expected one of {sorted(volume_dirs)!r})"
             )
-        local = volume_dirs[name] / (mount.get("subPath") or "")
-        if not local.exists():  # a kubelet creates a missing subPath as a directory
-            local.mkdir(parents=True)
-        mapping[str(mount.get("mountPath", "")).rstrip("/") or "/"] = str(local)
-    mapping[container.get("terminationMessagePath") or "/dev/termination-log"] = str(termination_file)
+        local = _sub_path(volume_dirs[name], str(mount.get("subPath") or ""), volume=name)
+        mapping[normalise(str(mount.get("mountPath", "")))] = str(local)
+    termination_path = container.get("terminationMessagePath") or "/dev/termination-log"
+    mapping[normalise(termination_path)] = str(termination_file)
     return mapping
 
 
+def _sub_path(volume_dir: Path, sub_path: str, *, volume: str) -> Path:
+    """The local directory of a mount's ``subPath``, made when missing as a kubelet makes it. Like the
+    kubelet's subpath checks (pkg/volume/util/subpath), a subPath that leads out of its volume, by ``..``
+    or through a symbolic link the pod planted there, is refused rather than followed."""
+    local = volume_dir / sub_path
+    if not local.resolve().is_relative_to(volume_dir.resolve()):
+        raise PodConfigError(
+            f'failed to prepare subPath for volumeMount of volume "{volume}": subpath {sub_path!r} '
+            "is outside the volume (expected a path inside it)",
+            reason="CreateContainerConfigError",
+        )
+    if not local.exists():  # a kubelet creates a missing subPath as a directory
+        local.mkdir(parents=True)
+    return local
+
+
+def normalise(path: str) -> str:
+    """An absolute container path as the kernel resolves it lexically: ``//``, ``.`` and ``..`` folded."""
+    folded = posixpath.normpath("/" + path.lstrip("/"))
+    return "/" + folded.lstrip("/")
+
+
+# What ends a path in a command line, an environment value or a shell script: whitespace, shell operators,
+# quotes, expansions, globs and list separators (``PATH=a:b``, ``--opt=a,b``). Everything else continues it.
+_PATH_END = r"\s;&|<>()'\"`$,=:*?\[\]{}!\\^"
+# An absolute path: a '/' that does not continue a word (``x/dev`` is relative, ``//dev`` is ``/dev``).
+_ABSOLUTE_PATH = re.compile(rf"(?<![A-Za-z0-9_.~+@%#/-])/[^{_PATH_END}]*")
+
+
 def map_paths(text: str, mapping: Mapping[str, str]) -> str:
-    """Replace container paths by local ones where a mapped path starts a word (after start, space,
-    ``=``, ``:``, ``,`` or a quote) and ends at a path boundary; the longest mapped path wins."""
+    """Replace every absolute path in ``text`` that lies in a mapped container path by the local path.
+
+    A path is taken whole, up to the first character that ends it (``_PATH_END``), and folded (``//``,
+    ``.``, ``..``) before it is compared, so no spelling of a mapped path reaches the host's file of the
+    same name: ``>/dev/termination-log;``, ``$(cat /dev/termination-log)``, ``//dev/./termination-log``.
+    A folded path that leaves a mapping (``/data/../etc``) is not mapped, so a mapped path never leads out
+    of its local directory. The longest mapped path wins. A path after ``scheme:`` (``s3://bucket/x``) is
+    part of a URL and kept. What the text cannot show is not mapped: paths built at run time (``cd /dev;
+    echo > termination-log``, ``/dev/"termination-log"``, variables) and paths inside files.
+    """
     prefixes = sorted((path for path in mapping if path not in ("", "/")), key=len, reverse=True)
     if not prefixes:
         return text
-    pattern = re.compile(
-        r"(?<![^\s=:,'\"])(" + "|".join(re.escape(p) for p in prefixes) + r")(?=$|[/\s:,'\"])"
-    )
-    return pattern.sub(lambda match: mapping[match.group(1)], text)
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token.startswith("//") and text[: match.start()].endswith(":"):
+            return token
+        folded = normalise(token)
+        for prefix in prefixes:
+            if folded == prefix or folded.startswith(prefix + "/"):
+                trailing = "/" if token.endswith("/") else ""
+                return mapping[prefix] + folded[len(prefix) :] + trailing
+        return token
+
+    return _ABSOLUTE_PATH.sub(replace, text)

@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from kubetask_local.testing import Cluster, wait_for
+from kubetask_local.testing import Cluster, local_api_request, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -324,7 +323,7 @@ def test_by_default_the_kubeconfig_goes_to_dot_kubetask_and_port_chooses_the_por
             kubeconfig = tmp_path / ".kubetask" / "kubeconfig"
             wait_for(kubeconfig.exists, 30, "the kubeconfig in .kubetask/")
             server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-            assert server == f"http://127.0.0.1:{port}"
+            assert server == f"https://127.0.0.1:{port}"  # TLS: kubectl sends tokens only over TLS
             nodes = Cluster(kubeconfig=kubeconfig, is_local=False).kubectl("get", "nodes", "-o", "name")
             assert nodes.stdout.strip() == "node/kubetask-local"
         finally:
@@ -349,9 +348,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_whole_foreground_group_and_still_stops
     ):
         try:
             wait_for(lambda: "kubetask operator started" in log.read_text(), 30, "the operator to start")
-            api = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-            with urllib.request.urlopen(f"{api}/kubetask-local/operator", timeout=10) as reply:
-                operator_pid = json.loads(reply.read())["pid"]
+            operator_pid = local_api_request(kubeconfig, "GET", "/kubetask-local/operator")[1]["pid"]
             os.killpg(dev.pid, signal.SIGINT)
             dev.wait(timeout=30)
         finally:

@@ -36,8 +36,7 @@ def test_local_controls_skip_on_a_real_cluster(cluster):
 """
 
 
-# kmock's own pytest plugin needs pytest-asyncio (see the README), hence no:kmock.
-PYTEST = (sys.executable, "-m", "pytest", "-rs", "-p", "kubetask_local.testing", "-p", "no:kmock")
+PYTEST = (sys.executable, "-m", "pytest", "-rs", "-p", "kubetask_local.testing")
 
 
 @pytest.fixture(scope="module")

@@ -154,3 +154,57 @@ def test_a_missing_volume_source_keeps_the_pod_creating_with_a_failed_mount_even
     assert 'configmap "not-there" not found' in messages[0]
     pod = pods.get("nomount")
     assert (pod["status"]["phase"], pods.state(pod)["waiting"]["reason"]) == ("Pending", "ContainerCreating")
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        pytest.param(
+            {"name": "creds", "secret": {"secretName": "nope"}},
+            'MountVolume.SetUp failed for volume "creds" : secret "nope" not found',
+            id="missing-secret",
+        ),
+        pytest.param(
+            {"name": "creds", "configMap": {"name": "nope"}},
+            'MountVolume.SetUp failed for volume "creds" : configmap "nope" not found',
+            id="missing-configmap",
+        ),
+        pytest.param(
+            {"name": "creds", "secret": {"secretName": "creds", "items": [{"key": "NOPE", "path": "x"}]}},
+            'MountVolume.SetUp failed for volume "creds" : references non-existent secret key: NOPE',
+            id="missing-secret-key",
+        ),
+    ],
+)
+def test_a_volume_that_cannot_be_set_up_repeats_failed_mount_as_the_kubelet_retries(
+    pods: Any, volume: dict[str, Any], message: str
+) -> None:
+    # kubelet: pkg/volume/secret/secret.go and pkg/volume/configmap/configmap.go (SetUpAt), reported by the
+    # volume manager as a Warning FailedMount event at each attempt while the container waits in
+    # ContainerCreating with no message; client-go aggregates the repeats into one event's count.
+    _apply_config(pods)
+    container = pods.container("print(1)", volumeMounts=[{"name": "creds", "mountPath": "/etc/creds"}])
+    pods.create("badvolume", container, volumes=[volume])
+
+    def repeated() -> dict[str, Any] | None:
+        mounts = [event for event in pods.events("badvolume") if event["reason"] == "FailedMount"]
+        return next((event for event in mounts if (event.get("count") or 1) >= 2), None)
+
+    event = wait_for(repeated, 60, "a FailedMount event repeated")
+    assert (event["type"], event["message"]) == ("Warning", message)
+    assert event["source"]["component"] == "kubelet"
+    pod = pods.get("badvolume")
+    waiting = pods.state(pod)["waiting"]
+    assert (pod["status"]["phase"], waiting) == ("Pending", {"reason": "ContainerCreating"})
+
+
+def test_command_and_args_are_expanded_as_the_kubelet_expands_them(pods: Any) -> None:
+    # kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/ and
+    # third_party/forked/golang/expansion: $(NAME) of a container variable is replaced, an undefined one is
+    # left as written, $$ is one $. The operator escapes user strings ($ -> $$) relying on exactly this.
+    code = "import json, sys; print(json.dumps(sys.argv[1:]))"
+    args = ["$(X)", "$$(X)", "$$$$", "$(UNDEFINED)", "a$b", "$(X", "$$$(X)"]
+    container = pods.container(code, env=[{"name": "X", "value": "1"}]) | {"args": args}
+    pods.create("expanded", container)
+    pods.wait_phase("expanded", "Succeeded")
+    assert json.loads(pods.logs("expanded")) == ["1", "$(X)", "$$", "$(UNDEFINED)", "a$b", "$(X", "$1"]

@@ -30,8 +30,11 @@ def test_an_image_that_cannot_be_pulled_alternates_err_image_pull_and_back_off(p
     )
 
     def retried() -> list[str] | None:
-        reasons = [event["reason"] for event in pods.events("nopull")]
-        return reasons if reasons.count("Failed") >= 2 and "BackOff" in reasons else None
+        events = pods.events("nopull")
+        reasons = [event["reason"] for event in events]
+        # Identical events are aggregated into one with a count, as client-go's EventCorrelator does.
+        failed = sum(event.get("count") or 1 for event in events if event["reason"] == "Failed")
+        return reasons if failed >= 2 and "BackOff" in reasons else None
 
     reasons = wait_for(retried, 30, "a second pull attempt after a back-off")
     assert "Started" not in reasons
@@ -107,6 +110,15 @@ def test_a_pod_that_fits_no_node_is_unschedulable(pods: Any, placement: dict[str
     assert "didn't match Pod's node affinity/selector" in scheduled["message"]
     assert pod["status"]["phase"] == "Pending"
     assert not pod["spec"].get("nodeName")
+    # No kubelet has the pod, so nothing reports its containers or a start: kubectl shows STATUS Pending, not
+    # ContainerCreating (the scheduler writes only the PodScheduled condition: pkg/scheduler/schedule_one.go,
+    # handleSchedulingFailure; kubectl's printPod shows the phase when there are no container states).
+    assert "containerStatuses" not in pod["status"]
+    assert "startTime" not in pod["status"]
+    columns = pods.cluster.kubectl(
+        "get", "pod", "nowhere", "-n", pods.namespace, "--no-headers"
+    ).stdout.split()
+    assert columns[2] == "Pending"
 
 
 def test_a_pod_matching_the_node_labels_runs(pods: Any) -> None:
@@ -149,3 +161,33 @@ def test_taints_keep_pods_away_unless_tolerated(local_cluster_factory: Any) -> N
     assert "untolerated taint {dedicated: gpu}" in scheduled["message"]
     node = cluster.kubectl_json("get", "node", "kubetask-local")
     assert node["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+
+
+def test_scheduling_gates_keep_a_pod_unscheduled_until_removed(pods: Any) -> None:
+    # https://kubernetes.io/docs/concepts/scheduling-eviction/pod-scheduling-readiness/ : a pod with
+    # schedulingGates stays Pending, PodScheduled False with reason SchedulingGated
+    # (pkg/registry/core/pod/strategy.go, applySchedulingGatedCondition), until its gates are removed.
+    gates = [{"name": "example.com/quota"}, {"name": "example.com/other"}]
+    pods.create("gated", pods.container("print('ran')"), schedulingGates=gates)
+    pod = pods.wait(
+        "gated", lambda p: pods.condition(p, "PodScheduled").get("reason") == "SchedulingGated", "gated"
+    )
+    assert pods.condition(pod, "PodScheduled")["message"] == (
+        "Scheduling is blocked due to non-empty scheduling gates"
+    )
+    # A pod created after it runs to the end while the gated one is still held back.
+    pods.create("ungated", pods.container("print('ran')"))
+    pods.wait_phase("ungated", "Succeeded")
+    pod = pods.get("gated")
+    assert not pod["spec"].get("nodeName")
+    assert (pod["status"]["phase"], pod["status"].get("containerStatuses")) == ("Pending", None)
+    remove_one = '[{"op": "remove", "path": "/spec/schedulingGates/0"}]'
+    pods.cluster.kubectl("patch", "pod", "gated", "-n", pods.namespace, "--type=json", "-p", remove_one)
+    pods.create("ungated-2", pods.container("print('ran')"))
+    pods.wait_phase("ungated-2", "Succeeded")
+    assert not pods.get("gated")["spec"].get("nodeName")  # one gate left
+    remove_last = '[{"op": "remove", "path": "/spec/schedulingGates"}]'
+    pods.cluster.kubectl("patch", "pod", "gated", "-n", pods.namespace, "--type=json", "-p", remove_last)
+    pod = pods.wait_phase("gated", "Succeeded", timeout=60)
+    assert pods.condition(pod, "PodScheduled")["status"] == "True"
+    assert pods.logs("gated") == "ran\n"

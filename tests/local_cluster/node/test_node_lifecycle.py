@@ -1,5 +1,5 @@
-"""The node itself: its Node object and Ready condition, a lost node (stopped: Ready Unknown, pods
-NodeLost), a node that comes back, and the benchmark fast mode.
+"""The node itself: its Node object and Ready condition, a lost node (stopped: Ready Unknown, its pods marked
+not ready, then deleted by the taint-eviction controller), a node that comes back, and the fast mode.
 Each test that changes the node uses a private cluster."""
 
 from __future__ import annotations
@@ -93,9 +93,13 @@ def test_the_node_holds_and_renews_its_lease(cluster: Cluster) -> None:
     wait_for(lambda: lease()["spec"]["renewTime"] > first["spec"]["renewTime"], 20, "the lease to be renewed")
 
 
-def test_a_lost_node_turns_unknown_and_its_pods_fail_as_node_lost(
+def test_a_lost_node_turns_unknown_and_its_pods_are_evicted_as_the_control_plane_does(
     local_cluster_factory: Any, tmp_path: Path
 ) -> None:
+    # pkg/controller/nodelifecycle (Ready Unknown, unreachable taints, MarkPodsNotReady + NodeNotReady event)
+    # and pkg/controller/tainteviction (TaintManagerEviction event, DisruptionTarget DeletionByTaintManager,
+    # delete). No controller fails the pod or writes reason NodeLost: it stays Terminating with its phase
+    # until a kubelet (the node coming back) confirms its end.
     cluster = local_cluster_factory(operator=False)
     cluster.apply(_pod("victim", SLEEPER, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}]))
     wait_for(
@@ -104,19 +108,60 @@ def test_a_lost_node_turns_unknown_and_its_pods_fail_as_node_lost(
     assert cluster.stop_node()["running"] is False
     assert not _process_alive(tmp_path / "pid")  # a dead node's processes are gone
     wait_for(lambda: _ready(cluster) == "Unknown", 30, "the node's Ready condition to turn Unknown")
-    wait_for(lambda: _phase(cluster, "victim") == "Failed", 30, "the pod on the lost node to fail")
-    status = cluster.kubectl_json("get", "pod", "victim")["status"]
-    assert status["reason"] == "NodeLost"
-    terminated = status["containerStatuses"][0]["state"]["terminated"]
-    assert (terminated["exitCode"], terminated["reason"]) == (137, "ContainerStatusUnknown")
     taints = cluster.kubectl_json("get", "node", "kubetask-local")["spec"]["taints"]
-    assert any(t["key"] == "node.kubernetes.io/unreachable" for t in taints)
-    # The node comes back: Ready again, new pods run, the lost pod stays failed.
+    unreachable = {t["effect"] for t in taints if t["key"] == "node.kubernetes.io/unreachable"}
+    assert unreachable == {"NoSchedule", "NoExecute"}
+
+    def evicted() -> dict[str, Any] | None:
+        pod: dict[str, Any] = cluster.kubectl_json("get", "pod", "victim")
+        return pod if pod["metadata"].get("deletionTimestamp") else None
+
+    pod = wait_for(evicted, 30, "the pod on the lost node to be deleted by the taint-eviction controller")
+    status = pod["status"]
+    assert (status["phase"], status.get("reason")) == ("Running", None)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+    disruption = conditions["DisruptionTarget"]
+    assert (disruption["status"], disruption["reason"], disruption["message"]) == (
+        "True",
+        "DeletionByTaintManager",
+        "Taint manager: deleting due to NoExecute taint",
+    )
+    events = cluster.kubectl_json("get", "events", "--field-selector", "involvedObject.name=victim")["items"]
+    messages = {event["reason"]: event["message"] for event in events}
+    assert messages["NodeNotReady"] == "Node is not ready"
+    assert messages["TaintManagerEviction"] == "Marking for deletion Pod default/victim"
+    # The node comes back: its kubelet finds the container gone and finishes the deletion.
     cluster.start_node()
     assert _ready(cluster) == "True"
+    wait_for(
+        lambda: (
+            not cluster.kubectl("get", "pod", "victim", "--ignore-not-found", "-o", "name").stdout.strip()
+        ),
+        30,
+        "the evicted pod to be removed once the node is back",
+    )
     cluster.apply(_pod("after", "print('back')"))
     wait_for(lambda: _phase(cluster, "after") == "Succeeded", 30, "a new pod to run on the returned node")
-    assert _phase(cluster, "victim") == "Failed"
+
+
+def test_a_pod_tolerating_an_unreachable_node_stays_bound(local_cluster_factory: Any) -> None:
+    # A NoExecute toleration without tolerationSeconds tolerates the taint forever (taint eviction controller:
+    # getMinTolerationTime < 0 -> never evicted).
+    cluster = local_cluster_factory(operator=False)
+    forever = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}]
+    cluster.apply(_pod("patient", "import time; time.sleep(120)", tolerations=forever))
+    cluster.apply(_pod("impatient", "import time; time.sleep(120)"))
+    wait_for(lambda: _phase(cluster, "patient") == _phase(cluster, "impatient") == "Running", 30, "running")
+    cluster.stop_node()
+    wait_for(
+        lambda: cluster.kubectl_json("get", "pod", "impatient")["metadata"].get("deletionTimestamp"),
+        30,
+        "the intolerant pod to be evicted",
+    )
+    patient = cluster.kubectl_json("get", "pod", "patient")
+    assert not patient["metadata"].get("deletionTimestamp")
+    assert "DisruptionTarget" not in {c["type"] for c in patient["status"]["conditions"]}
 
 
 def test_a_node_restarted_before_eviction_reports_its_vanished_containers(

@@ -229,8 +229,44 @@ def test_missing_references_are_config_errors(env: list[Any], objects: dict[Any,
     assert raised.value.reason == "CreateContainerConfigError"
 
 
-def test_expansion_escapes_and_unclosed_references() -> None:
-    assert expand("$(A)-$$(A)-$(B-$A-$", {"A": "1"}) == "1-$(A)-$(B-$A-$"
+# The kubelet's expansion, case by case from its own table
+# (third_party/forked/golang/expansion/expand_test.go, doExpansionTest): defined $(NAME) replaced,
+# undefined left as written, $$ -> $, nothing else special.
+_EXPANSION_VARIABLES = {"VAR_A": "A", "VAR_B": "B", "VAR_C": "C", "VAR_REF": "$(VAR_A)", "VAR_EMPTY": ""}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("$(VAR_A)", "A", id="whole-string"),
+        pytest.param("$(VAR_A)-$(VAR_A)", "A-A", id="repeat"),
+        pytest.param("___$(VAR_B)___", "___B___", id="middle"),
+        pytest.param("$$(VAR_B)_$(VAR_A)", "$(VAR_B)_A", id="escape-and-expand"),
+        pytest.param("f000-$$VAR_A", "f000-$VAR_A", id="mixed-in-escapes"),
+        pytest.param("foo\\$(VAR_C)bar", "foo\\Cbar", id="backslash-ignored"),
+        pytest.param("$(VAR_A$(VAR_B))", "$(VAR_A$(VAR_B))", id="nested"),
+        pytest.param("$(VAR_A$(VAR_B)", "$(VAR_A$(VAR_B)", id="nested-second-type"),
+        pytest.param("$(VAR_REF)", "$(VAR_A)", id="value-is-a-reference"),
+        pytest.param("foo$(VAR_EMPTY)bar", "foobar", id="empty-var"),
+        pytest.param("foo$(VAR_Awhoops!", "foo$(VAR_Awhoops!", id="unterminated"),
+        pytest.param("$?_boo_$!", "$?_boo_$!", id="shell-specials"),
+        pytest.param("$VAR_A", "$VAR_A", id="bare-operator"),
+        pytest.param("$(VAR_DNE)", "$(VAR_DNE)", id="undefined"),
+        pytest.param("$$$$$$(BIG_MONEY)", "$$$(BIG_MONEY)", id="even-operators-undefined"),
+        pytest.param("$$$$$$(VAR_A)", "$$$(VAR_A)", id="even-operators-defined"),
+        pytest.param("$$$$$$$(GOOD_ODDS)", "$$$$(GOOD_ODDS)", id="odd-operators-undefined"),
+        pytest.param("$$$$$$$(VAR_A)", "$$$A", id="odd-operators-defined"),
+        pytest.param("${VAR_A}", "${VAR_A}", id="shell-syntax"),
+        pytest.param("$(VAR_B)_______$(A", "B_______$(A", id="trailing-incomplete"),
+        pytest.param("$(VAR_C)_______$(", "C_______$(", id="trailing-incomplete-empty"),
+        pytest.param("$(VAR_A)foobarzab$", "Afoobarzab$", id="operator-at-end"),
+        pytest.param("--$($($($($--", "--$($($($($--", id="lots-of-openers"),
+        pytest.param("$(foo$$var)", "$(foo$$var)", id="escaped-operators-in-names"),
+        pytest.param("\n", "\n", id="newline"),
+    ],
+)
+def test_expansion_is_the_kubelets(text: str, expected: str) -> None:
+    assert expand(text, _EXPANSION_VARIABLES) == expected
 
 
 # ---------------------------------------------------------------- volumes and paths
