@@ -205,14 +205,14 @@ def test_users_with_the_default_roles_may_run_tasks(render_chart: Render) -> Non
     assert {k: v for k, v in view["metadata"]["labels"].items() if "aggregate-to" in k} == {
         "rbac.authorization.k8s.io/aggregate-to-view": "true"
     }
-    assert _rules(edit) == {
-        (
-            "kubetask.dev",
-            "taskruns",
-            frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}),
-        )
+    edit_verbs = frozenset(
+        {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+    )
+    kinds = ("taskruns", "taskqueues")
+    assert _rules(edit) == {("kubetask.dev", resource, edit_verbs) for resource in kinds}
+    assert _rules(view) == {
+        ("kubetask.dev", resource, frozenset({"get", "list", "watch"})) for resource in kinds
     }
-    assert _rules(view) == {("kubetask.dev", "taskruns", frozenset({"get", "list", "watch"}))}
     # Nothing is bound to them: they only widen roles someone already holds.
     assert not [
         d
