@@ -150,6 +150,11 @@ def values_properties() -> JsonObject:
                 "defaultTaskResources": _k8s(
                     "io.k8s.api.core.v1.ResourceRequirements", "Default task container resources."
                 ),
+                "defaultQueueMaxRunning": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": "Per-namespace limit of running TaskRuns naming no queue (null: none).",
+                },
                 "inlineInputsMaxBytes": {
                     "type": "integer",
                     "minimum": 0,

@@ -60,6 +60,9 @@ from kubetask_client._usage import CommandParser, add_input_options, exit_code_h
 
 #: SubmitOptions names its fields in its errors; the command line names the flags that set them.
 _FLAG_OF_OPTION = {
+    "cache": "--cache",
+    "cache_version": "--cache-version",
+    "cache_refresh": "--no-cache",
     "resources": "--cpu/--memory/--gpu/--ephemeral-storage/--resource",
     "secrets": "--secret",
     "node_selector": "--node-selector",

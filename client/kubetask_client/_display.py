@@ -111,6 +111,10 @@ def describe(taskrun: Mapping[str, Any], *, now: datetime) -> str:
         ("Duration", duration_of(taskrun, now=now)),
         ("Next attempt", status.get("nextAttemptTime")),
         ("Pod", status.get("podName")),
+        ("Queue", spec.get("queue")),
+        ("Admitted", status.get("admittedAt")),
+        ("Cache key", status.get("cacheKey")),
+        ("Cached from", status.get("cachedFrom")),
     ]
     lines = [f"{label + ':':<14}{value}" for label, value in fields if value not in (None, "")]
     attempts = attempts_of(taskrun)
@@ -196,9 +200,11 @@ def why_waiting(taskrun: Mapping[str, Any], pod: Mapping[str, Any] | None) -> st
         return f"no operator has reported on this TaskRun; is one running and watching namespace {namespace}?"
     if phase == "Retrying":
         return f"waiting to retry: the next attempt starts at {status.get('nextAttemptTime') or '(unknown)'}"
+    condition = succeeded_condition(taskrun)
+    if phase == "Queued":  # its TaskQueue (place in line, why) or scheduling gates (Kueue) hold it
+        return f"{condition.get('reason') or 'Queued'}: {condition.get('message') or 'waiting for admission'}"
     if phase != "Pending":
         return None
-    condition = succeeded_condition(taskrun)
     reasons: list[str] = []
     if condition.get("reason") and condition.get("reason") != "Pending":
         reasons.append(f"{condition['reason']}: {condition.get('message') or ''}".rstrip(": "))

@@ -75,12 +75,26 @@ def add_task_option_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--pod-template", metavar="NAME", help="a PodTemplate in the namespace to start from")
     group.add_argument("--service-account", metavar="NAME", help="ServiceAccount of the task's pod")
+    group.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reuse the outputs of a succeeded identical run (same task, image, code, inputs, version); "
+        "--no-cache runs anyway (and its outputs are reused later)",
+    )
+    group.add_argument(
+        "--cache-version", metavar="VERSION", help="part of the cache key: change it to recompute"
+    )
 
 
 def task_options_from(namespace: argparse.Namespace) -> dict[str, Any]:
     """The ``submit``/``submit_options`` keyword arguments of the flags that were given."""
     options: dict[str, Any] = {}
-    for flag in ("image", "retries", "timeout", "pod_template", "service_account"):
+    if getattr(namespace, "cache", None) is False:
+        options["no_cache"] = True  # the task's cache=True stays, as a refresh
+    elif getattr(namespace, "cache", None):
+        options["cache"] = True
+    for flag in ("image", "retries", "timeout", "pod_template", "service_account", "cache_version"):
         value = getattr(namespace, flag, None)
         if value is not None:
             options[flag] = value

@@ -175,6 +175,9 @@ def submit_options(
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
     ship_code: bool = True,
+    cache: bool | None = None,
+    cache_version: str | None = None,
+    no_cache: bool = False,
 ) -> SubmitOptions:
     """The TaskRun options of a submission: the task's decorator options with the ones given here winning
     (a value replaces one; env, node_selector and resources win key by key; a Secret replaces one with the
@@ -200,6 +203,8 @@ def submit_options(
             pod_template=pod_template,
             service_account=service_account,
             image=image,
+            cache=cache,
+            cache_version=cache_version,
             where="submit",
         )
     except kubetask.TaskDefinitionError as error:
@@ -226,6 +231,9 @@ def submit_options(
         node_selector=options.node_selector,
         tolerations=options.tolerations,
         pod_template=options.pod_template,
+        cache=bool(options.cache),
+        cache_version=options.cache_version,
+        cache_refresh=no_cache and bool(options.cache),
         ship_code=ship_code,
     )
 
@@ -259,6 +267,9 @@ def submit(
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
     code: bool = True,
+    cache: bool | None = None,
+    cache_version: str | None = None,
+    no_cache: bool = False,
 ) -> TaskRunHandle:
     """Run ``task`` on the cluster with ``inputs`` (Python values by input name).
 
@@ -272,7 +283,8 @@ def submit(
 
     The task's code root is shipped with the TaskRun (``spec.code``) and put first on the pod's
     ``sys.path``, so the image needs kubetask and the task's dependencies but not its latest source;
-    ``code=False`` ships nothing (the image holds the code).
+    ``code=False`` ships nothing (the image holds the code). ``cache``/``cache_version`` override the
+    decorator's; ``no_cache=True`` runs even when an identical run's outputs could be reused.
     """
     options = submit_options(
         task,
@@ -292,6 +304,9 @@ def submit(
         ttl_seconds_after_finished=ttl_seconds_after_finished,
         image_pull_secrets=image_pull_secrets,
         ship_code=code,
+        cache=cache,
+        cache_version=cache_version,
+        no_cache=no_cache,
     )
     json_inputs = inputs_from_values(task, dict(inputs or {}), upload=input_upload(options))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))

@@ -98,6 +98,11 @@ class SubmitOptions:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
     pod_template: str | None = None
+    cache: bool = False
+    """``spec.cache``: reuse an identical succeeded run's outputs (with ``cache_version`` in the key)."""
+    cache_version: str | None = None
+    cache_refresh: bool = False
+    """Run even when outputs could be reused (``--no-cache``)."""
     ship_code: bool = True  # pack the task's code root into spec.code (False: the image holds the code)
 
     def __post_init__(self) -> None:
@@ -307,6 +312,9 @@ def taskrun_manifest(
     template = _pod_template(options)
     if template:
         spec["podTemplate"] = template
+    if options.cache or options.cache_refresh:
+        cache: dict[str, Any] = {"version": options.cache_version} if options.cache_version else {}
+        spec["cache"] = {**cache, **({"refresh": True} if options.cache_refresh else {})}
     metadata: dict[str, Any] = {
         "name": validate_name(name),
         "namespace": validate_namespace(namespace),

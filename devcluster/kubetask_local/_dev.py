@@ -135,7 +135,7 @@ class _CrdLoader:
 
     def __init__(self) -> None:
         self.crd: dict[str, Any] | None = None
-        self.map_crd: dict[str, Any] | None = None
+        self.more_crds: list[dict[str, Any]] = []  # the TaskMap and TaskQueue CRDs beside it
         self.problem: str | None = None
         self._thread = threading.Thread(target=self._load, name="kubetask-dev-crd", daemon=True)
         self._thread.start()
@@ -153,8 +153,8 @@ class _CrdLoader:
             self.problem = f"{OPERATOR_MODULE}.load_crd() does not exist yet"
             return
         self.crd = load_crd()
-        load_map_crd: Callable[[], dict[str, Any]] | None = getattr(module, "load_map_crd", None)
-        self.map_crd = load_map_crd() if load_map_crd is not None else None
+        load_crds: Callable[[], list[dict[str, Any]]] | None = getattr(module, "load_crds", None)
+        self.more_crds = [crd for crd in (load_crds() if load_crds else []) if crd != self.crd]
 
     async def result(self) -> dict[str, Any] | None:
         await asyncio.to_thread(self._thread.join)
@@ -327,8 +327,8 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             print(f"kubetask dev: warning: the TaskRun CRD is not applied: {crd_loader.problem}", file=out)
         else:
             await apply_crd(node.api, crd)
-        if crd_loader.map_crd is not None:  # TaskMaps (kubetask_operator.load_map_crd)
-            await apply_crd(node.api, crd_loader.map_crd)
+            for other in crd_loader.more_crds:
+                await apply_crd(node.api, other)
         assert server.token is not None
         write_kubeconfig(
             kubeconfig, server.url, token=server.token, ca_pem=server.ca_pem, storage_prefix=storage_prefix

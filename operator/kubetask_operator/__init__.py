@@ -7,7 +7,16 @@ environment variables (``load_settings``). ``load_crd()`` returns the TaskRun Cu
 
 from __future__ import annotations
 
-from kubetask_operator._crd import API_VERSION, GROUP, KIND, PLURAL, VERSION, load_crd, load_map_crd
+from kubetask_operator._crd import (
+    API_VERSION,
+    GROUP,
+    KIND,
+    PLURAL,
+    VERSION,
+    load_crd,
+    load_crds,
+    load_map_crd,
+)
 from kubetask_operator._errors import ApiError, InvalidSpecError, KubetaskOperatorError, SettingsError
 from kubetask_operator._main import main, run_operator
 from kubetask_operator._settings import Settings, load_settings
@@ -24,6 +33,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "load_crd",
+    "load_crds",
     "load_map_crd",
     "load_settings",
     "main",

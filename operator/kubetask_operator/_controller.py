@@ -17,8 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
+from kubetask_operator._cache import CACHE_LABEL, CacheKey, cache_key, decide_cache
 from kubetask_operator._client import KubeClient
-from kubetask_operator._crd import GROUP, KIND, PLURAL, VERSION
+from kubetask_operator._crd import GROUP, KIND, PLURAL, QUEUE_PLURAL, VERSION
 from kubetask_operator._errors import ApiError, InvalidSpecError
 from kubetask_operator._events import EventPoster
 from kubetask_operator._metrics import Metrics
@@ -32,12 +33,22 @@ from kubetask_operator._pods import (
     missing_pod_template,
     needs_inputs_configmap,
 )
+from kubetask_operator._queue_plan import (
+    DEFAULT_QUEUE,
+    Member,
+    Verdict,
+    counts,
+    decide,
+    member_of,
+    queue_of,
+)
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
     Event,
     Plan,
     PodKnowledge,
     StopPod,
+    needs_cache_decision,
     plan,
     plan_refused,
 )
@@ -55,12 +66,27 @@ _FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale event
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
 _UNSEEN = object()  # no entry for a pod yet (None is an entry: seen deleted)
+_WAKE_EVERY_WAITING = 100  # a queue with more waiting runs wakes only those admitted when a slot frees
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
 def taskrun_path(namespace: str, name: str = "") -> str:
     base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
     return f"{base}/{name}" if name else base
+
+
+def taskqueue_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{QUEUE_PLURAL}/{name}"
+
+
+def _waiting_queue(body: Mapping[str, Any], default_limit: int | None) -> str | None:
+    """The queue a TaskRun waits for admission to, if it does (no admission yet, no attempt, not ended)."""
+    status = body.get("status") or {}
+    if status.get("admittedAt") or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
+        return None
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    return queue_of(body, default_limit=default_limit)
 
 
 def _owner_name(pod: Mapping[str, Any]) -> str | None:
@@ -110,6 +136,10 @@ class Controller:
         self._finished: collections.OrderedDict[Key, FinishedRun] = collections.OrderedDict()
         self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}  # with how many passes use or wait for it
         self._done_uids: collections.deque[tuple[float, str]] = collections.deque()
+        self._queue_limits: dict[Key, int] = {}  # (namespace, TaskQueue) -> maxRunning, from its watch
+        self._queue_locks: dict[Key, asyncio.Lock] = {}
+        self._queue_counts: dict[Key, tuple[int, int]] = {}  # what each TaskQueue's status was last given
+        self._cache_locks: dict[Key, asyncio.Lock] = {}  # (namespace, cache key label)
         self.scheduler = Scheduler(self.on_wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(
             sum(1 for state in self._runs.values() if state.body is not None)
@@ -124,6 +154,8 @@ class Controller:
         uid = uid_of(body)
         if event_type == "DELETED":
             self._runs.pop(key, None)
+            if self._queue_of(body) is not None:  # its slot is free
+                self._wake_queue(key[0], str(self._queue_of(body)))
             self._finished.pop(key, None)  # a new TaskRun may take the name
             self._done(uid)
             self.scheduler.cancel(key)
@@ -141,6 +173,45 @@ class Controller:
             if state.overwritten:
                 self._status_overwritten(key, state)
             await self.reconcile(key)
+
+    async def on_taskqueue(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A TaskQueue appeared, changed or went: its waiting TaskRuns look again."""
+        metadata = body.get("metadata") or {}
+        key = (str(metadata.get("namespace")), str(metadata.get("name")))
+        limit = (body.get("spec") or {}).get("maxRunning")
+        if event_type == "DELETED" or not isinstance(limit, int) or isinstance(limit, bool):
+            self._queue_limits.pop(key, None)
+        else:
+            self._queue_limits[key] = limit
+        self._queue_counts[key] = (-1, -1)  # its status may say anything: write the counts again
+        self._wake_queue(*key)
+
+    def _queue_of(self, body: Mapping[str, Any]) -> str | None:
+        return queue_of(body, default_limit=self._settings.default_queue_max_running)
+
+    def _wake_queue(self, namespace: str, queue: str) -> None:
+        """Wake the waiting runs of a queue whose slot freed (or whose TaskQueue changed): all of them, so
+        each says its new place at once; in a long line only those now admitted (the others' place is
+        refreshed by their own look every 30 s), or every admission would cost a write per waiting run."""
+        now = self._clock()
+        verdicts = decide(queue, self._queue_limit(namespace, queue), self._queue_members(namespace, queue))
+        every = len(verdicts) <= _WAKE_EVERY_WAITING
+        for name, verdict in verdicts.items():
+            if every or verdict.admit:
+                self.scheduler.schedule((namespace, name), now)
+
+    def _queue_limit(self, namespace: str, queue: str) -> int | None:
+        if queue == DEFAULT_QUEUE:
+            return self._settings.default_queue_max_running
+        return self._queue_limits.get((namespace, queue))
+
+    def _queue_members(self, namespace: str, queue: str) -> list[Member]:
+        """The queue's runs as this process knows them (its latest writes included)."""
+        return [
+            member_of(state.view())
+            for key, state in self._runs.items()
+            if key[0] == namespace and state.body is not None and self._queue_of(state.body) == queue
+        ]
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = _owner_name(body)
@@ -299,6 +370,39 @@ class Controller:
         finished.expire_at = None
 
     async def _reconcile_locked(self, key: Key) -> None:
+        state = self._runs.get(key)
+        if state is not None and state.body is not None:
+            spec = state.spec()
+            deleting = (state.body.get("metadata") or {}).get("deletionTimestamp")
+            if (
+                isinstance(spec, TaskRunSpec)
+                and not spec.cancelled
+                and not deleting
+                and needs_cache_decision(state.view().get("status") or {}, spec)
+            ):
+                ckey = cache_key(spec)
+                lock = self._cache_locks.setdefault((key[0], ckey.label), asyncio.Lock())
+                async with lock:  # identical runs decide one at a time: each one sees the others' choice
+                    if not await self._decide_cache(key, state, spec, ckey):
+                        return
+                if len(self._cache_locks) > 10_000:
+                    self._cache_locks = {k: v for k, v in self._cache_locks.items() if v.locked()}
+        queue = (
+            _waiting_queue(state.view(), self._settings.default_queue_max_running)
+            if state is not None and state.body is not None
+            else None
+        )
+        if state is not None and queue is not None:
+            lock = self._queue_locks.setdefault((key[0], queue), asyncio.Lock())
+            async with lock:  # one admission at a time per queue: each one counts the others
+                admitted = await self._admit_or_queue(key, state, queue)
+            if not admitted:
+                return
+        await self._reconcile_steps(key)
+        if state is not None and state.body is not None and self._queue_of(state.body) is not None:
+            await self._report_queue(key[0], str(self._queue_of(state.body)), [])
+
+    async def _reconcile_steps(self, key: Key) -> None:
         for _ in range(_MAX_PASSES):
             state = self._runs.get(key)
             if state is None or state.body is None:
@@ -356,6 +460,94 @@ class Controller:
             return
         raise RuntimeError(f"no stable plan after {_MAX_PASSES} passes")
 
+    async def _decide_cache(self, key: Key, state: RunState, spec: TaskRunSpec, ckey: CacheKey) -> bool:
+        """Reuse, wait or run (see ``_cache``), from a fresh listing of the runs labelled with the key; True
+        when the run is to go on (run itself)."""
+        assert state.body is not None
+        labels = (state.body.get("metadata") or {}).get("labels") or {}
+        if labels.get(CACHE_LABEL) != ckey.label:
+            patch = {"metadata": {"labels": {CACHE_LABEL: ckey.label}}}
+            updated = await self._client.merge_patch(taskrun_path(*key), patch)
+            state.take(updated, current=True)
+        peers = await self._client.list(
+            taskrun_path(key[0]), params={"labelSelector": f"{CACHE_LABEL}={ckey.label}"}
+        )
+        decision = decide_cache(key[1], ckey, peers, refresh=spec.cache_refresh)
+        result = plan(
+            state.view(), pod="absent", now=self._clock(), settings=self._settings, spec=spec, cache=decision
+        )
+        if result.status is not None:
+            if not await self._write_status(key, state, result.status):
+                self.scheduler.schedule(key, self._clock())  # changed under us: decide again
+                return False
+            if self._runs.get(key) is not state:
+                return False
+        self._after(key, state, result)
+        return decision.kind == "run" and self._runs.get(key) is state
+
+    def _wake_cache_waiters(self, namespace: str, label: str) -> None:
+        now = self._clock()
+        for key, state in self._runs.items():
+            if key[0] != namespace or state.body is None:
+                continue
+            labels = (state.body.get("metadata") or {}).get("labels") or {}
+            if labels.get(CACHE_LABEL) == label:
+                self.scheduler.schedule(key, now)
+
+    async def _admit_or_queue(self, key: Key, state: RunState, queue: str) -> bool:
+        """Write the run's place in its queue, or its admission; True when it holds one (start it now).
+
+        The cache says whether a slot looks free; an admission is then decided again on a fresh listing of the
+        namespace's TaskRuns (the API's word, whatever this process missed) and written with the run's
+        resourceVersion as precondition, so even an operator that just started never admits past the limit."""
+        namespace = key[0]
+        limit = self._queue_limit(namespace, queue)
+        members = self._queue_members(namespace, queue)
+        verdict: Verdict | None = decide(queue, limit, members).get(key[1])
+        if verdict is not None and verdict.admit:
+            listed = await self._client.list(taskrun_path(namespace))
+            members = [member_of(item) for item in listed if self._queue_of(item) == queue]
+            if key[1] not in {member.name for member in members}:
+                return False  # gone meanwhile
+            verdict = decide(queue, limit, members).get(key[1])
+        result = plan(
+            state.view(),
+            pod="absent",
+            now=self._clock(),
+            settings=self._settings,
+            spec=state.spec(),
+            admission=verdict,
+        )
+        if result.status is not None:
+            if not await self._write_status(key, state, result.status):
+                self.scheduler.schedule(key, self._clock())  # changed under us: decide again
+                return False
+            if self._runs.get(key) is not state:
+                return False
+        self._after(key, state, result)
+        await self._report_queue(namespace, queue, members)
+        view = state.view() if self._runs.get(key) is state else {}
+        return bool((view.get("status") or {}).get("admittedAt"))
+
+    async def _report_queue(self, namespace: str, queue: str, members: list[Member]) -> None:
+        """The TaskQueue's status: how many of its runs hold a slot and how many wait (best effort)."""
+        if (namespace, queue) not in self._queue_limits:
+            return
+        latest = {member.name: member for member in members}
+        latest.update((member.name, member) for member in self._queue_members(namespace, queue))
+        running, queued = counts(latest.values())
+        if self._queue_counts.get((namespace, queue)) == (running, queued):
+            return
+        self._queue_counts[(namespace, queue)] = (running, queued)
+        try:
+            await self._client.merge_patch(
+                taskqueue_path(namespace, queue) + "/status",
+                {"status": {"running": running, "queued": queued}},
+            )
+        except ApiError as error:
+            self._queue_counts.pop((namespace, queue), None)
+            logger.warning("TaskQueue %s/%s: status not written: %s", namespace, queue, error)
+
     def _hold_back(self, key: Key, state: RunState, result: Plan) -> None:
         """Hold the status of a just-created attempt back for a moment: the pod's first events usually follow
         within milliseconds and one write then says both (with one Event for the transition written). Safe
@@ -386,6 +578,11 @@ class Controller:
             return
         if wrote:
             self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
+        if self._queue_of(state.body) is not None:  # a slot may be free: the queue's waiting runs look again
+            self._wake_queue(key[0], str(self._queue_of(state.body)))
+        label = ((state.body.get("metadata") or {}).get("labels") or {}).get(CACHE_LABEL)
+        if label:  # identical runs waiting for this one take its outputs, or run themselves
+            self._wake_cache_waiters(key[0], str(label))
         self._finished[key] = FinishedRun(
             uid=state.uid, digest=status_digest(state.body.get("status")), expire_at=result.expire_at
         )

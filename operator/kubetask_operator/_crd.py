@@ -1,6 +1,6 @@
-"""The TaskRun and TaskMap CRDs: the manifests shipped with the package (names from kubetask_api).
+"""The CRDs (TaskRun, TaskMap, TaskQueue): the manifests shipped with the package (names from kubetask_api).
 
-The manifest's single source is ``charts/kubetask/files/taskrun-crd.yaml``; the package holds a symlink to it,
+Each manifest's single source is in ``charts/kubetask/files/``; the package holds symlinks to them,
 so the chart, the manifests and ``kubetask dev`` all apply exactly the same document.
 """
 
@@ -15,23 +15,45 @@ import yaml
 
 from kubetask_api import API_VERSION, CRD_NAME, GROUP, KIND, PLURAL, VERSION
 
-__all__ = ["API_VERSION", "CRD_NAME", "GROUP", "KIND", "PLURAL", "VERSION", "load_crd", "load_map_crd"]
+__all__ = [
+    "API_VERSION",
+    "CRD_NAME",
+    "GROUP",
+    "KIND",
+    "PLURAL",
+    "QUEUE_PLURAL",
+    "VERSION",
+    "load_crd",
+    "load_crds",
+    "load_map_crd",
+]
+
+QUEUE_PLURAL = "taskqueues"
+_CRD_FILES = ("taskrun-crd.yaml", "taskmap-crd.yaml", "taskqueue-crd.yaml")
 
 
 @functools.cache
-def _read_crd_text(file_name: str = "taskrun-crd.yaml") -> str:
-    return resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
+def _read_crd_text(file: str) -> str:
+    return resources.files(__package__).joinpath(file).read_text(encoding="utf-8")
 
 
-def load_crd(file_name: str = "taskrun-crd.yaml") -> dict[str, Any]:
-    """Return the TaskRun CustomResourceDefinition manifest (or the one in ``file_name`` beside it) as a
-    fresh dict (safe to modify)."""
-    document = yaml.safe_load(_read_crd_text(file_name))
+def _load(file: str) -> dict[str, Any]:
+    document = yaml.safe_load(_read_crd_text(file))
     if not isinstance(document, dict):  # pragma: no cover - the file is ours and tested
-        raise TypeError(f"{file_name} must hold one mapping, got {type(document).__name__}")
+        raise TypeError(f"{file} must hold one mapping, got {type(document).__name__}")
     return copy.deepcopy(document)
+
+
+def load_crd() -> dict[str, Any]:
+    """Return the TaskRun CustomResourceDefinition manifest as a fresh dict (safe to modify)."""
+    return _load(_CRD_FILES[0])
 
 
 def load_map_crd() -> dict[str, Any]:
     """Return the TaskMap CustomResourceDefinition (generated from the TaskRun one) as a fresh dict."""
-    return load_crd("taskmap-crd.yaml")
+    return _load(_CRD_FILES[1])
+
+
+def load_crds() -> list[dict[str, Any]]:
+    """Every CustomResourceDefinition the operator serves (TaskRun, TaskMap, TaskQueue), as fresh dicts."""
+    return [_load(file) for file in _CRD_FILES]

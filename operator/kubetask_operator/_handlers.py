@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 
 from kubetask_api import LABEL_MAP, MAP_PLURAL
-from kubetask_operator._crd import GROUP, PLURAL, VERSION
+from kubetask_operator._crd import GROUP, PLURAL, QUEUE_PLURAL, VERSION
 from kubetask_operator._naming import LABEL_MANAGED_BY, MANAGED_BY
 from kubetask_operator._service import Service, tune_kopf
 from kubetask_operator._settings import Settings
@@ -68,3 +68,8 @@ async def pod_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, MAP_PLURAL, registry=registry)
 async def taskmap_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.service.require_maps().on_taskmap(event.get("type"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, QUEUE_PLURAL, registry=registry)
+async def taskqueue_event(*, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.service.require_controller().on_taskqueue(event.get("type"), event["object"])

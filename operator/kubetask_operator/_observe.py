@@ -30,6 +30,8 @@ class PodObservation:
     pod_message: str | None = None
     disruption_reason: str | None = None
     unschedulable_message: str | None = None
+    scheduling_gates: tuple[str, ...] = ()
+    """The gates holding the pod back from scheduling (e.g. Kueue's, until its workload is admitted)."""
     started_at: datetime.datetime | None = None
     waiting_reason: str | None = None
     waiting_message: str | None = None
@@ -94,6 +96,9 @@ def observe_pod(pod: Mapping[str, Any]) -> PodObservation:
     started_at = parse_time(running.get("startedAt")) or parse_time((terminated or {}).get("startedAt"))
     exit_code = (terminated or {}).get("exitCode")
     deadline = spec.get("activeDeadlineSeconds")
+    gates = tuple(
+        str(gate.get("name")) for gate in spec.get("schedulingGates") or [] if isinstance(gate, Mapping)
+    )
     return PodObservation(
         name=str(metadata.get("name", "")),
         uid=str(metadata.get("uid", "")),
@@ -105,6 +110,7 @@ def observe_pod(pod: Mapping[str, Any]) -> PodObservation:
         pod_message=status.get("message"),
         disruption_reason=disruption.get("reason") if disruption.get("status") == "True" else None,
         unschedulable_message=str(scheduled.get("message") or "unschedulable") if unschedulable else None,
+        scheduling_gates=gates if not spec.get("nodeName") else (),
         started_at=started_at,
         waiting_reason=waiting.get("reason"),
         waiting_message=waiting.get("message"),

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from kubetask_operator import _outcomes
+from kubetask_operator._cache import WAITING_REASON, CacheDecision
 from kubetask_operator._durations import format_duration
 from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
 from kubetask_operator._observe import PodObservation
 from kubetask_operator._outcomes import Outcome, Refusal, RefusalKind, cut
+from kubetask_operator._queue_plan import Verdict, queue_of
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
@@ -279,9 +281,13 @@ def plan(
     now: datetime.datetime,
     settings: Settings,
     spec: TaskRunSpec | InvalidSpecError | None = None,
+    admission: Verdict | None = None,
+    cache: CacheDecision | None = None,
 ) -> Plan:
     """What to do next for ``taskrun``, given what is known of its current attempt's pod; ``spec`` is
-    ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation)."""
+    ``parse(taskrun["spec"])`` when the caller has it already (the spec changes only with the generation);
+    ``admission`` is its queue's verdict while a run naming a queue waits to be admitted; ``cache`` the
+    cache's word for a cache-enabled run that has not started (see ``needs_cache_decision``)."""
     metadata = taskrun.get("metadata") or {}
     if metadata.get("deletionTimestamp"):
         return Plan()  # garbage collection takes the pods; nothing left to decide
@@ -306,6 +312,12 @@ def plan(
     if current is None:
         if spec.cancelled:
             return _cancelled(run, status, spec, "cancelled before its first attempt started", stop=None)
+        if cache is not None and needs_cache_decision(status, spec):
+            return _plan_cache(run, status, spec, cache)
+        queue = queue_of(taskrun, default_limit=settings.default_queue_max_running)
+        if queue is not None and not status.get("admittedAt"):
+            created = parse_time(metadata.get("creationTimestamp")) or run.now
+            return _plan_queued(run, status, spec, queue, admission, created=created)
         return _start_attempt(run, status, spec, number=1)
     if not in_progress:
         return _plan_retrying(run, status, spec, number=len(attempts) + 1)
@@ -327,6 +339,107 @@ def _plan_finished(run: _Run, status: Mapping[str, Any]) -> Plan:
     if expiry is None:
         return Plan()
     return Plan(delete_taskrun=run.now >= expiry, wake_at=expiry, expire_at=expiry)
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def needs_cache_decision(status: Mapping[str, Any], spec: TaskRunSpec) -> bool:
+    """A cache-enabled run not started: not decided yet, or waiting for an identical run to finish."""
+    if not spec.cache or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
+        return False
+    reason = next(
+        (c.get("reason") for c in status.get("conditions") or [] if c.get("type") == CONDITION), None
+    )
+    return not status.get("cacheKey") or reason == WAITING_REASON
+
+
+def _plan_cache(run: _Run, status: dict[str, Any], spec: TaskRunSpec, decision: CacheDecision) -> Plan:
+    """Take an identical run's outputs (no pod), wait for the identical run in progress, or run: the decision
+    is written before any pod exists, so identical runs deciding after it see it."""
+    key = decision.key
+    status["cacheKey"] = key.digest
+    if decision.kind == "hit":
+        status.update(phase="Succeeded", completionTime=format_time(run.now), cachedFrom=decision.source)
+        for field in ("outputs", "outputsUri", "nextAttemptTime", "error"):
+            status.pop(field, None)
+        if decision.outputs is not None:
+            status["outputs"] = copy.deepcopy(dict(decision.outputs))
+        if decision.outputs_uri is not None:
+            status["outputsUri"] = decision.outputs_uri
+        message = (
+            f"cache hit: outputs of TaskRun {decision.source} (succeeded {decision.source_completed}) "
+            f"reused without a pod; {key.describe()}"
+        )
+        _with_condition(run, status, "True", "Cached", message)
+        return _finalize(run, status, spec=spec, events=(Event("Normal", "Cached", cut(message)),))
+    if decision.kind == "wait":
+        status["phase"] = "Queued"
+        message = (
+            f"an identical TaskRun {decision.source} is running: waiting to take its outputs "
+            f"(or to run if it fails); {key.describe()}"
+        )
+        _with_condition(run, status, "Unknown", WAITING_REASON, message)
+        return _finalize(
+            run,
+            status,
+            spec=spec,
+            events=(Event("Normal", WAITING_REASON, cut(message)),),
+            wake_at=_after(run.now, _QUEUE_RECHECK_SECONDS),
+        )
+    why = "spec.cache.refresh: running whatever is cached" if spec.cache_refresh else "no Succeeded TaskRun"
+    message = f"cache miss ({why}); {key.describe()}"
+    status["phase"] = "Pending"
+    _with_condition(run, status, "Unknown", "CacheMiss", message)
+    return _finalize(
+        run, status, spec=spec, events=(Event("Normal", "CacheMiss", cut(message)),), wake_at=run.now
+    )
+
+
+# ---------------------------------------------------------------- waiting in a TaskQueue
+
+_QUEUE_RECHECK_SECONDS = 30.0  # a queued run looks again this often, whatever wakes it sooner
+
+
+def _plan_queued(
+    run: _Run,
+    status: dict[str, Any],
+    spec: TaskRunSpec,
+    queue: str,
+    admission: Verdict | None,
+    *,
+    created: datetime.datetime,
+) -> Plan:
+    """Wait Queued (no pod; timeout and pendingTimeout not running) or take the queue's admission. The
+    admission is a status write of its own (``admittedAt``), made before any pod exists: a restarted operator
+    then counts it from the API, and the attempt starts in the next pass."""
+    verdict = admission or Verdict(admit=False, position=0, message=f"waiting for queue {queue} to admit it")
+    deadline = _after(created, spec.queue_timeout_seconds) if spec.queue_timeout_seconds is not None else None
+    if deadline is not None and spec.queue_timeout_seconds is not None and run.now >= deadline:
+        message = (
+            f"not admitted within queueTimeout {format_duration(spec.queue_timeout_seconds)}: "
+            f"{verdict.message}"
+        )
+        return _fail(run, status, spec=spec, reason="QueueTimeout", message=message)
+    if verdict.admit:
+        status.update(phase="Pending", admittedAt=format_time(run.now))
+        _with_condition(run, status, "Unknown", "Admitted", verdict.message)
+        return _finalize(
+            run, status, spec=spec, events=(Event("Normal", "Admitted", verdict.message),), wake_at=run.now
+        )
+    status["phase"] = "Queued"
+    _with_condition(run, status, "Unknown", "Queued", verdict.message)
+    old: Mapping[str, Any] = next(
+        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
+    )
+    events = (Event("Normal", "Queued", verdict.message),) if old.get("reason") != "Queued" else ()
+    return _finalize(
+        run,
+        status,
+        spec=spec,
+        events=events,
+        wake_at=_earliest(deadline, _after(run.now, _QUEUE_RECHECK_SECONDS)),
+    )
 
 
 # ---------------------------------------------------------------- starting attempts
@@ -404,7 +517,8 @@ def _plan_attempt(
         message = f"attempt {current.get('number')} cancelled; pod {name} stopped, its logs stay readable"
         _complete_attempt(run, current, reason="Cancelled", message="cancelled by spec.cancelled")
         return _cancelled(run, status, spec, message, stop=stop if isinstance(stop, StopPod) else None)
-    created = parse_time(current.get("createTime")) or run.now
+    # A pod held by scheduling gates (Kueue) waits for admission: pendingTimeout counts from its end.
+    created = parse_time(current.get("admitTime") or current.get("createTime")) or run.now
     if pod == "created":
         limits = [_after(created, s) for s in (spec.pending_timeout_seconds,) if s is not None]
         return _finalize(run, status, spec=spec, wake_at=_earliest(*limits))
@@ -443,6 +557,18 @@ def _plan_pending(
 ) -> Plan:
     waiting = pod.waiting_reason or ""
     never_started = StopPod(pod.name, delete=True)
+    if pod.scheduling_gates:
+        status["phase"] = "Queued"
+        message = (
+            f"attempt {current.get('number')}: pod {pod.name} is held by scheduling gates "
+            f"({', '.join(pod.scheduling_gates)}) until they are removed (e.g. Kueue admits its workload); "
+            f"pendingTimeout counts from then"
+        )
+        _with_condition(run, status, "Unknown", "SchedulingGated", message)
+        return _finalize(run, status, spec=spec, events=(Event("Normal", "SchedulingGated", message),))
+    if status.get("phase") == "Queued" and "admitTime" not in current:
+        current["admitTime"] = format_time(run.now)
+        created = run.now
     if waiting == "InvalidImageName":
         return _end_attempt(run, status, spec, current, _outcomes.invalid_image(pod), stop=never_started)
     grace = run.settings.image_pull_grace_seconds

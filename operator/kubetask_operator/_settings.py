@@ -57,6 +57,8 @@ class Settings:
     """How long an image pull or container configuration error may last before the attempt fails."""
     default_resources: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     """Resources of task containers whose TaskRun gives none (``{"requests": {...}, "limits": {...}}``)."""
+    default_queue_max_running: int | None = None
+    """KUBETASK_DEFAULT_QUEUE_MAX_RUNNING: most TaskRuns naming no queue running at once, per namespace."""
     inline_inputs_max_bytes: int = 32 * 1024
     """Inputs up to this size travel in the pod's command as a ``data:`` URI; larger ones in a ConfigMap."""
     liveness_port: int = 0
@@ -194,7 +196,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         pod_security_level=_level(env, "KUBETASK_POD_SECURITY_LEVEL", env.get("KUBETASK_POD_SECURITY_LEVEL")),
         pod_security_levels=_namespace_levels(env, "KUBETASK_POD_SECURITY_NAMESPACES"),
         service_accounts=_service_accounts(env, "KUBETASK_SERVICE_ACCOUNTS"),
+        default_queue_max_running=_optional_integer(
+            env, "KUBETASK_DEFAULT_QUEUE_MAX_RUNNING", maximum=1_000_000
+        ),
     )
+
+
+def _optional_integer(env: Mapping[str, str], name: str, *, maximum: int) -> int | None:
+    value = _integer(env, name, -1, minimum=0, maximum=maximum)
+    return None if value < 0 else value
 
 
 def _level(env: Mapping[str, str], name: str, raw: str | None, *, what: str = "") -> Level:

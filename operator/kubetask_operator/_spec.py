@@ -75,6 +75,14 @@ class TaskRunSpec:
     cancelled: bool = False
     ttl_seconds_after_finished: int | None = None
     code: CodeArchiveRef | None = None
+    queue: str | None = None
+    """The TaskQueue that admits the run (it waits Queued, with no pod, until then)."""
+    priority: int = 0
+    queue_timeout_seconds: float | None = None
+    cache: bool = False
+    """``spec.cache`` is set: reuse an identical succeeded run's outputs (``_cache``)."""
+    cache_version: str | None = None
+    cache_refresh: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,6 +312,21 @@ def _check_nesting(spec: Mapping[str, Any]) -> None:
             )
 
 
+def _cache(spec: Mapping[str, Any]) -> tuple[bool, str | None, bool]:
+    cache = spec.get("cache")
+    if cache is None:
+        return False, None, False
+    if not isinstance(cache, Mapping) or set(cache) - {"version", "refresh"}:
+        raise _fail("cache", cache, "an object {version, refresh}")
+    version = _string(
+        cache, "version", pattern=_NO_SPACE, expected="a version string such as '2'", prefix="cache."
+    )
+    refresh = cache.get("refresh", False)
+    if not isinstance(refresh, bool):
+        raise _fail("cache.refresh", refresh, "true or false")
+    return True, version, refresh
+
+
 def parse_spec(spec: object) -> TaskRunSpec:
     """A checked TaskRunSpec from a TaskRun's ``spec``; raise InvalidSpecError naming the bad field."""
     if not isinstance(spec, Mapping):
@@ -323,6 +346,7 @@ def parse_spec(spec: object) -> TaskRunSpec:
     cancelled = spec.get("cancelled", False)
     if not isinstance(cancelled, bool):
         raise _fail("cancelled", cancelled, "true or false")
+    cache = _cache(spec)
     return TaskRunSpec(
         image=image,
         image_pull_policy=policy,
@@ -351,4 +375,15 @@ def parse_spec(spec: object) -> TaskRunSpec:
         cancelled=cancelled,
         ttl_seconds_after_finished=_integer(spec, "ttlSecondsAfterFinished", minimum=0, maximum=31536000),
         code=_code(spec),
+        queue=_string(
+            spec,
+            "queue",
+            pattern=_DNS_SUBDOMAIN,
+            expected="the name of a TaskQueue in the TaskRun's namespace",
+        ),
+        priority=_integer(spec, "priority", minimum=-1_000_000, maximum=1_000_000) or 0,
+        queue_timeout_seconds=_duration(spec, "queueTimeout"),
+        cache=cache[0],
+        cache_version=cache[1],
+        cache_refresh=cache[2],
     )

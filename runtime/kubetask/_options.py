@@ -134,6 +134,8 @@ class TaskOptions(Frozen):
     """Every pod-side option of a task, checked; None (or empty) means "the operator's default"."""
 
     __slots__ = (
+        "cache",
+        "cache_version",
         "env",
         "image",
         "node_selector",
@@ -156,6 +158,8 @@ class TaskOptions(Frozen):
     pod_template: str | None
     service_account: str | None
     image: str | None
+    cache: bool | None
+    cache_version: str | None
 
     def __init__(
         self,
@@ -170,6 +174,8 @@ class TaskOptions(Frozen):
         pod_template: str | None = None,
         service_account: str | None = None,
         image: str | None = None,
+        cache: bool | None = None,
+        cache_version: str | None = None,
         where: str = "@kubetask.task",
     ) -> None:
         if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
@@ -183,6 +189,15 @@ class TaskOptions(Frozen):
                     f"{where}: secrets: expected kubetask.Secret(name, key, env=... or mount_path=...), "
                     f"got {secret!r}"
                 )
+        if cache is not None and not isinstance(cache, bool):
+            raise TaskDefinitionError(f"{where}: cache: expected True or False, got {cache!r}")
+        if cache_version is not None and (
+            not isinstance(cache_version, str) or not cache_version or any(c.isspace() for c in cache_version)
+        ):
+            raise TaskDefinitionError(
+                f"{where}: cache_version: expected a non-empty str without spaces such as '2', "
+                f"got {cache_version!r}"
+            )
         for option, value in (
             ("pod_template", pod_template),
             ("service_account", service_account),
@@ -201,6 +216,8 @@ class TaskOptions(Frozen):
             pod_template=pod_template,
             service_account=service_account,
             image=image,
+            cache=cache,
+            cache_version=cache_version,
         )
 
     def merged(self, overrides: TaskOptions) -> TaskOptions:
@@ -224,6 +241,8 @@ class TaskOptions(Frozen):
             pod_template=_first(overrides.pod_template, self.pod_template),
             service_account=_first(overrides.service_account, self.service_account),
             image=_first(overrides.image, self.image),
+            cache=_first(overrides.cache, self.cache),
+            cache_version=_first(overrides.cache_version, self.cache_version),
         )
 
 

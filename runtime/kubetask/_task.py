@@ -51,6 +51,8 @@ class Task(Generic[P, R]):
         pod_template: str | None = None,
         service_account: str | None = None,
         image: str | None = None,
+        cache: bool = False,
+        cache_version: str | None = None,
     ) -> None:
         if not callable(function) or not hasattr(function, "__code__"):
             raise TaskDefinitionError(
@@ -69,6 +71,8 @@ class Task(Generic[P, R]):
             pod_template=pod_template,
             service_account=service_account,
             image=image,
+            cache=cache,
+            cache_version=cache_version,
         )
         if description is not None and not isinstance(description, str):
             raise TaskDefinitionError(f"@kubetask.task: description: expected a str, got {description!r}")
@@ -128,6 +132,8 @@ def task(  # noqa: F811 - ruff does not see through the typing stand-in; mypy do
     pod_template: str | None = None,
     service_account: str | None = None,
     image: str | None = None,
+    cache: bool = False,
+    cache_version: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -148,6 +154,8 @@ def task(  # noqa: F811 - the implementation of the overloads above
     pod_template: str | None = None,
     service_account: str | None = None,
     image: str | None = None,
+    cache: bool = False,
+    cache_version: str | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Make a module-level function a task: ``@kubetask.task`` or ``@kubetask.task(retries=2, ...)``.
 
@@ -161,7 +169,8 @@ def task(  # noqa: F811 - the implementation of the overloads above
     gpu=...)`` or ``{"requests": {...}, "limits": {...}}``; env: variables; secrets: ``kubetask.Secret``
     keys as variables or files; node_selector and tolerations: where it may run; pod_template: the name of
     a PodTemplate in the namespace to start from; service_account: the pod's ServiceAccount; image: the
-    default image.
+    default image. cache: reuse the outputs of a succeeded run with the same task, image, code, inputs and
+    ``cache_version`` instead of running again (``spec.cache``; ``kubetask submit --no-cache`` runs anyway).
     """
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
@@ -180,6 +189,8 @@ def task(  # noqa: F811 - the implementation of the overloads above
             pod_template=pod_template,
             service_account=service_account,
             image=image,
+            cache=cache,
+            cache_version=cache_version,
         )
 
     if function is None:

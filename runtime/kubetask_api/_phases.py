@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+QUEUED = "Queued"
 PENDING = "Pending"
 RUNNING = "Running"
 RETRYING = "Retrying"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 CANCELLED = "Cancelled"
-PHASES = (PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED)
+PHASES = (QUEUED, PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED)
 FINAL_PHASES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 # The one condition: True when it succeeded, False when it ended otherwise, Unknown while it runs.
@@ -31,6 +32,9 @@ REASON_POD_DELETED = "PodDeleted"
 REASON_NODE_LOST = "NodeLost"
 REASON_EVICTED = "Evicted"
 REASON_START_ERROR = "StartError"
+REASON_QUEUED = "Queued"
+REASON_QUEUE_TIMEOUT = "QueueTimeout"
+REASON_SCHEDULING_GATED = "SchedulingGated"
 
 # Kinds of failure in a status error (the runtime's error document says which).
 ERROR_KIND_USER = "USER"

@@ -14,6 +14,7 @@ import kubetask_operator
 
 SOURCE = Path(__file__).parents[2] / "charts" / "kubetask" / "files" / "taskrun-crd.yaml"
 MAP_SOURCE = SOURCE.with_name("taskmap-crd.yaml")
+QUEUE_SOURCE = SOURCE.with_name("taskqueue-crd.yaml")
 Render = Callable[..., list[dict[str, Any]]]
 
 
@@ -26,13 +27,20 @@ def _crds(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     [
         pytest.param(SOURCE, "taskruns.kubetask.dev", id="taskruns"),
         pytest.param(MAP_SOURCE, "taskmaps.kubetask.dev", id="taskmaps"),
+        pytest.param(QUEUE_SOURCE, "taskqueues.kubetask.dev", id="taskqueues"),
     ],
 )
 def test_the_rendered_crd_is_the_source_file_plus_release_labels(
     render_chart: Render, source_file: Path, name: str
 ) -> None:
     source = yaml.safe_load(source_file.read_text())
-    (rendered,) = [d for d in _crds(render_chart({}, release="prod")) if d["metadata"]["name"] == name]
+    crds = _crds(render_chart({}, release="prod"))
+    assert sorted(crd["metadata"]["name"] for crd in crds) == [
+        "taskmaps.kubetask.dev",
+        "taskqueues.kubetask.dev",
+        "taskruns.kubetask.dev",
+    ]
+    (rendered,) = (crd for crd in crds if crd["metadata"]["name"] == name)
     assert rendered["spec"] == source["spec"]
     assert rendered["metadata"]["name"] == source["metadata"]["name"] == name
     labels = rendered["metadata"]["labels"]
@@ -59,7 +67,7 @@ def test_keep_protects_every_taskrun_from_helm_uninstall(
     render_chart: Render, values: dict[str, Any], expected_annotations: dict[str, str]
 ) -> None:
     crds = _crds(render_chart(values))
-    assert len(crds) == 2
+    assert len(crds) == 3
     for crd in crds:
         assert crd["metadata"].get("annotations", {}) == expected_annotations
 
@@ -71,6 +79,9 @@ def test_crds_enabled_false_leaves_the_crd_out(render_chart: Render) -> None:
 def test_the_operator_package_reads_the_same_file() -> None:
     assert kubetask_operator.load_crd() == yaml.safe_load(SOURCE.read_text())
     assert kubetask_operator.load_map_crd() == yaml.safe_load(MAP_SOURCE.read_text())
+    assert kubetask_operator.load_crds() == [
+        yaml.safe_load(f.read_text()) for f in (SOURCE, MAP_SOURCE, QUEUE_SOURCE)
+    ]
 
 
 def test_a_taskmap_takes_every_taskrun_field_but_the_maps_own_with_the_same_schema() -> None:

@@ -29,6 +29,8 @@ EXPECTED_OPERATOR_RULES: set[Rule] = {
     ("kubetask.dev", "taskruns/status", frozenset({"patch"})),
     ("kubetask.dev", "taskmaps", frozenset({"list", "watch", "delete"})),
     ("kubetask.dev", "taskmaps/status", frozenset({"patch"})),
+    ("kubetask.dev", "taskqueues", frozenset({"list", "watch"})),
+    ("kubetask.dev", "taskqueues/status", frozenset({"patch"})),
     ("", "pods", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"create"})),
     ("", "podtemplates", frozenset({"get"})),
@@ -208,9 +210,10 @@ def test_users_with_the_default_roles_may_run_tasks(render_chart: Render) -> Non
     edit_verbs = frozenset(
         {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
     )
-    assert _rules(edit) == {("kubetask.dev", plural, edit_verbs) for plural in ("taskruns", "taskmaps")}
+    kinds = ("taskruns", "taskmaps", "taskqueues")
+    assert _rules(edit) == {("kubetask.dev", resource, edit_verbs) for resource in kinds}
     assert _rules(view) == {
-        ("kubetask.dev", plural, frozenset({"get", "list", "watch"})) for plural in ("taskruns", "taskmaps")
+        ("kubetask.dev", resource, frozenset({"get", "list", "watch"})) for resource in kinds
     }
     # Nothing is bound to them: they only widen roles someone already holds.
     assert not [
@@ -270,6 +273,8 @@ def _path_text(node: ast.expr) -> str:
         return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskruns/{}"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskmap_path":
         return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskmaps/{}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "taskqueue_path":
+        return "/apis/kubetask.dev/v1alpha1/namespaces/{}/taskqueues/{}"
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _path_text(node.left) + _path_text(node.right)
     raise AssertionError(f"cannot read the API path {ast.unparse(node)!r}: extend this test")
@@ -300,7 +305,8 @@ def _operator_api_calls() -> set[tuple[str, str, str]]:
                 path = _path_text(argument)
                 verb = _CLIENT_VERBS[func.attr]
                 if path.startswith("/apis/kubetask.dev/"):
-                    plural = "taskmaps" if "/taskmaps" in path else "taskruns"
+                    kinds = ("taskmaps", "taskqueues")
+                    plural = next((kind for kind in kinds if f"/{kind}" in path), "taskruns")
                     resource = f"{plural}/status" if path.endswith("/status") else plural
                     calls.add(("kubetask.dev", resource, verb))
                 else:

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from kubetask_operator import _outcomes, load_crd
+from kubetask_operator._cache import CacheDecision, cache_key
 from kubetask_operator._observe import PodObservation
 from kubetask_operator._outcomes import Refusal
+from kubetask_operator._queue_plan import Verdict
 from kubetask_operator._reconcile import Plan, PodKnowledge, StopPod, plan, plan_refused
 from kubetask_operator._settings import Settings
 from kubetask_operator._spec import parse_spec
@@ -871,6 +873,11 @@ def test_the_crd_declares_exactly_the_status_fields_the_reconciler_writes() -> N
         _plan(pod(phase="Failed", terminated={"exitCode": 1, "message": USER_FAILED})),
         _plan(pod(phase="Failed", terminated={"exitCode": 1, "message": USER_RECOVERABLE})),
     ]
+    admitted = Verdict(admit=True, position=0, message="admitted")
+    plans.append(plan(taskrun({"queue": "q"}), pod="unknown", now=NOW, settings=SETTINGS, admission=admitted))
+    cached = {"cache": {}}
+    hit = CacheDecision(kind="hit", key=cache_key(parse_spec(taskrun(cached)["spec"])), source="first")
+    plans.append(plan(taskrun(cached), pod="unknown", now=NOW, settings=SETTINGS, cache=hit))
     written = {key for result in plans if result.status is not None for key in result.status}
     schema = load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert written == set(schema["properties"]["status"]["properties"])
@@ -901,6 +908,8 @@ def test_the_readme_documents_every_reason_the_operator_can_report() -> None:
         | _outcomes.VOLUME_ERROR_REASONS
     )
     other = {"Pending", "Running", "Retrying", "Succeeded", "Cancelled", "InvalidSpec", "PendingTimeout"}
+    other |= {"Queued", "Admitted", "QueueTimeout", "SchedulingGated"}  # tests/operator/test_queue_plan.py
+    other |= {"Cached", "CacheMiss", "WaitingForCacheOwner"}  # tests/operator/test_cache.py
     produced = finished | waiting | other | _reasons_of(REFUSALS, 2)
     assert produced - _documented_reasons() == set()
     assert _documented_reasons() - produced == set(), "documented reasons the tables here never produce"

@@ -15,6 +15,8 @@ The operator's settings, as the KUBETASK_* environment variables its settings ob
   value: {{ .Values.operator.imagePullGracePeriod | quote }}
 - name: KUBETASK_INLINE_INPUTS_MAX_BYTES
   value: {{ .Values.operator.inlineInputsMaxBytes | quote }}
+- name: KUBETASK_DEFAULT_QUEUE_MAX_RUNNING
+  value: {{ if kindIs "invalid" .Values.operator.defaultQueueMaxRunning }}""{{ else }}{{ .Values.operator.defaultQueueMaxRunning | quote }}{{ end }}
 - name: KUBETASK_API_CONCURRENCY
   value: {{ .Values.operator.apiConcurrency | quote }}
 - name: KUBETASK_LIVENESS_PORT

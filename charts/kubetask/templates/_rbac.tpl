@@ -5,8 +5,10 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 */}}
 {{- define "kubetask.operatorRules" -}}
 # TaskRuns: listed and watched by kopf, re-read after a status conflict, deleted after
-# ttlSecondsAfterFinished. The operator never writes a TaskRun's metadata (no finalizers); it creates the
-# items of a TaskMap and patches their spec.cancelled when the map is cancelled (kubetask_operator/_maps.py).
+# ttlSecondsAfterFinished. The operator never writes a TaskRun's spec (no finalizers); it creates the
+# items of a TaskMap and patches their spec.cancelled when the map is cancelled (kubetask_operator/_maps.py),
+# and labels a cache-enabled TaskRun with its cache key (kubetask.dev/cache-key) so identical runs find each
+# other by label.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
@@ -20,6 +22,14 @@ tests/chart/test_rbac.py holds the reviewed copy of this list.
 # The status subresource: phase, conditions, attempts, outputs and errors, as merge patches.
 - apiGroups: ["kubetask.dev"]
   resources: ["taskruns/status"]
+  verbs: ["patch"]
+# TaskQueues: watched for their maxRunning (TaskRuns naming one wait Queued beyond it); their status
+# carries the running and queued counts.
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskqueues"]
+  verbs: ["list", "watch"]
+- apiGroups: ["kubetask.dev"]
+  resources: ["taskqueues/status"]
   verbs: ["patch"]
 # One pod per attempt: created, watched (its own pods only, by label), read when its state is unknown,
 # patched with activeDeadlineSeconds to stop it on cancel or timeout (its logs stay readable), deleted when
