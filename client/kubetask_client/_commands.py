@@ -79,6 +79,7 @@ _FLAG_OF_OPTION = {
     "ttl_seconds_after_finished": "--ttl",
     "image_pull_secrets": "--image-pull-secret",
     "ship_code": "--no-code",
+    "queue": "--queue",
 }
 _RERUN_OF_LABEL = "kubetask.dev/rerun-of"
 
@@ -202,6 +203,11 @@ def _submit_parser(commands: Any, *, epilog: str | None = None, add_help: bool =
         dest="ttl_seconds",
         metavar="SECONDS",
         help="delete the TaskRun this long after it finishes",
+    )
+    submit.add_argument(
+        "--queue",
+        metavar="QUEUE",
+        help="the TaskQueue (in the namespace) that admits the run: beyond its maxRunning it waits Queued",
     )
     # --image, --retries, --timeout, --cpu, --memory, --gpu, --env, --secret, --node-selector, ...: each wins
     # over the task's @kubetask.task option; --no-code ships nothing (the image holds the code).
@@ -429,6 +435,7 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
             ttl_seconds_after_finished=args.ttl_seconds,
             image_pull_secrets=tuple(args.image_pull_secret),
             ship_code=args.ship_code,
+            queue=args.queue,
         )
     except ClientUsageError as error:
         raise _options_error(error) from None

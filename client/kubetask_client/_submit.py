@@ -178,6 +178,7 @@ def submit_options(
     cache: bool | None = None,
     cache_version: str | None = None,
     no_cache: bool = False,
+    queue: str | None = None,
 ) -> SubmitOptions:
     """The TaskRun options of a submission: the task's decorator options with the ones given here winning
     (a value replaces one; env, node_selector and resources win key by key; a Secret replaces one with the
@@ -235,6 +236,7 @@ def submit_options(
         cache_version=options.cache_version,
         cache_refresh=no_cache and bool(options.cache),
         ship_code=ship_code,
+        queue=queue,
     )
 
 
@@ -270,6 +272,7 @@ def submit(
     cache: bool | None = None,
     cache_version: str | None = None,
     no_cache: bool = False,
+    queue: str | None = None,
 ) -> TaskRunHandle:
     """Run ``task`` on the cluster with ``inputs`` (Python values by input name).
 
@@ -307,6 +310,7 @@ def submit(
         cache=cache,
         cache_version=cache_version,
         no_cache=no_cache,
+        queue=queue,
     )
     json_inputs = inputs_from_values(task, dict(inputs or {}), upload=input_upload(options))
     api = TaskRunApi(connect(kubeconfig=kubeconfig, context=context))

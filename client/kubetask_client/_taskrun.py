@@ -98,6 +98,8 @@ class SubmitOptions:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
     pod_template: str | None = None
+    queue: str | None = None
+    """``spec.queue``: the TaskQueue (same namespace) that admits the run."""
     cache: bool = False
     """``spec.cache``: reuse an identical succeeded run's outputs (with ``cache_version`` in the key)."""
     cache_version: str | None = None
@@ -120,6 +122,7 @@ class SubmitOptions:
         for option, kind, name in (
             ("service_account", "ServiceAccount", self.service_account),
             ("pod_template", "PodTemplate", self.pod_template),
+            ("queue", "TaskQueue", self.queue),
         ):
             if name is not None and not is_dns_subdomain(name):
                 raise ClientUsageError(
@@ -307,6 +310,8 @@ def taskrun_manifest(
         spec["env"] = env
     if options.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = options.ttl_seconds_after_finished
+    if options.queue is not None:
+        spec["queue"] = options.queue
     if options.pod_template is not None:
         spec["podTemplateName"] = options.pod_template
     template = _pod_template(options)

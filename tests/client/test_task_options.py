@@ -12,6 +12,7 @@ import pytest
 import kubetask
 import kubetask_operator
 from kubetask_client import ClientUsageError
+from kubetask_client._commands import build_parser
 from kubetask_client._option_flags import add_task_option_flags, task_options_from
 from kubetask_client._submit import submit_options, task_reference
 from kubetask_client._taskrun import SubmitOptions, taskrun_manifest
@@ -59,6 +60,15 @@ def _crd_spec_schema() -> dict[str, Any]:
     (version,) = kubetask_operator.load_crd()["spec"]["versions"]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     return schema
+
+
+def test_a_queue_given_at_submission_is_the_taskruns_and_valid_against_the_crd() -> None:
+    spec = spec_of(plain, image="i", queue="gpu")
+    assert spec["queue"] == "gpu"
+    jsonschema.validate(spec, _crd_spec_schema())
+    assert "queue" not in spec_of(plain, image="i")
+    submitted = build_parser(only="submit").parse_args(["submit", "m.py:t", "--queue", "gpu", "--image", "i"])
+    assert submitted.queue == "gpu"
 
 
 def test_every_decorator_option_reaches_the_taskrun() -> None:
@@ -188,6 +198,7 @@ def test_no_image_anywhere_is_refused_naming_both_places() -> None:
         pytest.param(
             {"pod_template": "Not A Name"}, "pod_template: expected the name of a PodTemplate", id="tpl"
         ),
+        pytest.param({"queue": "GPU queue"}, "queue: expected the name of a TaskQueue", id="queue"),
         pytest.param({"timeout": "soon"}, "timeout: expected a duration", id="timeout"),
         pytest.param({"retries": -1}, "submit: retries: expected an int >= 0", id="retries"),
     ],
