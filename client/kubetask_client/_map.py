@@ -36,6 +36,7 @@ from kubetask_client._errors import (
     TaskRunNotFoundError,
     WaitTimeoutError,
 )
+from kubetask_client._handle import ResourceHandle
 from kubetask_client._inputs import inputs_from_values
 from kubetask_client._kube import Connection, connect
 from kubetask_client._outputs import read_outputs_document
@@ -221,33 +222,17 @@ def result_of(taskmap: Mapping[str, Any], *, items: Callable[[], list[JsonObject
     return MapResult(phase=map_phase(taskmap), outputs=outputs, failures=failures)
 
 
-class TaskMapHandle:
+class TaskMapHandle(ResourceHandle):
     """One TaskMap in the cluster: its last known state, and ways to wait for it, cancel or delete it."""
 
     def __init__(self, api: TaskMapApi, taskmap: Mapping[str, Any]) -> None:
+        super().__init__(api, taskmap)
         self._api = api
-        self._taskmap = dict(taskmap)
-        self.name: str = taskmap["metadata"]["name"]
-        self.namespace: str = taskmap["metadata"]["namespace"]
-
-    def __repr__(self) -> str:
-        return f"<TaskMapHandle {self.namespace}/{self.name} {self.phase}>"
 
     @property
     def taskmap(self) -> dict[str, Any]:
-        return self._taskmap
-
-    @property
-    def phase(self) -> str:
-        return map_phase(self._taskmap)
-
-    @property
-    def done(self) -> bool:
-        return self.phase in FINAL_PHASES
-
-    def refresh(self) -> TaskMapHandle:
-        self._taskmap = self._api.get(self.name, self.namespace)
-        return self
+        """The TaskMap as last read from the API."""
+        return self._resource
 
     def items(self) -> list[dict[str, Any]]:
         """The item TaskRuns (``kubectl get ktr -l kubetask.dev/map=NAME``), in item order."""
@@ -271,7 +256,7 @@ class TaskMapHandle:
         while True:
             self.refresh()
             if on_update is not None:
-                on_update(self._taskmap)
+                on_update(self._resource)
             if self.done:
                 break
             if deadline is not None and clock() >= deadline:
@@ -279,15 +264,15 @@ class TaskMapHandle:
                     f"taskmap {self.name!r} in namespace {self.namespace!r} is still {self.phase} after "
                     f"{timeout:g}s of waiting; it carries on: "
                     f"`kubectl get ktm {self.name} -n {self.namespace}`",
-                    taskrun=self._taskmap,
+                    taskrun=self._resource,
                 )
             sleep(_POLL_SECONDS if deadline is None else max(0.0, min(_POLL_SECONDS, deadline - clock())))
-        result = result_of(self._taskmap, items=self.items)
+        result = result_of(self._resource, items=self.items)
         if not result.succeeded:
-            condition: Mapping[str, Any] = next(iter(status_of(self._taskmap).get("conditions") or []), {})
+            condition: Mapping[str, Any] = next(iter(status_of(self._resource).get("conditions") or []), {})
             raise TaskMapFailedError(
                 f"taskmap {self.name!r} {result.phase}: {condition.get('message') or 'no message'}",
-                taskmap=self._taskmap,
+                taskmap=self._resource,
                 result=result,
             )
         return result
@@ -295,12 +280,8 @@ class TaskMapHandle:
     def cancel(self) -> TaskMapHandle:
         """Stop the map: no new item starts and its unfinished items are cancelled."""
         if not self.refresh().done:
-            self._taskmap = self._api.cancel(self.name, self.namespace)
+            self._resource = self._api.cancel(self.name, self.namespace)
         return self
-
-    def delete(self) -> None:
-        """Delete the map and (garbage collection) its items."""
-        self._api.delete(self.name, self.namespace)
 
 
 def taskmap_manifest(

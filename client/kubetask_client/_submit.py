@@ -12,6 +12,7 @@ from kubetask_api import duration_of_seconds, parse_duration
 from kubetask_client._api import TaskRunApi
 from kubetask_client._code import create_with_code
 from kubetask_client._errors import ClientUsageError, KubetaskClientError, TaskRunFailedError
+from kubetask_client._handle import ResourceHandle
 from kubetask_client._inputs import PrefixUpload, inputs_from_values
 from kubetask_client._kube import connect
 from kubetask_client._outputs import read_outputs_document
@@ -20,9 +21,7 @@ from kubetask_client._taskrun import (
     TaskReference,
     failure_message,
     generated_name,
-    is_finished,
     outputs_of,
-    phase_of,
     pod_for_attempt,
     reference_from_loader_args,
     status_of,
@@ -32,40 +31,23 @@ from kubetask_client._taskrun import (
 )
 
 
-class TaskRunHandle:
+class TaskRunHandle(ResourceHandle):
     """One TaskRun in the cluster: its last known state, and ways to wait for, read, cancel or delete it."""
 
     def __init__(self, api: TaskRunApi, taskrun: Mapping[str, Any]) -> None:
+        super().__init__(api, taskrun)
         self._api = api
-        self._taskrun = dict(taskrun)
-        self.name: str = taskrun["metadata"]["name"]
-        self.namespace: str = taskrun["metadata"]["namespace"]
-
-    def __repr__(self) -> str:
-        return f"<TaskRunHandle {self.namespace}/{self.name} {self.phase}>"
 
     @property
     def taskrun(self) -> dict[str, Any]:
         """The TaskRun as last read from the API."""
-        return self._taskrun
-
-    @property
-    def phase(self) -> str:
-        return phase_of(self._taskrun)
-
-    @property
-    def done(self) -> bool:
-        return is_finished(self._taskrun)
-
-    def refresh(self) -> TaskRunHandle:
-        self._taskrun = self._api.get(self.name, self.namespace)
-        return self
+        return self._resource
 
     def wait(
         self, timeout: float | None = None, *, on_update: Callable[[Mapping[str, Any]], None] | None = None
     ) -> TaskRunHandle:
         """Block until the TaskRun ends (any final phase); WaitTimeoutError after ``timeout`` seconds."""
-        self._taskrun = self._api.wait(self.name, self.namespace, timeout=timeout, on_update=on_update)
+        self._resource = self._api.wait(self.name, self.namespace, timeout=timeout, on_update=on_update)
         return self
 
     @property
@@ -81,12 +63,12 @@ class TaskRunHandle:
             self.refresh()
         phase = self.phase
         if phase in {"Failed", "Cancelled"}:
-            raise TaskRunFailedError(failure_message(self._taskrun), taskrun=self._taskrun)
+            raise TaskRunFailedError(failure_message(self._resource), taskrun=self._resource)
         if phase != "Succeeded":
             raise KubetaskClientError(
                 f"taskrun {self.name!r} is {phase}, it has no outputs yet: call wait() first"
             )
-        outputs = outputs_of(self._taskrun)
+        outputs = outputs_of(self._resource)
         if outputs is not None:
             return outputs
         uri = self.outputs_uri
@@ -96,7 +78,7 @@ class TaskRunHandle:
 
     @property
     def outputs_uri(self) -> str | None:
-        uri = status_of(self._taskrun).get("outputsUri")
+        uri = status_of(self._resource).get("outputsUri")
         return str(uri) if uri else None
 
     def logs(self, attempt: int | None = None) -> str:
@@ -105,11 +87,8 @@ class TaskRunHandle:
 
     def cancel(self) -> TaskRunHandle:
         """Ask the operator to stop the run (``spec.cancelled``); a run that already ended is left alone."""
-        self._taskrun = self._api.cancel(self.name, self.namespace)
+        self._resource = self._api.cancel(self.name, self.namespace)
         return self
-
-    def delete(self) -> None:
-        self._api.delete(self.name, self.namespace)
 
 
 def task_reference(task: kubetask.Task[..., Any], *, image: str, namespace: str) -> TaskReference:
