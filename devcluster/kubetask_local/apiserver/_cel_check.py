@@ -192,6 +192,84 @@ class _Issue(Exception):
 
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _MACRO_STEP = {"all": "_&&_", "exists": "_||_"}
+# Functions of the Kubernetes CEL libraries and cel-go's extensions that this checker does not type: a rule
+# using them is accepted with an unknown result type and a nominal cost rather than wrongly refused.
+_LIBRARY_FUNCTIONS = frozenset(
+    {"quantity", "isQuantity", "url", "isURL", "ip", "isIP", "cidr", "isCIDR", "semver", "isSemver"}
+)
+_LIBRARY_METHODS = frozenset(
+    {
+        "isSorted",
+        "sum",
+        "min",
+        "max",
+        "indexOf",
+        "lastIndexOf",
+        "find",
+        "findAll",
+        "getScheme",
+        "getHost",
+        "getHostname",
+        "getPort",
+        "getEscapedPath",
+        "getQuery",
+        "sign",
+        "asInteger",
+        "isInteger",
+        "asApproximateFloat",
+        "add",
+        "sub",
+        "isGreaterThan",
+        "isLessThan",
+        "compareTo",
+        "family",
+        "isUnspecified",
+        "isLoopback",
+        "isLinkLocalMulticast",
+        "isLinkLocalUnicast",
+        "isGlobalUnicast",
+        "containsIP",
+        "containsCIDR",
+        "masked",
+        "prefixLength",
+        "isCanonical",
+        "major",
+        "minor",
+        "patch",
+        "charAt",
+        "join",
+        "split",
+        "replace",
+        "substring",
+        "format",
+        "reverse",
+        "quote",
+        "flatten",
+        "slice",
+        "sort",
+        "sortBy",
+        "distinct",
+        "first",
+        "last",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+        "getDayOfWeek",
+        "getDayOfMonth",
+        "getDayOfYear",
+        "getMonth",
+        "getFullYear",
+        "getDate",
+        "hasValue",
+        "value",
+        "orValue",
+        "or",
+        "ip",
+        "string",
+    }
+)
+_NAMESPACES = frozenset({"sets", "math", "strings", "base64", "optional", "lists"})
 _TYPE_IDENTS = frozenset(
     {"bool", "int", "uint", "double", "string", "bytes", "list", "map", "null_type", "type"}
 )
@@ -477,6 +555,9 @@ class _Checker:
         self.report(_start(token), f"undeclared reference to '{name}' (in container '')")
         return _Value(DYN, 1, error=True)
 
+    def declared(self, name: str) -> bool:
+        return name in ("self", "oldSelf") or any(name in scope for scope in self.scopes)
+
     def select(self, operand: _Value, field: lark.Token) -> _Value:
         offset = max(_start(field) - 1, 0)
         name = str(field)
@@ -558,7 +639,10 @@ class _Checker:
             return _Value(CelType("type"), _add(1, arg_cost))
         if name in ("matches",) and len(args) == 2:
             return self.string_method(name, args[0], args[1:], offset, arg_cost)
-        self.report(_start(name_token), f"undeclared reference to '{name}' (in container '')")
+        if name in _LIBRARY_FUNCTIONS:
+            return _Value(DYN, _add(1, arg_cost))
+        # cel-go locates a call at its opening parenthesis
+        self.report(offset, f"undeclared reference to '{name}' (in container '')")
         return _Value(DYN, _add(1, arg_cost), error=True)
 
     def has(self, arg_trees: list[Any], offset: int) -> _Value:
@@ -583,6 +667,10 @@ class _Checker:
         offset = _end(name_token)
         if name in _MACROS and arg_trees and _unwrap_ident(arg_trees[0]) is not None:
             return self.macro(name, target_tree, arg_trees, offset)
+        namespace = _unwrap_ident(target_tree)
+        if namespace is not None and str(namespace) in _NAMESPACES and not self.declared(str(namespace)):
+            args = [self.check(arg) for arg in arg_trees]
+            return _Value(DYN, _add(1, *(arg.cost for arg in args)))
         target = self.check(target_tree)
         args = [self.check(arg) for arg in arg_trees]
         arg_cost = _add(*(arg.cost for arg in args))
@@ -594,7 +682,11 @@ class _Checker:
             value = self.string_method(name, target, args, offset, arg_cost)
             value.cost = _add(value.cost, target.cost)
             return value
-        if not target.error:
+        if name in _LIBRARY_METHODS:
+            return _Value(DYN, _add(1, target.cost, arg_cost))
+        if name not in _STRING_METHODS and name not in _MACROS:
+            self.report(offset, f"undeclared reference to '{name}' (in container '')")
+        elif not target.error:
             self.no_overload(offset, name, args, member_of=target)
         return _Value(DYN, _add(1, target.cost, arg_cost), error=True)
 

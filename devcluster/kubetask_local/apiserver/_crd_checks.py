@@ -506,6 +506,7 @@ def openapi_causes(
     costs: _CostTotal,
     inside_meta: bool = False,
     forbidden_default: str | None = None,
+    uncorrelatable: str | None = None,
 ) -> tuple[Causes, Causes]:
     """ValidateCustomResourceDefinitionOpenAPISchema: (schema errors, CEL errors) of a schema and below."""
     errors: Causes = []
@@ -569,6 +570,7 @@ def openapi_causes(
             forbidden_default="inside additionalProperties applying to object metadata"
             if inside_meta
             else forbidden_default,
+            uncorrelatable=uncorrelatable,
         )
         errors.extend(sub_errors)
         cel_errors.extend(sub_cel)
@@ -584,6 +586,7 @@ def openapi_causes(
             costs=costs,
             inside_meta=inside_meta or meta,
             forbidden_default=f"in top-level {key}" if root and key in _META_FIELDS else forbidden_default,
+            uncorrelatable=uncorrelatable,
         )
         errors.extend(sub_errors)
         cel_errors.extend(sub_cel)
@@ -596,6 +599,9 @@ def openapi_causes(
             costs=costs,
             inside_meta=inside_meta,
             forbidden_default=forbidden_default,
+            # only the items of map lists can be matched with their old selves (validation.go)
+            uncorrelatable=uncorrelatable
+            or (path if schema.get("x-kubernetes-list-type") != "map" else None),
         )
         errors.extend(sub_errors)
         cel_errors.extend(sub_cel)
@@ -611,7 +617,13 @@ def openapi_causes(
     for index, rule in enumerate(rules):
         errors.extend(_rule_shape_causes(rule, f"{path}.x-kubernetes-validations[{index}]"))
     if rules and cel and not errors:
-        cel_errors.extend(_compile_rules(schema, rules, path, cardinality, costs))
+        # the root's rules see the object's apiVersion, kind and metadata.name (SchemaDeclType isResourceRoot)
+        seen = {**schema, "x-kubernetes-embedded-resource": True} if root else schema
+        cel_errors.extend(
+            _compile_rules(
+                seen, rules, path, cardinality=cardinality, costs=costs, uncorrelatable=uncorrelatable
+            )
+        )
     return errors, cel_errors
 
 
@@ -687,7 +699,13 @@ def _rule_shape_causes(rule: Any, path: str) -> Causes:
 
 
 def _compile_rules(
-    schema: Schema, rules: list[Any], path: str, cardinality: int | None, costs: _CostTotal
+    schema: Schema,
+    rules: list[Any],
+    path: str,
+    *,
+    cardinality: int | None,
+    costs: _CostTotal,
+    uncorrelatable: str | None,
 ) -> Causes:
     causes: Causes = []
     declared = _cel_check.decl_type(schema)
@@ -711,6 +729,15 @@ def _compile_rules(
         costs.observe(rule_path, cost)
         if compiled.error is not None:
             causes.append((rule_path, f"Invalid value: {go_validation_rule(rule)}: {compiled.error}"))
+        if compiled.error is None and compiled.uses_old_self and uncorrelatable is not None:
+            text = go_quote(str(rule.get("rule", "")))
+            causes.append(
+                (
+                    rule_path,
+                    f"Invalid value: {text}: oldSelf cannot be used on the uncorrelatable portion of the "
+                    f"schema within {uncorrelatable}",
+                )
+            )
     return causes
 
 

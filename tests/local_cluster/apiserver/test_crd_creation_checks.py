@@ -282,7 +282,7 @@ CEL = [
     pytest.param(
         _schema({"type": "object", "x-kubernetes-validations": [{"rule": "isValid(self)"}]}),
         f"{SPEC}.x-kubernetes-validations[0].rule",
-        "compilation failed: ERROR: <input>:1:1: undeclared reference to 'isValid' (in container '')",
+        "compilation failed: ERROR: <input>:1:8: undeclared reference to 'isValid' (in container '')",
         id="unknown-function",
     ),
     pytest.param(
@@ -296,6 +296,29 @@ CEL = [
         f"{SPEC}.x-kubernetes-validations[0].rule",
         "cel expression must evaluate to a bool",
         id="not-a-bool",
+    ),
+    # validation.go: forbidOldSelfValidations below the items of lists that are not map lists
+    pytest.param(
+        _schema(
+            {
+                "type": "object",
+                "properties": {
+                    "names": {
+                        "type": "array",
+                        "maxItems": 8,
+                        "items": {
+                            "type": "string",
+                            "maxLength": 20,
+                            "x-kubernetes-validations": [{"rule": "self == oldSelf"}],
+                        },
+                    }
+                },
+            }
+        ),
+        f"{SPEC}.properties[names].items.x-kubernetes-validations[0].rule",
+        'Invalid value: "self == oldSelf": oldSelf cannot be used on the uncorrelatable portion of the '
+        f"schema within {SPEC}.properties[names]",
+        id="old-self-under-atomic-list",
     ),
     pytest.param(
         _schema({"type": "object", "x-kubernetes-validations": [{"rule": " "}]}),
@@ -315,6 +338,63 @@ CEL = [
         'Unsupported value: "Bad": supported values: "FieldValueDuplicate", "FieldValueForbidden", '
         '"FieldValueInvalid", "FieldValueRequired"',
         id="unknown-reason",
+    ),
+]
+
+ACCEPTED = [
+    # rules a real server compiles: the root sees metadata.name (SchemaDeclType isResourceRoot), the
+    # Kubernetes libraries' functions, macros over lists and maps, transition rules on map-list items
+    pytest.param(
+        {
+            **_schema({"type": "object"}),
+            "x-kubernetes-validations": [{"rule": "self.metadata.name.size() < 20"}],
+        },
+        id="root-reads-metadata-name",
+    ),
+    pytest.param(
+        _schema(
+            {
+                "type": "object",
+                "properties": {
+                    "ports": {"type": "array", "maxItems": 8, "items": {"type": "integer"}},
+                    "limits": {
+                        "type": "object",
+                        "maxProperties": 4,
+                        "additionalProperties": {"type": "string", "maxLength": 20},
+                    },
+                    "cpu": {"type": "string", "maxLength": 10},
+                },
+                "x-kubernetes-validations": [
+                    {"rule": "self.ports.isSorted() && self.ports.all(p, p > 0 && p < 65536)"},
+                    {"rule": "self.limits.all(k, quantity(self.limits[k]).isGreaterThan(quantity('0')))"},
+                    {"rule": "!has(self.cpu) || isQuantity(self.cpu)"},
+                    {"rule": "size(self.limits) <= 4 && self.ports.exists_one(p, p == 80)"},
+                ],
+            }
+        ),
+        id="libraries-and-macros",
+    ),
+    pytest.param(
+        _schema(
+            {
+                "type": "object",
+                "properties": {
+                    "env": {
+                        "type": "array",
+                        "maxItems": 8,
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {"name": {"type": "string", "maxLength": 20}},
+                            "x-kubernetes-validations": [{"rule": "self.name == oldSelf.name"}],
+                        },
+                    }
+                },
+            }
+        ),
+        id="transition-rule-on-map-list-items",
     ),
 ]
 
@@ -470,6 +550,12 @@ def test_versions(http: Http, change: Callable[[dict[str, Any]], None], field: s
     manifest = _manifest(_schema({"type": "object"}))
     change(manifest)
     _refused(http, manifest, field, message)
+
+
+@pytest.mark.parametrize("schema", ACCEPTED)
+def test_rules_a_real_server_compiles_are_accepted(http: Http, schema: dict[str, Any]) -> None:
+    reply = http.post(CRDS, _manifest(schema))
+    assert reply.status == 201, reply.body
 
 
 def test_bounding_the_list_brings_the_rule_within_budget(http: Http) -> None:
