@@ -18,6 +18,7 @@ What it cannot decide is listed in docs/local-cluster.md ("CRD checks").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 from collections.abc import Callable, Mapping
@@ -827,7 +828,9 @@ def _unwrap_ident(tree: Any) -> lark.Token | None:
 _ENVIRONMENT: list[celpy.Environment] = []
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse(rule: str) -> Any:
+    """The parse tree of a rule (read only): the same rules come back with every CRD update and install."""
     if not _ENVIRONMENT:
         # celpy.Environment() lowers the recursion limit the API server raised: keep the higher one.
         limit = sys.getrecursionlimit()

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetask_local.apiserver._cel_check import compile_rule
 from kubetask_local.apiserver._crd_checks import (
     STATIC_ESTIMATED_COST_LIMIT,
     STATIC_ESTIMATED_CRD_COST_LIMIT,
@@ -633,3 +634,46 @@ def test_our_crds_fit_the_real_budget(http: Http, crd: str) -> None:
         assert costs, "the CRD's rules were not found"
     reply = http.post(CRDS, manifest)
     assert reply.status == 201, reply.body
+
+
+_FIELDS = {
+    "type": "object",
+    "properties": {
+        "image": {"type": "string", "maxLength": 1024},
+        "timeout": {"type": "string", "maxLength": 64},
+        "name": {"type": "string", "maxLength": 256},
+        "a": {"type": "integer"},
+        "b": {"type": "integer"},
+        "tags": {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 63}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        # cel-go checker/cost.go: an identifier costs 1, a field selected from an object 1 more, a literal 0;
+        # ==/!= traverse the smaller operand at 0.1 per byte (the Kubernetes size estimator: maxLength x 4)
+        pytest.param("self.image == oldSelf.image", 4 + 410, id="string-equality"),
+        pytest.param("self == oldSelf", 2, id="object-equality"),
+        # has() costs 1 plus its operand; two booleans compare at ceil(1 x 0.1)
+        pytest.param("has(self.a) != has(self.b)", 2 + 2 + 1, id="presence"),
+        # O(1) calls cost 1 plus their arguments
+        pytest.param("duration(self.timeout) > duration('0s')", 2 + 1 + 1 + 1, id="durations"),
+        pytest.param("self.b >= self.a", 2 + 2 + 1, id="integers"),
+        # startsWith traverses the prefix: ceil(9 x 0.1); ! costs 1
+        pytest.param("!self.name.startsWith('KUBETASK_')", 1 + 2 + 1, id="starts-with"),
+        # list literals cost 10 plus their elements; comparing them traverses ceil(2 x 0.1)
+        pytest.param(
+            "[has(self.a), has(self.b)] == [has(oldSelf.a), has(oldSelf.b)]", 14 + 14 + 1, id="lists"
+        ),
+        # all(): 1 (range) + 1 (result) + n x (2 loop condition + 1 accumulator + predicate); x.size() < 10
+        # costs 1 (x) + 1 (size) + 1 (<)
+        pytest.param("self.tags.all(x, x.size() < 10)", 2 + 1 + 64 * (3 + 3), id="all-over-bounded-list"),
+    ],
+)
+def test_cost_estimates_follow_cel_go(rule: str, expected: int) -> None:
+    """Pure logic: the estimator's arithmetic for the constructs our CRDs use, checked by hand."""
+    compiled = compile_rule(rule, _FIELDS)
+    assert compiled.error is None
+    assert compiled.max_cost == expected
