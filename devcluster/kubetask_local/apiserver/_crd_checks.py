@@ -426,7 +426,7 @@ def _nested_completeness(nested: Schema, structural: Schema | None, s_path: str,
 def defaults_causes(schema: Schema, path: str, *, root: bool = False) -> Causes:
     """Every default is pruned (no unknown fields) and valid against the schema it sits in, rules included."""
     causes: Causes = []
-    if "default" in schema and not root:
+    if schema.get("default") is not None and not root:  # a null default is no default (Default.Object nil)
         value = schema["default"]
         default_path = f"{path}.default"
         pruned = _schema.prune(schema, value)
