@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubetask_local.apiserver import _errors as errors
+from kubetask_local.apiserver._crd_checks import crd_spec_causes
 from kubetask_local.apiserver._objects import Obj, object_meta, timestamp
 
 
@@ -21,6 +22,7 @@ def crd_with_status(crd: Obj) -> Obj:
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if not causes and name != expected:
         causes.append(("metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+    causes.extend(crd_spec_causes(spec))
     if causes:
         raise errors.invalid(
             group="apiextensions.k8s.io", kind="CustomResourceDefinition", name=name, causes=causes

@@ -54,8 +54,10 @@ SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
                 },
+                # A value validation may not declare types (a real server refuses the CRD: "must be empty
+                # to be structural"), so the string branch is told apart by a pattern ints never meet.
                 "either": {
-                    "anyOf": [{"type": "integer"}, {"type": "string", "enum": ["auto"]}],
+                    "anyOf": [{"pattern": "^[0-9]+$"}, {"enum": ["auto"]}],
                     "x-kubernetes-int-or-string": True,
                 },
                 "never": {"type": "string", "not": {"enum": ["forbidden"]}},
