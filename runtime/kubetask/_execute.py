@@ -3,8 +3,8 @@
 Loads the task through its resolver, reads and converts the inputs, calls the task, converts and writes
 the outputs (or the error document), writes the termination message, archives the attempt's log beside
 them and exits with a status that says how it went. It never dies with a bare traceback, and it starts
-fast: this path imports no typing, inspect, argparse or dataclasses of its own, and json only because
-realistic task modules load what it needs anyway (see ``benchmarks/bench_execute.py``).
+fast: a trivial task's run imports no typing, inspect, argparse, dataclasses, json, re, enum or signal
+(``tests/runtime/test_cold_start.py`` lists them; ``benchmarks/bench_execute.py`` times it).
 """
 
 from __future__ import annotations

@@ -69,7 +69,9 @@ def loads(text: str | bytes) -> object:
         text = text.decode("utf-8")
     if _ACCELERATED is not None:
         try:
-            value, end = _ACCELERATED[0](text, len(text) - len(text.lstrip(_WHITESPACE)))
+            # where the document starts; lstrip copies the text, so only when it starts with whitespace
+            start = len(text) - len(text.lstrip(_WHITESPACE)) if text[:1] in _WHITESPACE else 0
+            value, end = _ACCELERATED[0](text, start)
         except Exception:  # json, below, raises the error this document deserves
             pass
         else:
