@@ -8,12 +8,13 @@ outputs.json and the termination message), and ``python -c "from plain_add impor
 same function from a module that does not use kubetask. Bytecode is compiled first for both, as ``pip
 install`` does in an image. Reported: median (min-max) wall time and peak RSS (``wait4`` rusage) of
 each, CPU time (user + system: steady on a loaded machine), and the ratio of medians. Targets: at
-most 3x the bare run, at most 25 MiB peak RSS.
+most 2x the bare run, at most 25 MiB peak RSS.
 
 A realistic task module (one that imports dataclasses and typing, as most do) is measured too, with and
-without ``import json`` on top of it: the difference is what the standard library's JSON costs a real
-task's cold start, reported as a share of that task's ``kubetask-execute`` run (the runtime uses
-:mod:`json` as long as that share stays under 10%).
+without ``import json`` on top of it: the difference is what importing the standard library's JSON costs a
+real task's cold start, reported as a share of that task's ``kubetask-execute`` run (limit 10%). The
+runtime itself reads and writes JSON through json's C accelerator without importing :mod:`json`, which
+imports :mod:`re` and :mod:`enum`: a task that does not import them itself (the trivial one) is spared.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ sys.exit(_execute.main())
 """
 TEE_ON = "kubetask-execute add, script, log tee on"
 NO_TEE = "kubetask-execute add, script, log tee off"
-MAX_RATIO = 3.0
+MAX_RATIO = 2.0
 MAX_RSS_MIB = 25.0
 
 

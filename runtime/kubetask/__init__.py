@@ -10,7 +10,7 @@ first use through ``__getattr__``; they use dataclasses and json, which cost a t
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from kubetask._codec import MAX_DEPTH as MAX_VALUE_DEPTH
 from kubetask._codec import FileTransfer
@@ -35,7 +35,7 @@ from kubetask._files import Directory, File
 from kubetask._interface import Interface, Parameter
 from kubetask._interface import describe as describe_type
 from kubetask._options import Resources, Secret, TaskOptions
-from kubetask._protocol import DEFAULT_RESOLVER, ExitCode, build_execute_command, data_uri
+from kubetask._protocol import DEFAULT_RESOLVER, build_execute_command, data_uri
 from kubetask._resolver import (
     DefaultTaskResolver,
     TaskResolverMixin,
@@ -47,6 +47,7 @@ from kubetask._task import Task, task
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
     from kubetask._code import CodeArchive, code_root_of, pack_code, upload_code
+    from kubetask._exit_code import ExitCode
     from kubetask._interface import Upload as Upload  # the type of encode_inputs(upload=...): typing only
     from kubetask._local import LocalRun, Target, load_target, parse_target, run_locally
     from kubetask._settings import SerializationSettings
@@ -116,6 +117,7 @@ __all__ = [
 
 # name -> (module, attribute): loaded on first access so `import kubetask` stays cheap in task pods.
 _LAZY = {
+    "ExitCode": ("kubetask._exit_code", "ExitCode"),  # an IntEnum: enum costs a task pod's cold start ~4 ms
     "ErrorInfo": ("kubetask._summary", "ErrorInfo"),
     "TerminationSummary": ("kubetask._summary", "TerminationSummary"),
     "parse_termination_message": ("kubetask._summary", "parse_termination_message"),
@@ -147,7 +149,8 @@ def __getattr__(name: str) -> object:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'kubetask' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), attribute)
+    __import__(module_name)  # importlib.import_module without importing importlib (and warnings)
+    value = getattr(sys.modules[module_name], attribute)
     globals()[name] = value
     return value
 

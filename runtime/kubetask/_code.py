@@ -447,8 +447,10 @@ def _pax_records(data: bytes, *, uri: str) -> dict[str, str]:
     return records
 
 
-def tar_members(raw: bytes, *, uri: str) -> Iterator[tuple[str, bytes, int, bytes, str]]:
-    """``(name, type flag, mode, content, link name)`` of each member of the uncompressed tar *raw*."""
+def tar_members(raw: bytes, *, uri: str) -> Iterator[tuple[str, bytes, int, memoryview, str]]:
+    """``(name, type flag, mode, content, link name)`` of each member of the uncompressed tar *raw*; the
+    content is a view into *raw*, not a copy."""
+    view = memoryview(raw)
     offset = 0
     pending: dict[str, str] = {}
     while offset + _BLOCK <= len(raw):
@@ -468,16 +470,16 @@ def tar_members(raw: bytes, *, uri: str) -> Iterator[tuple[str, bytes, int, byte
         flag = header[156:157]
         link = _text(header[157:257], uri=uri)
         start = offset + _BLOCK
-        content = raw[start : start + size]
+        content = view[start : start + size]
         if len(content) < size:
             raise CodeArchiveError(f"code archive {uri!r} is not a readable tar.gz archive: it is truncated")
         offset = start + (size + _BLOCK - 1) // _BLOCK * _BLOCK
         if flag == _PAX_HEADER:
-            pending.update(_pax_records(content, uri=uri))
+            pending.update(_pax_records(bytes(content), uri=uri))
         elif flag == _GNU_LONG_NAME:
-            pending["path"] = _text(content, uri=uri)
+            pending["path"] = _text(bytes(content), uri=uri)
         elif flag == _GNU_LONG_LINK:
-            pending["linkpath"] = _text(content, uri=uri)
+            pending["linkpath"] = _text(bytes(content), uri=uri)
         elif flag != _PAX_GLOBAL:
             if "size" in pending:
                 raise CodeArchiveError(
@@ -527,11 +529,16 @@ def unpack(data: bytes, destination: str, *, uri: str, max_bytes: int = MAX_UNPA
                         f"code archive {uri!r}: member {name!r} would be written outside the code folder"
                     )
                 made.add(parent)
+            # os.write on the descriptor, not a file object: no buffer, no fstat or isatty per file
             descriptor = os.open(
                 target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if mode & 0o100 else 0o644
             )
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(content)
+            try:
+                left = content
+                while left:
+                    left = left[os.write(descriptor, left) :]
+            finally:
+                os.close(descriptor)
         except OSError as error:
             raise CodeArchiveError(
                 f"code archive {uri!r}: cannot unpack {name!r} into {destination!r}: "

@@ -17,7 +17,12 @@ from kubetask._errors import (
     TaskLoadError,
     UsageError,
 )
-from kubetask._protocol import ExitCode
+from kubetask._protocol import (
+    EXIT_SYSTEM_ERROR,
+    EXIT_TERMINATED,
+    EXIT_USAGE_ERROR,
+    EXIT_USER_ERROR,
+)
 
 # The documents an attempt leaves under its --output-prefix. Exactly one of outputs.json (it succeeded)
 # and error.json (it failed); log.txt, the attempt's stdout and stderr, whatever the outcome.
@@ -54,7 +59,7 @@ class Classification:
 
     __slots__ = ("exit_code", "kind", "recoverable")
 
-    def __init__(self, kind: str, recoverable: bool, exit_code: ExitCode) -> None:
+    def __init__(self, kind: str, recoverable: bool, exit_code: int) -> None:
         self.kind = kind
         self.recoverable = recoverable
         self.exit_code = exit_code
@@ -73,15 +78,15 @@ def classify(error: BaseException, *, stage: str, signalled: bool) -> Classifica
     run a stop (Terminated, exit 143); a task that raises Terminated or KeyboardInterrupt itself, with no
     signal, failed like any other task."""
     if signalled:  # stopped by a signal (SIGTERM, or SIGINT locally), whatever the task then did
-        return Classification(SYSTEM, True, ExitCode.TERMINATED)
+        return Classification(SYSTEM, True, EXIT_TERMINATED)
     if isinstance(error, UsageError):
-        return Classification(SYSTEM, False, ExitCode.USAGE_ERROR)
+        return Classification(SYSTEM, False, EXIT_USAGE_ERROR)
     user_code = stage in (STAGE_LOAD, STAGE_CALL)
     if isinstance(error, StorageError) and not isinstance(error, StorageLocationError) and not user_code:
-        return Classification(SYSTEM, error.recoverable, ExitCode.SYSTEM_ERROR)
+        return Classification(SYSTEM, error.recoverable, EXIT_SYSTEM_ERROR)
     if user_code or isinstance(error, _USER_ERRORS):
-        return Classification(USER, isinstance(error, RecoverableError), ExitCode.USER_ERROR)
-    return Classification(SYSTEM, True, ExitCode.SYSTEM_ERROR)  # the runtime's own fault
+        return Classification(USER, isinstance(error, RecoverableError), EXIT_USER_ERROR)
+    return Classification(SYSTEM, True, EXIT_SYSTEM_ERROR)  # the runtime's own fault
 
 
 def qualified_type(error: BaseException) -> str:

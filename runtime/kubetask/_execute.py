@@ -3,14 +3,13 @@
 Loads the task through its resolver, reads and converts the inputs, calls the task, converts and writes
 the outputs (or the error document), writes the termination message, archives the attempt's log beside
 them and exits with a status that says how it went. It never dies with a bare traceback, and it starts
-fast: this path imports no typing, inspect, argparse or dataclasses of its own, and json only because
-realistic task modules load what it needs anyway (see ``benchmarks/bench_execute.py``).
+fast: a trivial task's run imports no typing, inspect, argparse, dataclasses, json, re, enum or signal
+(``tests/runtime/test_cold_start.py`` lists them; ``benchmarks/bench_execute.py`` times it).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
@@ -34,7 +33,7 @@ from kubetask._documents import (
 from kubetask._environment import ATTEMPT, PodEnvironment
 from kubetask._errors import InputError, KubetaskError, OutputError, StorageError, Terminated, UsageError
 from kubetask._jsoncodec import dumps, loads
-from kubetask._protocol import EXECUTE_PROGRAM, ExitCode
+from kubetask._protocol import EXECUTE_PROGRAM, EXIT_SUCCESS
 from kubetask._resolver import resolve_task
 from kubetask._storage import (
     check_backend,
@@ -55,10 +54,13 @@ THREAD_GRACE_SECONDS = 5.0
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
+    import signal
     from types import FrameType
 
     from kubetask._interface import Interface
     from kubetask._task import Task
+else:  # the C module under signal: signal itself imports enum (~4 ms of cold start) for its constants
+    import _signal as signal
 
 
 class _Termination:
@@ -111,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     termination = _Termination()
     signal.signal(signal.SIGTERM, termination.handle)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job keeps ignoring Ctrl-C
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # a background job keeps ignoring Ctrl-C
         signal.signal(signal.SIGINT, termination.handle)
     if wants_help(argv):
         print(USAGE)
-        return ExitCode.SUCCESS
+        return EXIT_SUCCESS
     try:
         working_directory = os.getcwd()  # before user code runs, which may change it
     except OSError:  # started in a directory since removed: relative paths cannot work anyway
@@ -264,7 +266,7 @@ def _succeed(
         message = _termination.success_message(outputs=outputs, outputs_uri=outputs_uri)
         _write_termination_message(environment, message)
     _log(f"end outcome=Succeeded duration={time.perf_counter() - started:.3f}s")
-    return ExitCode.SUCCESS
+    return EXIT_SUCCESS
 
 
 def _anchor_local_paths(arguments: ExecuteArguments, directory: str) -> ExecuteArguments:

@@ -9,11 +9,15 @@ What each kind of hint means for values lives in :mod:`kubetask._codec`.
 from __future__ import annotations
 
 import sys
-import types
 
 from kubetask._errors import TaskDefinitionError
 
 NONE_TYPE = type(None)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
+if TYPE_CHECKING:
+    from types import UnionType as UNION_TYPE
+else:
+    UNION_TYPE = type(int | str)  # types.UnionType, without importing types
 
 
 def type_hints(owner: object, *, label: str) -> dict[str, object]:
@@ -56,7 +60,7 @@ def normalize(hint: object, *, where: str) -> object:
 
 def union_members(hint: object) -> tuple[object, ...] | None:
     """The members of ``A | B`` or ``typing.Union[A, B]`` / ``Optional[A]``, else None."""
-    if isinstance(hint, types.UnionType):
+    if isinstance(hint, UNION_TYPE):
         return tuple(hint.__args__)
     typing = sys.modules.get("typing")
     if typing is not None and getattr(hint, "__origin__", None) is typing.Union:

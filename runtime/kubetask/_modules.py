@@ -6,7 +6,6 @@ file path, walking up through packages (directories with ``__init__.py``).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -61,7 +60,8 @@ def import_task_module(name: str) -> ModuleType:
     if working_directory not in sys.path and "" not in sys.path:
         sys.path.insert(0, working_directory)
     try:
-        return importlib.import_module(name)
+        __import__(name)  # importlib.import_module without importing importlib (and warnings)
+        return sys.modules[name]
     except ImportError as error:
         raise TaskLoadError(
             f"cannot import task module {name!r}: {error} (sys.path: {sys.path!r})"

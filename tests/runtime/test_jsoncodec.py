@@ -1,12 +1,115 @@
-"""The runtime's JSON settings: strict, compact, and every malformed document a ValueError naming where."""
+"""The runtime's JSON settings: strict, compact, and every malformed document a ValueError naming where.
+
+The runtime calls json's C accelerator directly when it can (importing json costs the pod's cold start):
+every result and every error must be exactly json's, with the accelerator and without it."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from kubetask import _jsoncodec
 from kubetask._jsoncodec import dumps, loads
+
+
+@pytest.fixture(params=[pytest.param(True, id="accelerated"), pytest.param(False, id="json-only")])
+def accelerated(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test of this module twice: through the C accelerator, and through json alone."""
+    assert _jsoncodec._ACCELERATED is not None, "CPython has json's accelerator: the fast way must be built"
+    if not request.param:
+        monkeypatch.setattr(_jsoncodec, "_ACCELERATED", None)
+    return bool(request.param)
+
+
+pytestmark = pytest.mark.usefixtures("accelerated")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"JSON has no {name}")
+
+
+def json_loads(text: str) -> object:
+    """What the standard library makes of *text* with the runtime's settings."""
+    return json.JSONDecoder(parse_constant=_reject_constant).decode(text)
+
+
+VALID_TEXTS = [
+    pytest.param('{"a": 1, "b": [1.5, -2, true, false, null], "c": {"d": "\\u00e9\\n"}}', id="nested"),
+    pytest.param("  \t\r\n[1e400, -0.0, 12345678901234567890, 1E-3]\n\n", id="whitespace-numbers"),
+    pytest.param('"\\ud83d\\ude00 \\u2028"', id="surrogate-pair"),
+    pytest.param('{"a": 1, "a": 2}', id="duplicate-key"),
+    pytest.param("0", id="bare-number"),
+    pytest.param("null", id="null"),
+    pytest.param("[" * 50 + "]" * 50, id="nested-50"),
+]
+MALFORMED_TEXTS = [
+    pytest.param(text, id=name)
+    for name, text in [
+        ("comma", '{"x": 1,'),
+        ("comma-brace", '{"x": 1, }'),
+        ("unterminated-string", '"abc'),
+        ("missing-colon", '{"a" 1}'),
+        ("control-character", '"a\tb"'),
+        ("bad-escape", '"\\x"'),
+        ("single-quotes", "{'a': 1}"),
+        ("nan", "NaN"),
+        ("nested-infinity", '{"a": [Infinity]}'),
+        ("trailing", "[1] [2]"),
+        ("only-whitespace", " \n "),
+        ("empty", ""),
+        ("bom", "\ufeff{}"),
+        ("leading-vertical-tab", "\v{}"),
+        ("trailing-form-feed", "{}\f"),
+        ("array-comma", "[1,"),
+        ("lone-minus", "-"),
+    ]
+]
+
+
+@pytest.mark.parametrize("text", VALID_TEXTS)
+def test_loads_gives_what_json_gives(text: str) -> None:
+    expected = json_loads(text)
+    assert loads(text) == expected
+    assert repr(loads(text.encode())) == repr(expected)  # -0.0 stays -0.0, ints stay ints
+
+
+@pytest.mark.parametrize("text", MALFORMED_TEXTS)
+def test_loads_refuses_what_json_refuses_with_its_message(text: str) -> None:
+    try:
+        json_loads(text)
+    except ValueError as error:
+        expected = error
+    else:
+        pytest.fail(f"json accepts {text!r}: not a malformed document")
+    with pytest.raises(type(expected), match=f"^{re.escape(str(expected))}$"):
+        loads(text)
+
+
+def test_loads_refuses_invalid_utf8() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        loads(b'{"a": "\xff"}')
+
+
+def test_loads_reports_documents_deeper_than_the_stack_as_recursion() -> None:
+    with pytest.raises(RecursionError):
+        loads("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"a": [1, 2.5, -0.0, 1e300, True, None, "\u00e9\U0001f600\x00"]}, id="mixed"),
+        pytest.param({1: "int key", 2.5: "float key", False: "bool key", None: "none key"}, id="keys"),
+        pytest.param([[[[]]], {}], id="empty-containers"),
+        pytest.param("text", id="bare-string"),
+        pytest.param(2**70, id="big-int"),
+    ],
+)
+def test_dumps_gives_what_json_gives(value: object) -> None:
+    assert dumps(value) == json.dumps(value, separators=(",", ":"), allow_nan=False)
+
 
 DOCUMENTS = [
     pytest.param({}, id="empty-object"),

@@ -22,9 +22,9 @@ from kubetask._codec._base import (
     Conversion,
     FileTransfer,
     ValueProblem,
+    is_remote,
 )
 from kubetask._codec._compile import SUPPORTED, codec_for
-from kubetask._codec._files import is_remote
 
 __all__ = [
     "INT64_MAX",

@@ -41,6 +41,14 @@ def too_deep() -> ValueProblem:
     return ValueProblem(f"nested deeper than {MAX_DEPTH} levels, the most kubetask accepts in a value")
 
 
+def is_remote(uri: str) -> bool:
+    """A URI some storage holds (``s3://``, ``gs://``, ``data:``...), not a path on this machine."""
+    if uri.startswith("data:"):
+        return True
+    scheme, separator, _ = uri.partition("://")
+    return bool(separator) and len(scheme) > 1 and scheme.lower() != "file"
+
+
 class FileTransfer:
     """Moves file values between URIs and local paths. This one uses local paths as they are."""
 

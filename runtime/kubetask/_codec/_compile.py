@@ -1,13 +1,12 @@
 """Compiling a type hint into its codec, once: the cache, and the rules of which hint is which codec.
 
-A hint is supported exactly when it compiles."""
+A hint is supported exactly when it compiles. The codecs of containers, unions, records and files are
+imported by the first hint that needs them: a task of scalars (the trivial task's cold start) loads none.
+"""
 
 from __future__ import annotations
 
 from kubetask._codec._base import Codec
-from kubetask._codec._containers import DictCodec, ListCodec, TupleCodec, UnionCodec
-from kubetask._codec._files import FileCodec
-from kubetask._codec._records import DataclassCodec, NamedTupleCodec, RecordCodec
 from kubetask._codec._scalars import (
     ANY,
     BoolCodec,
@@ -38,6 +37,8 @@ from kubetask._hints import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
     from typing import Any
+
+    from kubetask._codec._records import RecordCodec
 
 SUPPORTED = (
     "bool, int, float, str, bytes, None, Optional/Union of these, list[T], dict[str, T], tuple, Enum, "
@@ -123,6 +124,8 @@ def _compile(hint: object, where: str, built: list[Codec]) -> Codec:
         return scalar
     members = union_members(hint)
     if members is not None:
+        from kubetask._codec._containers import UnionCodec
+
         return _remember(hint, UnionCodec([_compile(m, where, built) for m in members]), built)
     origin, args = generic_parts(hint)
     if origin in (list, dict, tuple) and (args or hint in (list, dict, tuple)):
@@ -141,6 +144,8 @@ def _compile(hint: object, where: str, built: list[Codec]) -> Codec:
             isinstance(hint, type) and hint.__module__ == "pathlib" and hint.__name__ in ("Path", "PosixPath")
         )
     ):
+        from kubetask._codec._files import FileCodec
+
         return _remember(hint, FileCodec(hint), built)
     if is_dataclass_type(hint) or is_named_tuple_type(hint):
         return _record(hint, where, built)
@@ -150,6 +155,8 @@ def _compile(hint: object, where: str, built: list[Codec]) -> Codec:
 def _container(
     hint: object, origin: object, args: tuple[object, ...], where: str, built: list[Codec]
 ) -> Codec:
+    from kubetask._codec._containers import DictCodec, ListCodec, TupleCodec
+
     if origin is list:
         item = _compile(args[0], where, built) if args else ANY
         return ListCodec(item, f"list[{item.description}]" if args else "list")
@@ -173,6 +180,8 @@ def _container(
 
 def _record(hint: Any, where: str, built: list[Codec]) -> Codec:
     """A dataclass or NamedTuple; remembered before its fields are compiled, so it may contain itself."""
+    from kubetask._codec._records import DataclassCodec, NamedTupleCodec
+
     codec: RecordCodec
     if is_dataclass_type(hint):
         import dataclasses  # the task module defined the dataclass, so this is already loaded

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import os
 
-from kubetask._codec._base import Codec, Conversion, ValueProblem
+from kubetask._codec._base import Codec, Conversion, ValueProblem, is_remote
 from kubetask._files import Directory, File
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name itself)
 if TYPE_CHECKING:
     from typing import Any
-
-
-def is_remote(uri: str) -> bool:
-    """A URI some storage holds (``s3://``, ``gs://``, ``data:``...), not a path on this machine."""
-    if uri.startswith("data:"):
-        return True
-    scheme, separator, _ = uri.partition("://")
-    return bool(separator) and len(scheme) > 1 and scheme.lower() != "file"
 
 
 class FileCodec(Codec):
