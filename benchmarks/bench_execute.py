@@ -159,7 +159,11 @@ def main() -> int:
             "bare python -c 'from plain_add import add'": [sys.executable, "-c", "from plain_add import add"],
             "launcher floor (/bin/true)": ["/bin/true"],
             "python -c 'import kubetask'": [sys.executable, "-c", "import kubetask"],
-            "kubetask-execute, pip's script (imports re)": [sys.executable, str(pip_script), *command[1:]],
+            "a [project.scripts] wrapper as pip writes it (imports re)": [
+                sys.executable,
+                str(pip_script),
+                *command[1:],
+            ],
             REALISTIC_IMPORT: [sys.executable, "-c", "import realistic_tasks"],
             REALISTIC_IMPORT_JSON: [sys.executable, "-c", "import realistic_tasks, json"],
             REALISTIC_EXECUTE: [str(execute), *realistic[1:]],

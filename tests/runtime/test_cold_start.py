@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -118,3 +119,29 @@ def test_public_names_loaded_on_demand_still_work() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.split() == ["143", "SYSTEM_ERROR"]
+
+
+def test_the_installed_command_adds_nothing_heavy(executor: Executor, bare_modules: set[str]) -> None:
+    # kubetask-execute is a plain script (runtime/scripts/), not a [project.scripts] wrapper: pip writes
+    # those with `import re`, which would put back what the runtime leaves out.
+    script = Path(sys.executable).with_name("kubetask-execute")
+    (executor.directory / "light_tasks.py").write_text(
+        "import kubetask\n\n@kubetask.task\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+    )
+    argv = executor.command(
+        ["task-module", "light_tasks", "task-name", "add"], inputs=executor.inputs_file({"a": 1, "b": 2})
+    )
+    finished = subprocess.run(
+        [sys.executable, "-X", "importtime", str(script), *argv[1:]],
+        cwd=executor.directory,
+        env=executor.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = finished.stderr.splitlines()
+    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    assert "kubetask._execute" in imported
+    assert sorted((imported - bare_modules) & HEAVY) == []
