@@ -159,7 +159,7 @@ def main() -> int:
             "bare python -c 'from plain_add import add'": [sys.executable, "-c", "from plain_add import add"],
             "launcher floor (/bin/true)": ["/bin/true"],
             "python -c 'import kubetask'": [sys.executable, "-c", "import kubetask"],
-            "a [project.scripts] wrapper as pip writes it (imports re)": [
+            "kubetask-execute via pip's wrapper (+re)": [
                 sys.executable,
                 str(pip_script),
                 *command[1:],
