@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_queue.py [--sizes 10 1000 10000] [--repeat 5] [--max-running 4]
 
+About 12 minutes on a loaded 2-core machine (the scan side at 10,000 is the slow part).
+
 Two sides do the controller's queue work for the same runs, interleaved (load hits both alike):
 
 - scan + sorted(): what the controller did before the index: every event and every run's look rebuilds the
