@@ -382,12 +382,14 @@ def map_task(
     labels: Mapping[str, str] | None = None,
     ttl_seconds_after_finished: int | None = None,
     image_pull_secrets: Sequence[str] = (),
+    queue: str | None = None,
 ) -> TaskMapHandle:
     """Run ``task`` once per item of ``items`` (Python values by input name; ``inputs`` are shared by every
     item, an item's own value winning), at most ``parallelism`` at once, each as its own TaskRun
     ``<name>-<index>``. The map succeeds when at most ``max_failed`` items failed; past that it starts no
     new item and fails once the running ones end. ``timeout`` is per item. Every option of
-    ``kubetask.submit`` applies to each item. Every item is checked before anything is created.
+    ``kubetask.submit`` applies to each item; ``queue`` (or the decorator's) makes each item wait for its
+    TaskQueue's admission, on top of ``parallelism``. Every item is checked before anything is created.
     Returns at once; ``.wait()`` gives the outputs in item order and the failures.
     """
     for argument, value, least in (("parallelism", parallelism, 1), ("max_failed", max_failed, 0)):
@@ -410,6 +412,7 @@ def map_task(
         labels=labels,
         ttl_seconds_after_finished=ttl_seconds_after_finished,
         image_pull_secrets=image_pull_secrets,
+        queue=queue,
     )
     shared = dict(inputs or {})
     shared_json, encoded = encode_items(task, items, shared, upload=input_upload(options))

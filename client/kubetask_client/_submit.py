@@ -185,6 +185,7 @@ def submit_options(
             image=image,
             cache=cache,
             cache_version=cache_version,
+            queue=queue,
             where="submit",
         )
     except kubetask.TaskDefinitionError as error:
@@ -215,7 +216,7 @@ def submit_options(
         cache_version=options.cache_version,
         cache_refresh=no_cache and bool(options.cache),
         ship_code=ship_code,
-        queue=queue,
+        queue=options.queue,
     )
 
 
@@ -266,7 +267,8 @@ def submit(
     The task's code root is shipped with the TaskRun (``spec.code``) and put first on the pod's
     ``sys.path``, so the image needs kubetask and the task's dependencies but not its latest source;
     ``code=False`` ships nothing (the image holds the code). ``cache``/``cache_version`` override the
-    decorator's; ``no_cache=True`` runs even when an identical run's outputs could be reused.
+    decorator's; ``no_cache=True`` runs even when an identical run's outputs could be reused. ``queue``
+    names the TaskQueue that admits the run (``spec.queue``), over the decorator's ``queue``.
     """
     options = submit_options(
         task,

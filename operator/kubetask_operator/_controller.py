@@ -33,14 +33,15 @@ from kubetask_operator._pods import (
     missing_pod_template,
     needs_inputs_configmap,
 )
+from kubetask_operator._queue_index import QueueIndex
 from kubetask_operator._queue_plan import (
     DEFAULT_QUEUE,
     Member,
     Verdict,
     counts,
-    decide,
     member_of,
     queue_of,
+    verdict_of,
 )
 from kubetask_operator._reconcile import (
     FINISHED_PHASES,
@@ -66,7 +67,8 @@ _FINISHED_MEMORY = 50_000  # finished runs remembered, to tell their stale event
 _SETTLE_SECONDS = 10.0  # after this, a finished run's trailing watch events have arrived
 _ORPHAN_SECONDS = 120.0  # pod observations of TaskRuns not (or no longer) tracked are forgotten after this
 _UNSEEN = object()  # no entry for a pod yet (None is an entry: seen deleted)
-_WAKE_EVERY_WAITING = 100  # a queue with more waiting runs wakes only those admitted when a slot frees
+_QUEUE_REFRESH_HEAD = 100  # the first places of a line say their new place soon after it changes; the rest
+_QUEUE_REFRESH_SECONDS = 1.0  # at their own look every 30 s. Changes within this time make one write each.
 _WRITE_BEHIND_SECONDS = 1.0  # longest a new attempt's Pending status waits to be merged with its pod's news
 
 
@@ -139,6 +141,7 @@ class Controller:
         self._queue_limits: dict[Key, int] = {}  # (namespace, TaskQueue) -> maxRunning, from its watch
         self._queue_locks: dict[Key, asyncio.Lock] = {}
         self._queue_counts: dict[Key, tuple[int, int]] = {}  # what each TaskQueue's status was last given
+        self._queue_index = QueueIndex()  # every queue's line, from the runs below: see _index_queue
         self._cache_locks: dict[Key, asyncio.Lock] = {}  # (namespace, cache key label)
         self.scheduler = Scheduler(self.on_wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(
@@ -154,8 +157,7 @@ class Controller:
         uid = uid_of(body)
         if event_type == "DELETED":
             self._runs.pop(key, None)
-            if self._queue_of(body) is not None:  # its slot is free
-                self._wake_queue(key[0], str(self._queue_of(body)))
+            self._index_queue(key)  # its slot or its place in line is free
             self._finished.pop(key, None)  # a new TaskRun may take the name
             self._done(uid)
             self.scheduler.cancel(key)
@@ -170,6 +172,7 @@ class Controller:
         if state is None or (state.body is not None and state.uid != uid):
             state = self._runs[key] = RunState(pods=state.pods if state and state.body is None else {})
         if state.take(body, current=False):
+            self._index_queue(key)
             if state.overwritten:
                 self._status_overwritten(key, state)
             await self.reconcile(key)
@@ -184,34 +187,42 @@ class Controller:
         else:
             self._queue_limits[key] = limit
         self._queue_counts[key] = (-1, -1)  # its status may say anything: write the counts again
+        self._queue_index.line(*key).mark_changed()
         self._wake_queue(*key)
 
     def _queue_of(self, body: Mapping[str, Any]) -> str | None:
         return queue_of(body, default_limit=self._settings.default_queue_max_running)
 
+    def _index_queue(self, key: Key) -> None:
+        """Bring the queue index up to date with what the operator holds of the run (called wherever that
+        changes: a watch event, a status write, the end); wake the lines that changed."""
+        state = self._runs.get(key)
+        view = state.view() if state is not None and state.body is not None else None
+        queue = self._queue_of(view) if view is not None else None
+        member = member_of(view) if view is not None and queue is not None else None
+        for namespace, line in self._queue_index.update(key, queue, member):
+            self._wake_queue(namespace, line)
+
     def _wake_queue(self, namespace: str, queue: str) -> None:
-        """Wake the waiting runs of a queue whose slot freed (or whose TaskQueue changed): all of them, so
-        each says its new place at once; in a long line only those now admitted (the others' place is
-        refreshed by their own look every 30 s), or every admission would cost a write per waiting run."""
+        """Wake the runs of a changed line that its free slots admit, now, and the others among its first
+        places whose place or message changed, within a second (one write however many changes came
+        meanwhile); places further back are refreshed by each run's own look every 30 s, or every
+        admission would cost a write per waiting run."""
+        line = self._queue_index.line(namespace, queue)
+        admit, refresh = line.wake(self._queue_limit(namespace, queue), head=_QUEUE_REFRESH_HEAD)
         now = self._clock()
-        verdicts = decide(queue, self._queue_limit(namespace, queue), self._queue_members(namespace, queue))
-        every = len(verdicts) <= _WAKE_EVERY_WAITING
-        for name, verdict in verdicts.items():
-            if every or verdict.admit:
-                self.scheduler.schedule((namespace, name), now)
+        for name in admit:
+            self.scheduler.schedule((namespace, name), now)
+        soon = now + datetime.timedelta(seconds=_QUEUE_REFRESH_SECONDS)
+        for name in refresh:
+            due = self.scheduler.when((namespace, name))
+            if due is None or due > soon:  # never later than already due: a stream of changes must not
+                self.scheduler.schedule((namespace, name), soon)  # keep pushing the refresh back
 
     def _queue_limit(self, namespace: str, queue: str) -> int | None:
         if queue == DEFAULT_QUEUE:
             return self._settings.default_queue_max_running
         return self._queue_limits.get((namespace, queue))
-
-    def _queue_members(self, namespace: str, queue: str) -> list[Member]:
-        """The queue's runs as this process knows them (its latest writes included)."""
-        return [
-            member_of(state.view())
-            for key, state in self._runs.items()
-            if key[0] == namespace and state.body is not None and self._queue_of(state.body) == queue
-        ]
 
     async def on_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = _owner_name(body)
@@ -502,14 +513,16 @@ class Controller:
         resourceVersion as precondition, so even an operator that just started never admits past the limit."""
         namespace = key[0]
         limit = self._queue_limit(namespace, queue)
-        members = self._queue_members(namespace, queue)
-        verdict: Verdict | None = decide(queue, limit, members).get(key[1])
+        self._index_queue(key)
+        verdict: Verdict | None = self._queue_index.line(namespace, queue).verdict(queue, limit, key[1])
+        members: list[Member] = []
         if verdict is not None and verdict.admit:
+            # The index is this process's cache; the API's word decides (see _queue_index): O(listing).
             listed = await self._client.list(taskrun_path(namespace))
             members = [member_of(item) for item in listed if self._queue_of(item) == queue]
             if key[1] not in {member.name for member in members}:
                 return False  # gone meanwhile
-            verdict = decide(queue, limit, members).get(key[1])
+            verdict = verdict_of(queue, limit, members, key[1])
         result = plan(
             state.view(),
             pod="absent",
@@ -533,9 +546,10 @@ class Controller:
         """The TaskQueue's status: how many of its runs hold a slot and how many wait (best effort)."""
         if (namespace, queue) not in self._queue_limits:
             return
-        latest = {member.name: member for member in members}
-        latest.update((member.name, member) for member in self._queue_members(namespace, queue))
-        running, queued = counts(latest.values())
+        running, queued = self._queue_index.line(namespace, queue).counts()
+        # A fresh listing's runs that this process does not hold yet (just started) count as it says.
+        unknown_running, unknown_queued = counts(m for m in members if (namespace, m.name) not in self._runs)
+        running, queued = running + unknown_running, queued + unknown_queued
         if self._queue_counts.get((namespace, queue)) == (running, queued):
             return
         self._queue_counts[(namespace, queue)] = (running, queued)
@@ -578,8 +592,7 @@ class Controller:
             return
         if wrote:
             self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
-        if self._queue_of(state.body) is not None:  # a slot may be free: the queue's waiting runs look again
-            self._wake_queue(key[0], str(self._queue_of(state.body)))
+        self._index_queue(key)  # a slot may be free: the queue's waiting runs look again
         label = ((state.body.get("metadata") or {}).get("labels") or {}).get(CACHE_LABEL)
         if label:  # identical runs waiting for this one take its outputs, or run themselves
             self._wake_cache_waiters(key[0], str(label))
@@ -697,18 +710,22 @@ class Controller:
             state.writing = ""
             if error.status == 404:
                 self._runs.pop(key, None)
+                self._index_queue(key)
                 return True
             if error.status != 409:
                 raise
             fresh = await self._client.get(taskrun_path(*key))
             if fresh is None or uid_of(fresh) != state.uid:
                 self._runs.pop(key, None)
+                self._index_queue(key)
                 return True
             state.take(fresh, current=True)
+            self._index_queue(key)
             if state.overwritten:
                 self._status_overwritten(key, state)
             return False
         state.wrote(updated)
+        self._index_queue(key)
         return True
 
 

@@ -2,8 +2,10 @@
 
 Admission is derived from the TaskRuns alone (``status.admittedAt`` on a run that has not finished holds a
 slot), never from the operator's memory, so a restarted operator or a new leader counts exactly what the API
-says and never admits past ``maxRunning``. The controller calls this twice for an admission: on its cache to
-decide whether to try, and on a fresh listing (under the queue's lock) before it writes ``admittedAt``.
+says and never admits past ``maxRunning``. An admission is decided twice: on the controller's cache (the
+incremental ``QueueIndex`` of ``_queue_index``, which gives ``decide()``'s verdicts in O(log n)) to decide
+whether to try, and by ``verdict_of`` on a fresh listing (under the queue's lock) before ``admittedAt`` is
+written. ``decide()`` states the rules for a whole queue at once; both others are tested against it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,32 @@ def ordinal(number: int) -> str:
     return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
 
 
+Rank = tuple[int, str, str]
+
+
+def rank_of(member: Member) -> Rank:
+    """Its place in the order of admission: priority (higher first), then creation, then name."""
+    return (-member.priority, member.created, member.name)
+
+
+def free_slots(max_running: int | None, running: int) -> int:
+    return 0 if max_running is None else max(max_running - running, 0)
+
+
+def verdict_at(queue: str, max_running: int | None, running: int, index: int) -> Verdict:
+    """The verdict of the waiting run with ``index`` waiting runs before it, ``running`` holding a slot."""
+    free = free_slots(max_running, running)
+    if index < free:
+        message = f"admitted by {_named(queue)}: {running + index + 1} of {max_running} running"
+        return Verdict(admit=True, position=0, message=message)
+    position = index - free + 1
+    if max_running is None:
+        why = f"TaskQueue {queue} does not exist in this namespace; waiting for it to be created"
+    else:
+        why = f"{running} of {max_running} running"
+    return Verdict(admit=False, position=position, message=f"{ordinal(position)} in {_named(queue)}: {why}")
+
+
 def decide(queue: str, max_running: int | None, members: Iterable[Member]) -> dict[str, Verdict]:
     """The verdict for every waiting member of ``queue`` (limit ``max_running``; None: no such TaskQueue).
 
@@ -79,26 +107,21 @@ def decide(queue: str, max_running: int | None, members: Iterable[Member]) -> di
     slots are admitted, in that order, the rest wait with their place in line."""
     live = [member for member in members if not member.finished]
     running = sum(1 for member in live if member.admitted)
-    waiting = sorted(
-        (member for member in live if not member.admitted),
-        key=lambda member: (-member.priority, member.created, member.name),
-    )
-    free = 0 if max_running is None else max(max_running - running, 0)
-    verdicts: dict[str, Verdict] = {}
-    for index, member in enumerate(waiting):
-        if index < free:
-            message = f"admitted by {_named(queue)}: {running + index + 1} of {max_running} running"
-            verdicts[member.name] = Verdict(admit=True, position=0, message=message)
-            continue
-        position = index - free + 1
-        if max_running is None:
-            why = f"TaskQueue {queue} does not exist in this namespace; waiting for it to be created"
-        else:
-            why = f"{running} of {max_running} running"
-        verdicts[member.name] = Verdict(
-            admit=False, position=position, message=f"{ordinal(position)} in {_named(queue)}: {why}"
-        )
-    return verdicts
+    waiting = sorted((member for member in live if not member.admitted), key=rank_of)
+    return {member.name: verdict_at(queue, max_running, running, i) for i, member in enumerate(waiting)}
+
+
+def verdict_of(queue: str, max_running: int | None, members: Iterable[Member], name: str) -> Verdict | None:
+    """``decide(queue, max_running, members).get(name)`` in one pass without sorting: a fresh listing's
+    word on one run (None: it is not waiting in it)."""
+    live = [member for member in members if not member.finished]
+    own = next((member for member in live if member.name == name), None)
+    if own is None or own.admitted:
+        return None
+    running = sum(1 for member in live if member.admitted)
+    rank = rank_of(own)
+    ahead = sum(1 for member in live if not member.admitted and rank_of(member) < rank)
+    return verdict_at(queue, max_running, running, ahead)
 
 
 def counts(members: Iterable[Member]) -> tuple[int, int]:

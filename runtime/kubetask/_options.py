@@ -140,6 +140,7 @@ class TaskOptions(Frozen):
         "image",
         "node_selector",
         "pod_template",
+        "queue",
         "resources",
         "retries",
         "secrets",
@@ -160,6 +161,7 @@ class TaskOptions(Frozen):
     image: str | None
     cache: bool | None
     cache_version: str | None
+    queue: str | None
 
     def __init__(
         self,
@@ -176,6 +178,7 @@ class TaskOptions(Frozen):
         image: str | None = None,
         cache: bool | None = None,
         cache_version: str | None = None,
+        queue: str | None = None,
         where: str = "@kubetask.task",
     ) -> None:
         if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
@@ -198,6 +201,11 @@ class TaskOptions(Frozen):
                 f"{where}: cache_version: expected a non-empty str without spaces such as '2', "
                 f"got {cache_version!r}"
             )
+        if queue is not None and not is_dns_subdomain(queue):
+            raise TaskDefinitionError(
+                f"{where}: queue: expected the name of a TaskQueue (lowercase letters, digits, '-' and '.', "
+                f"starting and ending with a letter or digit, at most 253 characters), got {queue!r}"
+            )
         for option, value in (
             ("pod_template", pod_template),
             ("service_account", service_account),
@@ -218,6 +226,7 @@ class TaskOptions(Frozen):
             image=image,
             cache=cache,
             cache_version=cache_version,
+            queue=queue,
         )
 
     def merged(self, overrides: TaskOptions) -> TaskOptions:
@@ -243,11 +252,27 @@ class TaskOptions(Frozen):
             image=_first(overrides.image, self.image),
             cache=_first(overrides.cache, self.cache),
             cache_version=_first(overrides.cache_version, self.cache_version),
+            queue=_first(overrides.queue, self.queue),
         )
 
 
 def _first(preferred: T | None, fallback: T | None) -> T | None:
     return preferred if preferred is not None else fallback
+
+
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def is_dns_subdomain(text: object) -> bool:
+    """A Kubernetes object name (IsDNS1123Subdomain in k8s.io/apimachinery/pkg/util/validation): at most 253
+    characters, dot-separated labels of lowercase letters, digits and '-' starting and ending with a letter
+    or digit. Written out rather than as kubetask_api's regular expression: task pods do not import re."""
+    if not isinstance(text, str) or not 0 < len(text) <= 253:
+        return False
+    return all(
+        label and set(label) <= _NAME_CHARACTERS and label[0] != "-" and label[-1] != "-"
+        for label in text.split(".")
+    )
 
 
 def seconds(timeout: object, *, where: str) -> float | None:

@@ -53,6 +53,7 @@ class Task(Generic[P, R]):
         image: str | None = None,
         cache: bool = False,
         cache_version: str | None = None,
+        queue: str | None = None,
     ) -> None:
         if not callable(function) or not hasattr(function, "__code__"):
             raise TaskDefinitionError(
@@ -73,6 +74,7 @@ class Task(Generic[P, R]):
             image=image,
             cache=cache,
             cache_version=cache_version,
+            queue=queue,
         )
         if description is not None and not isinstance(description, str):
             raise TaskDefinitionError(f"@kubetask.task: description: expected a str, got {description!r}")
@@ -134,6 +136,7 @@ def task(  # noqa: F811 - ruff does not see through the typing stand-in; mypy do
     image: str | None = None,
     cache: bool = False,
     cache_version: str | None = None,
+    queue: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -156,6 +159,7 @@ def task(  # noqa: F811 - the implementation of the overloads above
     image: str | None = None,
     cache: bool = False,
     cache_version: str | None = None,
+    queue: str | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Make a module-level function a task: ``@kubetask.task`` or ``@kubetask.task(retries=2, ...)``.
 
@@ -171,6 +175,8 @@ def task(  # noqa: F811 - the implementation of the overloads above
     a PodTemplate in the namespace to start from; service_account: the pod's ServiceAccount; image: the
     default image. cache: reuse the outputs of a succeeded run with the same task, image, code, inputs and
     ``cache_version`` instead of running again (``spec.cache``; ``kubetask submit --no-cache`` runs anyway).
+    queue: the TaskQueue (same namespace) that admits its runs and its maps' items, at most ``maxRunning``
+    at once (``spec.queue``; a DNS subdomain name).
     """
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
@@ -191,6 +197,7 @@ def task(  # noqa: F811 - the implementation of the overloads above
             image=image,
             cache=cache,
             cache_version=cache_version,
+            queue=queue,
         )
 
     if function is None:

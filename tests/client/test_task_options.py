@@ -11,7 +11,8 @@ import pytest
 
 import kubetask
 import kubetask_operator
-from kubetask_client import ClientUsageError
+from kubetask_client import ClientUsageError, map_task
+from kubetask_client import _map as map_module
 from kubetask_client._commands import build_parser
 from kubetask_client._option_flags import add_task_option_flags, task_options_from
 from kubetask_client._submit import submit_options, task_reference
@@ -69,6 +70,74 @@ def test_a_queue_given_at_submission_is_the_taskruns_and_valid_against_the_crd()
     assert "queue" not in spec_of(plain, image="i")
     submitted = build_parser(only="submit").parse_args(["submit", "m.py:t", "--queue", "gpu", "--image", "i"])
     assert submitted.queue == "gpu"
+
+
+@kubetask.task(queue="gpu", image="i")
+def on_gpus(x: int) -> int:
+    return x
+
+
+def test_the_decorators_queue_reaches_the_taskrun_and_a_submitted_one_wins() -> None:
+    assert on_gpus.options.queue == "gpu"
+    assert spec_of(on_gpus)["queue"] == "gpu"
+    assert spec_of(on_gpus, queue="cpu.batch")["queue"] == "cpu.batch"
+    assert "queue" not in spec_of(plain, image="i")
+    jsonschema.validate(spec_of(on_gpus), _crd_spec_schema())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [pytest.param({}, "gpu", id="decorator"), pytest.param({"queue": "cpu"}, "cpu", id="given-wins")],
+)
+def test_a_maps_items_wait_in_the_decorators_queue_or_the_one_given(
+    monkeypatch: pytest.MonkeyPatch, given: dict[str, Any], expected: str
+) -> None:
+    created: list[dict[str, Any]] = []  # what the cluster behind kubetask.map was asked to create
+
+    def api(connection: Any) -> Any:
+        return argparse.Namespace(
+            connection=connection, create=lambda manifest: created.append(manifest) or manifest
+        )
+
+    monkeypatch.setattr(map_module, "connect", lambda **_: argparse.Namespace(namespace="default"))
+    monkeypatch.setattr(map_module, "TaskMapApi", api)
+    map_task(on_gpus, [{"x": 1}, {"x": 2}], name="m", **given)
+    (manifest,) = created
+    assert manifest["spec"]["queue"] == expected
+    assert manifest["spec"]["items"] == [{"x": 1}, {"x": 2}]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("GPU", id="upper-case"),
+        pytest.param("gpu queue", id="space"),
+        pytest.param("-gpu", id="leading-dash"),
+        pytest.param("gpu.", id="trailing-dot"),
+        pytest.param("a..b", id="empty-label"),
+        pytest.param("", id="empty"),
+        pytest.param("q" * 254, id="too-long"),
+        pytest.param(7, id="not-a-str"),
+    ],
+)
+def test_a_bad_queue_name_fails_when_the_task_is_defined(value: object) -> None:
+    with pytest.raises(kubetask.TaskDefinitionError) as caught:
+        kubetask.task(queue=value)(lambda: None)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("@kubetask.task: queue: expected the name of a TaskQueue (lowercase letters")
+    assert message.endswith(f"got {value!r}")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("gpu", id="label"),
+        pytest.param("team-a.gpu-1", id="subdomain"),
+        pytest.param("q" * 253, id="longest"),
+    ],
+)
+def test_a_queue_named_as_kubernetes_names_objects_is_accepted(value: str) -> None:
+    assert kubetask.task(queue=value)(lambda: None).options.queue == value
 
 
 def test_every_decorator_option_reaches_the_taskrun() -> None:

@@ -7,13 +7,17 @@ https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-os
 from __future__ import annotations
 
 import base64
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kubetask
 from kubetask_client._selftest import environment, read_file_named_by
-from kubetask_local.testing import Cluster
+from kubetask_local.testing import Cluster, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +150,56 @@ def test_a_node_selector_no_node_matches_keeps_the_run_from_starting(
     handle.wait(timeout=180)
     assert handle.phase == "Failed"
     assert handle.taskrun["status"]["conditions"][0]["reason"] == "Unschedulable"  # README: reasons
+
+
+# ---------------------------------------------------------------- @kubetask.task(queue=...)
+
+QUEUED_TASK = """import time
+
+import kubetask
+
+
+@kubetask.task(queue="gpu")
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+"""
+
+
+@pytest.fixture
+def queued_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A task whose decorator names the TaskQueue ``gpu``, in a fresh module (its code ships with the run)."""
+    module_name = f"queued_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module_name}.py").write_text(QUEUED_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield importlib.import_module(module_name).nap
+    sys.modules.pop(module_name, None)
+
+
+def test_the_decorators_queue_holds_a_run_queued_until_a_slot_frees(
+    cluster: Cluster, namespace: str, selftest_image: str, queued_task: Any
+) -> None:
+    cluster.apply(
+        {"apiVersion": "kubetask.dev/v1alpha1", "kind": "TaskQueue", "metadata": {"name": "gpu"},
+         "spec": {"maxRunning": 1}},
+        namespace=namespace,
+    )  # fmt: skip
+    connection = {"namespace": namespace, "kubeconfig": str(cluster.kubeconfig), "image": selftest_image}
+    holder = kubetask.submit(queued_task, {"seconds": 3600}, **connection)
+    wait_for(lambda: holder.refresh().phase == "Running", 180, "the first run to hold the queue's one slot")
+    waiting = kubetask.submit(queued_task, {"seconds": 0}, **connection)
+    assert waiting.taskrun["spec"]["queue"] == "gpu"
+
+    def queued_message() -> str | None:
+        status = waiting.refresh().taskrun.get("status") or {}
+        conditions = status.get("conditions") or [{}]
+        return str(conditions[0].get("message")) if status.get("phase") == "Queued" else None
+
+    message = wait_for(queued_message, 180, "the second run to wait Queued")
+    assert message == "1st in queue gpu: 1 of 1 running"
+    assert "attempts" not in waiting.taskrun["status"]  # no pod while queued
+    holder.cancel()
+    waiting.wait(timeout=180)
+    assert waiting.outputs == {"o0": 0.0}
+    assert waiting.taskrun["status"]["admittedAt"] >= holder.refresh().taskrun["status"]["admittedAt"]
