@@ -204,11 +204,6 @@ def _submit_parser(commands: Any, *, epilog: str | None = None, add_help: bool =
         metavar="SECONDS",
         help="delete the TaskRun this long after it finishes",
     )
-    submit.add_argument(
-        "--queue",
-        metavar="QUEUE",
-        help="the TaskQueue (in the namespace) that admits the run: beyond its maxRunning it waits Queued",
-    )
     # --image, --retries, --timeout, --cpu, --memory, --gpu, --env, --secret, --node-selector, ...: each wins
     # over the task's @kubetask.task option; --no-code ships nothing (the image holds the code).
     from kubetask_client._code import add_code_flags
@@ -435,7 +430,6 @@ def _submit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
             ttl_seconds_after_finished=args.ttl_seconds,
             image_pull_secrets=tuple(args.image_pull_secret),
             ship_code=args.ship_code,
-            queue=args.queue,
         )
     except ClientUsageError as error:
         raise _options_error(error) from None

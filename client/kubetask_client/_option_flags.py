@@ -24,6 +24,11 @@ def add_task_option_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout", type=_duration, metavar="DURATION", help="longest one attempt may run (5m)"
     )
+    group.add_argument(
+        "--queue",
+        metavar="QUEUE",
+        help="the TaskQueue (in the namespace) that admits runs: beyond its maxRunning they wait Queued",
+    )
     group.add_argument("--cpu", type=_quantity, metavar="QUANTITY", help="CPU to request, e.g. 2 or 500m")
     group.add_argument(
         "--memory", type=_quantity, metavar="QUANTITY", help="memory to request and limit to, e.g. 4Gi"
@@ -94,7 +99,7 @@ def task_options_from(namespace: argparse.Namespace) -> dict[str, Any]:
         options["no_cache"] = True  # the task's cache=True stays, as a refresh
     elif getattr(namespace, "cache", None):
         options["cache"] = True
-    for flag in ("image", "retries", "timeout", "pod_template", "service_account", "cache_version"):
+    for flag in ("image", "retries", "timeout", "queue", "pod_template", "service_account", "cache_version"):
         value = getattr(namespace, flag, None)
         if value is not None:
             options[flag] = value

@@ -69,7 +69,12 @@ def test_a_queue_given_at_submission_is_the_taskruns_and_valid_against_the_crd()
     jsonschema.validate(spec, _crd_spec_schema())
     assert "queue" not in spec_of(plain, image="i")
     submitted = build_parser(only="submit").parse_args(["submit", "m.py:t", "--queue", "gpu", "--image", "i"])
-    assert submitted.queue == "gpu"
+    assert task_options_from(submitted)["queue"] == "gpu"
+
+
+def test_kubetask_map_takes_the_queue_flag_as_submit_does() -> None:
+    mapped = build_parser(only="map").parse_args(["map", "m.py:t", "--inputs-file", "-", "--queue", "gpu"])
+    assert task_options_from(mapped)["queue"] == "gpu"
 
 
 @kubetask.task(queue="gpu", image="i")
