@@ -11,12 +11,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import socket
 import ssl
+from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from kubetask_local import _dev
 from kubetask_local.apiserver import ApiServer
 
 WATCH_PODS = "/api/v1/namespaces/default/pods?watch=true"
@@ -131,3 +136,62 @@ async def _await_accepted(api: ApiServer, writer: asyncio.StreamWriter, reader: 
     head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
     length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
     await reader.readexactly(length)
+
+
+FAKE_OPERATOR = """
+import os, signal, sys, time
+from pathlib import Path
+marks = Path(sys.argv[0]).parent
+def received(signum, _frame):
+    with open(marks / "signals", "a") as out:
+        out.write(signal.Signals(signum).name + "\\n")
+signal.signal(signal.SIGINT, received)
+signal.signal(signal.SIGTERM, received)
+(marks / "ready").write_text(str(os.getpid()))
+while not (marks / "signals").exists():  # serving, until the first stop signal
+    time.sleep(0.01)
+while not (marks / "release").exists():  # stopping: kopf finishing its work, then closing its loop
+    time.sleep(0.01)
+"""
+
+
+def test_ctrl_c_leaves_the_operator_to_stop_on_its_own_without_a_second_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The terminal's Ctrl-C reaches the operator too (it shares kubetask dev's foreground process group).
+    # A SIGTERM sent on top while it stops hit kopf's signal handler a second time (InvalidStateError) or
+    # its loop closing the signal wakeup pipe ("Bad file descriptor"): a traceback on the terminal.
+    package = tmp_path / "fake_operator"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(FAKE_OPERATOR)
+    monkeypatch.setattr(_dev, "OPERATOR_MODULE", "fake_operator")
+
+    async def scenario() -> list[str]:
+        operator = _dev.OperatorProcess(env={**os.environ, "PYTHONPATH": str(tmp_path)})
+        operator.start()
+        assert await _until((package / "ready").exists), "the fake operator did not start"
+        os.kill(int((package / "ready").read_text()), signal.SIGINT)  # the terminal's Ctrl-C
+        assert await _until((package / "signals").exists), "the fake operator did not get the SIGINT"
+        stopping = asyncio.create_task(operator.stop(signalled=True, hurry=asyncio.Event()))
+        # A second signal would be sent at once; wait long enough to see it, then let the operator finish.
+        await _until(lambda: len(_signals(package)) > 1, timeout=3)
+        (package / "release").write_text("")
+        await asyncio.wait_for(stopping, 60)
+        return _signals(package)
+
+    assert asyncio.run(scenario()) == ["SIGINT"]
+
+
+def _signals(package: Path) -> list[str]:
+    return (package / "signals").read_text().split()
+
+
+async def _until(condition: Callable[[], bool], *, timeout: float = 60) -> bool:
+    """Whether ``condition`` became true within ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
