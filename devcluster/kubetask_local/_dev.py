@@ -245,7 +245,7 @@ class OperatorProcess:
         """Stop it for good. ``signalled``: it got the stop signal itself (a terminal's Ctrl-C reaches the
         whole foreground process group, which it shares with us), so it is given the time to stop on its
         own before it is terminated: a second signal in the middle of its own stop hits kopf's handler twice
-        (InvalidStateError) or the loop closing its wakeup pipe (\"Bad file descriptor\"), each a traceback.
+        (InvalidStateError) or the loop closing its wakeup pipe ("Bad file descriptor"), each a traceback.
         ``hurry`` (a second Ctrl-C) ends that wait."""
         if self._supervisor is not None:
             self._supervisor.cancel()
