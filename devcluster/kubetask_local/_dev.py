@@ -241,12 +241,51 @@ class OperatorProcess:
             process.kill()
             await process.wait()
 
-    async def stop(self) -> None:
+    async def stop(self, *, signalled: bool = False, hurry: asyncio.Event | None = None) -> None:
+        """Stop it for good. ``signalled``: it got the stop signal itself (a terminal's Ctrl-C reaches the
+        whole foreground process group, which it shares with us), so it is given the time to stop on its
+        own before it is terminated: a second signal in the middle of its own stop hits kopf's handler twice
+        (InvalidStateError) or the loop closing its wakeup pipe ("Bad file descriptor"), each a traceback.
+        ``hurry`` (a second Ctrl-C) ends that wait."""
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
+        process = self._process
+        if signalled and process is not None and process.returncode is None:
+            waits = {asyncio.ensure_future(process.wait())}
+            if hurry is not None:
+                waits.add(asyncio.ensure_future(hurry.wait()))
+            _done, pending = await asyncio.wait(
+                waits, timeout=_OPERATOR_STOP_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in pending:
+                waiting.cancel()
         await self._terminate()
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM set ``stop``; one more sets ``again`` (stop faster). ``by_ctrl_c``: SIGINT
+    stopped us."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        self._loop = loop
+        self._stop = stop
+        self.by_ctrl_c = False
+        self.again = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._received, signum)
+
+    def _received(self, signum: signal.Signals) -> None:
+        if self._stop.is_set():
+            self.again.set()
+            return
+        self.by_ctrl_c = signum == signal.SIGINT
+        self._stop.set()
+
+    def remove(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(signum)
 
 
 def _json(body: Any) -> aiohttp.web.Response:
@@ -286,8 +325,7 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
     began = time.monotonic()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    signals = _StopSignals(loop, stop)
     kubeconfig = options.kubeconfig.absolute()
     kubeconfig.unlink(missing_ok=True)  # its appearance is the readiness signal
     wants_operator = options.operator and OperatorProcess.available()
@@ -357,10 +395,12 @@ async def run_dev(options: DevOptions, *, stop: asyncio.Event | None = None, out
             orphan_watch.cancel()
         print("kubetask dev: stopping", file=out, flush=True)
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
+        loop.remove_signal_handler(signal.SIGHUP)
         if operator is not None:
-            await operator.stop()
+            # SIGINT is Ctrl-C: the terminal sent it to the operator too (same foreground group). SIGTERM
+            # (a service manager, kubetask_local.testing) is for us alone: we pass it on.
+            await operator.stop(signalled=signals.by_ctrl_c, hurry=signals.again)
+        signals.remove()
         await node.close()
         await server.stop()
         if options.state_dir is None:

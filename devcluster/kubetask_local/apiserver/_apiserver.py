@@ -92,6 +92,13 @@ class _Intake:
         try:
             return await self.route(raw_request, body)
         except Exception as error:
+            if isinstance(error, ConnectionError) and _client_gone(raw_request):
+                # The client hung up while we answered (kopf stops a watch it had just sent as Ctrl-C
+                # reaches it; kubectl quits a follow): no emulator bug, and nobody left to answer. A real
+                # server cancels the request's context and logs nothing. aiohttp, sending this reply,
+                # finds the connection closing and drops it quietly.
+                logger.debug("the client of %s %s hung up: %s", raw_request.method, raw_request.path, error)
+                return aiohttp.web.Response(status=499, reason="Client Closed Request")
             # A bug of the emulator: a 500 Status as a real server answers its own failures, without the
             # traceback (that goes to the log, and to ``ApiServer.errors`` for tests).
             self.errors.append(error)
@@ -101,6 +108,20 @@ class _Intake:
                 "from succeeding"
             )
             return json_response(failure.status(), status=500)
+
+
+def _shutting_down() -> ApiError:
+    """The answer to a watch asked for while the server stops: kube-apiserver's watch termination filter
+    refuses it with a retryable 503 (staging/src/k8s.io/apiserver/pkg/server/filters/watch_termination.go,
+    waitGroupWriteRetryAfterToResponse in waitgroup.go: NewServiceUnavailable, Retry-After: 1)."""
+    return ApiError(503, "ServiceUnavailable", "apiserver is shutting down", headers={"Retry-After": "1"})
+
+
+def _client_gone(raw_request: aiohttp.web.BaseRequest) -> bool:
+    """Whether the request's connection is closed or closing: a TLS close_notify or a FIN that came in with
+    the request marks the transport closing before its handler runs, and before aiohttp cancels it."""
+    transport = raw_request.transport
+    return transport is None or transport.is_closing()
 
 
 class ApiServer:
@@ -139,6 +160,7 @@ class ApiServer:
         self._intake: _Intake | None = None
         self._runner: aiohttp.web.ServerRunner | None = None
         self._bound_port: int | None = None
+        self._draining = False  # set as stop() begins: open watches end, new ones are turned away
         self._add_builtin_admin_routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -178,6 +200,7 @@ class ApiServer:
         # A real server stores objects nested up to 10000 levels; Python's default limit of 1000 frames
         # would turn such a body into a RecursionError (a 500) or a refusal the real server never gives.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+        self._draining = False
         intake = _Intake(self._route)
         self._intake = intake
         loop = asyncio.get_running_loop()
@@ -213,6 +236,10 @@ class ApiServer:
             self._internal_port = _bound_port(internal)
 
     async def stop(self) -> None:
+        """Drain as kube-apiserver does at shutdown: open watches end properly at once, a watch asked for
+        from now on is answered 503 (it would only be cut when the connections close), and the other
+        requests in flight finish (up to the runner's shutdown timeout) before the connections close."""
+        self._draining = True  # before the watches close, so that no watch opens after them
         self.store.close_all_watches(graceful=True)
         await asyncio.sleep(0)
         if self._runner is not None:
@@ -297,6 +324,8 @@ class ApiServer:
                     raise fault
             target = parse_target(self.registry, path)
             attributes = _request_attributes(raw, target)
+            if self._draining and attributes.verb == "watch":
+                raise _shutting_down()
             if not public and not _rbac.allowed(identity, attributes, self.store.rbac_objects()):
                 raise _rbac.forbidden(identity, attributes)
             if target is not None:
