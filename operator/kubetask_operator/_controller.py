@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
+from kubetask_api import FINAL_PHASES
 from kubetask_operator._cache import CACHE_LABEL, CacheKey, cache_key, decide_cache
 from kubetask_operator._client import KubeClient
 from kubetask_operator._crd import GROUP, KIND, PLURAL, QUEUE_PLURAL, VERSION
@@ -44,7 +45,6 @@ from kubetask_operator._queue_plan import (
     verdict_of,
 )
 from kubetask_operator._reconcile import (
-    FINISHED_PHASES,
     Event,
     Plan,
     PodKnowledge,
@@ -84,7 +84,7 @@ def taskqueue_path(namespace: str, name: str) -> str:
 def _waiting_queue(body: Mapping[str, Any], default_limit: int | None) -> str | None:
     """The queue a TaskRun waits for admission to, if it does (no admission yet, no attempt, not ended)."""
     status = body.get("status") or {}
-    if status.get("admittedAt") or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
+    if status.get("admittedAt") or status.get("attempts") or status.get("phase") in FINAL_PHASES:
         return None
     if (body.get("metadata") or {}).get("deletionTimestamp"):
         return None
@@ -346,7 +346,7 @@ class Controller:
         the digest of the final status is kept, so memory stays flat with tens of thousands of them)."""
         self._done(finished.uid)
         status = body.get("status") or {}
-        if status.get("phase") not in FINISHED_PHASES:
+        if status.get("phase") not in FINAL_PHASES:
             return
         if status_digest(status) != finished.digest:
             logger.warning("TaskRun %s/%s: its final status was changed by another client", *key)
@@ -584,7 +584,7 @@ class Controller:
         if state.flush_at is not None:
             wake_at = state.flush_at if wake_at is None else min(wake_at, state.flush_at)
         phase = (state.view().get("status") or {}).get("phase")
-        if phase not in FINISHED_PHASES:
+        if phase not in FINAL_PHASES:
             if wake_at is not None:
                 self.scheduler.schedule(key, wake_at)
             else:

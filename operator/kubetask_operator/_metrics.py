@@ -17,13 +17,14 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from kubetask_api import FINAL_PHASES
 from kubetask_operator._times import parse_time
 
 # The `<name>_created` series prometheus-client adds beside each counter and histogram would double the
 # series a dashboard sees, for a value (the operator's start) nobody charts.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
-_FINISHED = ("Succeeded", "Failed", "Cancelled")
+_FINISHED = sorted(FINAL_PHASES)  # label values in a stable order
 _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "kubetask_reconciles_total": ("Passes over a TaskRun's state (one per event or wake-up).", ()),
     "kubetask_reconcile_errors_total": ("Reconciles that failed and are retried with backoff.", ()),

@@ -14,7 +14,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
+from kubetask_api import FINAL_PHASES
+
 DEFAULT_QUEUE = "(default)"
 """The queue of the runs that name none, when KUBETASK_DEFAULT_QUEUE_MAX_RUNNING sets a per-namespace limit
 (not a TaskQueue name: those are DNS subdomains)."""
@@ -50,7 +51,7 @@ def member_of(taskrun: Mapping[str, Any]) -> Member:
         priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
         created=str(metadata.get("creationTimestamp") or ""),
         admitted=bool(status.get("admittedAt") or status.get("attempts")),  # started before a default limit
-        finished=status.get("phase") in FINISHED or bool(metadata.get("deletionTimestamp")),
+        finished=status.get("phase") in FINAL_PHASES or bool(metadata.get("deletionTimestamp")),
     )
 
 

@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from kubetask_api import CONDITION_SUCCEEDED, FINAL_PHASES
 from kubetask_operator import _outcomes
 from kubetask_operator._cache import WAITING_REASON, CacheDecision
 from kubetask_operator._durations import format_duration
@@ -26,8 +27,6 @@ from kubetask_operator._settings import Settings
 from kubetask_operator._spec import TaskRunSpec, parse_spec
 from kubetask_operator._times import format_time, parse_time
 
-FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
-CONDITION = "Succeeded"
 _EVENTS_FIRST_SECONDS = 5.0  # a pod still creating this long after its attempt began: ask its Events why
 _EVENTS_RECHECK_SECONDS = 30.0  # and again this often while it stays so and they said nothing
 
@@ -90,12 +89,17 @@ class _Run:
 # ---------------------------------------------------------------- status building
 
 
+def _condition(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The status's ``Succeeded`` condition, if it has one."""
+    return next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION_SUCCEEDED), None)
+
+
 def _with_condition(run: _Run, status: dict[str, Any], state: str, reason: str, message: str) -> None:
-    old = next((c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), None)
+    old = _condition(run.old_status)
     changed = old is None or old.get("status") != state
     status["conditions"] = [
         {
-            "type": CONDITION,
+            "type": CONDITION_SUCCEEDED,
             "status": state,
             "reason": reason,
             "message": cut(message, 2048),
@@ -122,7 +126,7 @@ def _finalize(
     if run.generation is not None:
         status["observedGeneration"] = run.generation
     changed = status != dict(run.old_status)
-    expire_at = _expiry(run, status) if status.get("phase") in FINISHED_PHASES else None
+    expire_at = _expiry(run, status) if status.get("phase") in FINAL_PHASES else None
     return Plan(
         status=status if changed else None,
         events=events if changed else (),
@@ -209,9 +213,7 @@ def plan_refused(
     status.update(phase="Pending", nextAttemptTime=format_time(due))
     bound = f"; gives up {format_duration(limit)} after the attempt began" if limit is not None else ""
     text = f"attempt {current.get('number')}: {message}; trying again at {format_time(due)}{bound}"
-    old: Mapping[str, Any] = next(
-        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
-    )
+    old: Mapping[str, Any] = _condition(run.old_status) or {}
     _with_condition(run, status, "Unknown", kind.reason, text)
     events = (Event("Warning", kind.reason, cut(message)),) if old.get("reason") != kind.reason else ()
     end = _after(created, limit) if limit is not None else None
@@ -293,7 +295,7 @@ def plan(
         return Plan()  # garbage collection takes the pods; nothing left to decide
     run = _run_of(taskrun, now=now, settings=settings)
     status = copy.deepcopy(dict(run.old_status))
-    if status.get("phase") in FINISHED_PHASES:
+    if status.get("phase") in FINAL_PHASES:
         return _plan_finished(run, status)
     attempts: list[dict[str, Any]] = status.get("attempts") or []
     current = attempts[-1] if attempts else None
@@ -346,11 +348,9 @@ def _plan_finished(run: _Run, status: Mapping[str, Any]) -> Plan:
 
 def needs_cache_decision(status: Mapping[str, Any], spec: TaskRunSpec) -> bool:
     """A cache-enabled run not started: not decided yet, or waiting for an identical run to finish."""
-    if not spec.cache or status.get("attempts") or status.get("phase") in FINISHED_PHASES:
+    if not spec.cache or status.get("attempts") or status.get("phase") in FINAL_PHASES:
         return False
-    reason = next(
-        (c.get("reason") for c in status.get("conditions") or [] if c.get("type") == CONDITION), None
-    )
+    reason = (_condition(status) or {}).get("reason")
     return not status.get("cacheKey") or reason == WAITING_REASON
 
 
@@ -429,9 +429,7 @@ def _plan_queued(
         )
     status["phase"] = "Queued"
     _with_condition(run, status, "Unknown", "Queued", verdict.message)
-    old: Mapping[str, Any] = next(
-        (c for c in run.old_status.get("conditions") or [] if c.get("type") == CONDITION), {}
-    )
+    old: Mapping[str, Any] = _condition(run.old_status) or {}
     events = (Event("Normal", "Queued", verdict.message),) if old.get("reason") != "Queued" else ()
     return _finalize(
         run,
