@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import ssl
 import statistics
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_operator import (
@@ -53,6 +56,17 @@ from kubetask_operator._spec import parse_spec
 
 TASKMAPS = f"/apis/kubetask.dev/v1alpha1/namespaces/{NAMESPACE}/taskmaps"
 MAP_NAME = "bench"
+
+
+def _session(cluster: Cluster, **options: Any) -> aiohttp.ClientSession:
+    """A session speaking to the local cluster as kubectl does: its CA and its bearer token (HTTPS)."""
+    document = yaml.safe_load(cluster.kubeconfig.read_text())
+    ca_data = document["clusters"][0]["cluster"].get("certificate-authority-data")
+    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context if context is not None else False, **options),
+        headers={"Authorization": f"Bearer {cluster.api_token}"},
+    )
 
 
 def _taskmap(items: int, parallelism: int) -> dict[str, Any]:
@@ -82,7 +96,7 @@ async def _map_round(cluster: Cluster, items: int, parallelism: int, timeout: fl
     api = cluster.api_url
     pods: dict[str, float] = {}
     succeeded: dict[str, float] = {}
-    async with aiohttp.ClientSession() as session:
+    async with _session(cluster) as session:
         ready_pods, ready_runs = asyncio.Event(), asyncio.Event()
         watchers = [
             asyncio.create_task(
@@ -138,7 +152,7 @@ async def _capacity_round(cluster: Cluster, items: int, parallelism: int) -> tup
     done = {name: asyncio.Event() for name in names}
     pods: dict[str, float] = {}
     finished: dict[str, float] = {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+    async with _session(cluster, limit=CONCURRENCY) as session:
 
         async def on_pod(obj: dict[str, Any]) -> None:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get("kubetask.dev/taskrun")
