@@ -19,6 +19,7 @@ from kubetask_operator._spec import TaskRunSpec
 
 CACHE_LABEL = "kubetask.dev/cache-key"
 WAITING_REASON = "WaitingForCacheOwner"
+CACHED_REASON = "Cached"  # the Succeeded condition's reason of a run that took another's outputs
 _FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
 
 

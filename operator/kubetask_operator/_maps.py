@@ -46,7 +46,7 @@ from kubetask_operator._client import KubeClient
 from kubetask_operator._controller import taskrun_path
 from kubetask_operator._errors import ApiError
 from kubetask_operator._events import build_event
-from kubetask_operator._map_plan import ItemTally, MapDecision, MapLimits, counts_of, decide_map
+from kubetask_operator._map_plan import ItemTally, MapDecision, MapLimits, counts_of, decide_map, is_cached
 from kubetask_operator._reconcile import Event
 from kubetask_operator._settings import Settings
 from kubetask_operator._times import format_time, parse_time, utcnow
@@ -82,6 +82,12 @@ def _version(body: Mapping[str, Any]) -> int | None:
 
 def _phase(taskrun: Mapping[str, Any]) -> str:
     return str((taskrun.get("status") or {}).get("phase") or PENDING)
+
+
+def _note(tally: ItemTally, index: int, taskrun: Mapping[str, Any]) -> bool:
+    """Record what ``taskrun`` (item ``index``'s TaskRun) says in ``tally``; True when that changed it."""
+    cached = is_cached(taskrun.get("status") or {})
+    return tally.set(index, _phase(taskrun), version=_version(taskrun), cached=cached)
 
 
 def _item_index(taskrun: Mapping[str, Any]) -> tuple[Key, int] | None:
@@ -242,10 +248,7 @@ class MapController:
                 tally.remove(index)
                 self._kick(key)
             return
-        if event_type == "DELETED":
-            changed = tally.remove(index)
-        else:
-            changed = tally.set(index, _phase(body), version=_version(body))
+        changed = tally.remove(index) if event_type == "DELETED" else _note(tally, index, body)
         if changed:
             self._kick(key)
 
@@ -400,7 +403,7 @@ class MapController:
         async for taskrun in self._item_pages(namespace, name):
             found = _item_index(taskrun)
             if found is not None and _owned_by(taskrun, uid):
-                tally.set(found[1], _phase(taskrun), version=_version(taskrun))
+                _note(tally, found[1], taskrun)
         return tally
 
     async def _item_pages(self, namespace: str, name: str) -> Any:
@@ -443,7 +446,7 @@ class MapController:
                     return f"item {index}: the API refused its TaskRun: {error.message}"
                 raise
             if created is not None:
-                tally.set(index, _phase(created), version=_version(created))
+                _note(tally, index, created)
             else:  # 409: ours (the watch will report it) or an old map's (recreated once it is gone)
                 self._conflicts.setdefault(key, set()).add(index)
             return None
