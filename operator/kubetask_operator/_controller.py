@@ -164,13 +164,11 @@ class Controller:
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
         marker = (uid_of(body), resource_version(body))
-        known = self._runs.get(key)
-        if (
-            known is not None
-            and known.body is not None
-            and (known.uid, resource_version(known.body)) == marker
+        known, finished = self._runs.get(key), self._finished.get(key)
+        if (known is not None and known.body is not None and known.uid == marker[0]) or (
+            finished is not None and finished.uid == marker[0]
         ):
-            return  # its watch event came first
+            return  # its watch events came first: they carry this version or a newer one
         if self._take_taskrun("ADDED", body) is None:
             return
         self._handed_over[key] = marker

@@ -5,7 +5,10 @@ Nothing here is the source of truth: the first time a map is worked on after a (
 listed from the API (by the ``kubetask.dev/map`` label), so a restarted operator counts the items already
 running before it creates any; item names are deterministic (``<map>-<index>``), so an item created twice
 is refused by the API (409) rather than run twice. Work on one map is serialized in its own task; status
-writes are coalesced to at most one a second per map (item creations are never delayed).
+writes are coalesced to at most one a second per map; item creations run in tasks of their own (never
+delayed, and the map's next decision does not wait for the API's answer). With the process's TaskRun
+controller at hand (``runs``), an item's end is heard as soon as its final status is written and each new
+item is handed straight over to be given its pod.
 """
 
 from __future__ import annotations
@@ -459,7 +462,7 @@ class MapController:
     ) -> None:
         try:
             created = await self._client.create(taskrun_path(key[0]), item_manifest(taskmap, index, item))
-        except (ApiError, TimeoutError, OSError) as error:
+        except Exception as error:  # whatever it is, the item must not stay counted as created
             tally.remove(index)
             if self._tallies.get(key) is not tally:
                 return  # the map is gone or finished meanwhile
@@ -468,7 +471,10 @@ class MapController:
                 self._refused.setdefault(key, f"item {index}: the API refused its TaskRun: {error.message}")
                 self._kick(key)
                 return
-            logger.warning("taskmap %s/%s: item %d not created: %s; trying again", *key, index, error)
+            if isinstance(error, ApiError | TimeoutError | OSError):
+                logger.warning("taskmap %s/%s: item %d not created: %s; trying again", *key, index, error)
+            else:  # a bug must not stall the map: log it and try again
+                logger.exception("taskmap %s/%s: item %d not created; trying again", *key, index)
             asyncio.get_running_loop().call_later(_RETRY_SECONDS[1], self._kick_if_current, key, tally)
             return
         if created is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from kubetask_api import INLINE_OUTPUTS_MAX_ITEMS
 from kubetask_operator._client import KubeClient
-from kubetask_operator._maps import MapController
+from kubetask_operator._maps import MapController, item_manifest
 from kubetask_operator._naming import pod_name
 from kubetask_operator._settings import Settings
 
@@ -294,3 +294,30 @@ def test_an_item_not_created_for_a_passing_reason_is_created_again() -> None:
 
     asyncio.run(run_map())
     assert h.api.calls_of("POST", "/taskruns") == [NAMESPACE_RUNS] * 2
+
+
+def test_an_item_handed_over_after_its_watch_events_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch may be first (the POST's answer comes late): the handed-over body, older than what the
+    watch brought (here: a label added meanwhile, the status alike), is neither planned nor taken in."""
+    h = harness()
+    reconciled: list[tuple[str, str]] = []
+    reconcile = h.controller.reconcile
+
+    async def counting(key: tuple[str, str]) -> None:
+        reconciled.append(key)
+        await reconcile(key)
+
+    async def scenario() -> None:
+        created = await h.api.create(NAMESPACE_RUNS, item_manifest(_taskmap(1), 0, {}))
+        assert created is not None
+        await h.controller.on_taskrun("ADDED", created)
+        stored = h.api.objects[f"{NAMESPACE_RUNS}/m-0"]
+        metadata = {**stored["metadata"], "labels": {**stored["metadata"]["labels"], "team": "a"}}
+        labelled = h.api.put(f"{NAMESPACE_RUNS}/m-0", {**stored, "metadata": metadata})
+        await h.controller.on_taskrun("MODIFIED", labelled)
+        monkeypatch.setattr(h.controller, "reconcile", counting)
+        await h.controller.take_created(created)
+        assert reconciled == []
+        assert h.api.calls_of("POST", "/pods") == ["/api/v1/namespaces/ns/pods"]
+
+    asyncio.run(scenario())
