@@ -8,8 +8,10 @@ then:
 - map: one TaskMap of N items with ``--parallelism``; from watch streams opened before it is created:
   items/s from its creation to the last item Succeeded; the time from a slot freeing to the next item's
   pod (with at most P unfinished, the (P+k)-th pod can only start once k items have finished: the k-th
-  Succeeded in time order frees the slot of the (P+k)-th pod in creation order), p50/p99; the operator
-  process's peak RSS (sampled every 0.1 s) while the map runs and once it ended with its N items kept;
+  Succeeded in time order frees the slot of the (P+k)-th pod in creation order), p50/p99, split into the
+  map controller's part (slot freed -> the next item's TaskRun) and the TaskRun controller's (an item's
+  TaskRun -> its pod); the operator process's peak RSS (sampled every 0.1 s) while the map runs and once
+  it ended with its N items kept;
 - capacity: a second cluster without the operator, and a plain client doing the same work with the fewest
   calls and the same limit: at most P items in flight, each creates its TaskRun and its pod, waits for the
   pod to succeed (one watch) and writes the TaskRun's final status once: the API's own items/s for that work.
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import ssl
 import statistics
 import sys
 import tempfile
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_operator import (
@@ -53,6 +58,17 @@ from kubetask_operator._spec import parse_spec
 
 TASKMAPS = f"/apis/kubetask.dev/v1alpha1/namespaces/{NAMESPACE}/taskmaps"
 MAP_NAME = "bench"
+
+
+def _session(cluster: Cluster, **options: Any) -> aiohttp.ClientSession:
+    """A session speaking to the local cluster as kubectl does: its CA and its bearer token (HTTPS)."""
+    document = yaml.safe_load(cluster.kubeconfig.read_text())
+    ca_data = document["clusters"][0]["cluster"].get("certificate-authority-data")
+    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context if context is not None else False, **options),
+        headers={"Authorization": f"Bearer {cluster.api_token}"},
+    )
 
 
 def _taskmap(items: int, parallelism: int) -> dict[str, Any]:
@@ -81,8 +97,18 @@ def _slot_latencies(pods: dict[str, float], succeeded: dict[str, float], paralle
 async def _map_round(cluster: Cluster, items: int, parallelism: int, timeout: float) -> dict[str, float]:
     api = cluster.api_url
     pods: dict[str, float] = {}
+    created: dict[str, float] = {}
     succeeded: dict[str, float] = {}
-    async with aiohttp.ClientSession() as session:
+    async with _session(cluster) as session:
+
+        async def on_taskrun(obj: dict[str, Any]) -> None:
+            # One watch of the TaskRuns, as before the breakdown: when each appears, when it Succeeded.
+            name = str((obj.get("metadata") or {}).get("name"))
+            now = time.monotonic()
+            created.setdefault(name, now)
+            if (obj.get("status") or {}).get("phase") == "Succeeded":
+                succeeded.setdefault(name, now)
+
         ready_pods, ready_runs = asyncio.Event(), asyncio.Event()
         watchers = [
             asyncio.create_task(
@@ -94,9 +120,7 @@ async def _map_round(cluster: Cluster, items: int, parallelism: int, timeout: fl
                     ready=ready_pods,
                 )
             ),
-            asyncio.create_task(
-                _watch(session, api + TASKRUNS, succeeded, want_phase="Succeeded", ready=ready_runs)
-            ),
+            asyncio.create_task(_watch_events(session, api + TASKRUNS, on_taskrun, ready_runs)),
         ]
         await asyncio.wait_for(asyncio.gather(ready_pods.wait(), ready_runs.wait()), 10)
         started = time.monotonic()
@@ -120,7 +144,15 @@ async def _map_round(cluster: Cluster, items: int, parallelism: int, timeout: fl
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
     latencies = _slot_latencies(pods, succeeded, parallelism)
+    # Where the time goes: the map controller (slot freed -> the next item's TaskRun) and the TaskRun
+    # controller (an item's TaskRun -> its pod).
+    to_taskrun = _slot_latencies(created, succeeded, parallelism)
+    to_pod = [pods[name] - created[name] for name in pods if name in created]
     return {
+        "taskrun_p50": _percentile(to_taskrun, 0.5),
+        "taskrun_p99": _percentile(to_taskrun, 0.99),
+        "pod_p50": _percentile(to_pod, 0.5),
+        "pod_p99": _percentile(to_pod, 0.99),
         "rate": items / (finished - started),
         "map_end": map_done - finished,
         "slot_p50": _percentile(latencies, 0.5),
@@ -138,7 +170,7 @@ async def _capacity_round(cluster: Cluster, items: int, parallelism: int) -> tup
     done = {name: asyncio.Event() for name in names}
     pods: dict[str, float] = {}
     finished: dict[str, float] = {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+    async with _session(cluster, limit=CONCURRENCY) as session:
 
         async def on_pod(obj: dict[str, Any]) -> None:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get("kubetask.dev/taskrun")
@@ -230,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"run {number + 1}: map {run['rate']:.1f} items/s, capacity {run['capacity']:.1f}/s, "
-                f"slot -> next pod p50 {run['slot_p50']:.2f}s p99 {run['slot_p99']:.2f}s, "
+                f"slot -> next pod p50 {run['slot_p50']:.2f}s p99 {run['slot_p99']:.2f}s "
+                f"(-> TaskRun p99 {run['taskrun_p99']:.2f}s, TaskRun -> pod p99 {run['pod_p99']:.2f}s), "
                 f"RSS idle {run['idle_rss'] / 2**20:.0f} MiB, peak {run['peak_rss'] / 2**20:.0f} MiB, "
                 f"with the items kept {run['kept_rss'] / 2**20:.0f} MiB",
                 flush=True,
@@ -251,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  slot freed -> next item's pod: p50 {median('slot_p50'):.2f}s  p99 {median('slot_p99'):.2f}s "
         f"(plain client: p99 {median('capacity_slot_p99'):.2f}s)"
+    )
+    print(
+        f"    of which slot freed -> next item's TaskRun: p50 {median('taskrun_p50'):.2f}s "
+        f"p99 {median('taskrun_p99'):.2f}s; an item's TaskRun -> its pod: p50 {median('pod_p50'):.2f}s "
+        f"p99 {median('pod_p99'):.2f}s"
     )
     print(f"  last item Succeeded -> map Succeeded (outputs collected): {median('map_end'):.2f}s")
     print(

@@ -15,11 +15,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from kubetask_api import FINAL_PHASES
 from kubetask_operator._spec import TaskRunSpec
 
 CACHE_LABEL = "kubetask.dev/cache-key"
 WAITING_REASON = "WaitingForCacheOwner"
-_FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
+CACHED_REASON = "Cached"  # the Succeeded condition's reason of a run that took another's outputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ def decide_cache(
         if phase == "Succeeded":
             hits.append(peer)
         elif (
-            phase not in _FINISHED
+            phase not in FINAL_PHASES
             and not metadata.get("deletionTimestamp")
             and _condition_reason(status) != WAITING_REASON
         ):

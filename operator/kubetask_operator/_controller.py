@@ -143,6 +143,11 @@ class Controller:
         self._queue_counts: dict[Key, tuple[int, int]] = {}  # what each TaskQueue's status was last given
         self._queue_index = QueueIndex()  # every queue's line, from the runs below: see _index_queue
         self._cache_locks: dict[Key, asyncio.Lock] = {}  # (namespace, cache key label)
+        # TaskRuns this process created and planned at once (a map's items): the (uid, resourceVersion)
+        # taken in, so their watch event, carrying that very version, is not planned a second time.
+        self._handed_over: dict[Key, tuple[str, str]] = {}
+        self.finished_listeners: list[Callable[[Mapping[str, Any]], None]] = []
+        """Called with a TaskRun whose final status was just written (a map notes its freed slot at once)."""
         self.scheduler = Scheduler(self.on_wake, on_idle=self._forget_orphans)
         metrics.gauges["kubetask_taskruns_active"] = lambda: float(
             sum(1 for state in self._runs.values() if state.body is not None)
@@ -152,30 +157,56 @@ class Controller:
     # ------------------------------------------------------------ what the watches say
 
     async def on_taskrun(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = self._take_taskrun(event_type, body)
+        if key is not None:
+            await self.reconcile(key)
+
+    async def take_created(self, body: Mapping[str, Any]) -> None:
+        """Plan a TaskRun this process just created (the API's answer to the POST) now, not once its watch
+        event has come through the watch stream and kopf: a map's next item gets its pod one hop sooner."""
+        metadata = body.get("metadata") or {}
+        key = (str(metadata.get("namespace")), str(metadata.get("name")))
+        marker = (uid_of(body), resource_version(body))
+        known, finished = self._runs.get(key), self._finished.get(key)
+        if (known is not None and known.body is not None and known.uid == marker[0]) or (
+            finished is not None and finished.uid == marker[0]
+        ):
+            return  # its watch events came first: they carry this version or a newer one
+        if self._take_taskrun("ADDED", body) is None:
+            return
+        self._handed_over[key] = marker
+        await self.reconcile(key)
+
+    def _take_taskrun(self, event_type: str | None, body: Mapping[str, Any]) -> Key | None:
+        """Take in a TaskRun event; the key to reconcile, or None when there is nothing to plan."""
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
         uid = uid_of(body)
+        handed_over = self._handed_over.pop(key, None)
+        if event_type != "DELETED" and handed_over == (uid, resource_version(body)):
+            return None  # the version its creator handed over, planned already
         if event_type == "DELETED":
             self._runs.pop(key, None)
             self._index_queue(key)  # its slot or its place in line is free
             self._finished.pop(key, None)  # a new TaskRun may take the name
             self._done(uid)
             self.scheduler.cancel(key)
-            return
+            return None
         finished = self._finished.get(key)
         if finished is not None and finished.uid == uid:
             self._finished_event(key, finished, body)
-            return
+            return None
         if finished is not None:
             del self._finished[key]  # a new TaskRun under the name of a finished one
         state = self._runs.get(key)
         if state is None or (state.body is not None and state.uid != uid):
             state = self._runs[key] = RunState(pods=state.pods if state and state.body is None else {})
-        if state.take(body, current=False):
-            self._index_queue(key)
-            if state.overwritten:
-                self._status_overwritten(key, state)
-            await self.reconcile(key)
+        if not state.take(body, current=False):
+            return None
+        self._index_queue(key)
+        if state.overwritten:
+            self._status_overwritten(key, state)
+        return key
 
     async def on_taskqueue(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A TaskQueue appeared, changed or went: its waiting TaskRuns look again."""
@@ -592,6 +623,12 @@ class Controller:
             return
         if wrote:
             self._metrics.count("kubetask_taskruns_finished_total", phase=str(phase))
+        if (state.body.get("status") or {}).get("phase") in FINAL_PHASES:  # written, not held back
+            for listener in self.finished_listeners:
+                try:
+                    listener(state.body)
+                except Exception:  # a listener's bug must not keep this run from being finished
+                    logger.exception("TaskRun %s/%s: a listener of finished runs failed", *key)
         self._index_queue(key)  # a slot may be free: the queue's waiting runs look again
         label = ((state.body.get("metadata") or {}).get("labels") or {}).get(CACHE_LABEL)
         if label:  # identical runs waiting for this one take its outputs, or run themselves

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubetask_api import (
     CANCELLED,
+    CONDITION_SUCCEEDED,
     FAILED,
     FINAL_PHASES,
     PENDING,
@@ -26,6 +27,7 @@ from kubetask_api import (
     SUCCEEDED,
     compress_indexes,
 )
+from kubetask_operator._cache import CACHED_REASON
 
 DEFAULT_PARALLELISM = 10  # the CRD's default, for maps written before it had one
 REASON_RUNNING = "Running"
@@ -69,6 +71,7 @@ class ItemTally:
         self._counts: collections.Counter[str] = collections.Counter()
         self._unfinished: set[int] = set()
         self._failed: set[int] = set()
+        self._cached: set[int] = set()  # Succeeded items that took a cached run's outputs (no pod)
         self._frontier = 0  # every index below exists
         self.cancel_requested: set[int] = set()
 
@@ -81,16 +84,24 @@ class ItemTally:
     def phase(self, index: int) -> str | None:
         return self._phases.get(index)
 
-    def set(self, index: int, phase: str, *, version: int | None = None) -> bool:
-        """Record ``phase`` for item ``index``; False when it is older than what is known, or no change."""
+    def set(self, index: int, phase: str, *, version: int | None = None, cached: bool = False) -> bool:
+        """Record ``phase`` for item ``index`` (``cached``: it Succeeded with a cached run's outputs); False
+        when it is older than what is known, or no change."""
         known = self._versions.get(index)
         if version is not None and known is not None and version < known:
             return False
         if version is not None:
             self._versions[index] = version
         previous = self._phases.get(index)
-        if previous == phase:
+        cached = cached and phase == SUCCEEDED
+        if previous == phase and cached == (index in self._cached):
             return False
+        if cached:
+            self._cached.add(index)
+        else:
+            self._cached.discard(index)
+        if previous == phase:
+            return True
         if previous is not None:
             self._counts[_bucket(previous)] -= 1
         self._phases[index] = phase
@@ -115,6 +126,7 @@ class ItemTally:
         self._counts[_bucket(previous)] -= 1
         self._unfinished.discard(index)
         self._failed.discard(index)
+        self._cached.discard(index)
         self.cancel_requested.discard(index)
         self._frontier = min(self._frontier, index)
         return True
@@ -142,8 +154,21 @@ class ItemTally:
 
     def count(self, bucket: str) -> int:
         """Items in ``bucket``: ``pending`` (created, not started), ``running``, ``succeeded``, ``failed``,
-        ``cancelled``."""
+        ``cancelled``; or ``cached``: the succeeded ones that reused a cached run's outputs."""
+        if bucket == "cached":
+            return len(self._cached)
         return self._counts[bucket]
+
+
+def is_cached(status: Mapping[str, Any]) -> bool:
+    """Whether a TaskRun's status says it Succeeded by taking a cached run's outputs (reason Cached)."""
+    if status.get("phase") != SUCCEEDED:
+        return False
+    return any(
+        condition.get("type") == CONDITION_SUCCEEDED and condition.get("reason") == CACHED_REASON
+        for condition in status.get("conditions") or []
+        if isinstance(condition, Mapping)
+    )
 
 
 def _bucket(phase: str) -> str:
@@ -176,13 +201,14 @@ class MapDecision:
 
 
 def counts_of(tally: ItemTally, total: int) -> dict[str, int]:
-    """The status counts; ``pending`` includes the items not created yet, so they add up to ``total``."""
+    """The status counts; ``pending`` includes the items not created yet, so they add up to ``total``;
+    ``cached`` is the part of ``succeeded`` that reused cached outputs (those items made no pod)."""
     counts = {bucket: tally.count(bucket) for bucket in ("running", "succeeded", "failed", "cancelled")}
     return {
         "total": total,
         "pending": total - sum(counts.values()),
         **counts,
-        "cached": 0,
+        "cached": tally.count("cached"),
     }
 
 
@@ -258,4 +284,4 @@ def decide_map(limits: MapLimits, tally: ItemTally) -> MapDecision:
     )
 
 
-__all__ = ["PENDING", "ItemTally", "MapDecision", "MapLimits", "counts_of", "decide_map"]
+__all__ = ["PENDING", "ItemTally", "MapDecision", "MapLimits", "counts_of", "decide_map", "is_cached"]

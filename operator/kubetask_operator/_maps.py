@@ -5,7 +5,10 @@ Nothing here is the source of truth: the first time a map is worked on after a (
 listed from the API (by the ``kubetask.dev/map`` label), so a restarted operator counts the items already
 running before it creates any; item names are deterministic (``<map>-<index>``), so an item created twice
 is refused by the API (409) rather than run twice. Work on one map is serialized in its own task; status
-writes are coalesced to at most one a second per map (item creations are never delayed).
+writes are coalesced to at most one a second per map; item creations run in tasks of their own (never
+delayed, and the map's next decision does not wait for the API's answer). With the process's TaskRun
+controller at hand (``runs``), an item's end is heard as soon as its final status is written and each new
+item is handed straight over to be given its pod.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import datetime
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -43,10 +46,10 @@ from kubetask_api import (
     item_name,
 )
 from kubetask_operator._client import KubeClient
-from kubetask_operator._controller import taskrun_path
+from kubetask_operator._controller import Controller, taskrun_path
 from kubetask_operator._errors import ApiError
 from kubetask_operator._events import build_event
-from kubetask_operator._map_plan import ItemTally, MapDecision, MapLimits, counts_of, decide_map
+from kubetask_operator._map_plan import ItemTally, MapDecision, MapLimits, counts_of, decide_map, is_cached
 from kubetask_operator._reconcile import Event
 from kubetask_operator._settings import Settings
 from kubetask_operator._times import format_time, parse_time, utcnow
@@ -82,6 +85,12 @@ def _version(body: Mapping[str, Any]) -> int | None:
 
 def _phase(taskrun: Mapping[str, Any]) -> str:
     return str((taskrun.get("status") or {}).get("phase") or PENDING)
+
+
+def _note(tally: ItemTally, index: int, taskrun: Mapping[str, Any]) -> bool:
+    """Record what ``taskrun`` (item ``index``'s TaskRun) says in ``tally``; True when that changed it."""
+    cached = is_cached(taskrun.get("status") or {})
+    return tally.set(index, _phase(taskrun), version=_version(taskrun), cached=cached)
 
 
 def _item_index(taskrun: Mapping[str, Any]) -> tuple[Key, int] | None:
@@ -184,8 +193,15 @@ class MapController:
         clock: Callable[[], datetime.datetime] = utcnow,
         write_document: Callable[[str, bytes], None] | None = None,
         read_document: Callable[[str], bytes] | None = None,
+        runs: Controller | None = None,
     ) -> None:
+        """``runs``: the TaskRun controller of this process. The map then hands each item it creates to it
+        at once (its pod is made without waiting for the item's watch event) and hears of each item's end
+        as soon as its final status is written (the next item starts without waiting for the watch)."""
         self._client = client
+        self._runs = runs
+        if runs is not None:
+            runs.finished_listeners.append(self._note_finished)
         self._settings = settings
         self._clock = clock
         self._write_document = write_document or _write_uri
@@ -201,6 +217,7 @@ class MapController:
         # Items whose create met a TaskRun of the same name not owned by the map (left by an earlier map
         # of that name, being garbage-collected): created again once the watch shows it deleted.
         self._conflicts: dict[Key, set[int]] = {}
+        self._refused: dict[Key, str] = {}  # why the API refused an item for good: the map fails with it
 
     # ------------------------------------------------------------ what the watches say
 
@@ -229,6 +246,13 @@ class MapController:
         self._kick(key)
 
     async def on_item(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        self._note_item(event_type, body)
+
+    def _note_finished(self, taskrun: Mapping[str, Any]) -> None:
+        if LABEL_MAP in ((taskrun.get("metadata") or {}).get("labels") or {}):
+            self._note_item("MODIFIED", taskrun)
+
+    def _note_item(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         found = _item_index(body)
         if found is None:
             return
@@ -242,10 +266,7 @@ class MapController:
                 tally.remove(index)
                 self._kick(key)
             return
-        if event_type == "DELETED":
-            changed = tally.remove(index)
-        else:
-            changed = tally.set(index, _phase(body), version=_version(body))
+        changed = tally.remove(index) if event_type == "DELETED" else _note(tally, index, body)
         if changed:
             self._kick(key)
 
@@ -271,6 +292,7 @@ class MapController:
         self._items.pop(key, None)
         self._written.pop(key, None)
         self._conflicts.pop(key, None)
+        self._refused.pop(key, None)
         wake = self._wake.pop(key, None)
         if wake is not None:
             wake.set()  # the worker sees the map gone and ends
@@ -342,11 +364,12 @@ class MapController:
                     f"maxFailedItems {limits.max_failed}",
                 ),
             )
+        refused = self._refused.pop(key, None)
+        if refused is not None:
+            await self._finish_invalid(key, taskmap, refused)
+            return -1
         if decision.create:
-            problem = await self._create_items(taskmap, tally, items, decision.create)
-            if problem is not None:
-                await self._finish_invalid(key, taskmap, problem)
-                return -1
+            self._create_items(key, taskmap, tally, items, decision.create)
         if decision.cancel:
             await self._cancel_items(namespace, name, tally, decision.cancel)
         if (
@@ -400,7 +423,7 @@ class MapController:
         async for taskrun in self._item_pages(namespace, name):
             found = _item_index(taskrun)
             if found is not None and _owned_by(taskrun, uid):
-                tally.set(found[1], _phase(taskrun), version=_version(taskrun))
+                _note(tally, found[1], taskrun)
         return tally
 
     async def _item_pages(self, namespace: str, name: str) -> Any:
@@ -419,40 +442,52 @@ class MapController:
 
     # ------------------------------------------------------------ acting on items
 
-    async def _create_items(
+    def _create_items(
         self,
+        key: Key,
         taskmap: Mapping[str, Any],
         tally: ItemTally,
         items: list[dict[str, Any]],
         indexes: tuple[int, ...],
-    ) -> str | None:
-        """Create the items' TaskRuns; a message when the API refuses one for good (the map then fails)."""
-        namespace = str(taskmap["metadata"]["namespace"])
-        key = (namespace, str(taskmap["metadata"]["name"]))
+    ) -> None:
+        """Start creating the items' TaskRuns, each in its own task, so the map's work goes on while the API
+        answers (the next freed slot is filled at once rather than after this batch's round trips)."""
         for index in indexes:  # counted as unfinished before the request, so no other decision exceeds
             tally.set(index, PENDING)
+        for index in indexes:
+            self._in_background(self._create_item(key, taskmap, tally, index, items[index]))
 
-        async def create(index: int) -> str | None:
-            try:
-                created = await self._client.create(
-                    taskrun_path(namespace), item_manifest(taskmap, index, items[index])
-                )
-            except ApiError as error:
-                tally.remove(index)
-                if 400 <= error.status < 500 and error.status not in (408, 429):
-                    return f"item {index}: the API refused its TaskRun: {error.message}"
-                raise
-            if created is not None:
-                tally.set(index, _phase(created), version=_version(created))
-            else:  # 409: ours (the watch will report it) or an old map's (recreated once it is gone)
-                self._conflicts.setdefault(key, set()).add(index)
-            return None
+    async def _create_item(
+        self, key: Key, taskmap: Mapping[str, Any], tally: ItemTally, index: int, item: dict[str, Any]
+    ) -> None:
+        try:
+            created = await self._client.create(taskrun_path(key[0]), item_manifest(taskmap, index, item))
+        except Exception as error:  # whatever it is, the item must not stay counted as created
+            tally.remove(index)
+            if self._tallies.get(key) is not tally:
+                return  # the map is gone or finished meanwhile
+            if isinstance(error, ApiError) and 400 <= error.status < 500 and error.status not in (408, 429):
+                # Refused for good (the client retried what is transient): the map fails saying why.
+                self._refused.setdefault(key, f"item {index}: the API refused its TaskRun: {error.message}")
+                self._kick(key)
+                return
+            if isinstance(error, ApiError | TimeoutError | OSError):
+                logger.warning("taskmap %s/%s: item %d not created: %s; trying again", *key, index, error)
+            else:  # a bug must not stall the map: log it and try again
+                logger.exception("taskmap %s/%s: item %d not created; trying again", *key, index)
+            asyncio.get_running_loop().call_later(_RETRY_SECONDS[1], self._kick_if_current, key, tally)
+            return
+        if created is not None:
+            _note(tally, index, created)
+            if self._runs is not None:
+                await self._runs.take_created(created)
+        elif self._tallies.get(key) is tally:
+            # 409: ours (the watch will report it) or an old map's (recreated once it is gone)
+            self._conflicts.setdefault(key, set()).add(index)
 
-        results = await asyncio.gather(*(create(index) for index in indexes), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return next((result for result in results if isinstance(result, str)), None)
+    def _kick_if_current(self, key: Key, tally: ItemTally) -> None:
+        if self._tallies.get(key) is tally:
+            self._kick(key)
 
     async def _cancel_items(
         self, namespace: str, name: str, tally: ItemTally, indexes: tuple[int, ...]
@@ -616,7 +651,10 @@ class MapController:
             except ApiError as error:
                 logger.debug("event %s not posted: %s", event.reason, error)
 
-        task = asyncio.create_task(post())
+        self._in_background(post())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -630,9 +668,7 @@ class MapController:
 
         def expire() -> None:
             self._ttl.pop(key, None)
-            task = asyncio.create_task(self._delete_map(key, uid))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._delete_map(key, uid))
 
         self._ttl[key] = asyncio.get_running_loop().call_later(delay, expire)
 

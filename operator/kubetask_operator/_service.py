@@ -106,7 +106,7 @@ class Service:
             metrics=self.metrics,
             forget_object=functools.partial(forget_memory, self.kopf_memories),
         )
-        self.maps = MapController(client=self.client, settings=self.settings)
+        self.maps = MapController(client=self.client, settings=self.settings, runs=self.controller)
         self._scheduler_task = asyncio.create_task(self.controller.scheduler.run())
         logger.info(
             "kubetask operator started: %s, storage %s, system retries %d, image-pull grace %gs",

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import pytest
 
 from kubetask_api import INLINE_OUTPUTS_MAX_ITEMS
 from kubetask_operator._client import KubeClient
-from kubetask_operator._maps import MapController
+from kubetask_operator._maps import MapController, item_manifest
+from kubetask_operator._naming import pod_name
 from kubetask_operator._settings import Settings
+
+from ._factories import stamp
+from ._fake_api import Harness, harness
 
 
 def _item(index: int, phase: str, *, uid: str = "map-uid") -> dict[str, Any]:
@@ -170,3 +174,150 @@ def test_an_item_name_held_by_an_old_maps_taskrun_is_created_once_that_one_is_de
 
     asyncio.run(scenario())
     assert api.created == ["m-0", "m-0"]
+
+
+# ---------------------------------------------------------------- with the TaskRun controller of the process
+
+NAMESPACE_RUNS = "/apis/kubetask.dev/v1alpha1/namespaces/ns/taskruns"
+
+
+async def _until(check: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not seen: {what}")
+
+
+def _succeeded_pod(h: Harness, run_name: str) -> dict[str, Any]:
+    """The item's first pod, as the API holds it, ended with outputs."""
+    path = f"/api/v1/namespaces/ns/pods/{pod_name(run_name, f'uid-{run_name}', 1)}"
+    body = dict(h.api.objects[path])
+    body["status"] = {
+        "phase": "Succeeded",
+        "containerStatuses": [
+            {
+                "name": "task",
+                "state": {
+                    "terminated": {
+                        "exitCode": 0,
+                        "message": '{"outcome":"Succeeded","outputs":{"o0":1}}',
+                        "startedAt": stamp(),
+                        "finishedAt": stamp(1),
+                    }
+                },
+            }
+        ],
+    }
+    return h.api.put(path, body)
+
+
+def test_an_item_gets_its_pod_and_frees_its_slot_without_waiting_for_the_watch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The map hands the items it creates to the TaskRun controller (their pods are made at once, and their
+    ADDED events are not planned again), and hears of an item's end from it as the final status is written."""
+    h = harness()
+    reconciled: list[tuple[str, str]] = []
+    reconcile = h.controller.reconcile
+
+    async def counting(key: tuple[str, str]) -> None:
+        reconciled.append(key)
+        await reconcile(key)
+
+    monkeypatch.setattr(h.controller, "reconcile", counting)
+
+    async def scenario() -> None:
+        maps = MapController(client=cast(KubeClient, h.api), settings=Settings(), runs=h.controller)
+        await maps.on_taskmap("ADDED", _taskmap(2, parallelism=1))
+        await _until(lambda: len(h.api.calls_of("POST", "/pods")) == 1, "the first item's pod")
+        assert h.api.calls_of("POST", "/taskruns") == [NAMESPACE_RUNS], "one slot: one item"
+        created = h.api.objects[f"{NAMESPACE_RUNS}/m-0"]
+        assert reconciled == [("ns", "m-0")]
+        await h.controller.on_taskrun("ADDED", created)  # its watch event, with the version handed over
+        assert reconciled == [("ns", "m-0")], "the version already planned is not planned again"
+        # The pod ends: its TaskRun's final status is written, and the map starts the next item at once
+        # (no item event reaches the map: on_item is never called here).
+        await h.controller.on_pod("MODIFIED", _succeeded_pod(h, "m-0"))
+        assert h.api.objects[f"{NAMESPACE_RUNS}/m-0"]["status"]["phase"] == "Succeeded"
+        await _until(lambda: len(h.api.calls_of("POST", "/pods")) == 2, "the second item's pod")
+        assert h.api.calls_of("POST", "/taskruns") == [NAMESPACE_RUNS] * 2
+        await maps.stop()
+
+    asyncio.run(scenario())
+
+
+def _taskmap_statuses(h: Harness) -> list[dict[str, Any]]:
+    """The map's status writes (the fake API keeps TaskRuns and pods, not TaskMaps)."""
+    patches: list[dict[str, Any]] = []
+    original = h.api.merge_patch
+
+    async def merge_patch(path: str, patch: Mapping[str, Any], *, retry_conflicts: bool = True) -> Any:
+        if "/taskmaps/" in path:
+            patches.append(dict(patch["status"]))
+            return {"status": patch["status"], "metadata": {"resourceVersion": "900"}}
+        return await original(path, patch, retry_conflicts=retry_conflicts)
+
+    h.api.merge_patch = merge_patch  # type: ignore[method-assign]
+    return patches
+
+
+def test_an_item_the_api_refuses_for_good_fails_the_map_naming_it() -> None:
+    h = harness()
+    h.api.fail("POST", "/taskruns", 422, "Invalid", 'TaskRun "m-0" is invalid: spec.image: Required value')
+    statuses = _taskmap_statuses(h)
+
+    async def run_map() -> None:
+        maps = MapController(client=cast(KubeClient, h.api), settings=Settings(), runs=h.controller)
+        await maps.on_taskmap("ADDED", _taskmap(3, parallelism=3))
+        await _until(lambda: bool(statuses) and "completionTime" in statuses[-1], "the map's final status")
+        await maps.stop()
+
+    asyncio.run(run_map())
+    final = statuses[-1]
+    assert final["phase"] == "Failed"
+    (condition,) = final["conditions"]
+    assert condition["reason"] == "InvalidItems"
+    assert condition["message"].startswith("item 0: the API refused its TaskRun: ")
+    assert "spec.image: Required value" in condition["message"]
+
+
+def test_an_item_not_created_for_a_passing_reason_is_created_again() -> None:
+    h = harness()
+    h.api.fail("POST", "/taskruns", 503, "ServiceUnavailable", "etcd leader changed")
+
+    async def run_map() -> None:
+        maps = MapController(client=cast(KubeClient, h.api), settings=Settings(), runs=h.controller)
+        await maps.on_taskmap("ADDED", _taskmap(1, parallelism=1))
+        await _until(lambda: f"{NAMESPACE_RUNS}/m-0" in h.api.objects, "the item created on a second try")
+        await maps.stop()
+
+    asyncio.run(run_map())
+    assert h.api.calls_of("POST", "/taskruns") == [NAMESPACE_RUNS] * 2
+
+
+def test_an_item_handed_over_after_its_watch_events_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch may be first (the POST's answer comes late): the handed-over body, older than what the
+    watch brought (here: a label added meanwhile, the status alike), is neither planned nor taken in."""
+    h = harness()
+    reconciled: list[tuple[str, str]] = []
+    reconcile = h.controller.reconcile
+
+    async def counting(key: tuple[str, str]) -> None:
+        reconciled.append(key)
+        await reconcile(key)
+
+    async def scenario() -> None:
+        created = await h.api.create(NAMESPACE_RUNS, item_manifest(_taskmap(1), 0, {}))
+        assert created is not None
+        await h.controller.on_taskrun("ADDED", created)
+        stored = h.api.objects[f"{NAMESPACE_RUNS}/m-0"]
+        metadata = {**stored["metadata"], "labels": {**stored["metadata"]["labels"], "team": "a"}}
+        labelled = h.api.put(f"{NAMESPACE_RUNS}/m-0", {**stored, "metadata": metadata})
+        await h.controller.on_taskrun("MODIFIED", labelled)
+        monkeypatch.setattr(h.controller, "reconcile", counting)
+        await h.controller.take_created(created)
+        assert reconciled == []
+        assert h.api.calls_of("POST", "/pods") == ["/api/v1/namespaces/ns/pods"]
+
+    asyncio.run(scenario())

@@ -340,3 +340,57 @@ def test_a_finished_map_is_deleted_with_its_items_after_its_ttl(maps: Maps) -> N
         return (not [m for m in listed if m["metadata"]["name"] == name] and not maps.items(name)) or None
 
     wait_for(gone, 120, "the map and its item to be deleted after the TTL", interval=0.5)
+
+
+# ---------------------------------------------------------------- caching per item
+
+
+def test_a_map_with_cache_reuses_each_items_outputs_and_runs_only_the_new_items(
+    maps: Maps, taskruns: TaskRuns
+) -> None:
+    items = [{"b": index} for index in range(4)]
+    first = maps.wait(
+        maps.create(map_manifest("cache-first", "add", items, inputs={"a": 1}, cache={"version": "1"})),
+        "Succeeded",
+        timeout=180,
+    )
+    assert (first["succeeded"], first["cached"]) == (4, 0)
+    expected = [{"o0": 1 + index} for index in range(4)]
+    assert [line["outputs"] for line in first["outputs"]] == expected
+
+    # The same template and items: every item takes the first map's outputs, no pod is made.
+    again = maps.wait(
+        maps.create(map_manifest("cache-again", "add", items, inputs={"a": 1}, cache={"version": "1"})),
+        "Succeeded",
+        timeout=180,
+    )
+    assert (again["succeeded"], again["cached"], again["total"]) == (4, 4, 4)
+    assert [line["outputs"] for line in again["outputs"]] == expected
+    for index, child in enumerate(maps.items("cache-again")):
+        assert child["status"]["cachedFrom"] == f"cache-first-{index}"
+        assert taskruns.pods(child["metadata"]["name"]) == []
+
+    # Two new items among the old ones: only those run (each its own pod); the others are cached.
+    mixed_items = [{"b": 10}, *items[:2], {"b": 11}, *items[2:]]
+    mixed = maps.wait(
+        maps.create(map_manifest("cache-mixed", "add", mixed_items, inputs={"a": 1}, cache={"version": "1"})),
+        "Succeeded",
+        timeout=180,
+    )
+    assert (mixed["succeeded"], mixed["cached"], mixed["total"]) == (6, 4, 6)
+    assert [line["outputs"] for line in mixed["outputs"]] == [
+        {"o0": 11},
+        expected[0],
+        expected[1],
+        {"o0": 12},
+        expected[2],
+        expected[3],
+    ]
+    ran = {
+        child["metadata"]["name"]
+        for child in maps.items("cache-mixed")
+        if len(taskruns.pods(child["metadata"]["name"])) == 1 and "cachedFrom" not in child["status"]
+    }
+    assert ran == {"cache-mixed-0", "cache-mixed-3"}
+    for index in (1, 2, 4, 5):
+        assert taskruns.pods(f"cache-mixed-{index}") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubetask_api import compress_indexes, expand_indexes
-from kubetask_operator._map_plan import ItemTally, MapLimits, decide_map
+from kubetask_operator._map_plan import ItemTally, MapLimits, decide_map, is_cached
 from kubetask_operator._maps import InvalidItemsError, item_manifest, parse_items_document, result_line
 
 
@@ -138,6 +138,43 @@ def test_counts_add_up_to_the_total_with_items_not_created_as_pending() -> None:
         "cached": 0,
     }
     assert decision.failed_items == "1,4"
+
+
+CACHED_CONDITION = {"type": "Succeeded", "status": "True", "reason": "Cached", "message": "cache hit"}
+
+
+@pytest.mark.parametrize(
+    ("status", "cached"),
+    [
+        pytest.param({"phase": S, "conditions": [CACHED_CONDITION]}, True, id="succeeded-reason-cached"),
+        pytest.param(
+            {"phase": S, "conditions": [{**CACHED_CONDITION, "reason": "Succeeded"}]}, False, id="ran-itself"
+        ),
+        pytest.param({"phase": R, "conditions": [CACHED_CONDITION]}, False, id="not-succeeded"),
+        pytest.param(
+            {"phase": S, "conditions": [{**CACHED_CONDITION, "type": "Ready"}]}, False, id="other-condition"
+        ),
+        pytest.param({"phase": S}, False, id="no-condition"),
+    ],
+)
+def test_an_item_counts_as_cached_when_its_taskrun_succeeded_with_reason_cached(
+    status: dict[str, object], cached: bool
+) -> None:
+    assert is_cached(status) is cached
+
+
+def test_cached_items_are_counted_among_the_succeeded_ones() -> None:
+    tally = tally_of({0: S, 1: R, 2: F})
+    tally.set(3, S, cached=True)
+    tally.set(4, S, cached=True)
+    counts = decide_map(MapLimits(total=6, parallelism=6, max_failed=1), tally).counts
+    assert (counts["succeeded"], counts["cached"], counts["pending"]) == (3, 2, 1)
+    assert tally.set(3, S, cached=True) is False, "the same report again is no change"
+    assert tally.set(3, S, version=5) is True, "a newer report of the item ran itself"
+    assert tally.set(1, S, version=7, cached=True) is True
+    assert tally.set(1, R, version=6, cached=False) is False, "an older report changes nothing"
+    tally.remove(4)
+    assert decide_map(MapLimits(total=6, parallelism=6, max_failed=1), tally).counts["cached"] == 1
 
 
 def test_the_message_names_the_failed_items_of_a_map_that_succeeds_within_the_limit() -> None:
