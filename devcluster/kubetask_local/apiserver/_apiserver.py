@@ -469,8 +469,8 @@ class ApiServer:
         pod = self.store.get(pods, target.namespace, name)
         if (pod.get("spec") or {}).get("serviceAccountName") != target.name:
             raise bad_request(
-                f"cannot bind token for serviceaccount {target.name!r} to pod running with different "
-                "serviceaccount name."
+                f"cannot bind token for serviceaccount {json.dumps(target.name)} to pod running with "
+                "different serviceaccount name."
             )
         uid = str(pod["metadata"]["uid"])
         if reference.get("uid") and reference["uid"] != uid:
