@@ -44,7 +44,9 @@ TEST_DEPENDENCIES = (
     "freezegun",
     "kmock",
 )
-_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\s+(\S+)", re.MULTILINE)
+# A line of pytest's ``-rA`` summary: ``PASSED id``, ``FAILED id - reason``, ``SKIPPED [3] file:line: reason``.
+_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (?:\[(\d+)\] )?(\S+)", re.MULTILINE)
+_SUMMARY = "short test summary info"
 
 
 @dataclass
@@ -119,8 +121,10 @@ def run_suite(name: str, command: list[str], *, cwd: Path, timeout: float) -> Su
     log = Path(tempfile.gettempdir()) / f"peer-suite-{name}.log"
     log.write_text(completed.stdout + completed.stderr)
     result.returncode = completed.returncode
-    for outcome, test_id in _OUTCOME.findall(completed.stdout):
-        result.outcomes[test_id] = outcome
+    summary = completed.stdout.rpartition(_SUMMARY)[2]
+    for outcome, repeated, test_id in _OUTCOME.findall(summary):
+        for index in range(int(repeated or 1)):
+            result.outcomes[f"{test_id}#{index}" if repeated else test_id] = outcome
     return result
 
 
@@ -156,8 +160,19 @@ def main() -> int:
             )
         )
     if "kubernetes-client" in suites:
-        command = [str(python), "-m", "pytest", "--pyargs", "kubernetes.e2e_test", "kubernetes.aio.e2e_test"]
-        results.append(run_suite("kubernetes-client", command, cwd=Path(tempfile.gettempdir()), timeout=3600))
+        # From the checkout, whose kubernetes/e2e_test/test_yaml the tests name by relative paths; ``-P`` so
+        # that the installed ``kubernetes`` (with the e2e packages copied in) is the one imported.
+        command = [
+            str(python),
+            "-P",
+            "-m",
+            "pytest",
+            "--pyargs",
+            "kubernetes.e2e_test",
+            "kubernetes.aio.e2e_test",
+        ]
+        client = args.kubernetes_client.resolve()
+        results.append(run_suite("kubernetes-client", command, cwd=client, timeout=3600))
     for result in results:
         passed, total = result.count("PASSED", "XFAIL"), len(result.outcomes)
         print(f"{result.name}: {passed} of {total} passed (pytest exit {result.returncode})")
