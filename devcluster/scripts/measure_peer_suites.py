@@ -44,7 +44,7 @@ TEST_DEPENDENCIES = (
     "freezegun",
     "kmock",
 )
-# A line of pytest's ``-rA`` summary: ``PASSED id``, ``FAILED id - reason``, ``SKIPPED [3] file:line: reason``.
+# A line of the ``-rA`` summary: ``PASSED id``, ``FAILED id - reason``, ``SKIPPED [3] file:line: reason``.
 _OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (?:\[(\d+)\] )?(\S+)", re.MULTILINE)
 _SUMMARY = "short test summary info"
 
