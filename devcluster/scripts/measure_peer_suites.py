@@ -74,7 +74,9 @@ def prepare_venv(venv: Path, *, kopf: Path, client: Path) -> Path:
             "-q",
             "--python",
             str(python),
-            str(kopf),
+            f"{kopf}[dev]",  # the admission example's self-signed certificates (certbuilder, certvalidator)
+            "-r",
+            str(kopf / "examples" / "requirements.txt"),  # what the examples import (pykube-ng)
             f"kubernetes=={importlib.metadata.version('kubernetes')}",
             *TEST_DEPENDENCIES,
         ],

@@ -434,6 +434,8 @@ class Store(Lifecycle):
             obj["status"] = {"phase": "Active"}
         elif resource.plural == "secrets":
             obj = self._secret_defaults(obj)
+        elif resource.plural == "services":
+            obj.setdefault("status", {"loadBalancer": {}})  # what the service registry stores at creation
         elif resource.plural == "resourcequotas":
             obj["status"] = quota_status(obj, self._quota_objects(obj["metadata"]["namespace"], [obj]))
         return obj
