@@ -200,3 +200,36 @@ def _bytes(number: int, payload: bytes) -> bytes:
 
 def _varint_field(number: int, value: int) -> bytes:
     return _varint(number << 3) + _varint(value)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param("run", id="kubectl-run"),
+        pytest.param("create-f", id="kubectl-create-f"),
+    ],
+)
+def test_pods_from_kubectl_are_admitted_as_on_a_real_cluster(
+    kubectl: Callable[..., Any], namespace: str, how: str, tmp_path: Any
+) -> None:
+    # kubectl v1.37 sends these as JSON; the pod comes back with what admission adds on a real cluster:
+    # the ServiceAccount token volume and the two default tolerations.
+    if how == "run":
+        kubectl("run", "p", "-n", namespace, "--image=busybox", "--restart=Never", "--", "sleep", "1")
+    else:
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+            "spec: {containers: [{name: p, image: busybox, command: [sleep, '1']}]}\n"
+        )
+        kubectl("create", "-f", str(manifest), "-n", namespace)
+    spec = get(kubectl, namespace, "pod", "p")["spec"]
+    assert (
+        spec["containers"][0]["volumeMounts"][0]["mountPath"]
+        == "/var/run/secrets/kubernetes.io/serviceaccount"
+    )
+    assert spec["volumes"][0]["name"].startswith("kube-api-access-")
+    assert [t["key"] for t in spec["tolerations"]] == [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ]
