@@ -3,9 +3,10 @@ Python client's models, its e2e suite comparing error text byte for byte).
 
 Sources: k8s.io/apimachinery/pkg/apis/meta/v1/types.go (the field order of Status and StatusDetails, which
 encoding/json keeps: kind, apiVersion, metadata, status, message, reason, details{name, group, kind, ...},
-code); k8s.io/apiserver/pkg/registry/generic/registry/store.go (``ReturnDeletedObject``: the stores of pods,
-services, serviceaccounts and namespaces answer a delete with the object, the others with a Status);
-pkg/registry/core/service/storage (a created Service carries ``status.loadBalancer``).
+code; json.Encoder ends the body with a newline); k8s.io/apiserver/pkg/registry/generic/registry/store.go
+(``ReturnDeletedObject``: the stores of pods, services, serviceaccounts and namespaces answer a delete with
+the object, the others with a Status); pkg/registry/core/service/storage (a created Service carries
+``status.loadBalancer``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def test_a_status_is_serialised_in_gos_field_order(http: Http, namespace: str) -
     assert reply.body.decode() == (
         '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
         '"message":"deployments.apps \\"twice\\" already exists","reason":"AlreadyExists",'
-        '"details":{"name":"twice","group":"apps","kind":"deployments"},"code":409}'
+        '"details":{"name":"twice","group":"apps","kind":"deployments"},"code":409}\n'
     )
 
 
