@@ -80,19 +80,29 @@ class IssuedToken:
     service_account: str
     uid: str
     expires: float
+    bound_pod: tuple[str, str] | None = None  # (name, uid) of the pod the token is bound to
 
 
 class ServiceAccountTokens:
     """Tokens of the TokenRequest API (``serviceaccounts/<name>/token``, ``kubectl create token``): opaque,
-    bound to the ServiceAccount's uid (deleting the account revokes them) and to an expiry."""
+    bound to the ServiceAccount's uid (deleting the account revokes them), to an expiry and, when asked with a
+    ``boundObjectRef``, to a pod (deleting the pod revokes them, as a bound token's pod claim does)."""
 
     def __init__(self) -> None:
         self._issued: dict[str, IssuedToken] = {}
 
-    def issue(self, *, namespace: str, service_account: str, uid: str, seconds: int) -> tuple[str, float]:
+    def issue(
+        self,
+        *,
+        namespace: str,
+        service_account: str,
+        uid: str,
+        seconds: int,
+        bound_pod: tuple[str, str] | None = None,
+    ) -> tuple[str, float]:
         token = "kubetask-sa." + secrets.token_urlsafe(32)
         expires = time.time() + seconds
-        self._issued[token] = IssuedToken(namespace, service_account, uid, expires)
+        self._issued[token] = IssuedToken(namespace, service_account, uid, expires, bound_pod)
         return token, expires
 
     def find(self, token: str) -> IssuedToken | None:

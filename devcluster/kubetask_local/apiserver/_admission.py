@@ -1,7 +1,11 @@
-"""Admission plugins of a default kube-apiserver that the operator's failure paths meet: Priority, Pod
-Security Admission and ResourceQuota. Pure functions over objects; the store supplies what they read.
+"""Admission plugins of a default kube-apiserver that the operator's failure paths meet: ServiceAccount,
+DefaultTolerationSeconds, Priority, RuntimeClass, Pod Security Admission and ResourceQuota. Pure functions
+over objects; the store supplies what they read.
 
 Sources (kubernetes/kubernetes):
+- plugin/pkg/admission/serviceaccount/admission.go (the ``default`` account, "error looking up service
+  account %s/%s: %w", shouldAutomount, mountServiceAccountToken and TokenVolumeSource)
+- plugin/pkg/admission/defaulttolerationseconds/admission.go (not-ready and unreachable, 300 s)
 - plugin/pkg/admission/runtimeclass/admission.go ('pod rejected: RuntimeClass "%s" not found')
 - plugin/pkg/admission/priority/admission.go ("no PriorityClass with name %v was found", the two
   system classes of pkg/apis/scheduling: system-cluster-critical 2000000000, system-node-critical
@@ -41,6 +45,152 @@ def forbidden(kind_plural: str, name: str, message: str) -> ApiError:
         f'{kind_plural} "{name}" is forbidden: {message}',
         details={"name": name, "kind": kind_plural},
     )
+
+
+# ---------------------------------------------------------------------- ServiceAccount
+
+SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"  # DefaultAPITokenMountPath
+SERVICE_ACCOUNT_VOLUME_PREFIX = "kube-api-access-"  # ServiceAccountVolumeName + "-"
+ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
+# serviceaccount.WarnOnlyBoundTokenExpirationSeconds: an hour and 7 s, which tells the server's token
+# issuer the token came from the admission plugin's volume.
+BOUND_TOKEN_EXPIRATION_SECONDS = 3607
+
+
+# pkg/controller/certificates/rootcacertpublisher/publisher.go: DescriptionAnnotation and Description.
+ROOT_CA_DESCRIPTION = (
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such "
+    "as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions "
+    "of Kubernetes clusters."
+)
+
+
+def root_ca_config_map(ca_pem: str, current: Mapping[str, Any] | None = None) -> Obj | None:
+    """What the root CA publisher writes: ``current`` (or a new ConfigMap) holding exactly the CA as
+    ``ca.crt`` and the description annotation; None when ``current`` holds both already."""
+    data = {"ca.crt": ca_pem}
+    meta = dict((current or {}).get("metadata") or {"name": ROOT_CA_CONFIG_MAP})
+    annotations = dict(meta.get("annotations") or {})
+    if current is not None and current.get("data") == data and annotations.get("kubernetes.io/description"):
+        return None
+    annotations["kubernetes.io/description"] = ROOT_CA_DESCRIPTION
+    return {**(current or {}), "metadata": {**meta, "annotations": annotations}, "data": data}
+
+
+def service_account_not_found(pod: Mapping[str, Any], namespace: str, account: str) -> ApiError:
+    """The plugin's 403 for a pod whose ServiceAccount does not exist (the lookup's NotFound wrapped)."""
+    return forbidden(
+        "pods",
+        str(pod["metadata"]["name"]),
+        f'error looking up service account {namespace}/{account}: serviceaccount "{account}" not found',
+    )
+
+
+def token_volume_source() -> Obj:
+    """TokenVolumeSource: the token, the cluster's CA and the namespace, as one projected volume."""
+    return {
+        "defaultMode": 0o644,
+        "sources": [
+            {"serviceAccountToken": {"expirationSeconds": BOUND_TOKEN_EXPIRATION_SECONDS, "path": "token"}},
+            {"configMap": {"name": ROOT_CA_CONFIG_MAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {
+                "downwardAPI": {
+                    "items": [
+                        {
+                            "path": "namespace",
+                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                        }
+                    ]
+                }
+            },
+        ],
+    }
+
+
+def should_automount(pod: Mapping[str, Any], account: Mapping[str, Any]) -> bool:
+    """The pod's ``automountServiceAccountToken`` wins, then the account's; true when neither says."""
+    for source in ((pod.get("spec") or {}), account):
+        if isinstance(source.get("automountServiceAccountToken"), bool):
+            return bool(source["automountServiceAccountToken"])
+    return True
+
+
+def admit_service_account(pod: Obj, account: Mapping[str, Any] | None, *, volume_name: str) -> Obj:
+    """The ServiceAccount plugin on a pod create (``spec.serviceAccountName`` already defaulted): refuse a
+    missing account; unless automounting is off, mount a ``kube-api-access-*`` projected volume read-only at
+    the account path in every init container and container that has nothing there; copy the account's
+    ``imagePullSecrets`` to a pod that names none. ``volume_name`` is used when the pod has no such volume."""
+    spec = dict(pod.get("spec") or {})
+    namespace = str(pod["metadata"].get("namespace") or "default")
+    account_name = str(spec.get("serviceAccountName") or "default")
+    if account is None:
+        raise service_account_not_found(pod, namespace, account_name)
+    if should_automount(pod, account):
+        volumes = [v for v in spec.get("volumes") or [] if isinstance(v, Mapping)]
+        existing = next(
+            (
+                str(v.get("name"))
+                for v in volumes
+                if str(v.get("name", "")).startswith(SERVICE_ACCOUNT_VOLUME_PREFIX)
+            ),
+            None,
+        )
+        mount = {"name": existing or volume_name, "readOnly": True, "mountPath": SERVICE_ACCOUNT_MOUNT_PATH}
+        needs_volume = False
+        for field in ("initContainers", "containers"):
+            if not isinstance(spec.get(field), list):
+                continue
+            containers = []
+            for container in spec[field]:
+                mounted = isinstance(container, Mapping) and not any(
+                    isinstance(m, Mapping) and m.get("mountPath") == SERVICE_ACCOUNT_MOUNT_PATH
+                    for m in container.get("volumeMounts") or []
+                )
+                if mounted:
+                    mounts = [*(container.get("volumeMounts") or []), mount]
+                    needs_volume = True
+                containers.append({**container, "volumeMounts": mounts} if mounted else container)
+            spec[field] = containers
+        if existing is None and needs_volume:
+            spec["volumes"] = [
+                *(spec.get("volumes") or []),
+                {"name": volume_name, "projected": token_volume_source()},
+            ]
+    if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
+        spec["imagePullSecrets"] = [dict(item) for item in account["imagePullSecrets"]]
+    return {**pod, "spec": spec}
+
+
+# ---------------------------------------------------------------------- DefaultTolerationSeconds
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+DEFAULT_TOLERATION_SECONDS = 300  # --default-not-ready-toleration-seconds, --default-unreachable-...
+
+
+def admit_default_toleration_seconds(pod: Obj) -> Obj:
+    """Tolerate the not-ready and unreachable NoExecute taints for 300 s, unless a toleration with that key
+    (or no key) and the NoExecute effect (or none) is there already."""
+    spec = dict(pod.get("spec") or {})
+    tolerations = [t for t in spec.get("tolerations") or [] if isinstance(t, Mapping)]
+    added = []
+    for taint in (NOT_READY_TAINT, UNREACHABLE_TAINT):
+        tolerated = any(
+            toleration.get("key") in (taint, "", None) and toleration.get("effect") in ("NoExecute", "", None)
+            for toleration in tolerations
+        )
+        if not tolerated:
+            added.append(
+                {
+                    "key": taint,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+                }
+            )
+    if not added:
+        return pod
+    return {**pod, "spec": {**spec, "tolerations": [*(spec.get("tolerations") or []), *added]}}
 
 
 # ---------------------------------------------------------------------- Priority

@@ -348,7 +348,11 @@ class ApiServer:
             accounts = self.registry.get("", "v1", "serviceaccounts")
             assert accounts is not None
             account = self.store.find(accounts, issued.namespace, issued.service_account)
-            if account is not None and account["metadata"]["uid"] == issued.uid:
+            if (
+                account is not None
+                and account["metadata"]["uid"] == issued.uid
+                and self._bound_pod_present(issued)
+            ):
                 identity = _rbac.service_account_identity(
                     issued.namespace, issued.service_account, issued.uid
                 )
@@ -357,6 +361,16 @@ class ApiServer:
                 raise _access.unauthorized()
             identity = _rbac.ADMIN
         return _rbac.impersonated(identity, raw.headers, raw.headers.getall("Impersonate-Group", []))
+
+    def _bound_pod_present(self, issued: _access.IssuedToken) -> bool:
+        """A token bound to a pod is valid while that pod (same uid) exists (the token authenticator's
+        check of its pod claim, pkg/serviceaccount/claims.go)."""
+        if issued.bound_pod is None:
+            return True
+        pods = self.registry.get("", "v1", "pods")
+        assert pods is not None
+        pod = self.store.find(pods, issued.namespace, issued.bound_pod[0])
+        return pod is not None and pod["metadata"]["uid"] == issued.bound_pod[1]
 
     def _check_rbac_write(
         self, raw: aiohttp.web.BaseRequest, target: Target, body: bytes, identity: _rbac.Identity
@@ -450,6 +464,7 @@ class ApiServer:
             service_account=target.name,
             uid=account["metadata"]["uid"],
             seconds=seconds,
+            bound_pod=self._token_pod(target, spec.get("boundObjectRef")),
         )
         spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
         spec["expirationSeconds"] = seconds
@@ -468,6 +483,35 @@ class ApiServer:
             },
             status=201,
         )
+
+    def _token_pod(self, target: Target, reference: Any) -> tuple[str, str] | None:
+        """The pod a TokenRequest's ``boundObjectRef`` binds the token to, checked as the token REST
+        storage does (pkg/registry/core/serviceaccount/storage/token.go): the pod must exist (404), run as
+        this account (400) and carry the given uid (409)."""
+        if not isinstance(reference, dict) or reference.get("kind") != "Pod":
+            return None
+        assert target.namespace is not None
+        assert target.name is not None
+        pods = self.registry.get("", "v1", "pods")
+        assert pods is not None
+        name = str(reference.get("name") or "")
+        pod = self.store.get(pods, target.namespace, name)
+        if (pod.get("spec") or {}).get("serviceAccountName") != target.name:
+            raise bad_request(
+                f"cannot bind token for serviceaccount {json.dumps(target.name)} to pod running with "
+                "different serviceaccount name."
+            )
+        uid = str(pod["metadata"]["uid"])
+        if reference.get("uid") and reference["uid"] != uid:
+            raise errors.ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on Pod "{name}": the UID in the bound object reference '
+                f"({reference['uid']}) does not match the UID in record. The object might have been deleted "
+                "and then recreated",
+                details={"name": name, "kind": "Pod"},
+            )
+        return name, uid
 
     def _meta(self, path: str, accept: str) -> aiohttp.web.Response:
         """Discovery, version, health and OpenAPI documents."""

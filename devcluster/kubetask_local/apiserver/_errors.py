@@ -26,6 +26,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
+        """The Status, its keys in the order Go serialises metav1.Status and StatusDetails (clients that
+        compare error text byte for byte, e.g. the kubernetes Python client's e2e suite, see that order)."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -33,10 +35,14 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details is not None:
-            body["details"] = self.details
+            order = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+            body["details"] = {
+                **{key: self.details[key] for key in order if key in self.details},
+                **{key: value for key, value in self.details.items() if key not in order},
+            }
+        body["code"] = self.code
         return body
 
 

@@ -17,13 +17,18 @@ from typing import Any
 
 from kubetask_local.apiserver import _errors as errors
 from kubetask_local.apiserver._admission import (
+    ROOT_CA_CONFIG_MAP,
+    SERVICE_ACCOUNT_VOLUME_PREFIX,
     SYSTEM_PRIORITY_CLASSES,
+    admit_default_toleration_seconds,
     admit_pod_security,
     admit_priority,
     admit_quota,
     admit_runtime_class,
+    admit_service_account,
     quota_kind_key,
     quota_status,
+    root_ca_config_map,
 )
 from kubetask_local.apiserver._crds import crd_with_status
 from kubetask_local.apiserver._events import is_events_v1, to_core
@@ -59,7 +64,6 @@ Validator = Callable[[ResourceType, Obj, Obj | None], Obj]
 
 PODS_KEY: StoreKey = ("", "pods")
 QUOTAS_KEY: StoreKey = ("", "resourcequotas")
-ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
 PRIORITY_CLASSES_KEY: StoreKey = ("scheduling.k8s.io", "priorityclasses")
 # etcd's default --max-request-bytes (1.5 MiB): a larger object is refused by the storage, and the API server
 # passes etcd's error on as a 500 (kubernetes/kubernetes#112152, #74600; etcd server/embed/config.go).
@@ -245,6 +249,7 @@ class Store(Lifecycle):
         if key == CRD_KEY:
             self._sync_crd(obj, old)
         self._refresh_quotas(key, namespace)
+        self._root_ca_changed(key, namespace, name)
 
     def _remove(self, resource: ResourceType, obj: Obj) -> None:
         """Remove the object for good: DELETED event, then garbage collection of its dependents."""
@@ -270,6 +275,7 @@ class Store(Lifecycle):
             self.release_crd(crd)
         if namespace and self._namespace_sizes[namespace] == 0:
             self._finish_namespace(namespace)
+        self._root_ca_changed(key, namespace, name)
 
     def _index_owners(self, uid: str, old: Obj | None, new: Obj | None) -> None:
         before = owner_uids(old)
@@ -346,19 +352,6 @@ class Store(Lifecycle):
             self._schedule_gc()
         return obj
 
-    def _require_service_account(self, pod: Obj) -> None:
-        """The ServiceAccount admission plugin: a pod's service account must exist in its namespace."""
-        namespace, account = pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"]
-        accounts = self._objects[("", "serviceaccounts")].get(namespace, {})
-        if account not in accounts:
-            raise errors.ApiError(
-                403,
-                "Forbidden",
-                f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up service account '
-                f'{namespace}/{account}: serviceaccount "{account}" not found',
-                details={"name": pod["metadata"]["name"], "kind": "pods"},
-            )
-
     def _name_for(self, resource: ResourceType, namespace: str | None, meta: Mapping[str, Any]) -> str:
         """The given name, or one generated from ``generateName`` that is free."""
         if meta.get("name"):
@@ -420,7 +413,16 @@ class Store(Lifecycle):
             obj = admit_priority(obj, self._priority_classes())
             obj = admit_runtime_class(obj, self._objects[("node.k8s.io", "runtimeclasses")].get("", {}))
             obj = pod_defaults(obj)
-            self._require_service_account(obj)
+            namespace = obj["metadata"]["namespace"]
+            account = (
+                self._objects[("", "serviceaccounts")]
+                .get(namespace, {})
+                .get(obj["spec"]["serviceAccountName"])
+            )
+            obj = admit_service_account(
+                obj, account, volume_name=generated_name(SERVICE_ACCOUNT_VOLUME_PREFIX)
+            )
+            obj = admit_default_toleration_seconds(obj)
             obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
         elif resource.plural == "namespaces":
             labels = {
@@ -432,6 +434,8 @@ class Store(Lifecycle):
             obj["status"] = {"phase": "Active"}
         elif resource.plural == "secrets":
             obj = self._secret_defaults(obj)
+        elif resource.plural == "services":
+            obj.setdefault("status", {"loadBalancer": {}})  # what the service registry stores at creation
         elif resource.plural == "resourcequotas":
             obj["status"] = quota_status(obj, self._quota_objects(obj["metadata"]["namespace"], [obj]))
         return obj
@@ -525,10 +529,34 @@ class Store(Lifecycle):
         accounts = self._resource(("", "serviceaccounts"))
         if self.find(accounts, namespace, "default") is None:
             self.create(accounts, namespace, {"metadata": {"name": "default"}})
+        self._publish_root_ca_in(namespace)
+
+    def _publish_root_ca_in(self, namespace: str) -> None:
+        """The root CA publisher's sync of one namespace: ``kube-root-ca.crt`` created, or put back to the
+        CA when it was changed. A namespace that is gone or terminating is left alone, as by the real one."""
         config_maps = self._resource(("", "configmaps"))
-        if self.root_ca_pem is not None and self.find(config_maps, namespace, ROOT_CA_CONFIG_MAP) is None:
-            body = {"metadata": {"name": ROOT_CA_CONFIG_MAP}, "data": {"ca.crt": self.root_ca_pem}}
-            self.create(config_maps, namespace, body)
+        if self.root_ca_pem is None:
+            return
+        current = self.find(config_maps, namespace, ROOT_CA_CONFIG_MAP)
+        wanted = root_ca_config_map(self.root_ca_pem, current)
+        if wanted is None:
+            return
+        try:
+            if current is None:
+                self.create(config_maps, namespace, wanted)
+            else:
+                self.update(config_maps, namespace, ROOT_CA_CONFIG_MAP, wanted)
+        except errors.ApiError:
+            pass  # the namespace went away or is terminating, or the ConfigMap was made immutable
+
+    def _root_ca_changed(self, key: StoreKey, namespace: str, name: str) -> None:
+        """The publisher watches ConfigMaps: a changed or deleted ``kube-root-ca.crt`` is synced again."""
+        if key != ("", "configmaps") or name != ROOT_CA_CONFIG_MAP or self.root_ca_pem is None:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self._publish_root_ca_in, namespace)
+        except RuntimeError:
+            self._publish_root_ca_in(namespace)
 
     def publish_root_ca(self, pem: str) -> None:
         """pkg/controller/certificates/rootcacertpublisher: every namespace gets ``kube-root-ca.crt``."""

@@ -22,8 +22,9 @@ JSON = "application/json"
 def json_response(
     body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> aiohttp.web.Response:
+    # A newline ends the body, as Go's json.Encoder (the real server's JSON serializer) writes it.
     return aiohttp.web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=json.dumps(body, separators=(",", ":")).encode() + b"\n",
         status=status,
         headers={"Content-Type": JSON, **(headers or {})},
     )

@@ -19,6 +19,8 @@ from kubetask_local.apiserver._store import Store
 from kubetask_local.apiserver._targets import Target
 from kubetask_local.apiserver._wire import decode_body, json_response, selection_predicates, versioned
 
+_RETURN_DELETED_OBJECT = {("", "pods"), ("", "namespaces"), ("", "services"), ("", "serviceaccounts")}
+
 
 class Writes:
     def __init__(self, store: Store) -> None:
@@ -238,7 +240,9 @@ class Writes:
             preconditions=options.get("preconditions"),
             dry_run=is_dry_run,
         )
-        if gone and not resource.custom and resource.plural not in ("pods", "namespaces"):
+        # Stores with ReturnDeletedObject answer the deleted object, the others a Status (pods, services,
+        # serviceaccounts, namespaces: pkg/registry/core/*/storage/storage.go).
+        if gone and not resource.custom and (resource.group, resource.plural) not in _RETURN_DELETED_OBJECT:
             return json_response(
                 {
                     "kind": "Status",

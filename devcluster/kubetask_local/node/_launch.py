@@ -28,11 +28,13 @@ from kubetask_local.node._security import (
 from kubetask_local.node._shim import RunAs
 from kubetask_local.node._spec import invalid_image_message, memory_limit_bytes, pull_fails
 from kubetask_local.node._volumes import (
+    TokenKey,
     map_paths,
     materialise_volumes,
     mount_mapping,
     normalise,
     plan_volumes,
+    projected_tokens,
 )
 
 
@@ -84,6 +86,48 @@ async def fetch_objects(api: NodeApiClient, pod: Mapping[str, Any]) -> dict[Obje
     return objects
 
 
+async def fetch_tokens(api: NodeApiClient, pod: Mapping[str, Any]) -> dict[TokenKey, str]:
+    """The tokens of the pod's projected ``serviceAccountToken`` sources, from the TokenRequest API and bound
+    to the pod (its name and uid), as the kubelet's token manager asks for them; a refusal raises
+    ``PodConfigError`` with the kubelet's ``FailedMount`` message."""
+    metadata = pod["metadata"]
+    account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+    tokens: dict[TokenKey, str] = {}
+    for audience, seconds in sorted(projected_tokens(pod)):
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [audience] if audience else None,
+                "expirationSeconds": seconds,
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": metadata["name"],
+                    "uid": metadata["uid"],
+                },
+            },
+        }
+        try:
+            answer = await api.request(
+                "POST",
+                f"/api/v1/namespaces/{metadata['namespace']}/serviceaccounts/{account}/token",
+                body=request,
+            )
+        except ApiError as error:
+            volume = next(
+                (v.get("name") for v in pod["spec"].get("volumes") or [] if "projected" in v),
+                "kube-api-access",
+            )
+            raise PodConfigError(
+                f'MountVolume.SetUp failed for volume "{volume}" : failed to fetch token: {error.message}',
+                reason="ContainerCreating",
+                event="FailedMount",
+            ) from error
+        tokens[(audience, seconds)] = str((answer.get("status") or {}).get("token") or "")
+    return tokens
+
+
 def build_launches(
     pod: Mapping[str, Any],
     *,
@@ -92,12 +136,17 @@ def build_launches(
     network: PodNetwork,
     pod_dir: Path,
     field: str = "containers",
+    tokens: Mapping[TokenKey, str] | None = None,
 ) -> list[Launch]:
     """Materialise the pod's volumes under ``pod_dir`` and map each of its ``field`` (``containers`` or
     ``initContainers``) onto them; raises
     ``PodConfigError`` (with the kubelet's reason) when something the pod needs is missing or unusable."""
     plans = plan_volumes(
-        pod, objects=objects, network=network, claims_root=config.root / "persistent-volume-claims"
+        pod,
+        objects=objects,
+        network=network,
+        claims_root=config.root / "persistent-volume-claims",
+        tokens=tokens,
     )
     volume_dirs = materialise_volumes(plans, volumes_dir=pod_dir / "volumes")
     launches = []

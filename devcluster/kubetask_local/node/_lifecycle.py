@@ -7,10 +7,14 @@ A stopped node is lost as in a real cluster (Kubernetes 1.29+):
   it gets the ``node.kubernetes.io/unreachable`` taints (``NoSchedule`` and ``NoExecute``), and each of its
   pods gets ``Ready`` False and a ``NodeNotReady`` event ("Node is not ready", ``MarkPodsNotReady``);
 - the taint-eviction controller (pkg/controller/tainteviction): once the pod's toleration of the NoExecute
-  taint runs out -- ``pod_eviction_timeout`` here, standing for the 300 s that DefaultTolerationSeconds gives
-  every pod; a pod tolerating it with no ``tolerationSeconds`` stays -- it records ``TaintManagerEviction``
+  taint runs out it records ``TaintManagerEviction``
   ("Marking for deletion Pod ns/name"), adds the ``DisruptionTarget`` condition (reason
-  ``DeletionByTaintManager``, "Taint manager: deleting due to NoExecute taint") and deletes the pod.
+  ``DeletionByTaintManager``, "Taint manager: deleting due to NoExecute taint") and deletes the pod. The
+  toleration is the pod's own (``_spec.eviction_delay``): every pod has the 300 s that
+  DefaultTolerationSeconds admission gives, unless it says otherwise; a pod tolerating the taint with no
+  ``tolerationSeconds`` stays.
+  The local clock is compressed: ``pod_eviction_timeout`` seconds stand for 300 s, and other tolerations
+  scale with it (``tolerationSeconds: 0`` is at once, 600 twice the default).
 
 Nothing else happens while the node is away: the pod keeps its phase and container states, and stays
 Terminating, as no kubelet confirms its end (the pod garbage collector acts only once the Node object is gone
@@ -33,6 +37,7 @@ from kubetask_local.node._api import MERGE_PATCH, NodeApiClient
 from kubetask_local.node._config import NodeConfig
 from kubetask_local.node._errors import ApiError
 from kubetask_local.node._events import EventRecorder
+from kubetask_local.node._spec import Taint, eviction_delay
 from kubetask_local.node._status import now, terminated
 
 logger = logging.getLogger("kubetask_local.node")
@@ -137,12 +142,29 @@ async def lose_node(
                     message="Node is not ready",
                     component="node-controller",
                 )
-        await asyncio.sleep(config.pod_eviction_timeout)
-        for pod in await _unfinished_pods(api, config.name):
-            if not tolerates_unreachable_forever(pod):
-                await _evict(api, pod, events=events)
+        await _evict_when_tolerations_end(api, config, taints=taints, events=events)
     except ApiError as error:
         logger.warning("node-lifecycle update of lost node %s failed: %s", config.name, error)
+
+
+async def _evict_when_tolerations_end(
+    api: NodeApiClient, config: NodeConfig, *, taints: list[dict[str, Any]], events: EventRecorder
+) -> None:
+    """Evict each pod of the node when its toleration of the NoExecute taints ends (never, for a pod that
+    tolerates them without ``tolerationSeconds``); a pod that is gone or finished by then is left alone."""
+    node_taints = [Taint(str(t["key"]), str(t.get("value") or ""), str(t["effect"])) for t in taints]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    due: dict[str, float] = {}
+    for pod in await _unfinished_pods(api, config.name):
+        delay = eviction_delay(pod, node_taints, default_toleration=config.pod_eviction_timeout)
+        if delay is not None:
+            due[pod["metadata"]["uid"]] = delay
+    for uid, delay in sorted(due.items(), key=lambda item: item[1]):
+        await asyncio.sleep(max(start + delay - loop.time(), 0.0))
+        for pod in await _unfinished_pods(api, config.name):
+            if pod["metadata"]["uid"] == uid:
+                await _evict(api, pod, events=events)
 
 
 async def _unfinished_pods(api: NodeApiClient, node_name: str) -> list[dict[str, Any]]:
@@ -217,18 +239,6 @@ def pods_not_ready(status: Mapping[str, Any]) -> list[dict[str, Any]]:
             updated["lastTransitionTime"] = now()
         conditions.append(updated)
     return conditions
-
-
-def tolerates_unreachable_forever(pod: Mapping[str, Any]) -> bool:
-    """A toleration of the unreachable NoExecute taint without ``tolerationSeconds`` keeps the pod bound."""
-    for toleration in (pod.get("spec") or {}).get("tolerations") or []:
-        matches_key = toleration.get("key") == _UNREACHABLE or (
-            not toleration.get("key") and toleration.get("operator") == "Exists"
-        )
-        effect_ok = toleration.get("effect") in (None, "", "NoExecute")
-        if matches_key and effect_ok and toleration.get("tolerationSeconds") is None:
-            return True
-    return False
 
 
 def lost_container_states(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

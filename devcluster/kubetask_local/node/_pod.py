@@ -23,7 +23,13 @@ from kubetask_local.node._containers import ContainerSlot, PodContainers
 from kubetask_local.node._env import PodNetwork
 from kubetask_local.node._errors import ApiError, PodConfigError, PodGone
 from kubetask_local.node._events import EventRecorder
-from kubetask_local.node._launch import Launch, build_launches, fetch_objects, image_problems
+from kubetask_local.node._launch import (
+    Launch,
+    build_launches,
+    fetch_objects,
+    fetch_tokens,
+    image_problems,
+)
 from kubetask_local.node._lifecycle import LOST_MESSAGE, TERMINAL_PHASES, lost_container_states
 from kubetask_local.node._logs import LogOptions, read_log
 from kubetask_local.node._memory import MemoryMonitor
@@ -428,10 +434,12 @@ class PodWorker:
             else:
                 try:
                     objects = await fetch_objects(self._api, self._pod)
+                    tokens = await fetch_tokens(self._api, self._pod)
                     prepared = [
                         build_launches(
                             self._pod,
                             objects=objects,
+                            tokens=tokens,
                             config=self._config,
                             network=self._network,
                             pod_dir=self.pod_dir,

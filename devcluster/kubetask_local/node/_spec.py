@@ -93,6 +93,35 @@ def unschedulable_message(
     return None
 
 
+# DefaultTolerationSeconds' 300 s: the toleration every pod gets for the not-ready and unreachable taints.
+DEFAULT_TOLERATION_SECONDS = 300
+
+
+def eviction_delay(
+    pod: Mapping[str, Any], taints: Sequence[Taint], *, default_toleration: float
+) -> float | None:
+    """When the taint-eviction controller deletes the pod after NoExecute ``taints`` appear, in local
+    seconds; None when it never does. As ``processPodOnNode`` and ``getMinTolerationTime`` of
+    pkg/controller/tainteviction/taint_eviction.go: a taint no toleration matches evicts at once; otherwise
+    the smallest ``tolerationSeconds`` of the matching tolerations (<= 0 is at once), and none set is never.
+    The local clock is compressed: ``default_toleration`` local seconds stand for the default 300 s."""
+    tolerations = [t for t in (pod.get("spec") or {}).get("tolerations") or [] if isinstance(t, Mapping)]
+    used: list[Mapping[str, Any]] = []
+    for taint in taints:
+        if taint.effect != "NoExecute":
+            continue
+        matching = [toleration for toleration in tolerations if _tolerates(toleration, taint)]
+        if not matching:
+            return 0.0
+        used.extend(matching)
+    if not used:
+        return 0.0
+    seconds: list[int] = [t["tolerationSeconds"] for t in used if isinstance(t.get("tolerationSeconds"), int)]
+    if not seconds:
+        return None
+    return max(min(seconds), 0) * default_toleration / DEFAULT_TOLERATION_SECONDS
+
+
 def _tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
     effect = toleration.get("effect") or ""
     if effect and effect != taint.effect:

@@ -5,6 +5,11 @@ the pod's directory and rewrites paths: every mount path (and the termination me
 path at the start of a word of the container's ``command``, ``args``, ``env`` values or ``workingDir`` is
 replaced by the matching local directory. ``--inputs /var/run/kubetask/inputs/inputs.json`` thus becomes
 ``--inputs <pod dir>/volumes/inputs/inputs.json``. Paths in files the process reads are not rewritten.
+
+A projected ``serviceAccountToken`` source holds a token the node asked the TokenRequest API for, bound to
+the pod, as a kubelet does (pkg/volume/projected/projected.go): with the ``kube-api-access-*`` volume that
+ServiceAccount admission adds, ``/var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}``
+named in a command line reach the pod's own token, the cluster's CA and its namespace.
 """
 
 from __future__ import annotations
@@ -22,6 +27,29 @@ from kubetask_local.node._errors import PodConfigError
 
 # A DNS-1123 subdomain: what every PersistentVolumeClaim's name is.
 _OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+# A projected token's request: (audience, or "" for the API server's; expirationSeconds).
+TokenKey = tuple[str, int]
+DEFAULT_TOKEN_SECONDS = 3600  # ServiceAccountTokenProjection.expirationSeconds' default
+
+
+def token_key(projection: Mapping[str, Any]) -> TokenKey:
+    seconds = projection.get("expirationSeconds")
+    return str(projection.get("audience") or ""), int(seconds) if isinstance(
+        seconds, int
+    ) else DEFAULT_TOKEN_SECONDS
+
+
+def projected_tokens(pod: Mapping[str, Any]) -> set[TokenKey]:
+    """The tokens the pod's projected volumes need, each asked for once."""
+    return {
+        token_key(source["serviceAccountToken"] or {})
+        for volume in (pod.get("spec") or {}).get("volumes") or []
+        if isinstance(volume, Mapping)
+        for source in (volume.get("projected") or {}).get("sources") or []
+        if isinstance(source, Mapping) and "serviceAccountToken" in source
+    }
 
 
 @dataclass(frozen=True)
@@ -48,8 +76,10 @@ def plan_volumes(
     objects: Mapping[ObjectKey, Mapping[str, Any]],
     network: PodNetwork,
     claims_root: Path,
+    tokens: Mapping[TokenKey, str] | None = None,
 ) -> list[VolumePlan]:
-    """The content of each volume of the pod; a missing non-optional source raises ``PodConfigError``."""
+    """The content of each volume of the pod; a missing non-optional source raises ``PodConfigError``.
+    ``tokens`` are the service account tokens fetched for the pod (see ``projected_tokens``)."""
     namespace = (pod.get("metadata") or {}).get("namespace", "default")
     plans: list[VolumePlan] = []
     for volume in (pod.get("spec") or {}).get("volumes") or []:
@@ -72,7 +102,12 @@ def plan_volumes(
                     kind="projected",
                     files=tuple(
                         _projected_files(
-                            pod, volume["projected"] or {}, objects=objects, network=network, volume=name
+                            pod,
+                            volume["projected"] or {},
+                            objects=objects,
+                            network=network,
+                            volume=name,
+                            tokens=tokens or {},
                         )
                     ),
                 )
@@ -172,6 +207,7 @@ def _projected_files(
     objects: Mapping[ObjectKey, Mapping[str, Any]],
     network: PodNetwork,
     volume: str,
+    tokens: Mapping[TokenKey, str],
 ) -> list[VolumeFile]:
     mode = projected.get("defaultMode", 0o644)
     files: list[VolumeFile] = []
@@ -188,7 +224,20 @@ def _projected_files(
             files += _downward_files(
                 pod, {"defaultMode": mode, **(source["downwardAPI"] or {})}, network=network
             )
-        # serviceAccountToken and clusterTrustBundle sources have no meaning on the local node: skipped.
+        elif "serviceAccountToken" in source:
+            projection = source["serviceAccountToken"] or {}
+            token = tokens.get(token_key(projection))
+            if token is None:
+                raise PodConfigError(
+                    f'MountVolume.SetUp failed for volume "{volume}" : failed to fetch token: '
+                    "the node has no token for this projection",
+                    reason="ContainerCreating",
+                    event="FailedMount",
+                )
+            files.append(
+                VolumeFile(path=str(projection.get("path") or "token"), content=token.encode(), mode=mode)
+            )
+        # clusterTrustBundle sources (alpha, off by default) have no meaning on the local node: skipped.
     return files
 
 
