@@ -13,7 +13,6 @@ issue's): ready within 3 seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -21,12 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from kubetask_local.testing import local_api_request
 
 TARGET_READY_SECONDS = 3.0
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "hello"
@@ -42,13 +40,12 @@ TASKRUN = {
 }
 
 
-def _http(method: str, url: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+def _http(kubeconfig: Path, method: str, path: str, body: Any = None) -> Any:
+    """One request to the cluster as kubectl makes it (its CA and token: kubetask dev serves HTTPS)."""
+    status, answer = local_api_request(kubeconfig, method, path, body, timeout=10)
+    if status >= 400:
+        raise RuntimeError(f"{method} {path}: {status} {answer}")
+    return answer
 
 
 def _until(check: Callable[[], bool], *, started: float, limit: float, what: str) -> float:
@@ -61,14 +58,14 @@ def _until(check: Callable[[], bool], *, started: float, limit: float, what: str
     raise RuntimeError(f"no {what} within {limit} s")
 
 
-def _node_ready(api: str) -> bool:
-    node = _http("GET", f"{api}/api/v1/nodes/kubetask-local")
+def _node_ready(kubeconfig: Path) -> bool:
+    node = _http(kubeconfig, "GET", "/api/v1/nodes/kubetask-local")
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _taskrun_succeeded(api: str) -> bool:
-    run = _http("GET", f"{api}/apis/kubetask.dev/v1alpha1/namespaces/default/taskruns/bench-hello")
+def _taskrun_succeeded(kubeconfig: Path) -> bool:
+    run = _http(kubeconfig, "GET", "/apis/kubetask.dev/v1alpha1/namespaces/default/taskruns/bench-hello")
     phase = (run.get("status") or {}).get("phase")
     if phase == "Failed":
         raise RuntimeError(f"the TaskRun failed: {run['status']}")
@@ -92,10 +89,11 @@ def run_once(directory: Path) -> dict[str, float]:
     )
     try:
         ready = _until(kubeconfig.exists, started=started, limit=30, what="kubeconfig")
-        api = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        node = _until(lambda: _node_ready(api), started=started, limit=30, what="Ready node")
-        _http("POST", f"{api}/apis/kubetask.dev/v1alpha1/namespaces/default/taskruns", TASKRUN)
-        taskrun = _until(lambda: _taskrun_succeeded(api), started=started, limit=60, what="TaskRun success")
+        node = _until(lambda: _node_ready(kubeconfig), started=started, limit=30, what="Ready node")
+        _http(kubeconfig, "POST", "/apis/kubetask.dev/v1alpha1/namespaces/default/taskruns", TASKRUN)
+        taskrun = _until(
+            lambda: _taskrun_succeeded(kubeconfig), started=started, limit=60, what="TaskRun success"
+        )
         stopping = time.perf_counter()
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)

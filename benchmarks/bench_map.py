@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import ssl
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import aiohttp
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_operator import (
@@ -49,6 +44,7 @@ from bench_operator import (
     _taskrun,
     _watch,
     _watch_events,
+    cluster_session,
 )
 from kubetask_local.testing import Cluster
 from kubetask_operator._naming import pod_name
@@ -58,17 +54,6 @@ from kubetask_operator._spec import parse_spec
 
 TASKMAPS = f"/apis/kubetask.dev/v1alpha1/namespaces/{NAMESPACE}/taskmaps"
 MAP_NAME = "bench"
-
-
-def _session(cluster: Cluster, **options: Any) -> aiohttp.ClientSession:
-    """A session speaking to the local cluster as kubectl does: its CA and its bearer token (HTTPS)."""
-    document = yaml.safe_load(cluster.kubeconfig.read_text())
-    ca_data = document["clusters"][0]["cluster"].get("certificate-authority-data")
-    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=context if context is not None else False, **options),
-        headers={"Authorization": f"Bearer {cluster.api_token}"},
-    )
 
 
 def _taskmap(items: int, parallelism: int) -> dict[str, Any]:
@@ -99,7 +84,7 @@ async def _map_round(cluster: Cluster, items: int, parallelism: int, timeout: fl
     pods: dict[str, float] = {}
     created: dict[str, float] = {}
     succeeded: dict[str, float] = {}
-    async with _session(cluster) as session:
+    async with cluster_session(cluster) as session:
 
         async def on_taskrun(obj: dict[str, Any]) -> None:
             # One watch of the TaskRuns, as before the breakdown: when each appears, when it Succeeded.
@@ -170,7 +155,7 @@ async def _capacity_round(cluster: Cluster, items: int, parallelism: int) -> tup
     done = {name: asyncio.Event() for name in names}
     pods: dict[str, float] = {}
     finished: dict[str, float] = {}
-    async with _session(cluster, limit=CONCURRENCY) as session:
+    async with cluster_session(cluster, limit=CONCURRENCY) as session:
 
         async def on_pod(obj: dict[str, Any]) -> None:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get("kubetask.dev/taskrun")

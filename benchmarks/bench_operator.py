@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
+import ssl
 import statistics
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+import yaml
 
 from kubetask_local.testing import Cluster, start_local_cluster
 from kubetask_operator._naming import pod_name
@@ -45,6 +48,17 @@ NAMESPACE = "bench"
 CONCURRENCY = 64
 SUMMARY = json.dumps({"outcome": "Succeeded", "outputs": {"o0": 3}}, separators=(",", ":"))
 TASKRUNS = "/apis/kubetask.dev/v1alpha1/namespaces/bench/taskruns"
+
+
+def cluster_session(cluster: Cluster, **options: Any) -> aiohttp.ClientSession:
+    """A session speaking to the local cluster as kubectl does: its CA and its bearer token (HTTPS)."""
+    document = yaml.safe_load(cluster.kubeconfig.read_text())
+    ca_data = document["clusters"][0]["cluster"].get("certificate-authority-data")
+    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode()) if ca_data else None
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context if context is not None else False, **options),
+        headers={"Authorization": f"Bearer {cluster.api_token}"},
+    )
 
 
 def _taskrun(name: str) -> dict[str, Any]:
@@ -159,7 +173,7 @@ async def _operator_round(cluster: Cluster, names: list[str], timeout: float) ->
     api = cluster.api_url
     pods: dict[str, float] = {}
     succeeded: dict[str, float] = {}
-    async with aiohttp.ClientSession() as session:
+    async with cluster_session(cluster) as session:
         ready_pods, ready_runs = asyncio.Event(), asyncio.Event()
         watchers = [
             asyncio.create_task(
@@ -204,7 +218,7 @@ async def _capacity_round(cluster: Cluster, names: list[str]) -> float:
     api = cluster.api_url
     settings = Settings()
     done = {name: asyncio.Event() for name in names}
-    async with aiohttp.ClientSession() as session:
+    async with cluster_session(cluster) as session:
 
         async def on_pod(obj: dict[str, Any]) -> None:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get("kubetask.dev/taskrun")
