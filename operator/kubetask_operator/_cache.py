@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from kubetask_api import FINAL_PHASES
+from kubetask_api import FINAL_PHASES, REASON_WAITING_FOR_CACHE_OWNER
 from kubetask_operator._spec import TaskRunSpec
 
 CACHE_LABEL = "kubetask.dev/cache-key"
-WAITING_REASON = "WaitingForCacheOwner"
-CACHED_REASON = "Cached"  # the Succeeded condition's reason of a run that took another's outputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +102,7 @@ def decide_cache(
         elif (
             phase not in FINAL_PHASES
             and not metadata.get("deletionTimestamp")
-            and _condition_reason(status) != WAITING_REASON
+            and _condition_reason(status) != REASON_WAITING_FOR_CACHE_OWNER
         ):
             owners.append(str(metadata.get("name")))
     if hits and not refresh:

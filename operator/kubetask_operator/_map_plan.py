@@ -19,6 +19,7 @@ from kubetask_api import (
     FAILED,
     FINAL_PHASES,
     PENDING,
+    REASON_CACHED,
     REASON_ITEMS_SUCCEEDED,
     REASON_MAP_CANCELLED,
     REASON_TOO_MANY_FAILED,
@@ -27,7 +28,6 @@ from kubetask_api import (
     SUCCEEDED,
     compress_indexes,
 )
-from kubetask_operator._cache import CACHED_REASON
 
 DEFAULT_PARALLELISM = 10  # the CRD's default, for maps written before it had one
 REASON_RUNNING = "Running"
@@ -165,7 +165,7 @@ def is_cached(status: Mapping[str, Any]) -> bool:
     if status.get("phase") != SUCCEEDED:
         return False
     return any(
-        condition.get("type") == CONDITION_SUCCEEDED and condition.get("reason") == CACHED_REASON
+        condition.get("type") == CONDITION_SUCCEEDED and condition.get("reason") == REASON_CACHED
         for condition in status.get("conditions") or []
         if isinstance(condition, Mapping)
     )

@@ -14,9 +14,18 @@ import datetime
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kubetask_api import CONDITION_SUCCEEDED, FINAL_PHASES
+from kubetask_api import (
+    CONDITION_SUCCEEDED,
+    FINAL_PHASES,
+    REASON_ADMITTED,
+    REASON_CACHE_MISS,
+    REASON_CACHED,
+    REASON_INVALID_SPEC,
+    REASON_QUEUE_TIMEOUT,
+    REASON_WAITING_FOR_CACHE_OWNER,
+)
 from kubetask_operator import _outcomes
-from kubetask_operator._cache import WAITING_REASON, CacheDecision
+from kubetask_operator._cache import CacheDecision
 from kubetask_operator._durations import format_duration
 from kubetask_operator._errors import InvalidSpecError
 from kubetask_operator._naming import pod_name
@@ -194,7 +203,7 @@ def plan_refused(
             else f"the API server refused the attempt's objects: {refusal.message}"
         )
         return _fail(
-            run, copy.deepcopy(dict(run.old_status)), spec=None, reason="InvalidSpec", message=message
+            run, copy.deepcopy(dict(run.old_status)), spec=None, reason=REASON_INVALID_SPEC, message=message
         )
     status = copy.deepcopy(dict(planned))
     current: dict[str, Any] = status["attempts"][-1]
@@ -307,9 +316,11 @@ def plan(
             stopping = _stop_for(pod, str(current.get("podName")))
             if stopping == "lookup":
                 return Plan(lookup_pod=str(current.get("podName")))
-            _complete_attempt(run, current, reason="InvalidSpec", message=str(error), kind="USER")
-            return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error), stop=stopping)
-        return _fail(run, status, spec=None, reason="InvalidSpec", message=str(error))
+            _complete_attempt(run, current, reason=REASON_INVALID_SPEC, message=str(error), kind="USER")
+            return _fail(
+                run, status, spec=None, reason=REASON_INVALID_SPEC, message=str(error), stop=stopping
+            )
+        return _fail(run, status, spec=None, reason=REASON_INVALID_SPEC, message=str(error))
     spec = parsed
     if current is None:
         if spec.cancelled:
@@ -351,7 +362,7 @@ def needs_cache_decision(status: Mapping[str, Any], spec: TaskRunSpec) -> bool:
     if not spec.cache or status.get("attempts") or status.get("phase") in FINAL_PHASES:
         return False
     reason = (_condition(status) or {}).get("reason")
-    return not status.get("cacheKey") or reason == WAITING_REASON
+    return not status.get("cacheKey") or reason == REASON_WAITING_FOR_CACHE_OWNER
 
 
 def _plan_cache(run: _Run, status: dict[str, Any], spec: TaskRunSpec, decision: CacheDecision) -> Plan:
@@ -371,28 +382,28 @@ def _plan_cache(run: _Run, status: dict[str, Any], spec: TaskRunSpec, decision: 
             f"cache hit: outputs of TaskRun {decision.source} (succeeded {decision.source_completed}) "
             f"reused without a pod; {key.describe()}"
         )
-        _with_condition(run, status, "True", "Cached", message)
-        return _finalize(run, status, spec=spec, events=(Event("Normal", "Cached", cut(message)),))
+        _with_condition(run, status, "True", REASON_CACHED, message)
+        return _finalize(run, status, spec=spec, events=(Event("Normal", REASON_CACHED, cut(message)),))
     if decision.kind == "wait":
         status["phase"] = "Queued"
         message = (
             f"an identical TaskRun {decision.source} is running: waiting to take its outputs "
             f"(or to run if it fails); {key.describe()}"
         )
-        _with_condition(run, status, "Unknown", WAITING_REASON, message)
+        _with_condition(run, status, "Unknown", REASON_WAITING_FOR_CACHE_OWNER, message)
         return _finalize(
             run,
             status,
             spec=spec,
-            events=(Event("Normal", WAITING_REASON, cut(message)),),
+            events=(Event("Normal", REASON_WAITING_FOR_CACHE_OWNER, cut(message)),),
             wake_at=_after(run.now, _QUEUE_RECHECK_SECONDS),
         )
     why = "spec.cache.refresh: running whatever is cached" if spec.cache_refresh else "no Succeeded TaskRun"
     message = f"cache miss ({why}); {key.describe()}"
     status["phase"] = "Pending"
-    _with_condition(run, status, "Unknown", "CacheMiss", message)
+    _with_condition(run, status, "Unknown", REASON_CACHE_MISS, message)
     return _finalize(
-        run, status, spec=spec, events=(Event("Normal", "CacheMiss", cut(message)),), wake_at=run.now
+        run, status, spec=spec, events=(Event("Normal", REASON_CACHE_MISS, cut(message)),), wake_at=run.now
     )
 
 
@@ -420,13 +431,12 @@ def _plan_queued(
             f"not admitted within queueTimeout {format_duration(spec.queue_timeout_seconds)}: "
             f"{verdict.message}"
         )
-        return _fail(run, status, spec=spec, reason="QueueTimeout", message=message)
+        return _fail(run, status, spec=spec, reason=REASON_QUEUE_TIMEOUT, message=message)
     if verdict.admit:
         status.update(phase="Pending", admittedAt=format_time(run.now))
-        _with_condition(run, status, "Unknown", "Admitted", verdict.message)
-        return _finalize(
-            run, status, spec=spec, events=(Event("Normal", "Admitted", verdict.message),), wake_at=run.now
-        )
+        _with_condition(run, status, "Unknown", REASON_ADMITTED, verdict.message)
+        admitted = (Event("Normal", REASON_ADMITTED, verdict.message),)
+        return _finalize(run, status, spec=spec, events=admitted, wake_at=run.now)
     status["phase"] = "Queued"
     _with_condition(run, status, "Unknown", "Queued", verdict.message)
     old: Mapping[str, Any] = _condition(run.old_status) or {}
@@ -751,7 +761,7 @@ def _fail(
     status.update(phase="Failed", completionTime=format_time(run.now))
     status.pop("nextAttemptTime", None)
     status.pop("outputs", None)
-    if "error" not in status or reason == "InvalidSpec":
+    if "error" not in status or reason == REASON_INVALID_SPEC:
         status["error"] = {"kind": "USER", "recoverable": False, "type": reason, "message": cut(message)}
     _with_condition(run, status, "False", reason, message)
     events = (Event("Warning", reason, cut(message)),)

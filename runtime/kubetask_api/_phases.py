@@ -35,6 +35,10 @@ REASON_START_ERROR = "StartError"
 REASON_QUEUED = "Queued"
 REASON_QUEUE_TIMEOUT = "QueueTimeout"
 REASON_SCHEDULING_GATED = "SchedulingGated"
+REASON_ADMITTED = "Admitted"
+REASON_CACHED = "Cached"
+REASON_CACHE_MISS = "CacheMiss"
+REASON_WAITING_FOR_CACHE_OWNER = "WaitingForCacheOwner"
 
 # Kinds of failure in a status error (the runtime's error document says which).
 ERROR_KIND_USER = "USER"
