@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, Self
 
-from kubetask_api import FINAL_PHASES
+from kubetask_api import StatusView
 
 
 class ResourceApi(Protocol):
@@ -32,14 +32,12 @@ class ResourceHandle:
     @property
     def phase(self) -> str:
         """``status.phase``; ``Pending`` until the operator has written one."""
-        status = self._resource.get("status")
-        phase = status.get("phase") if isinstance(status, Mapping) else None
-        return str(phase) if phase else "Pending"
+        return StatusView.of(self._resource).phase
 
     @property
     def done(self) -> bool:
         """Whether it ended: Succeeded, Failed or Cancelled."""
-        return self.phase in FINAL_PHASES
+        return StatusView.of(self._resource).finished
 
     def refresh(self) -> Self:
         """Read it again from the API."""

@@ -18,7 +18,6 @@ from typing import Any
 import kubetask
 from kubetask_api import (
     API_VERSION,
-    CONDITION_SUCCEEDED,
     FINAL_PHASES,
     GROUP,
     KIND,
@@ -39,6 +38,7 @@ from kubetask_api import (
     is_quantity,
     is_resource_name,
 )
+from kubetask_api import succeeded_condition as condition_of_status
 from kubetask_client._errors import ClientUsageError
 
 # The contract's names other client modules read from here.
@@ -383,10 +383,7 @@ def is_finished(taskrun: Mapping[str, Any]) -> bool:
 
 
 def succeeded_condition(taskrun: Mapping[str, Any]) -> Mapping[str, Any]:
-    for condition in status_of(taskrun).get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == CONDITION_SUCCEEDED:
-            return condition
-    return {}
+    return condition_of_status(status_of(taskrun))
 
 
 def attempts_of(taskrun: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from kubetask_api import FINAL_PHASES, REASON_WAITING_FOR_CACHE_OWNER
+from kubetask_api import FINAL_PHASES, REASON_WAITING_FOR_CACHE_OWNER, succeeded_condition
 from kubetask_operator._spec import TaskRunSpec
 
 CACHE_LABEL = "kubetask.dev/cache-key"
@@ -73,13 +73,6 @@ class CacheDecision:
     source_completed: str = ""
 
 
-def _condition_reason(status: Mapping[str, Any]) -> str:
-    for condition in status.get("conditions") or []:
-        if isinstance(condition, Mapping) and condition.get("type") == "Succeeded":
-            return str(condition.get("reason") or "")
-    return ""
-
-
 def decide_cache(
     name: str, key: CacheKey, peers: Iterable[Mapping[str, Any]], *, refresh: bool
 ) -> CacheDecision:
@@ -102,7 +95,7 @@ def decide_cache(
         elif (
             phase not in FINAL_PHASES
             and not metadata.get("deletionTimestamp")
-            and _condition_reason(status) != REASON_WAITING_FOR_CACHE_OWNER
+            and succeeded_condition(status).get("reason") != REASON_WAITING_FOR_CACHE_OWNER
         ):
             owners.append(str(metadata.get("name")))
     if hits and not refresh:

@@ -15,7 +15,6 @@ from typing import Any
 
 from kubetask_api import (
     CANCELLED,
-    CONDITION_SUCCEEDED,
     FAILED,
     FINAL_PHASES,
     PENDING,
@@ -27,6 +26,7 @@ from kubetask_api import (
     RUNNING,
     SUCCEEDED,
     compress_indexes,
+    succeeded_condition,
 )
 
 DEFAULT_PARALLELISM = 10  # the CRD's default, for maps written before it had one
@@ -164,11 +164,7 @@ def is_cached(status: Mapping[str, Any]) -> bool:
     """Whether a TaskRun's status says it Succeeded by taking a cached run's outputs (reason Cached)."""
     if status.get("phase") != SUCCEEDED:
         return False
-    return any(
-        condition.get("type") == CONDITION_SUCCEEDED and condition.get("reason") == REASON_CACHED
-        for condition in status.get("conditions") or []
-        if isinstance(condition, Mapping)
-    )
+    return succeeded_condition(status).get("reason") == REASON_CACHED
 
 
 def _bucket(phase: str) -> str:

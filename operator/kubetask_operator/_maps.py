@@ -44,6 +44,7 @@ from kubetask_api import (
     VERSION,
     is_label_value,
     item_name,
+    succeeded_condition,
 )
 from kubetask_operator._client import KubeClient
 from kubetask_operator._controller import Controller, taskrun_path
@@ -177,10 +178,10 @@ def result_line(index: int, taskrun: Mapping[str, Any] | None) -> dict[str, Any]
         elif status.get("outputsUri"):
             line["outputsUri"] = status["outputsUri"]
         return line
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == CONDITION_SUCCEEDED:
-            line["reason"] = condition.get("reason")
-            line["message"] = condition.get("message")
+    condition = succeeded_condition(status)
+    if condition:
+        line["reason"] = condition.get("reason")
+        line["message"] = condition.get("message")
     return line
 
 
@@ -509,9 +510,7 @@ class MapController:
         previous = taskmap.get("status") or {}
         now = format_time(self._clock())
         condition_status = {SUCCEEDED: "True", "Running": "Unknown"}.get(decision.phase, "False")
-        old_condition: Mapping[str, Any] = next(
-            (c for c in previous.get("conditions") or [] if c.get("type") == CONDITION_SUCCEEDED), {}
-        )
+        old_condition = succeeded_condition(previous)
         counts = decision.counts
         done = counts["succeeded"] + counts["failed"] + counts["cancelled"]
         status: dict[str, Any] = {

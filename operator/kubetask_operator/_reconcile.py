@@ -23,6 +23,7 @@ from kubetask_api import (
     REASON_INVALID_SPEC,
     REASON_QUEUE_TIMEOUT,
     REASON_WAITING_FOR_CACHE_OWNER,
+    succeeded_condition,
 )
 from kubetask_operator import _outcomes
 from kubetask_operator._cache import CacheDecision
@@ -98,23 +99,16 @@ class _Run:
 # ---------------------------------------------------------------- status building
 
 
-def _condition(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The status's ``Succeeded`` condition, if it has one."""
-    return next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION_SUCCEEDED), None)
-
-
 def _with_condition(run: _Run, status: dict[str, Any], state: str, reason: str, message: str) -> None:
-    old = _condition(run.old_status)
-    changed = old is None or old.get("status") != state
+    old = succeeded_condition(run.old_status)
+    changed = not old or old.get("status") != state
     status["conditions"] = [
         {
             "type": CONDITION_SUCCEEDED,
             "status": state,
             "reason": reason,
             "message": cut(message, 2048),
-            "lastTransitionTime": format_time(run.now)
-            if changed or old is None
-            else old.get("lastTransitionTime"),
+            "lastTransitionTime": format_time(run.now) if changed else old.get("lastTransitionTime"),
             **({"observedGeneration": run.generation} if run.generation is not None else {}),
         }
     ]
@@ -222,7 +216,7 @@ def plan_refused(
     status.update(phase="Pending", nextAttemptTime=format_time(due))
     bound = f"; gives up {format_duration(limit)} after the attempt began" if limit is not None else ""
     text = f"attempt {current.get('number')}: {message}; trying again at {format_time(due)}{bound}"
-    old: Mapping[str, Any] = _condition(run.old_status) or {}
+    old = succeeded_condition(run.old_status)
     _with_condition(run, status, "Unknown", kind.reason, text)
     events = (Event("Warning", kind.reason, cut(message)),) if old.get("reason") != kind.reason else ()
     end = _after(created, limit) if limit is not None else None
@@ -361,7 +355,7 @@ def needs_cache_decision(status: Mapping[str, Any], spec: TaskRunSpec) -> bool:
     """A cache-enabled run not started: not decided yet, or waiting for an identical run to finish."""
     if not spec.cache or status.get("attempts") or status.get("phase") in FINAL_PHASES:
         return False
-    reason = (_condition(status) or {}).get("reason")
+    reason = succeeded_condition(status).get("reason")
     return not status.get("cacheKey") or reason == REASON_WAITING_FOR_CACHE_OWNER
 
 
@@ -439,7 +433,7 @@ def _plan_queued(
         return _finalize(run, status, spec=spec, events=admitted, wake_at=run.now)
     status["phase"] = "Queued"
     _with_condition(run, status, "Unknown", "Queued", verdict.message)
-    old: Mapping[str, Any] = _condition(run.old_status) or {}
+    old = succeeded_condition(run.old_status)
     events = (Event("Normal", "Queued", verdict.message),) if old.get("reason") != "Queued" else ()
     return _finalize(
         run,

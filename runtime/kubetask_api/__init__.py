@@ -111,6 +111,7 @@ from kubetask_api._status import (
     AttemptView,
     ErrorView,
     StatusView,
+    succeeded_condition,
 )
 
 __all__ = [
@@ -203,4 +204,5 @@ __all__ = [
     "is_resource_name",
     "item_name",
     "parse_duration",
+    "succeeded_condition",
 ]

@@ -57,6 +57,14 @@ class AttemptView:
         )
 
 
+def succeeded_condition(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``Succeeded`` condition of a TaskRun's (or TaskMap's) ``status``; empty when it has none."""
+    for condition in status.get("conditions") or ():
+        if isinstance(condition, Mapping) and condition.get("type") == CONDITION_SUCCEEDED:
+            return condition
+    return {}
+
+
 @dataclass(frozen=True)
 class StatusView:
     """A TaskRun's status: ``phase`` is Pending until the operator writes one."""
@@ -82,10 +90,7 @@ class StatusView:
     @classmethod
     def of(cls, taskrun: Mapping[str, Any]) -> StatusView:
         status = _mapping(taskrun.get("status"))
-        condition: Mapping[str, Any] = {}
-        for candidate in status.get("conditions") or ():
-            if isinstance(candidate, Mapping) and candidate.get("type") == CONDITION_SUCCEEDED:
-                condition = candidate
+        condition = succeeded_condition(status)
         attempts = tuple(AttemptView.of(a) for a in status.get("attempts") or () if isinstance(a, Mapping))
         count = status.get("attemptCount")
         outputs = status.get("outputs")

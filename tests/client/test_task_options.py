@@ -10,7 +10,9 @@ import jsonschema
 import pytest
 
 import kubetask
+import kubetask_api
 import kubetask_operator
+from kubetask import _options as runtime_options
 from kubetask_client import ClientUsageError, map_task
 from kubetask_client import _map as map_module
 from kubetask_client._commands import build_parser
@@ -143,6 +145,16 @@ def test_a_bad_queue_name_fails_when_the_task_is_defined(value: object) -> None:
 )
 def test_a_queue_named_as_kubernetes_names_objects_is_accepted(value: str) -> None:
     assert kubetask.task(queue=value)(lambda: None).options.queue == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["gpu", "team-a.gpu-1", "q" * 253, "GPU", "gpu queue", "-gpu", "gpu.", "a..b", "", "q" * 254, "a_b"],
+)
+def test_the_runtime_checks_a_queue_name_as_the_taskrun_contract_does(value: str) -> None:
+    # The runtime writes the DNS-1123 subdomain check out by hand (task pods do not import re); it must
+    # agree with kubetask_api's, which the client and the operator use.
+    assert runtime_options.is_dns_subdomain(value) == kubetask_api.is_dns_subdomain(value)
 
 
 def test_every_decorator_option_reaches_the_taskrun() -> None:
